@@ -1,0 +1,4 @@
+//! podrt's command-line front ends. Each binary is a thin layer: parse arguments,
+//! call `podrt-sandbox`/`podrt-runtime`, print, and map errors to exit codes.
+
+pub mod runc;

@@ -1,0 +1,208 @@
+//! Capabilities: the five sets of `process.capabilities` as bitmasks, applied with
+//! raw `prctl`/`capset` calls in init so no allocation happens after fork.
+//!
+//! The bounding set is cut first (that needs CAP_SETPCAP, which the later `capset`
+//! may drop); effective/permitted/inheritable follow the uid switch (with
+//! `PR_SET_KEEPCAPS` so the switch keeps them); ambient caps are raised last, because
+//! the kernel only allows ambient caps that are permitted and inheritable.
+
+use oci_spec::runtime::{Capabilities, LinuxCapabilities};
+
+use crate::error::{Error, Result};
+use crate::sync::{Step, StepError};
+
+/// The capability sets as bitmasks (bit n = capability n).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapPlan {
+    /// Bounding set.
+    pub bounding: u64,
+    /// Effective set.
+    pub effective: u64,
+    /// Permitted set.
+    pub permitted: u64,
+    /// Inheritable set.
+    pub inheritable: u64,
+    /// Ambient set.
+    pub ambient: u64,
+}
+
+/// Every capability this kernel knows.
+pub fn all_known() -> u64 {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40);
+    if last >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    }
+}
+
+/// The index of a capability by name (`CAP_SYS_ADMIN`, `sys_admin`, `SYS_ADMIN`).
+pub fn index_of(name: &str) -> Option<u8> {
+    let upper = name.trim().to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    full.parse::<caps::Capability>().ok().map(|c| c.index())
+}
+
+fn mask(set: &Option<Capabilities>, field: &str) -> Result<u64> {
+    let mut m = 0u64;
+    for cap in set.iter().flatten() {
+        let name = format!("CAP_{cap}");
+        let idx = index_of(&name).ok_or_else(|| {
+            Error::spec(
+                field,
+                format!("capability {name} is unknown to this runtime"),
+            )
+        })?;
+        m |= 1u64 << idx;
+    }
+    Ok(m)
+}
+
+impl CapPlan {
+    /// Translate `process.capabilities`; a missing section means no capabilities.
+    pub fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<CapPlan> {
+        let Some(c) = caps else {
+            return Ok(CapPlan::default());
+        };
+        let f = "process.capabilities";
+        Ok(CapPlan {
+            bounding: mask(c.bounding(), &format!("{f}.bounding"))?,
+            effective: mask(c.effective(), &format!("{f}.effective"))?,
+            permitted: mask(c.permitted(), &format!("{f}.permitted"))?,
+            inheritable: mask(c.inheritable(), &format!("{f}.inheritable"))?,
+            ambient: mask(c.ambient(), &format!("{f}.ambient"))?,
+        })
+    }
+
+    /// Drop every capability not in the bounding set. Async-signal-safe.
+    pub fn apply_bounding(&self) -> std::result::Result<(), StepError> {
+        for cap in 0..64u32 {
+            if self.bounding & (1u64 << cap) != 0 {
+                continue;
+            }
+            // SAFETY: prctl with integer arguments.
+            let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+            if rc < 0 {
+                let e = nix::errno::Errno::last_raw();
+                if e == libc::EINVAL {
+                    break; // past the kernel's last capability
+                }
+                return Err(StepError {
+                    step: Step::CapBounding,
+                    errno: e,
+                    index: cap,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Set effective, permitted and inheritable with `capset`. Async-signal-safe.
+    pub fn apply_sets(&self) -> std::result::Result<(), StepError> {
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let header = Header {
+            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+            pid: 0,
+        };
+        let split = |m: u64| (m as u32, (m >> 32) as u32);
+        let (e0, e1) = split(self.effective);
+        let (p0, p1) = split(self.permitted);
+        let (i0, i1) = split(self.inheritable);
+        let data = [
+            Data {
+                effective: e0,
+                permitted: p0,
+                inheritable: i0,
+            },
+            Data {
+                effective: e1,
+                permitted: p1,
+                inheritable: i1,
+            },
+        ];
+        // SAFETY: capset reads a v3 header and two data structs that live on our stack.
+        let rc =
+            unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+        if rc < 0 {
+            return Err(StepError::last(Step::Capset, 0));
+        }
+        Ok(())
+    }
+
+    /// Raise the ambient capabilities. Async-signal-safe.
+    pub fn apply_ambient(&self) -> std::result::Result<(), StepError> {
+        for cap in 0..64u32 {
+            if self.ambient & (1u64 << cap) == 0 {
+                continue;
+            }
+            // SAFETY: prctl with integer arguments.
+            let rc = unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                )
+            };
+            if rc < 0 {
+                return Err(StepError {
+                    step: Step::CapAmbient,
+                    errno: nix::errno::Errno::last_raw(),
+                    index: cap,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The name of capability number `index`, for messages.
+pub fn name_of(index: u32) -> String {
+    caps::all()
+        .into_iter()
+        .find(|c| c.index() as u32 == index)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| format!("capability {index}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_forgiving() {
+        assert_eq!(index_of("CAP_CHOWN"), Some(0));
+        assert_eq!(index_of("chown"), Some(0));
+        assert_eq!(index_of("Sys_Admin"), Some(21));
+        assert_eq!(index_of("CAP_BOGUS"), None);
+    }
+
+    #[test]
+    fn masks_from_spec() {
+        let text = r#"{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL"]}"#;
+        let c: LinuxCapabilities = serde_json::from_str(text).unwrap();
+        let p = CapPlan::from_spec(Some(&c)).unwrap();
+        assert_eq!(p.bounding, (1 << 5) | 1);
+        assert_eq!(p.effective, 1 << 5);
+        assert_eq!(p.ambient, 0);
+    }
+}

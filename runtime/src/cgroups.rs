@@ -1,0 +1,386 @@
+//! Control groups through `cgroups-rs`'s OCI manager, v1 and v2 alike.
+//!
+//! The hierarchy is detected, never assumed: hosts with a cgroup2 mount at
+//! `/sys/fs/cgroup` are v2, anything else (including the hybrid layout where v1
+//! controllers sit beside a small `unified` cgroup2 mount) is driven as v1. The
+//! container's limits come straight from `linux.resources`; the runtime adds the
+//! device rules that its default `/dev` nodes need, as runc does. The `cgroup` mount
+//! type is expanded here too, because only this module knows the hierarchies.
+
+use std::path::{Path, PathBuf};
+
+use cgroups_rs::manager::{FsManager, Manager};
+use cgroups_rs::CgroupPid;
+use oci_spec::runtime::{
+    LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources, Mount, Spec,
+};
+
+use crate::error::{Error, Result};
+use crate::mounts::{cstring, parse_options, secure_join, MountOp, TargetKind};
+
+/// Where cgroup hierarchies are mounted.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// A container's cgroup, created on first use.
+pub struct Cgroup {
+    path: String,
+    manager: FsManager,
+}
+
+impl std::fmt::Debug for Cgroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cgroup").field("path", &self.path).finish()
+    }
+}
+
+/// Is this host on the unified (v2-only) hierarchy?
+pub fn is_v2() -> bool {
+    cgroups_rs::fs::hierarchies::is_cgroup2_unified_mode()
+}
+
+/// The cgroup path for a spec: `linux.cgroupsPath`, or `/podrt/<id>`.
+pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
+    let given = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty());
+    let path = match given {
+        Some(p) if p.split(':').count() == 3 && !p.starts_with('/') => {
+            return Err(Error::spec(
+                "linux.cgroupsPath",
+                format!("{p:?} is a systemd slice path; podrt drives cgroupfs directly (no --systemd-cgroup)"),
+            ))
+        }
+        Some(p) => {
+            if p.split('/').any(|c| c == "..") {
+                return Err(Error::spec("linux.cgroupsPath", format!("{p:?} must not contain \"..\"")));
+            }
+            if p.starts_with('/') {
+                p
+            } else {
+                format!("/{p}")
+            }
+        }
+        None => format!("/podrt/{id}"),
+    };
+    Ok(path)
+}
+
+fn cg_err(path: &str, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Cgroup {
+        path: path.to_string(),
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Device rules every container needs for its default `/dev`, allowed after the
+/// spec's own rules (which usually start by denying everything).
+pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .major(major.unwrap_or(-1))
+            .minor(minor.unwrap_or(-1))
+            .access(access)
+            .build()
+            .ok()
+    };
+    let c = LinuxDeviceType::C;
+    [
+        rule(c, Some(1), Some(3), "rwm"), // null
+        rule(c, Some(1), Some(5), "rwm"), // zero
+        rule(c, Some(1), Some(7), "rwm"), // full
+        rule(c, Some(1), Some(8), "rwm"), // random
+        rule(c, Some(1), Some(9), "rwm"), // urandom
+        rule(c, Some(5), Some(0), "rwm"), // tty
+        rule(c, Some(5), Some(1), "rwm"), // console
+        rule(c, Some(5), Some(2), "rwm"), // ptmx
+        rule(c, Some(136), None, "rwm"),  // pts/*
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The resources to apply: the spec's, plus the default device rules and an allow
+/// rule for every device in `linux.devices`.
+pub fn effective_resources(spec: &Spec) -> LinuxResources {
+    let linux = spec.linux().clone().unwrap_or_default();
+    let mut res = linux.resources().clone().unwrap_or_default();
+    let mut devices = res.devices().clone().unwrap_or_default();
+    devices.extend(default_device_rules());
+    for d in linux.devices().iter().flatten() {
+        if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(d.typ())
+            .major(d.major())
+            .minor(d.minor())
+            .access("rwm")
+            .build()
+        {
+            devices.push(rule);
+        }
+    }
+    res.set_devices(Some(devices));
+    res
+}
+
+impl Cgroup {
+    /// A handle on the cgroup at `path` (relative to each hierarchy's root).
+    pub fn open(path: &str) -> Result<Cgroup> {
+        // cgroups-rs joins this onto each hierarchy root: it must be relative, or the
+        // join would replace the root with an absolute path.
+        let rel = path.trim_start_matches('/');
+        if rel.is_empty() {
+            return Err(cg_err(
+                path,
+                "refusing",
+                "the root cgroup cannot be a container's",
+            ));
+        }
+        let manager =
+            FsManager::new(rel).map_err(|e| cg_err(path, "reading cgroup hierarchies", e))?;
+        Ok(Cgroup {
+            path: path.to_string(),
+            manager,
+        })
+    }
+
+    /// The cgroup path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Does the cgroup exist?
+    pub fn exists(&self) -> bool {
+        self.manager.exists()
+    }
+
+    /// Create the cgroup, move `pid` into it and apply `resources`.
+    pub fn enter_and_apply(&mut self, pid: i32, resources: &LinuxResources) -> Result<()> {
+        let path = self.path.clone();
+        self.manager
+            .add_proc(CgroupPid::from(pid as u64))
+            .map_err(|e| cg_err(&path, &format!("adding process {pid}"), e))?;
+        self.manager.set(resources).map_err(|e| {
+            cg_err(
+                &path,
+                "applying linux.resources (the kernel refused a value)",
+                e,
+            )
+        })
+    }
+
+    /// Move a further process (exec) into the cgroup.
+    pub fn add(&mut self, pid: i32) -> Result<()> {
+        let path = self.path.clone();
+        self.manager
+            .add_proc(CgroupPid::from(pid as u64))
+            .map_err(|e| cg_err(&path, &format!("adding process {pid}"), e))
+    }
+
+    /// Apply new limits (`update`).
+    pub fn update(&mut self, resources: &LinuxResources) -> Result<()> {
+        let path = self.path.clone();
+        self.manager
+            .set(resources)
+            .map_err(|e| cg_err(&path, "updating resources", e))
+    }
+
+    /// Every PID in the cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        if !self.exists() {
+            return Vec::new();
+        }
+        self.manager
+            .pids()
+            .map(|v| v.into_iter().map(|p| p.pid as i32).collect())
+            .unwrap_or_default()
+    }
+
+    /// Freeze or thaw every process.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let state = if frozen {
+            cgroups_rs::FreezerState::Frozen
+        } else {
+            cgroups_rs::FreezerState::Thawed
+        };
+        self.manager
+            .freeze(state)
+            .map_err(|e| cg_err(&self.path, if frozen { "freezing" } else { "thawing" }, e))
+    }
+
+    /// Is the cgroup frozen?
+    pub fn is_frozen(&self) -> bool {
+        frozen_at(&self.path)
+    }
+
+    /// Remove the cgroup directories (the processes must be gone).
+    pub fn destroy(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        // A killed process leaves its cgroup a moment after it is reaped.
+        let mut last = None;
+        for _ in 0..200 {
+            match self.manager.destroy() {
+                Ok(()) => {
+                    remove_leftover_dirs(&path);
+                    return Ok(());
+                }
+                Err(e) => last = Some(e.to_string()),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Err(cg_err(&path, "removing", last.unwrap_or_default()))
+    }
+}
+
+/// Read the freezer state without building a manager.
+pub fn frozen_at(path: &str) -> bool {
+    let rel = path.trim_start_matches('/');
+    if is_v2() {
+        std::fs::read_to_string(Path::new(CGROUP_ROOT).join(rel).join("cgroup.freeze"))
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
+    } else {
+        std::fs::read_to_string(
+            Path::new(CGROUP_ROOT)
+                .join("freezer")
+                .join(rel)
+                .join("freezer.state"),
+        )
+        .map(|s| s.trim() == "FROZEN")
+        .unwrap_or(false)
+    }
+}
+
+/// cgroups-rs removes the hierarchies it drives; remove our directory from any other
+/// mounted hierarchy (name=systemd, the hybrid `unified` mount) it left behind.
+/// Parents that became empty (the `/podrt` of `/podrt/<id>`) go too, best effort: a
+/// parent still holding another container's cgroup refuses with EBUSY/ENOTEMPTY.
+fn remove_leftover_dirs(path: &str) {
+    let rel = path.trim_start_matches('/');
+    for (mountpoint, _) in hierarchies() {
+        let mut dir = mountpoint.join(rel);
+        while dir.starts_with(&mountpoint) && dir != mountpoint {
+            if dir.is_dir() && std::fs::remove_dir(&dir).is_err() {
+                break;
+            }
+            if !dir.pop() {
+                break;
+            }
+        }
+    }
+}
+
+/// Mounted cgroup hierarchies: (mount point, is v2).
+pub fn hierarchies() -> Vec<(PathBuf, bool)> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let mountpoint = left.split(' ').nth(4)?;
+            match fstype {
+                "cgroup" => Some((PathBuf::from(mountpoint), false)),
+                "cgroup2" => Some((PathBuf::from(mountpoint), true)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Expand a `cgroup` mount: one bind of the container's own cgroup directory per
+/// hierarchy (under a tmpfs on v1), so the container sees only its subtree.
+pub fn plan_mount(
+    rootfs: &Path,
+    m: &Mount,
+    index: usize,
+    cgroup_path: &str,
+) -> Result<Vec<MountOp>> {
+    let field = format!("mounts[{index}]");
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]), &field)?;
+    let dest = secure_join(rootfs, m.destination());
+    let rel = cgroup_path.trim_start_matches('/');
+    let flags = opts.flags & !libc::MS_RDONLY;
+    let mut ops = Vec::new();
+    let bind = |src: &Path, target: &Path, what: String| -> Result<MountOp> {
+        Ok(MountOp {
+            source: Some(cstring(src, &field)?),
+            target: cstring(target, &field)?,
+            fstype: None,
+            flags: libc::MS_BIND | libc::MS_REC,
+            data: None,
+            remount_flags: Some(opts.flags | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
+            propagation: Vec::new(),
+            kind: TargetKind::Dir,
+            fallback_bind: None,
+            optional: true,
+            describe: what,
+        })
+    };
+    if is_v2() {
+        let src = Path::new(CGROUP_ROOT).join(rel);
+        ops.push(bind(
+            &src,
+            &dest,
+            format!("{field} (cgroup2 on {})", m.destination().display()),
+        )?);
+        return Ok(ops);
+    }
+    ops.push(MountOp {
+        source: Some(cstring("tmpfs", &field)?),
+        target: cstring(&dest, &field)?,
+        fstype: Some(cstring("tmpfs", &field)?),
+        flags: flags | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        data: Some(cstring("mode=755", &field)?),
+        remount_flags: None,
+        propagation: Vec::new(),
+        kind: TargetKind::Dir,
+        fallback_bind: None,
+        optional: false,
+        describe: format!("{field} (cgroup tmpfs on {})", m.destination().display()),
+    });
+    for (mountpoint, _) in hierarchies() {
+        let Ok(sub) = mountpoint.strip_prefix(CGROUP_ROOT) else {
+            continue;
+        };
+        let src = mountpoint.join(rel);
+        // The container's directory is made later, when init joins the cgroup.
+        if sub.as_os_str().is_empty() {
+            continue;
+        }
+        let target = dest.join(sub);
+        let what = format!(
+            "{field} (cgroup {} on {})",
+            sub.display(),
+            m.destination().display()
+        );
+        ops.push(bind(&src, &target, what)?);
+    }
+    if opts.flags & libc::MS_RDONLY != 0 {
+        // Seal the tmpfs last, once every hierarchy directory is mounted on it.
+        ops.push(MountOp {
+            source: None,
+            target: cstring(&dest, &field)?,
+            fstype: None,
+            flags: libc::MS_REMOUNT
+                | libc::MS_RDONLY
+                | libc::MS_NOSUID
+                | libc::MS_NODEV
+                | libc::MS_NOEXEC,
+            data: None,
+            remount_flags: None,
+            propagation: Vec::new(),
+            kind: TargetKind::Dir,
+            fallback_bind: None,
+            optional: false,
+            describe: format!("{field} (read-only cgroup tmpfs)"),
+        });
+    }
+    Ok(ops)
+}

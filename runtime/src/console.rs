@@ -1,0 +1,119 @@
+//! Terminals: when `process.terminal` is true, init opens a pty from the container's
+//! own devpts and sends the master side over the `--console-socket` (a Unix socket
+//! the caller listens on, as runc does for containerd and conmon), then makes the
+//! slave its controlling terminal and stdio.
+
+use std::os::fd::RawFd;
+
+use crate::sync::{Step, StepError};
+
+fn fail(index: u32) -> StepError {
+    StepError::last(Step::Console, index)
+}
+
+/// Send `fd` over the connected Unix socket `sock` with `name` as the payload.
+/// Async-signal-safe (stack buffers only).
+pub fn send_fd(sock: RawFd, fd: RawFd, name: &[u8]) -> std::result::Result<(), i32> {
+    // Room for one cmsghdr carrying one int, suitably aligned.
+    #[repr(C, align(8))]
+    struct CmsgBuf([u8; 64]);
+    let mut cbuf = CmsgBuf([0; 64]);
+    let mut iov = libc::iovec {
+        iov_base: name.as_ptr() as *mut libc::c_void,
+        iov_len: name.len().max(1),
+    };
+    // SAFETY: all pointers refer to stack storage valid for the duration of sendmsg;
+    // CMSG_* macros compute offsets inside `cbuf`, which is large enough for one fd.
+    unsafe {
+        let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
+        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) < 0 {
+            return Err(nix::errno::Errno::last_raw());
+        }
+    }
+    Ok(())
+}
+
+/// Create a pty in the current root, send its master over `sock`, and make the slave
+/// the controlling terminal and stdio of this process. Async-signal-safe.
+pub fn setup_pty(sock: RawFd, size: Option<(u16, u16)>) -> std::result::Result<(), StepError> {
+    // SAFETY: plain syscalls on descriptors we open here and on stack buffers.
+    unsafe {
+        let master = libc::open(
+            c"/dev/ptmx".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if master < 0 {
+            return Err(fail(0));
+        }
+        let mut unlock: libc::c_int = 0;
+        if libc::ioctl(master, libc::TIOCSPTLCK, &mut unlock) < 0 {
+            return Err(fail(1));
+        }
+        let mut n: libc::c_uint = 0;
+        if libc::ioctl(master, libc::TIOCGPTN, &mut n) < 0 {
+            return Err(fail(2));
+        }
+        // "/dev/pts/" + decimal number, built without allocating.
+        let mut path = [0u8; 32];
+        let prefix = b"/dev/pts/";
+        path[..prefix.len()].copy_from_slice(prefix);
+        let mut digits = [0u8; 10];
+        let mut len = 0;
+        let mut v = n;
+        loop {
+            digits[len] = b'0' + (v % 10) as u8;
+            len += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for i in 0..len {
+            path[prefix.len() + i] = digits[len - 1 - i];
+        }
+        let path_len = prefix.len() + len;
+        let slave = libc::open(
+            path.as_ptr() as *const libc::c_char,
+            libc::O_RDWR | libc::O_NOCTTY,
+        );
+        if slave < 0 {
+            return Err(fail(3));
+        }
+        if let Some((rows, cols)) = size {
+            let ws = libc::winsize {
+                ws_row: rows,
+                ws_col: cols,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            libc::ioctl(slave, libc::TIOCSWINSZ, &ws);
+        }
+        if let Err(e) = send_fd(sock, master, &path[..path_len]) {
+            *libc::__errno_location() = e;
+            return Err(fail(4));
+        }
+        libc::close(master);
+        if libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0 {
+            return Err(fail(5));
+        }
+        for target in 0..3 {
+            if libc::dup2(slave, target) < 0 {
+                return Err(fail(6));
+            }
+        }
+        if slave > 2 {
+            libc::close(slave);
+        }
+    }
+    Ok(())
+}

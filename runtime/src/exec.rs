@@ -1,0 +1,225 @@
+//! `exec`: start another process inside a running container.
+//!
+//! The new process joins every namespace of the container's init (the PID namespace
+//! by the parent around `clone`, the others in the child, user first and mount last),
+//! is put in the container's cgroup before it runs any code of its own, and then
+//! goes through the same privilege steps as init: capabilities, no_new_privs, seccomp.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{Process, Spec};
+
+use crate::cgroups::Cgroup;
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::init::{become_process, ProcessPlan};
+use crate::namespaces::{restore_pid_ns, JoinNs};
+use crate::state::ContainerStatus;
+use crate::sync::{Channel, Kind, Message, Step, StepError};
+
+/// Options of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Write the new process's PID here.
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket for the pty master, if the process has a terminal.
+    pub console_socket: Option<PathBuf>,
+    /// Descriptors after stdio to pass on.
+    pub preserve_fds: u32,
+}
+
+/// The container's namespaces that differ from ours, user first and mount last.
+fn container_namespaces(pid: i32) -> Result<(Vec<JoinNs>, Option<JoinNs>)> {
+    let order = [
+        ("user", libc::CLONE_NEWUSER),
+        ("ipc", libc::CLONE_NEWIPC),
+        ("uts", libc::CLONE_NEWUTS),
+        ("net", libc::CLONE_NEWNET),
+        ("cgroup", libc::CLONE_NEWCGROUP),
+        ("mnt", libc::CLONE_NEWNS),
+    ];
+    let differs = |name: &str| -> Result<bool> {
+        let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}"))
+            .map_err(|e| Error::io(format!("reading /proc/{pid}/ns/{name}"), e))?;
+        let ours = std::fs::metadata(format!("/proc/self/ns/{name}"))
+            .map_err(|e| Error::io(format!("reading /proc/self/ns/{name}"), e))?;
+        Ok(theirs.ino() != ours.ino() || theirs.dev() != ours.dev())
+    };
+    let open = |name: &str, nstype| -> Result<JoinNs> {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
+        let f = std::fs::File::open(&path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        Ok(JoinNs {
+            fd: OwnedFd::from(f),
+            nstype,
+            path,
+        })
+    };
+    let mut joins = Vec::new();
+    for (name, flag) in order {
+        if differs(name)? {
+            joins.push(open(name, flag)?);
+        }
+    }
+    let pid_ns = if differs("pid")? {
+        Some(open("pid", libc::CLONE_NEWPID)?)
+    } else {
+        None
+    };
+    Ok((joins, pid_ns))
+}
+
+/// Build the process to exec from the container's spec with `process` replacing its
+/// `process` section (runc's `exec --process` semantics).
+pub fn process_plan(spec: &Spec, process: &Process) -> Result<ProcessPlan> {
+    let mut s = spec.clone();
+    s.set_process(Some(process.clone()));
+    ProcessPlan::from_spec(&s)
+}
+
+/// Start `process` in `container`; returns its host PID once it has exec'd.
+pub fn exec(container: &Container, process: &Process, opts: &ExecOptions) -> Result<i32> {
+    let status = container.status();
+    if status != ContainerStatus::Running && status != ContainerStatus::Created {
+        return Err(Error::WrongStatus {
+            id: container.id().to_string(),
+            status,
+            op: "exec (it is not running)",
+        });
+    }
+    let spec = container.spec()?;
+    let plan = process_plan(&spec, process)?;
+    if plan.terminal && opts.console_socket.is_none() {
+        return Err(Error::spec(
+            "process.terminal",
+            "a terminal needs --console-socket",
+        ));
+    }
+    let console = match (&opts.console_socket, plan.terminal) {
+        (Some(p), true) => Some(OwnedFd::from(
+            std::os::unix::net::UnixStream::connect(p).map_err(|e| {
+                Error::io(format!("connecting to console socket {}", p.display()), e)
+            })?,
+        )),
+        _ => None,
+    };
+    let (joins, pid_ns) = container_namespaces(container.state.pid)?;
+    let mut cgroup = Cgroup::open(&container.state.cgroup_path)?;
+    let (argv, envp) = plan.pointers();
+    let (parent_chan, child_chan) = Channel::pair()?;
+
+    let saved = match &pid_ns {
+        Some(j) => Some(crate::namespaces::enter_pid_ns_for_children(j)?),
+        None => None,
+    };
+    // SAFETY: fork of this single-threaded process; the child only runs async-signal-safe code.
+    let pid = unsafe { libc::fork() };
+    if let Some(own) = &saved {
+        if pid != 0 {
+            restore_pid_ns(own.as_raw_fd())?;
+        }
+    }
+    if pid < 0 {
+        return Err(Error::io(
+            "forking the exec process",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if pid == 0 {
+        drop(parent_chan);
+        let err = match child(
+            &joins,
+            &plan,
+            &child_chan,
+            console.as_ref(),
+            opts.preserve_fds,
+            &argv,
+            &envp,
+        ) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        child_chan.send_failure(err);
+        // SAFETY: _exit skips destructors; async-signal-safe.
+        unsafe { libc::_exit(127) };
+    }
+    drop(child_chan);
+    let fail = |e: Error| -> Error {
+        // SAFETY: kill/waitpid on the child we forked.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        e
+    };
+    if let Err(e) = cgroup.add(pid) {
+        return Err(fail(e));
+    }
+    if let Err(e) = parent_chan.send(Kind::Go) {
+        return Err(fail(Error::io(
+            "signalling the exec process",
+            std::io::Error::from_raw_os_error(e),
+        )));
+    }
+    loop {
+        match parent_chan.recv() {
+            Ok(Message::Kind(Kind::Ready)) => continue,
+            Ok(Message::Closed) => break, // exec'd: the channel was close-on-exec
+            Ok(Message::Failed(err)) => {
+                let msg = if err.step == Step::JoinNamespace {
+                    joins
+                        .get(err.index as usize)
+                        .map(|j| {
+                            format!(
+                                "joining {}: {}",
+                                j.path.display(),
+                                std::io::Error::from_raw_os_error(err.errno)
+                            )
+                        })
+                        .unwrap_or_else(|| plan.describe(err))
+                } else {
+                    plan.describe(err)
+                };
+                // SAFETY: reap the child we forked.
+                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+                return Err(Error::Init(msg));
+            }
+            Ok(Message::Kind(_)) => {}
+            Err(e) => {
+                return Err(fail(Error::io(
+                    "reading from the exec process",
+                    std::io::Error::from_raw_os_error(e),
+                )))
+            }
+        }
+    }
+    if let Some(pid_file) = &opts.pid_file {
+        crate::state::write_atomic(pid_file, pid.to_string().as_bytes())?;
+    }
+    Ok(pid)
+}
+
+fn child(
+    joins: &[JoinNs],
+    plan: &ProcessPlan,
+    chan: &Channel,
+    console: Option<&OwnedFd>,
+    preserve_fds: u32,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> std::result::Result<std::convert::Infallible, StepError> {
+    chan.expect(Kind::Go)?;
+    for (i, ns) in joins.iter().enumerate() {
+        // SAFETY: setns on descriptors we own.
+        if unsafe { libc::setns(ns.fd.as_raw_fd(), ns.nstype) } < 0 {
+            return Err(StepError::last(Step::JoinNamespace, i as u32));
+        }
+    }
+    if plan.terminal {
+        // SAFETY: setsid has no arguments; a new session is needed for a controlling tty.
+        unsafe { libc::setsid() };
+    }
+    become_process(plan, chan, console, None, preserve_fds, argv, envp)
+}

@@ -1,0 +1,469 @@
+//! Mounts: turning `spec.mounts` into prepared mount operations and carrying them out
+//! inside the container's mount namespace before `pivot_root`.
+//!
+//! Options are parsed in the parent into `MS_*` flags, propagation flags and a data
+//! string; targets are resolved inside the rootfs (symlinks never lead out of it). The
+//! child only creates targets and calls `mount(2)`: bind mounts need a second
+//! "remount" call for flags such as `ro`, and that remount keeps the flags the kernel
+//! locks on the source (nodev/nosuid/noexec) so it works inside user namespaces too.
+
+use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use libc::c_ulong;
+use oci_spec::runtime::Mount;
+
+use crate::error::{Error, Result};
+use crate::sync::{Step, StepError};
+
+/// What a mount target should be created as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A directory (most mounts).
+    Dir,
+    /// An empty regular file (bind mounts of files and devices).
+    File,
+}
+
+/// One prepared mount.
+#[derive(Debug, Clone)]
+pub struct MountOp {
+    /// Source (device, directory or fs name).
+    pub source: Option<CString>,
+    /// Absolute target on the host side, inside the rootfs.
+    pub target: CString,
+    /// Filesystem type, `None` for binds.
+    pub fstype: Option<CString>,
+    /// Flags for the first `mount` call.
+    pub flags: c_ulong,
+    /// Filesystem-specific data (`mode=755,size=65536k`).
+    pub data: Option<CString>,
+    /// Flags for the bind remount, if any flags beyond `MS_BIND` were asked for.
+    pub remount_flags: Option<c_ulong>,
+    /// Propagation flags (`MS_SHARED`, `MS_SLAVE|MS_REC`...) applied afterwards.
+    pub propagation: Vec<c_ulong>,
+    /// How to create the target.
+    pub kind: TargetKind,
+    /// For sysfs/mqueue: bind this host path if the kernel refuses a fresh mount.
+    pub fallback_bind: Option<CString>,
+    /// Skip quietly if the source does not exist (cgroup hierarchies the manager
+    /// did not populate).
+    pub optional: bool,
+    /// Spec field and meaning, for error messages (parent side only).
+    pub describe: String,
+}
+
+/// Flags parsed from an OCI option list.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ParsedOptions {
+    /// `MS_*` flags to set.
+    pub flags: c_ulong,
+    /// Propagation changes in order.
+    pub propagation: Vec<c_ulong>,
+    /// Options passed through to the filesystem.
+    pub data: Vec<String>,
+    /// `bind` or `rbind` was given.
+    pub bind: bool,
+    /// `rbind`.
+    pub recursive: bool,
+}
+
+/// Parse `options` the way `mount(8)` and runc do.
+pub fn parse_options(options: &[String], field: &str) -> Result<ParsedOptions> {
+    let mut p = ParsedOptions::default();
+    for (i, opt) in options.iter().enumerate() {
+        let set = |p: &mut ParsedOptions, f: c_ulong| p.flags |= f;
+        let clear = |p: &mut ParsedOptions, f: c_ulong| p.flags &= !f;
+        match opt.as_str() {
+            "defaults" | "rw" => clear(&mut p, libc::MS_RDONLY),
+            "ro" => set(&mut p, libc::MS_RDONLY),
+            "suid" => clear(&mut p, libc::MS_NOSUID),
+            "nosuid" => set(&mut p, libc::MS_NOSUID),
+            "dev" => clear(&mut p, libc::MS_NODEV),
+            "nodev" => set(&mut p, libc::MS_NODEV),
+            "exec" => clear(&mut p, libc::MS_NOEXEC),
+            "noexec" => set(&mut p, libc::MS_NOEXEC),
+            "async" => clear(&mut p, libc::MS_SYNCHRONOUS),
+            "sync" => set(&mut p, libc::MS_SYNCHRONOUS),
+            "dirsync" => set(&mut p, libc::MS_DIRSYNC),
+            "mand" => set(&mut p, libc::MS_MANDLOCK),
+            "nomand" => clear(&mut p, libc::MS_MANDLOCK),
+            "atime" => clear(&mut p, libc::MS_NOATIME),
+            "noatime" => set(&mut p, libc::MS_NOATIME),
+            "diratime" => clear(&mut p, libc::MS_NODIRATIME),
+            "nodiratime" => set(&mut p, libc::MS_NODIRATIME),
+            "relatime" => set(&mut p, libc::MS_RELATIME),
+            "norelatime" => clear(&mut p, libc::MS_RELATIME),
+            "strictatime" => set(&mut p, libc::MS_STRICTATIME),
+            "nostrictatime" => clear(&mut p, libc::MS_STRICTATIME),
+            "lazytime" => set(&mut p, libc::MS_LAZYTIME),
+            "nolazytime" => clear(&mut p, libc::MS_LAZYTIME),
+            "silent" => set(&mut p, libc::MS_SILENT),
+            "loud" => clear(&mut p, libc::MS_SILENT),
+            "nosymfollow" => set(&mut p, 256), // MS_NOSYMFOLLOW
+            "symfollow" => clear(&mut p, 256),
+            "bind" => p.bind = true,
+            "rbind" => {
+                p.bind = true;
+                p.recursive = true;
+            }
+            "private" => p.propagation.push(libc::MS_PRIVATE),
+            "rprivate" => p.propagation.push(libc::MS_PRIVATE | libc::MS_REC),
+            "shared" => p.propagation.push(libc::MS_SHARED),
+            "rshared" => p.propagation.push(libc::MS_SHARED | libc::MS_REC),
+            "slave" => p.propagation.push(libc::MS_SLAVE),
+            "rslave" => p.propagation.push(libc::MS_SLAVE | libc::MS_REC),
+            "unbindable" => p.propagation.push(libc::MS_UNBINDABLE),
+            "runbindable" => p.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
+            "tmpcopyup" | "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rnodev" | "rnoexec"
+            | "copy-symlink" => {
+                return Err(Error::spec(
+                    format!("{field}.options[{i}]"),
+                    format!("mount option {opt:?} is not supported"),
+                ))
+            }
+            "remount" => {
+                return Err(Error::spec(
+                    format!("{field}.options[{i}]"),
+                    "\"remount\" makes no sense in a container's mount list",
+                ))
+            }
+            other => p.data.push(other.to_string()),
+        }
+    }
+    Ok(p)
+}
+
+/// Resolve `dest` inside `root`, following symlinks that exist on disk as if `root`
+/// were `/`, so a link in the image can never point a mount outside the rootfs.
+pub fn secure_join(root: &Path, dest: &Path) -> PathBuf {
+    let mut resolved = PathBuf::new(); // relative to root
+    let mut pending: Vec<PathBuf> = dest
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(PathBuf::from(n)),
+            Component::ParentDir => Some(PathBuf::from("..")),
+            _ => None,
+        })
+        .collect();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        if part.as_os_str() == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&part);
+        let full = root.join(&candidate);
+        match std::fs::symlink_metadata(&full) {
+            Ok(md) if md.file_type().is_symlink() && links < 255 => {
+                links += 1;
+                if let Ok(target) = std::fs::read_link(&full) {
+                    if target.is_absolute() {
+                        resolved = PathBuf::new();
+                    }
+                    for c in target.components().rev() {
+                        match c {
+                            Component::Normal(n) => pending.push(PathBuf::from(n)),
+                            Component::ParentDir => pending.push(PathBuf::from("..")),
+                            _ => {}
+                        }
+                    }
+                } else {
+                    resolved = candidate;
+                }
+            }
+            _ => resolved = candidate,
+        }
+    }
+    root.join(resolved)
+}
+
+pub(crate) fn cstring(p: impl AsRef<std::ffi::OsStr>, field: &str) -> Result<CString> {
+    CString::new(p.as_ref().as_bytes()).map_err(|_| Error::spec(field, "contains a NUL byte"))
+}
+
+/// Prepare one spec mount (not `cgroup`, which [`crate::cgroups`] expands).
+pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize) -> Result<MountOp> {
+    let field = format!("mounts[{index}]");
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(Error::spec(
+            format!("{field}.destination"),
+            format!("{} is not an absolute path", dest.display()),
+        ));
+    }
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]), &field)?;
+    let typ = m.typ().clone().unwrap_or_default();
+    let bind = opts.bind || typ == "bind";
+    let target = secure_join(rootfs, dest);
+    let describe = format!(
+        "{field} ({} on {})",
+        if bind { "bind" } else { typ.as_str() },
+        dest.display()
+    );
+    let data = if opts.data.is_empty() {
+        None
+    } else {
+        Some(cstring(opts.data.join(","), &format!("{field}.options"))?)
+    };
+    let mut op = MountOp {
+        source: None,
+        target: cstring(&target, &format!("{field}.destination"))?,
+        fstype: None,
+        flags: opts.flags,
+        data,
+        remount_flags: None,
+        propagation: opts.propagation.clone(),
+        kind: TargetKind::Dir,
+        fallback_bind: None,
+        optional: false,
+        describe,
+    };
+    if bind {
+        let src = m
+            .source()
+            .clone()
+            .ok_or_else(|| Error::spec(format!("{field}.source"), "a bind mount needs a source"))?;
+        let md = std::fs::metadata(&src).map_err(|e| {
+            Error::spec(
+                format!("{field}.source"),
+                format!("bind source {} is not usable: {e}", src.display()),
+            )
+        })?;
+        if !md.is_dir() {
+            op.kind = TargetKind::File;
+        }
+        op.source = Some(cstring(&src, &format!("{field}.source"))?);
+        op.flags = libc::MS_BIND | if opts.recursive { libc::MS_REC } else { 0 };
+        let extra = opts.flags & !libc::MS_BIND;
+        if extra != 0 {
+            op.remount_flags = Some(libc::MS_BIND | libc::MS_REMOUNT | extra);
+        }
+        op.data = None;
+    } else {
+        if typ.is_empty() {
+            return Err(Error::spec(format!("{field}.type"), "missing mount type"));
+        }
+        let src = m
+            .source()
+            .as_ref()
+            .map(|s| s.as_os_str().to_owned())
+            .unwrap_or_else(|| typ.clone().into());
+        op.source = Some(cstring(&src, &format!("{field}.source"))?);
+        op.fstype = Some(cstring(&typ, &format!("{field}.type"))?);
+        if typ == "sysfs" || typ == "mqueue" {
+            op.fallback_bind = Some(cstring(dest, &field)?);
+        }
+    }
+    Ok(op)
+}
+
+/// `mkdir -p` of `path`'s parents and the path itself (or an empty file). No allocation.
+pub fn make_target(path: &CStr, kind: TargetKind) -> std::result::Result<(), i32> {
+    let bytes = path.to_bytes();
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    if bytes.len() >= buf.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let mut i = 1;
+    while i < bytes.len() {
+        if buf[i] == b'/' {
+            buf[i] = 0;
+            // SAFETY: buf is NUL-terminated at i; mkdir only reads it.
+            let rc = unsafe { libc::mkdir(buf.as_ptr() as *const libc::c_char, 0o755) };
+            if rc < 0 && nix::errno::Errno::last_raw() != libc::EEXIST {
+                return Err(nix::errno::Errno::last_raw());
+            }
+            buf[i] = b'/';
+        }
+        i += 1;
+    }
+    match kind {
+        TargetKind::Dir => {
+            // SAFETY: path is a valid C string.
+            let rc = unsafe { libc::mkdir(path.as_ptr(), 0o755) };
+            if rc < 0 && nix::errno::Errno::last_raw() != libc::EEXIST {
+                return Err(nix::errno::Errno::last_raw());
+            }
+        }
+        TargetKind::File => {
+            // SAFETY: path is a valid C string; the fd is closed at once.
+            let fd = unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                    0o644,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: fd was just opened by us.
+                unsafe { libc::close(fd) };
+            } else {
+                let e = nix::errno::Errno::last_raw();
+                // An existing directory or file is fine to mount over.
+                if e != libc::EISDIR && e != libc::EEXIST && e != libc::ELOOP {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `mount(2)` with optional C strings. Returns the errno on failure. Async-signal-safe.
+pub fn sys_mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: c_ulong,
+    data: Option<&CStr>,
+) -> std::result::Result<(), i32> {
+    let ptr = |c: Option<&CStr>| c.map(|c| c.as_ptr()).unwrap_or(std::ptr::null());
+    // SAFETY: every pointer is null or a valid NUL-terminated string borrowed for the call.
+    let rc = unsafe {
+        libc::mount(
+            ptr(source),
+            target.as_ptr(),
+            ptr(fstype),
+            flags,
+            ptr(data) as *const libc::c_void,
+        )
+    };
+    if rc < 0 {
+        Err(nix::errno::Errno::last_raw())
+    } else {
+        Ok(())
+    }
+}
+
+/// The `MS_*` flags a mount already carries that a bind remount must keep.
+pub fn locked_flags(target: &CStr) -> c_ulong {
+    // SAFETY: statvfs fills a zeroed struct we own; target is a valid C string.
+    // glibc takes the flags from statfs(2)'s f_flags (no /proc parsing, no allocation).
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    if unsafe { libc::statvfs(target.as_ptr(), &mut st) } < 0 {
+        return 0;
+    }
+    let f = st.f_flag as c_ulong;
+    let mut out = 0;
+    for (st_flag, ms_flag) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (libc::ST_RDONLY, libc::MS_RDONLY),
+    ] {
+        if f & st_flag as c_ulong != 0 {
+            out |= ms_flag;
+        }
+    }
+    out
+}
+
+/// Remount a bind mount with `flags`, adding the locked flags if the kernel refuses.
+pub fn bind_remount(target: &CStr, flags: c_ulong) -> std::result::Result<(), i32> {
+    let flags = flags | libc::MS_BIND | libc::MS_REMOUNT;
+    match sys_mount(None, target, None, flags, None) {
+        Err(libc::EPERM) => {
+            let keep = locked_flags(target) & !libc::MS_RDONLY;
+            sys_mount(None, target, None, flags | keep, None)
+        }
+        r => r,
+    }
+}
+
+impl MountOp {
+    /// Carry out this mount in the child. Async-signal-safe.
+    pub fn apply(&self, index: u32) -> std::result::Result<(), StepError> {
+        let fail = |step, errno| StepError { step, errno, index };
+        make_target(&self.target, self.kind).map_err(|e| fail(Step::MountTarget, e))?;
+        let r = sys_mount(
+            self.source.as_deref(),
+            &self.target,
+            self.fstype.as_deref(),
+            self.flags,
+            self.data.as_deref(),
+        );
+        match (r, &self.fallback_bind) {
+            (Ok(()), _) => {}
+            (Err(libc::EPERM | libc::EBUSY), Some(host)) => {
+                // sysfs or mqueue from a namespace we do not own: bind the host's copy.
+                sys_mount(
+                    Some(host),
+                    &self.target,
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )
+                .map_err(|e| fail(Step::Mount, e))?;
+                bind_remount(&self.target, self.flags).map_err(|e| fail(Step::Remount, e))?;
+            }
+            (Err(libc::ENOENT), _) if self.optional => {
+                // SAFETY: rmdir of the empty target we just created.
+                unsafe { libc::rmdir(self.target.as_ptr()) };
+                return Ok(());
+            }
+            (Err(e), _) => return Err(fail(Step::Mount, e)),
+        }
+        if let Some(flags) = self.remount_flags {
+            bind_remount(&self.target, flags).map_err(|e| fail(Step::Remount, e))?;
+        }
+        for &prop in &self.propagation {
+            sys_mount(None, &self.target, None, prop, None).map_err(|e| fail(Step::Remount, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split_into_flags_and_data() {
+        let opts: Vec<String> = [
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "ro",
+            "rslave",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let p = parse_options(&opts, "mounts[0]").unwrap();
+        assert_eq!(
+            p.flags,
+            libc::MS_NOSUID | libc::MS_STRICTATIME | libc::MS_RDONLY
+        );
+        assert_eq!(p.data, vec!["mode=755", "size=65536k"]);
+        assert_eq!(p.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
+    }
+
+    #[test]
+    fn unsupported_option_names_field() {
+        let err = parse_options(&["idmap".to_string()], "mounts[3]").unwrap_err();
+        assert!(err.to_string().contains("mounts[3].options[0]"));
+    }
+
+    #[test]
+    fn secure_join_keeps_links_inside() {
+        let dir = std::env::temp_dir().join(format!("podrt-sj-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        let _ = std::fs::remove_file(dir.join("escape"));
+        std::os::unix::fs::symlink("/etc", dir.join("escape")).unwrap();
+        let _ = std::fs::remove_file(dir.join("up"));
+        std::os::unix::fs::symlink("../../../..", dir.join("up")).unwrap();
+        assert_eq!(secure_join(&dir, Path::new("/escape/x")), dir.join("etc/x"));
+        assert_eq!(secure_join(&dir, Path::new("/up/real")), dir.join("real"));
+        assert_eq!(secure_join(&dir, Path::new("/a/../../b")), dir.join("b"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,114 @@
+//! Reading a bundle's `config.json` into an `oci_spec::runtime::Spec`.
+//!
+//! Parsing goes through `serde_path_to_error` so a bad field is reported by its JSON
+//! path (`process.capabilities.bounding[1]`), not just a line and column.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::error::{Error, Result};
+
+/// A parsed bundle: its directory, its spec and its absolute root filesystem path.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The bundle directory, absolute.
+    pub dir: PathBuf,
+    /// The parsed `config.json`.
+    pub spec: Spec,
+    /// `root.path` resolved against the bundle, canonical.
+    pub rootfs: PathBuf,
+}
+
+/// Parse a spec from JSON text; `path` only names the source in errors.
+pub fn parse_spec(text: &[u8], path: &Path) -> Result<Spec> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        Error::ConfigParse {
+            path: path.to_path_buf(),
+            field: if field == "." {
+                "(document)".into()
+            } else {
+                field
+            },
+            message: inner.to_string(),
+        }
+    })
+}
+
+/// Load `config.json` from a bundle directory and resolve its root filesystem.
+pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+    let dir = std::path::absolute(dir)
+        .map_err(|e| Error::io(format!("resolving bundle path {}", dir.display()), e))?;
+    let config = dir.join("config.json");
+    let text = std::fs::read(&config).map_err(|source| Error::ConfigRead {
+        path: config.clone(),
+        source,
+    })?;
+    let spec = parse_spec(&text, &config)?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::spec("root", "missing: the spec must name a root filesystem"))?;
+    let rootfs = dir.join(root.path());
+    let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| {
+        Error::spec(
+            "root.path",
+            format!("root filesystem {} is not usable: {e}", rootfs.display()),
+        )
+    })?;
+    if !rootfs.is_dir() {
+        return Err(Error::spec(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
+    }
+    if spec.process().is_none() {
+        return Err(Error::spec("process", "missing: nothing to run"));
+    }
+    Ok(Bundle { dir, spec, rootfs })
+}
+
+/// Check a container id the way runc does.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'));
+    if id.is_empty() || !ok_chars || id.chars().all(|c| c == '.') || id.len() > 1024 {
+        return Err(Error::InvalidId(id.to_string()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("abc-1_2.3").is_ok());
+        assert!(validate_id("").is_err());
+        assert!(validate_id("..").is_err());
+        assert!(validate_id("a/b").is_err());
+    }
+
+    #[test]
+    fn bad_capability_names_its_field() {
+        let text = br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "capabilities":{"bounding":["CAP_CHOWN","CAP_NOPE"]}},"root":{"path":"rootfs"}}"#;
+        let err = parse_spec(text, Path::new("config.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("process.capabilities.bounding"), "{msg}");
+    }
+
+    #[test]
+    fn bad_namespace_type_names_its_field() {
+        let text = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#;
+        let err = parse_spec(text, Path::new("config.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("linux.namespaces[1]"), "{msg}");
+    }
+}

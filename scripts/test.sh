@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command: set the machine up, then run every workspace
+# test as root. Extra arguments go to the test harness, e.g.
+#   scripts/test.sh some_test_name --nocapture
+set -euo pipefail
+
+# The integration tests create namespaces, mounts and cgroups.
+if [ "$(id -u)" -ne 0 ]; then
+    echo "error: scripts/test.sh must run as root (tests start real containers); try: sudo $0 $*" >&2
+    exit 1
+fi
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+scripts/setup.sh
+
+# Same fallback as setup.sh: rustup's cargo may not be on root's PATH.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+# Two test threads: tests are container-heavy and contend for cgroups and mounts.
+cargo test --release --workspace -- --test-threads=2 "$@"
