@@ -282,8 +282,8 @@ impl Container {
         guard.child = Some(pid);
 
         // Parent side: cgroup, id maps and OOM score before init may continue.
+        let cgroup = guard.cgroup.insert(cgroup);
         cgroup.enter_and_apply(pid, &resources)?;
-        guard.cgroup = Some(cgroup);
         plan.namespaces.write_id_maps(pid)?;
         write_oom_score(pid, &spec)?;
         parent_chan

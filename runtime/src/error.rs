@@ -26,7 +26,15 @@ pub enum Error {
         /// The underlying I/O error.
         source: std::io::Error,
     },
-    /// `config.json` is not valid JSON or does not match the OCI runtime spec.
+    /// `config.json` is not JSON at all.
+    #[error("{path}: not valid JSON: {message}")]
+    ConfigSyntax {
+        /// The file being parsed.
+        path: PathBuf,
+        /// The parser's message with line and column.
+        message: String,
+    },
+    /// `config.json` does not match the OCI runtime spec.
     #[error("{path}: invalid spec at field `{field}`: {message}")]
     ConfigParse {
         /// The file being parsed.

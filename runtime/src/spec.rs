@@ -26,6 +26,13 @@ pub fn parse_spec(text: &[u8], path: &Path) -> Result<Spec> {
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            // Broken JSON has no meaningful field path; the position is what helps.
+            return Error::ConfigSyntax {
+                path: path.to_path_buf(),
+                message: inner.to_string(),
+            };
+        }
         Error::ConfigParse {
             path: path.to_path_buf(),
             field: if field == "." {
@@ -101,6 +108,20 @@ mod tests {
         let err = parse_spec(text, Path::new("config.json")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("process.capabilities.bounding"), "{msg}");
+    }
+
+    #[test]
+    fn broken_json_names_its_position() {
+        let err = parse_spec(
+            b"{\"ociVersion\": \"1.0\", \"process\": {",
+            Path::new("c.json"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("c.json: not valid JSON") && msg.contains("line 1"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -113,8 +113,11 @@ impl Env {
         cfg["root"] = serde_json::json!({"path": vendored_rootfs(), "readonly": true});
         cfg["linux"]["cgroupsPath"] = Value::String(format!("/podrt-test/{name}"));
         edit(&mut cfg);
-        std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&cfg).unwrap())
-            .expect("write config.json");
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_vec_pretty(&cfg).unwrap(),
+        )
+        .expect("write config.json");
         dir
     }
 
@@ -157,10 +160,18 @@ impl Env {
             .stderr(f)
             .status()
             .expect("spawn create");
-        assert!(status.success(), "create {id} failed: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            status.success(),
+            "create {id} failed: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         if start {
             let out = self.run(&["start", id]);
-            assert!(out.status.success(), "start {id}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "start {id}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         log
     }
@@ -168,7 +179,11 @@ impl Env {
     /// The OCI state of a container as JSON.
     pub fn state(&self, id: &str) -> Value {
         let out = self.run(&["state", id]);
-        assert!(out.status.success(), "state {id}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "state {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("state is JSON")
     }
 }
@@ -205,7 +220,10 @@ pub fn cgroup_file(cgroup_path: &str, controller: &str, file_v1: &str, file_v2: 
     if cgroup_v2() {
         Path::new("/sys/fs/cgroup").join(rel).join(file_v2)
     } else {
-        Path::new("/sys/fs/cgroup").join(controller).join(rel).join(file_v1)
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(rel)
+            .join(file_v1)
     }
 }
 
@@ -213,10 +231,7 @@ pub fn cgroup_file(cgroup_path: &str, controller: &str, file_v1: &str, file_v2: 
 pub fn cgroup_exists(cgroup_path: &str) -> bool {
     let rel = cgroup_path.trim_start_matches('/');
     std::fs::read_dir("/sys/fs/cgroup")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.path().join(rel).is_dir())
-        })
+        .map(|rd| rd.flatten().any(|e| e.path().join(rel).is_dir()))
         .unwrap_or(false)
         || (cgroup_v2() && Path::new("/sys/fs/cgroup").join(rel).is_dir())
 }

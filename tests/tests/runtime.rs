@@ -20,14 +20,25 @@ fn container_is_pid1_with_own_hostname_and_mounts() {
     assert!(out.contains("box-one\n"), "{out}");
     assert!(out.contains("proc /proc proc"), "{out}");
     assert!(out.contains("/dev/pts devpts"), "{out}");
-    assert!(out.lines().any(|l| l.contains(" / ") && l.contains("ro,")), "root should be read-only: {out}");
+    assert!(
+        out.lines().any(|l| l.contains(" / ") && l.contains("ro,")),
+        "root should be read-only: {out}"
+    );
 }
 
 #[test]
 fn masked_and_readonly_proc_paths() {
     // An escape test on a path the host does not have proves nothing.
-    for p in ["/proc/timer_list", "/proc/keys", "/proc/acpi", "/sys/firmware"] {
-        assert!(std::path::Path::new(p).exists(), "host lacks {p}: this test needs it");
+    for p in [
+        "/proc/timer_list",
+        "/proc/keys",
+        "/proc/acpi",
+        "/sys/firmware",
+    ] {
+        assert!(
+            std::path::Path::new(p).exists(),
+            "host lacks {p}: this test needs it"
+        );
     }
     let env = Env::new();
     let id = env.id("mask");
@@ -55,7 +66,15 @@ fn capabilities_and_no_new_privs_match_the_spec() {
             "bounding": caps, "effective": caps, "permitted": caps
         });
         c["process"]["noNewPrivileges"] = json!(true);
-        args(c, &["grep", "-E", "^(CapEff|CapBnd|CapPrm|CapInh|NoNewPrivs)", "/proc/self/status"]);
+        args(
+            c,
+            &[
+                "grep",
+                "-E",
+                "^(CapEff|CapBnd|CapPrm|CapInh|NoNewPrivs)",
+                "/proc/self/status",
+            ],
+        );
     });
     let (code, out, err) = env.run_container(&id, &b);
     assert_eq!(code, 0, "stderr: {err}");
@@ -82,7 +101,10 @@ fn seccomp_rule_makes_an_applet_fail_with_its_errno() {
     assert_eq!(code, 0, "stderr: {err}");
     // errno 122 is EDQUOT: the message can only come from our rule.
     assert!(out.contains("Disk quota exceeded"), "{out}");
-    assert!(out.contains("touched"), "other syscalls stay allowed: {out}");
+    assert!(
+        out.contains("touched"),
+        "other syscalls stay allowed: {out}"
+    );
 }
 
 #[test]
@@ -96,12 +118,22 @@ fn memory_and_pids_limits_land_in_the_cgroup() {
         args(c, &["sleep", "30"]);
     });
     env.create_detached(&id, &b, true);
-    let mem = std::fs::read_to_string(cgroup_file(&cg, "memory", "memory.limit_in_bytes", "memory.max")).unwrap();
+    let mem = std::fs::read_to_string(cgroup_file(
+        &cg,
+        "memory",
+        "memory.limit_in_bytes",
+        "memory.max",
+    ))
+    .unwrap();
     let pids = std::fs::read_to_string(cgroup_file(&cg, "pids", "pids.max", "pids.max")).unwrap();
     assert_eq!(mem.trim(), "67108864");
     assert_eq!(pids.trim(), "32");
     let out = env.run(&["delete", "--force", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!cgroup_exists(&cg), "cgroup {cg} must be gone after delete");
 }
 
@@ -128,19 +160,27 @@ fn fork_bomb_stops_at_pids_max() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(over, "the fork loop never ended: {text}");
     assert!(text.contains("can't fork"), "fork must have failed: {text}");
-    let current: u32 = std::fs::read_to_string(cgroup_file(&cg, "pids", "pids.current", "pids.current"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!((14..=16).contains(&current), "pids.current {current}: the sleeps should fill the cgroup up to pids.max");
-    let events = std::fs::read_to_string(cgroup_file(&cg, "pids", "pids.events", "pids.events")).unwrap();
+    let current: u32 =
+        std::fs::read_to_string(cgroup_file(&cg, "pids", "pids.current", "pids.current"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    assert!(
+        (14..=16).contains(&current),
+        "pids.current {current}: the sleeps should fill the cgroup up to pids.max"
+    );
+    let events =
+        std::fs::read_to_string(cgroup_file(&cg, "pids", "pids.events", "pids.events")).unwrap();
     let max_hits: u64 = events
         .lines()
         .find_map(|l| l.strip_prefix("max "))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
-    assert!(max_hits > 0, "pids.events must count refused forks: {events}");
+    assert!(
+        max_hits > 0,
+        "pids.events must count refused forks: {events}"
+    );
 }
 
 #[test]
@@ -165,13 +205,24 @@ fn exit_codes_and_signals_propagate() {
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains("running")
     }));
     let out = env.run(&["kill", &id2, "KILL"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(run.wait().unwrap().code(), Some(128 + 9));
 
     // SIGTERM to a foreground `run` is forwarded to the container.
     let id3 = env.id("forward");
     let b3 = env.bundle(&id3, |c| {
-        args(c, &["sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"])
+        args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+            ],
+        )
     });
     let mut child = env
         .runc()
@@ -212,42 +263,79 @@ fn create_start_state_kill_delete() {
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
 
     let out = env.run(&["start", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(env.state(&id)["status"], "running");
     let again = env.run(&["start", &id]);
-    assert!(!again.status.success(), "starting a running container must fail");
+    assert!(
+        !again.status.success(),
+        "starting a running container must fail"
+    );
 
     let busy = env.run(&["delete", &id]);
-    assert!(!busy.status.success(), "deleting a running container needs --force");
+    assert!(
+        !busy.status.success(),
+        "deleting a running container needs --force"
+    );
 
     let out = env.run(&["kill", &id, "KILL"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(wait_until(5, || env.state(&id)["status"] == "stopped"));
 
     let out = env.run(&["delete", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!env.root.join(&id).exists(), "state directory must be gone");
     assert!(!cgroup_exists(&cg), "cgroup must be gone");
     let gone = env.run(&["state", &id]);
     assert!(!gone.status.success());
     // Gone, or a zombie waiting for whoever reaps orphans here (not a live process).
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or("").split_whitespace().next().unwrap_or("");
-    assert!(stat.is_empty() || state == "Z", "init process must be gone: {stat}");
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
+    assert!(
+        stat.is_empty() || state == "Z",
+        "init process must be gone: {stat}"
+    );
 }
 
 #[test]
 fn kill_all_reaches_every_process() {
     let env = Env::new();
     let id = env.id("killall");
-    let b = env.bundle(&id, |c| args(c, &["sh", "-c", "trap '' TERM; sleep 60 & sleep 60 & wait"]));
+    let b = env.bundle(&id, |c| {
+        args(c, &["sh", "-c", "trap '' TERM; sleep 60 & sleep 60 & wait"])
+    });
     env.create_detached(&id, &b, true);
     let cg = format!("/podrt-test/{id}");
     let procs = cgroup_file(&cg, "pids", "cgroup.procs", "cgroup.procs");
-    assert!(wait_until(5, || std::fs::read_to_string(&procs).map(|s| s.lines().count() == 3).unwrap_or(false)));
+    assert!(wait_until(5, || std::fs::read_to_string(&procs)
+        .map(|s| s.lines().count() == 3)
+        .unwrap_or(false)));
     let out = env.run(&["kill", "--all", &id, "KILL"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(wait_until(5, || std::fs::read_to_string(&procs).map(|s| s.trim().is_empty()).unwrap_or(true)));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_until(5, || std::fs::read_to_string(&procs)
+        .map(|s| s.trim().is_empty())
+        .unwrap_or(true)));
 }
 
 #[test]
@@ -256,19 +344,40 @@ fn exec_joins_the_container_pid_namespace() {
     let id = env.id("exec");
     let b = env.bundle(&id, |c| args(c, &["sleep", "60"]));
     env.create_detached(&id, &b, true);
-    let out = env.run(&["exec", &id, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; hostname"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; hostname",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0].trim(), "sleep 60", "PID 1 is the container's init: {text}");
+    assert_eq!(
+        lines[0].trim(),
+        "sleep 60",
+        "PID 1 is the container's init: {text}"
+    );
     let pid: u32 = lines[1].trim().parse().unwrap();
-    assert!(pid > 1 && pid < 100, "exec'd process has a small PID in the container's namespace: {pid}");
+    assert!(
+        pid > 1 && pid < 100,
+        "exec'd process has a small PID in the container's namespace: {pid}"
+    );
     assert_eq!(lines[2], "podrt");
     let code = env.run(&["exec", &id, "sh", "-c", "exit 3"]);
     assert_eq!(code.status.code(), Some(3));
     let ps = env.run(&["ps", "--format", "json", &id]);
     let pids: Vec<i64> = serde_json::from_slice(&ps.stdout).unwrap();
-    assert_eq!(pids.len(), 1, "exec'd processes are gone, init remains: {pids:?}");
+    assert_eq!(
+        pids.len(),
+        1,
+        "exec'd processes are gone, init remains: {pids:?}"
+    );
 }
 
 #[test]
@@ -296,7 +405,14 @@ fn containers_joining_pinned_namespaces_share_them() {
                 }
             }
             c.as_object_mut().unwrap().remove("hostname");
-            args(c, &["sh", "-c", "hostname; readlink /proc/self/ns/net; ls /sys/class/net | tr '\\n' ' '"]);
+            args(
+                c,
+                &[
+                    "sh",
+                    "-c",
+                    "hostname; readlink /proc/self/ns/net; ls /sys/class/net | tr '\\n' ' '",
+                ],
+            );
         });
         let (code, out, err) = env.run_container(&id, &b);
         assert_eq!(code, 0, "{err}");
@@ -307,5 +423,8 @@ fn containers_joining_pinned_namespaces_share_them() {
         assert_eq!(lines[0], "shared-host", "{out}");
         assert_eq!(lines[1], net_ino.to_str().unwrap(), "{out}");
     }
-    assert_eq!(seen[0], seen[1], "both joiners see the same interfaces and hostname");
+    assert_eq!(
+        seen[0], seen[1],
+        "both joiners see the same interfaces and hostname"
+    );
 }
