@@ -258,7 +258,7 @@ impl Container {
             new_keyring: !opts.no_new_keyring,
         };
         let (argv, envp) = plan.process.pointers();
-        let mut cgroup = Cgroup::open(&cgroup_path)?;
+        let cgroup = Cgroup::open(&cgroup_path)?;
         let (parent_chan, child_chan) = Channel::pair()?;
 
         let saved_pid_ns = match &plan.namespaces.join_pid {
