@@ -191,10 +191,17 @@ impl NamespacePlan {
 
     /// Join and create namespaces in init. Async-signal-safe.
     pub fn enter(&self) -> std::result::Result<(), StepError> {
+        let new_user = self.clone_flags & libc::CLONE_NEWUSER != 0;
+        if new_user {
+            become_ns_root()?;
+        }
         for (i, ns) in self.join.iter().enumerate() {
             // SAFETY: setns on a descriptor we own; the type is checked by the kernel.
             if unsafe { libc::setns(ns.fd.as_raw_fd(), ns.nstype) } < 0 {
                 return Err(StepError::last(Step::JoinNamespace, i as u32));
+            }
+            if ns.nstype == libc::CLONE_NEWUSER {
+                become_ns_root()?;
             }
         }
         // SAFETY: unshare only affects the calling (single-threaded) process.
@@ -211,6 +218,22 @@ impl NamespacePlan {
             .map(|j| format!("joining namespace {}", j.path.display()))
             .unwrap_or_else(|| "joining a namespace".into())
     }
+}
+
+/// In a user namespace our kernel credentials are still the host's (unmapped there):
+/// switch to the namespace's root, which the id maps turn into a mapped host id, so
+/// files we create (mount points, device nodes) get a valid owner. Async-signal-safe.
+fn become_ns_root() -> std::result::Result<(), StepError> {
+    // SAFETY: plain syscalls with integer arguments.
+    unsafe {
+        if libc::setresgid(0, 0, 0) < 0 {
+            return Err(StepError::last(Step::Setgid, 0));
+        }
+        if libc::setresuid(0, 0, 0) < 0 {
+            return Err(StepError::last(Step::Setuid, 0));
+        }
+    }
+    Ok(())
 }
 
 /// Join the PID namespace at `fd` for our future children, returning a descriptor of
