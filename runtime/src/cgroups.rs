@@ -277,10 +277,15 @@ fn remove_leftover_dirs(path: &str) {
 
 /// Mounted cgroup hierarchies: (mount point, is v2).
 pub fn hierarchies() -> Vec<(PathBuf, bool)> {
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    text.lines()
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|text| parse_hierarchies(&text))
+        .unwrap_or_default()
+}
+
+/// The cgroup mounts listed in a mountinfo text.
+pub fn parse_hierarchies(mountinfo: &str) -> Vec<(PathBuf, bool)> {
+    mountinfo
+        .lines()
         .filter_map(|line| {
             let (left, right) = line.split_once(" - ")?;
             let fstype = right.split(' ').next()?;
@@ -294,9 +299,39 @@ pub fn hierarchies() -> Vec<(PathBuf, bool)> {
         .collect()
 }
 
+/// How cgroups are mounted on this host.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Pure cgroup v2 at [`CGROUP_ROOT`].
+    pub v2: bool,
+    /// Every mounted hierarchy.
+    pub hierarchies: Vec<(PathBuf, bool)>,
+}
+
+impl Layout {
+    /// Read the host's layout.
+    pub fn detect() -> Layout {
+        Layout {
+            v2: is_v2(),
+            hierarchies: hierarchies(),
+        }
+    }
+}
+
 /// Expand a `cgroup` mount: one bind of the container's own cgroup directory per
 /// hierarchy (under a tmpfs on v1), so the container sees only its subtree.
 pub fn plan_mount(
+    rootfs: &Path,
+    m: &Mount,
+    index: usize,
+    cgroup_path: &str,
+) -> Result<Vec<MountOp>> {
+    plan_mount_in(&Layout::detect(), rootfs, m, index, cgroup_path)
+}
+
+/// [`plan_mount`] for a given layout (unit tests cover both v1 and v2 with it).
+pub fn plan_mount_in(
+    layout: &Layout,
     rootfs: &Path,
     m: &Mount,
     index: usize,
@@ -323,7 +358,7 @@ pub fn plan_mount(
             describe: what,
         })
     };
-    if is_v2() {
+    if layout.v2 {
         let src = Path::new(CGROUP_ROOT).join(rel);
         ops.push(bind(
             &src,
@@ -345,7 +380,7 @@ pub fn plan_mount(
         optional: false,
         describe: format!("{field} (cgroup tmpfs on {})", m.destination().display()),
     });
-    for (mountpoint, _) in hierarchies() {
+    for (mountpoint, _) in &layout.hierarchies {
         let Ok(sub) = mountpoint.strip_prefix(CGROUP_ROOT) else {
             continue;
         };
@@ -383,4 +418,127 @@ pub fn plan_mount(
         });
     }
     Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cgroup_mount() -> Mount {
+        serde_json::from_str(
+            r#"{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","ro"]}"#,
+        )
+        .unwrap()
+    }
+
+    const HYBRID: &str = "\
+30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw
+33 30 0:29 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,memory
+34 30 0:30 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,pids
+";
+
+    #[test]
+    fn parses_hybrid_mountinfo() {
+        let h = parse_hierarchies(HYBRID);
+        assert_eq!(
+            h,
+            vec![
+                (PathBuf::from("/sys/fs/cgroup/unified"), true),
+                (PathBuf::from("/sys/fs/cgroup/memory"), false),
+                (PathBuf::from("/sys/fs/cgroup/pids"), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn v1_cgroup_mount_is_a_tmpfs_with_one_bind_per_hierarchy_then_sealed() {
+        let layout = Layout {
+            v2: false,
+            hierarchies: parse_hierarchies(HYBRID),
+        };
+        let ops = plan_mount_in(&layout, Path::new("/r"), &cgroup_mount(), 4, "/podrt/c1").unwrap();
+        let targets: Vec<_> = ops
+            .iter()
+            .map(|o| o.target.to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "/r/sys/fs/cgroup",
+                "/r/sys/fs/cgroup/unified",
+                "/r/sys/fs/cgroup/memory",
+                "/r/sys/fs/cgroup/pids",
+                "/r/sys/fs/cgroup"
+            ]
+        );
+        assert_eq!(
+            ops[2].source.as_deref().unwrap().to_str().unwrap(),
+            "/sys/fs/cgroup/memory/podrt/c1"
+        );
+        assert!(
+            ops[2].optional,
+            "a hierarchy without the container's directory is skipped"
+        );
+        assert_ne!(ops[2].remount_flags.unwrap() & libc::MS_RDONLY, 0);
+        assert_ne!(
+            ops[4].flags & libc::MS_RDONLY,
+            0,
+            "the tmpfs is sealed read-only last"
+        );
+        assert!(ops[0].describe.contains("mounts[4]"));
+    }
+
+    #[test]
+    fn v2_cgroup_mount_binds_the_container_directory() {
+        let layout = Layout {
+            v2: true,
+            hierarchies: vec![(PathBuf::from("/sys/fs/cgroup"), true)],
+        };
+        let ops = plan_mount_in(&layout, Path::new("/r"), &cgroup_mount(), 0, "/podrt/c2").unwrap();
+        assert_eq!(ops.len(), 1);
+        assert_eq!(
+            ops[0].source.as_deref().unwrap().to_str().unwrap(),
+            "/sys/fs/cgroup/podrt/c2"
+        );
+        assert_eq!(ops[0].target.to_str().unwrap(), "/r/sys/fs/cgroup");
+        assert_ne!(ops[0].remount_flags.unwrap() & libc::MS_RDONLY, 0);
+    }
+
+    #[test]
+    fn cgroup_paths() {
+        let spec = |p: &str| -> Spec {
+            serde_json::from_str(&format!(
+                r#"{{"ociVersion":"1.0.2","linux":{{"cgroupsPath":"{p}"}}}}"#
+            ))
+            .unwrap()
+        };
+        let none: Spec = serde_json::from_str(r#"{"ociVersion":"1.0.2"}"#).unwrap();
+        assert_eq!(path_for(&none, "abc").unwrap(), "/podrt/abc");
+        assert_eq!(path_for(&spec("/a/b"), "x").unwrap(), "/a/b");
+        assert_eq!(path_for(&spec("a/b"), "x").unwrap(), "/a/b");
+        assert!(path_for(&spec("/a/../b"), "x").is_err());
+        assert!(path_for(&spec("system.slice:podrt:abc"), "x")
+            .unwrap_err()
+            .to_string()
+            .contains("systemd"));
+    }
+
+    #[test]
+    fn default_devices_are_allowed_after_the_spec_rules() {
+        let spec: Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}]},
+                "devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#,
+        )
+        .unwrap();
+        let res = effective_resources(&spec);
+        let devs = res.devices().as_ref().unwrap();
+        assert!(!devs[0].allow(), "the spec's deny-all stays first");
+        assert!(devs
+            .iter()
+            .any(|d| d.allow() && d.major() == Some(1) && d.minor() == Some(3)));
+        assert!(devs
+            .iter()
+            .any(|d| d.allow() && d.major() == Some(10) && d.minor() == Some(229)));
+    }
 }
