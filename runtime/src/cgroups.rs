@@ -15,6 +15,7 @@ use oci_spec::runtime::{
     LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources, Mount, Spec,
 };
 
+use crate::device_filter::DeviceFilter;
 use crate::error::{Error, Result};
 use crate::mounts::{cstring, parse_options, secure_join, MountOp, TargetKind};
 
@@ -165,13 +166,32 @@ impl Cgroup {
         self.manager
             .add_proc(CgroupPid::from(pid as u64))
             .map_err(|e| cg_err(&path, &format!("adding process {pid}"), e))?;
-        self.manager.set(resources).map_err(|e| {
-            cg_err(
-                &path,
-                "applying linux.resources (the kernel refused a value)",
-                e,
-            )
-        })
+        if self.manager.v2() {
+            // cgroup v2 has no devices controller: the rules become an eBPF program
+            // attached to the container's directory, and cgroups-rs gets the rest.
+            let rules = resources.devices().clone().unwrap_or_default();
+            let filter = DeviceFilter::compile(&rules).map_err(Error::DeviceFilter)?;
+            let dir = Path::new(CGROUP_ROOT).join(path.trim_start_matches('/'));
+            filter.attach(&dir).map_err(Error::DeviceFilter)?;
+        }
+        self.manager
+            .set(&self.without_v2_devices(resources))
+            .map_err(|e| {
+                cg_err(
+                    &path,
+                    "applying linux.resources (the kernel refused a value)",
+                    e,
+                )
+            })
+    }
+
+    /// On v2 the device rules are not cgroup files (see [`Cgroup::enter_and_apply`]).
+    fn without_v2_devices(&self, resources: &LinuxResources) -> LinuxResources {
+        let mut r = resources.clone();
+        if self.manager.v2() {
+            r.set_devices(None);
+        }
+        r
     }
 
     /// Move a further process (exec) into the cgroup.
@@ -183,10 +203,19 @@ impl Cgroup {
     }
 
     /// Apply new limits (`update`).
+    /// On cgroup v2, device rules cannot be changed by `update` (the filter set at
+    /// create stays; stacking a second program would only narrow it).
     pub fn update(&mut self, resources: &LinuxResources) -> Result<()> {
         let path = self.path.clone();
+        if self.manager.v2() && resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(cg_err(
+                &path,
+                "updating resources",
+                "device rules cannot be changed on cgroup v2 after create",
+            ));
+        }
         self.manager
-            .set(resources)
+            .set(&self.without_v2_devices(resources))
             .map_err(|e| cg_err(&path, "updating resources", e))
     }
 

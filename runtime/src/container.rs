@@ -229,6 +229,21 @@ impl Container {
             child: None,
             armed: true,
         };
+        // Recorded at once with PID 0, so `state` and `list` show "creating" meanwhile
+        // and `delete` can clean up after a runtime that died half-way.
+        let mut state = StoredState {
+            version: STATE_VERSION,
+            id: opts.id.clone(),
+            bundle,
+            rootfs: rootfs.clone(),
+            pid: 0,
+            pid_start_time: 0,
+            created: now_rfc3339(),
+            cgroup_path: cgroup_path.clone(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            owner: String::from("root"),
+        };
+        dir.save(&state)?;
         let exec_fifo = match mode {
             StartMode::Create => Some(make_fifo(&dir.fifo())?),
             StartMode::Run => None,
@@ -290,21 +305,10 @@ impl Container {
             .send(Kind::Go)
             .map_err(|e| Error::io("signalling init", std::io::Error::from_raw_os_error(e)))?;
 
-        let start_time = crate::proc_info::stat(pid)
+        state.pid = pid;
+        state.pid_start_time = crate::proc_info::stat(pid)
             .map(|s| s.start_time)
             .unwrap_or(0);
-        let state = StoredState {
-            version: STATE_VERSION,
-            id: opts.id.clone(),
-            bundle,
-            rootfs,
-            pid,
-            pid_start_time: start_time,
-            created: now_rfc3339(),
-            cgroup_path,
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            owner: String::from("root"),
-        };
         loop {
             match parent_chan.recv() {
                 Ok(Message::Kind(Kind::RunHooks)) => {

@@ -81,6 +81,9 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// Device rules that cannot be compiled or attached (cgroup v2).
+    #[error("{0}")]
+    DeviceFilter(#[from] crate::device_filter::DeviceFilterError),
     /// A seccomp profile that cannot be compiled.
     #[error("invalid spec: {0}")]
     Seccomp(#[from] crate::seccomp::SeccompError),

@@ -105,6 +105,27 @@ fn seccomp_rule_makes_an_applet_fail_with_its_errno() {
         out.contains("touched"),
         "other syscalls stay allowed: {out}"
     );
+
+    // A process exec'd into the container gets the same filter.
+    let id2 = env.id("seccomp-exec");
+    let b2 = env.bundle(&id2, |c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122}]
+        });
+        args(c, &["sleep", "30"]);
+    });
+    env.create_detached(&id2, &b2, true);
+    let out = env.run(&[
+        "exec",
+        &id2,
+        "sh",
+        "-c",
+        "mkdir /tmp/y 2>&1; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Disk quota exceeded"), "{text}");
+    assert!(text.contains("Seccomp:\t2"), "filter mode: {text}");
 }
 
 #[test]
