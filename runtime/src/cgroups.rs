@@ -176,13 +176,7 @@ impl Cgroup {
         }
         self.manager
             .set(&self.without_v2_devices(resources))
-            .map_err(|e| {
-                cg_err(
-                    &path,
-                    "applying linux.resources (the kernel refused a value)",
-                    e,
-                )
-            })
+            .map_err(|e| cg_err(&path, "applying linux.resources", e))
     }
 
     /// On v2 the device rules are not cgroup files (see [`Cgroup::enter_and_apply`]).

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Test podrt-runc on a pure cgroup v2 host: boot Debian's 6.1 kernel under qemu's
+# software emulation (this machine's hybrid cgroups and PVM /dev/kvm rule out both
+# testing on the host and KVM), with an initramfs holding busybox, podrt-runc and its
+# libraries, the vendored rootfs and bundles. The guest runs scripts/vm/guest-test.sh
+# and powers off; its `RESULT name PASS|FAIL detail` lines are printed here.
+#
+# Exit status: 0 when every RESULT is PASS, 1 when one is not (or the guest did not
+# finish), 2 when something needed is missing (run scripts/setup.sh).
+# Env: PODRT_RUNC      podrt-runc to test (default target/release/podrt-runc)
+#      PODRT_VM_TIMEOUT seconds before the VM is stopped (default 150)
+#      PODRT_VM_KEEP=1  keep the work directory (initramfs, console log)
+#      PODRT_VM_INSTALL=1 apt-get install what is missing instead of failing
+# The VM has no network device (-nic none) and writes nothing outside its work dir.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+runc="${PODRT_RUNC:-$repo/target/release/podrt-runc}"
+rootfs="$repo/vendor-images/build/rootfs"
+base_config="$repo/vendor-images/build/bundle/config.json"
+timeout_s="${PODRT_VM_TIMEOUT:-150}"
+# Modules loaded in the guest, with their dependencies: overlay for image layers,
+# loop for /dev/loop-control, the device-cgroup probe.
+modules=(overlay loop)
+
+# modinfo lives in /sbin, which a test harness's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
+die() { echo "run-v2: $*" >&2; exit 2; }
+t_start=$(date +%s.%N)
+
+# The newest Debian 6.1 kernel in /boot (never the running Firecracker kernel).
+find_kernel() { ls /boot/vmlinuz-6.1.*-amd64 2>/dev/null | sort -V | tail -n1; }
+kernel="$(find_kernel)"
+if [ -z "$kernel" ] || ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null; then
+    if [ "${PODRT_VM_INSTALL:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            qemu-system-x86 linux-image-amd64 cpio
+        kernel="$(find_kernel)"
+    fi
+fi
+[ -n "$kernel" ] || die "no Debian 6.1 kernel (/boot/vmlinuz-6.1.*-amd64): run scripts/setup.sh (it installs linux-image-amd64)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: run scripts/setup.sh (it installs qemu-system-x86)"
+command -v cpio >/dev/null || die "cpio missing: run scripts/setup.sh"
+command -v modinfo >/dev/null || die "modinfo missing: run scripts/setup.sh (kmod comes with linux-image-amd64)"
+command -v python3 >/dev/null || die "python3 missing: run scripts/setup.sh"
+[ -x /bin/busybox ] || die "/bin/busybox missing: run scripts/setup.sh (it installs busybox-static)"
+[ -x "$runc" ] || die "$runc missing: build it with 'cargo build --release --bins'"
+if [ ! -x "$rootfs/bin/busybox" ] || [ ! -f "$base_config" ]; then
+    die "vendored rootfs/bundle missing: run vendor-images/build.sh"
+fi
+kver="${kernel#/boot/vmlinuz-}"
+[ -d "/lib/modules/$kver" ] || die "/lib/modules/$kver missing: reinstall linux-image-$kver"
+
+work="$(mktemp -d /tmp/podrt-vm.XXXXXX)"
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+    if [ "${PODRT_VM_KEEP:-0}" = 1 ]; then echo "run-v2: kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+ird="$work/initramfs"
+mkdir -p "$ird"/{bin,dev,etc,modules,bundles}
+
+# busybox and its applets.
+cp /bin/busybox "$ird/bin/busybox"
+for a in $(/bin/busybox --list); do
+    [ "$a" = busybox ] || ln -s busybox "$ird/bin/$a"
+done
+# The kernel opens /dev/console before any devtmpfs exists.
+mknod -m 600 "$ird/dev/console" c 5 1
+
+# podrt-runc and the shared libraries it links, at the same paths.
+install -m 755 "$runc" "$ird/bin/podrt-runc"
+for lib in $(ldd "$runc" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
+    mkdir -p "$ird$(dirname "$lib")"
+    cp -L "$lib" "$ird$lib"
+done
+
+# Modules in dependency order (a module's dependencies before it).
+declare -A seen=()
+add_module() {
+    local m="$1" dep file
+    [ -n "${seen[$m]:-}" ] && return 0
+    seen[$m]=1
+    file="$(modinfo -k "$kver" -F filename "$m" 2>/dev/null)" || die "module $m not found for $kver"
+    case "$file" in
+        (builtin|"(builtin)"|"") return 0 ;;
+    esac
+    for dep in $(modinfo -k "$kver" -F depends "$m" | tr ',' ' '); do
+        add_module "$dep"
+    done
+    case "$file" in
+        (*.ko) cp "$file" "$ird/modules/$m.ko" ;;
+        (*.ko.xz) xz -dc "$file" > "$ird/modules/$m.ko" ;;
+        (*.ko.zst) zstd -qdc "$file" > "$ird/modules/$m.ko" ;;
+        (*) die "module $m: unknown file type $file" ;;
+    esac
+    echo "$m.ko" >> "$ird/modules/order"
+}
+for m in "${modules[@]}"; do add_module "$m"; done
+
+# The vendored rootfs, shared read-only by every bundle, and the bundles.
+cp -a "$rootfs" "$ird/bundles/rootfs"
+python3 "$here/make-bundles.py" "$base_config" "$ird/bundles" /bundles/rootfs
+install -m 755 "$here/guest-init.sh" "$ird/init"
+install -m 644 "$here/guest-test.sh" "$ird/test.sh"
+
+# Uncompressed: unpacking gzip under emulation costs more than reading more bytes.
+(cd "$ird" && find . -print0 | cpio --null -o -H newc --quiet) > "$work/initramfs.cpio"
+t_built=$(date +%s.%N)
+
+# Serial 0: the console (log); serial 1: the test script's output.
+: > "$work/results.txt"
+set +e
+timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 \
+    -accel tcg -m 1024 -smp 2 -nographic -nic none -no-reboot \
+    -kernel "$kernel" -initrd "$work/initramfs.cpio" \
+    -append "console=ttyS0 loglevel=4 panic=-1 cgroup_no_v1=all mitigations=off" \
+    -serial "file:$work/console.log" -serial "file:$work/results.txt" \
+    -monitor none < /dev/null > "$work/qemu.out" 2>&1
+qemu_rc=$?
+set -e
+t_end=$(date +%s.%N)
+
+tr -d '\r' < "$work/results.txt" > "$work/results.clean"
+grep -E '^(RESULT|INFO) ' "$work/results.clean" || true
+awk -v s="$t_start" -v b="$t_built" -v e="$t_end" \
+    'BEGIN { printf "TIMING build_s %.1f vm_s %.1f total_s %.1f\n", b - s, e - b, e - s }'
+fail=0
+if ! grep -qx DONE "$work/results.clean"; then
+    echo "run-v2: the guest did not finish (qemu exit $qemu_rc; timeout ${timeout_s}s). Console tail:" >&2
+    tail -n 40 "$work/console.log" >&2 || true
+    cat "$work/qemu.out" >&2 || true
+    fail=1
+fi
+grep -q '^RESULT ' "$work/results.clean" || { echo "run-v2: no RESULT lines" >&2; fail=1; }
+if grep -q '^RESULT [^ ]* FAIL' "$work/results.clean"; then fail=1; fi
+exit $fail
