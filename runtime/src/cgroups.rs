@@ -76,6 +76,48 @@ fn cg_err(path: &str, what: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Check `linux.resources.hugepageLimits` against the page sizes this kernel has
+/// (cgroups-rs skips unknown sizes silently).
+pub fn check_hugepages(spec: &Spec) -> Result<()> {
+    let limits = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.hugepage_limits().clone())
+        .unwrap_or_default();
+    for (i, l) in limits.iter().enumerate() {
+        let size = l.page_size();
+        let kb = parse_page_size(size).ok_or_else(|| {
+            Error::spec(
+                format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                format!("{size:?} is not a size like 2MB or 1GB"),
+            )
+        })?;
+        let dir = format!("/sys/kernel/mm/hugepages/hugepages-{kb}kB");
+        if !Path::new(&dir).is_dir() {
+            return Err(Error::spec(
+                format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                format!("this kernel has no {size} huge pages ({dir} is missing)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `2MB` → 2048 (kB).
+fn parse_page_size(s: &str) -> Option<u64> {
+    let upper = s.trim().to_ascii_uppercase();
+    let (num, unit) = upper.split_at(upper.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim_end_matches('B') {
+        "K" => 1,
+        "M" => 1024,
+        "G" => 1024 * 1024,
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
 /// Device rules every container needs for its default `/dev`, allowed after the
 /// spec's own rules (which usually start by denying everything).
 pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
@@ -114,6 +156,9 @@ pub fn effective_resources(spec: &Spec) -> LinuxResources {
     let mut devices = res.devices().clone().unwrap_or_default();
     devices.extend(default_device_rules());
     for d in linux.devices().iter().flatten() {
+        if d.typ() == LinuxDeviceType::P {
+            continue; // a FIFO is not a device the device cgroup controls
+        }
         if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(d.typ())
@@ -526,6 +571,15 @@ mod tests {
         );
         assert_eq!(ops[0].target.to_str().unwrap(), "/r/sys/fs/cgroup");
         assert_ne!(ops[0].remount_flags.unwrap() & libc::MS_RDONLY, 0);
+    }
+
+    #[test]
+    fn page_sizes() {
+        assert_eq!(parse_page_size("2MB"), Some(2048));
+        assert_eq!(parse_page_size("1GB"), Some(1048576));
+        assert_eq!(parse_page_size("64KB"), Some(64));
+        assert_eq!(parse_page_size("3XB"), None);
+        assert_eq!(parse_page_size("MB"), None);
     }
 
     #[test]

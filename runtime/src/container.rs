@@ -193,6 +193,7 @@ impl Container {
             rootfs,
         } = spec::load_bundle(&opts.bundle)?;
         let cgroup_path = cgroups::path_for(&spec, &opts.id)?;
+        cgroups::check_hugepages(&spec)?;
         let resources = cgroups::effective_resources(&spec);
 
         // Everything that can be checked is checked before any state exists.
@@ -281,8 +282,11 @@ impl Container {
             None => None,
         };
         let cloned = clone_init(plan.namespaces.clone_flags);
-        if let Some(own) = &saved_pid_ns {
-            namespaces::restore_pid_ns(own.as_raw_fd())?;
+        if let (Some(own), Ok(pid)) = (&saved_pid_ns, &cloned) {
+            // Only the runtime switches back; init must stay in the joined namespace.
+            if *pid != 0 {
+                namespaces::restore_pid_ns(own.as_raw_fd())?;
+            }
         }
         let pid = cloned?;
         if pid == 0 {

@@ -46,6 +46,8 @@ pub struct ProcessPlan {
     pub terminal: bool,
     /// Initial terminal size (rows, cols).
     pub console_size: Option<(u16, u16)>,
+    /// AppArmor profile for the exec.
+    pub lsm: crate::lsm::LsmPlan,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -99,6 +101,7 @@ impl ProcessPlan {
             seccomp,
             rlimits: rlimits::from_spec(process.rlimits().as_deref().unwrap_or(&[]))?,
             terminal: process.terminal().unwrap_or(false),
+            lsm: crate::lsm::LsmPlan::from_spec(spec)?,
             console_size: process
                 .console_size()
                 .map(|b| (b.height() as u16, b.width() as u16)),
@@ -261,6 +264,7 @@ impl ProcessPlan {
                 self.args[0].to_string_lossy()
             ),
             Step::Console => "setting up the terminal (--console-socket)".into(),
+            Step::Apparmor => "setting process.apparmorProfile".into(),
             Step::CloseFds => "closing inherited descriptors".into(),
             Step::Sync => "waiting for the runtime".into(),
             Step::JoinNamespace => format!("joining the container's namespace #{}", err.index),
@@ -380,6 +384,21 @@ pub fn become_process(
     rlimits::apply(&p.rlimits)?;
     // SAFETY: chdir on a valid C string.
     check(unsafe { libc::chdir(p.cwd.as_ptr()) }, Step::Cwd, 0)?;
+    // Only stdio and --preserve-fds may reach the process. Done before an early seccomp
+    // install: a strict profile need not allow close_range.
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks descriptors.
+    unsafe {
+        let first = 3 + preserve_fds;
+        if libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            4, /* CLOSE_RANGE_CLOEXEC */
+        ) < 0
+        {
+            return Err(StepError::last(Step::CloseFds, 0));
+        }
+    }
     // Bounding set needs CAP_SETPCAP: cut it while we are still fully privileged.
     p.caps.apply_bounding()?;
     if p.no_new_privs {
@@ -407,20 +426,6 @@ pub fn become_process(
         libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);
     }
     p.user.apply_umask();
-    // Only stdio and --preserve-fds may reach the process.
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks descriptors.
-    unsafe {
-        let first = 3 + preserve_fds;
-        if libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            4, /* CLOSE_RANGE_CLOEXEC */
-        ) < 0
-        {
-            return Err(StepError::last(Step::CloseFds, 0));
-        }
-    }
     // Resolve the program now so a missing binary fails `create`, not `start`.
     let mut buf = [0u8; libc::PATH_MAX as usize];
     let prog = p.resolve(&mut buf).map_err(|errno| StepError {
@@ -436,6 +441,7 @@ pub fn become_process(
     if let Some(fifo) = exec_fifo {
         wait_for_start(fifo)?;
     }
+    p.lsm.apply()?;
     if p.no_new_privs {
         if let Some(filter) = &p.seccomp {
             // As late as possible, so the filter need not allow the runtime's own calls.

@@ -21,6 +21,7 @@ pub mod error;
 pub mod exec;
 pub mod hooks;
 pub mod init;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod pivot_root;

@@ -4,7 +4,7 @@
 //! in place — write sysctls, mask and seal paths, and make `/` read-only last.
 
 use std::ffi::CString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
@@ -39,6 +39,9 @@ pub struct RootfsPlan {
     pub readonly: Vec<CString>,
     /// Remount `/` read-only at the end.
     pub readonly_root: bool,
+    /// The mount point holding the rootfs: made private before pivot_root, which the
+    /// kernel refuses when the new root's parent mount is shared.
+    pub rootfs_parent: Option<CString>,
 }
 
 fn propagation_flag(value: &str) -> Result<libc::c_ulong> {
@@ -123,6 +126,11 @@ impl RootfsPlan {
                 .unwrap_or(false),
             ..RootfsPlan::default()
         };
+        plan.rootfs_parent = std::fs::read_to_string("/proc/self/mountinfo")
+            .ok()
+            .and_then(|text| mount_point_of(&text, rootfs))
+            .map(|p| cstring(&p, "root.path"))
+            .transpose()?;
         if let Some(p) = linux.rootfs_propagation() {
             let flag = propagation_flag(p)?;
             plan.root_propagation = flag;
@@ -198,6 +206,13 @@ impl RootfsPlan {
             errno,
             index: 0,
         })?;
+        if let Some(parent) = &self.rootfs_parent {
+            sys_mount(None, parent, None, libc::MS_PRIVATE, None).map_err(|errno| StepError {
+                step: Step::RootPropagation,
+                errno,
+                index: 1,
+            })?;
+        }
         sys_mount(
             Some(&self.rootfs),
             &self.rootfs,
@@ -270,6 +285,41 @@ impl RootfsPlan {
     }
 }
 
+/// Undo mountinfo's octal escapes (`\040` for a space).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).filter(|d| {
+            bytes[i] == b'\\'
+                && (b'0'..=b'3').contains(&d[0])
+                && d.iter().all(|c| (b'0'..=b'7').contains(c))
+        });
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The longest mount point in `mountinfo` that contains `path`.
+pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4).map(unescape))
+        .map(PathBuf::from)
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+}
+
 fn show(p: Option<&CString>) -> String {
     p.map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -318,4 +368,34 @@ fn readonly_path(p: &CString) -> std::result::Result<(), i32> {
         r => r?,
     }
     bind_remount(p, libc::MS_RDONLY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_mount_holding_a_path() {
+        let mi = "\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 22 0:26 / /run rw shared:5 - tmpfs tmpfs rw
+31 30 0:27 / /run/my\\040dir rw shared:6 - tmpfs tmpfs rw
+";
+        assert_eq!(
+            mount_point_of(mi, Path::new("/work/x")),
+            Some(PathBuf::from("/"))
+        );
+        assert_eq!(
+            mount_point_of(mi, Path::new("/run/a/b")),
+            Some(PathBuf::from("/run"))
+        );
+        assert_eq!(
+            mount_point_of(mi, Path::new("/run/my dir/r")),
+            Some(PathBuf::from("/run/my dir"))
+        );
+        assert_eq!(
+            mount_point_of(mi, Path::new("/runner")),
+            Some(PathBuf::from("/"))
+        );
+    }
 }

@@ -99,13 +99,15 @@ pub enum Step {
     CloseFds,
     /// Setting `process.oomScoreAdj`.
     OomScore,
+    /// Setting the AppArmor profile for exec.
+    Apparmor,
 }
 
 impl Step {
     /// Convert the wire value back; unknown values map to `Sync`.
     pub fn from_u32(v: u32) -> Step {
         use Step::*;
-        const ALL: [Step; 35] = [
+        const ALL: [Step; 36] = [
             Sync,
             JoinNamespace,
             Unshare,
@@ -141,6 +143,7 @@ impl Step {
             Cgroup,
             CloseFds,
             OomScore,
+            Apparmor,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v).unwrap_or(Sync)
     }

@@ -363,3 +363,166 @@ fn sysctl_that_is_not_namespaced_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("linux.sysctl.vm.swappiness"));
     assert!(!env.root.join(&id).exists());
 }
+
+#[test]
+fn strict_seccomp_allow_list_without_no_new_privs() {
+    // A profile that allows only what a shell needs (no close_range, no seccomp) with
+    // noNewPrivileges off: the filter goes in early, so everything the runtime does
+    // after it must be on the list or done before it.
+    let env = Env::new();
+    let id = env.id("strictsec");
+    let allowed = [
+        "read",
+        "write",
+        "openat",
+        "open",
+        "close",
+        "fstat",
+        "newfstatat",
+        "statx",
+        "stat",
+        "lstat",
+        "mmap",
+        "munmap",
+        "mprotect",
+        "brk",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "ioctl",
+        "access",
+        "execve",
+        "exit",
+        "exit_group",
+        "getpid",
+        "getppid",
+        "getuid",
+        "geteuid",
+        "getgid",
+        "getegid",
+        "arch_prctl",
+        "set_tid_address",
+        "prctl",
+        "capget",
+        "capset",
+        "setgroups",
+        "setresuid",
+        "setresgid",
+        "setuid",
+        "setgid",
+        "chdir",
+        "fcntl",
+        "umask",
+        "sendto",
+        "sendmsg",
+        "write",
+        "uname",
+        "getcwd",
+        "wait4",
+        "readlink",
+        "dup2",
+        "dup3",
+        "getrandom",
+        "prlimit64",
+        "futex",
+        "set_robust_list",
+        "rseq",
+        "clone",
+        "fork",
+        "vfork",
+    ];
+    let b = env.bundle(&id, |c| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": allowed.to_vec(), "action": "SCMP_ACT_ALLOW"}]
+        });
+        args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "echo allowed-ran; grep Seccomp: /proc/self/status",
+            ],
+        );
+    });
+    let (code, out, err) = env.run_container(&id, &b);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("allowed-ran") && out.contains("Seccomp:\t2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn shared_rootfs_propagation_still_pivots() {
+    let env = Env::new();
+    let id = env.id("shared");
+    let b = env.bundle(&id, |c| {
+        c["linux"]["rootfsPropagation"] = json!("shared");
+        args(c, &["awk", "$5 == \"/\"", "/proc/self/mountinfo"]);
+    });
+    let (code, out, err) = env.run_container(&id, &b);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("shared:"),
+        "the new root is a shared mount: {out}"
+    );
+}
+
+#[test]
+fn joining_another_containers_pid_namespace_by_path() {
+    let env = Env::new();
+    let first = env.id("pidns-owner");
+    let b = env.bundle(&first, |c| args(c, &["sleep", "30"]));
+    env.create_detached(&first, &b, true);
+    let pid = env.state(&first)["pid"].as_i64().unwrap();
+    let second = env.id("pidns-joiner");
+    let b2 = env.bundle(&second, |c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = json!(format!("/proc/{pid}/ns/pid"));
+            }
+        }
+        args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$",
+            ],
+        );
+    });
+    let (code, out, err) = env.run_container(&second, &b2);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].trim(),
+        "sleep 30",
+        "PID 1 is the owner's init: {out}"
+    );
+    assert_ne!(lines[1], "1", "the joiner is not PID 1: {out}");
+}
+
+#[test]
+fn fifo_devices_and_unknown_hugepage_sizes() {
+    let env = Env::new();
+    let id = env.id("fifo");
+    let b = env.bundle(&id, |c| {
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/myfifo", "type": "p", "major": 0, "minor": 0, "fileMode": 420}]);
+        args(c, &["sh", "-c", "[ -p /dev/myfifo ] && echo is-fifo"]);
+    });
+    let (code, out, err) = env.run_container(&id, &b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "is-fifo\n");
+
+    let id2 = env.id("hugetlb");
+    let b2 = env.bundle(&id2, |c| {
+        c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "3MB", "limit": 1048576}]);
+        args(c, &["true"]);
+    });
+    let out = env.run(&["create", "--bundle", b2.to_str().unwrap(), &id2]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hugepageLimits[0].pageSize"));
+}

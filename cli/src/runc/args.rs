@@ -47,7 +47,7 @@ pub struct Cli {
     #[arg(long, global = true, hide = true)]
     pub criu: Option<String>,
     /// Accepted for compatibility (true/false/auto); podrt runs as root.
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// The verb.
     #[command(subcommand)]
@@ -154,9 +154,6 @@ pub enum Command {
         /// Bundle directory.
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
-        /// Accepted for compatibility; rootless specs are not generated.
-        #[arg(long)]
-        rootless: bool,
     },
     /// Print what this runtime supports, as JSON.
     Features,
