@@ -424,6 +424,7 @@ pub fn plan_mount_in(
             fallback_bind: None,
             optional: true,
             describe: what,
+            copy_up: None,
         })
     };
     if layout.v2 {
@@ -447,6 +448,7 @@ pub fn plan_mount_in(
         fallback_bind: None,
         optional: false,
         describe: format!("{field} (cgroup tmpfs on {})", m.destination().display()),
+        copy_up: None,
     });
     for (mountpoint, _) in &layout.hierarchies {
         let Ok(sub) = mountpoint.strip_prefix(CGROUP_ROOT) else {
@@ -483,6 +485,7 @@ pub fn plan_mount_in(
             fallback_bind: None,
             optional: false,
             describe: format!("{field} (read-only cgroup tmpfs)"),
+            copy_up: None,
         });
     }
     Ok(ops)

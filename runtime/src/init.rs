@@ -228,6 +228,7 @@ impl InitPlan {
             Step::MountTarget
             | Step::Mount
             | Step::Remount
+            | Step::CopyUp
             | Step::Device
             | Step::DevSymlink
             | Step::PivotRoot

@@ -15,6 +15,7 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod console;
 pub mod container;
+pub mod copy_up;
 pub mod device_filter;
 pub mod devices;
 pub mod error;

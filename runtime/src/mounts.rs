@@ -52,6 +52,8 @@ pub struct MountOp {
     pub optional: bool,
     /// Spec field and meaning, for error messages (parent side only).
     pub describe: String,
+    /// `tmpcopyup`: entries to recreate in the new tmpfs.
+    pub copy_up: Option<std::sync::Arc<crate::copy_up::CopyUpPlan>>,
 }
 
 /// Flags parsed from an OCI option list.
@@ -67,6 +69,8 @@ pub struct ParsedOptions {
     pub bind: bool,
     /// `rbind`.
     pub recursive: bool,
+    /// `tmpcopyup`: fill a new tmpfs with what the image had at its mount point.
+    pub copy_up: bool,
 }
 
 /// Parse `options` the way `mount(8)` and runc do.
@@ -116,7 +120,8 @@ pub fn parse_options(options: &[String], field: &str) -> Result<ParsedOptions> {
             "rslave" => p.propagation.push(libc::MS_SLAVE | libc::MS_REC),
             "unbindable" => p.propagation.push(libc::MS_UNBINDABLE),
             "runbindable" => p.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
-            "tmpcopyup" | "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rnodev" | "rnoexec"
+            "tmpcopyup" => p.copy_up = true,
+            "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rnodev" | "rnoexec"
             | "copy-symlink" => {
                 return Err(Error::spec(
                     format!("{field}.options[{i}]"),
@@ -220,6 +225,7 @@ pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize) -> Result<MountOp> {
         fallback_bind: None,
         optional: false,
         describe,
+        copy_up: None,
     };
     if bind {
         let src = m
@@ -255,6 +261,12 @@ pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize) -> Result<MountOp> {
         op.fstype = Some(cstring(&typ, &format!("{field}.type"))?);
         if typ == "sysfs" || typ == "mqueue" {
             op.fallback_bind = Some(cstring(dest, &field)?);
+        }
+        // As runc, `tmpcopyup` means something only for tmpfs.
+        if opts.copy_up && typ == "tmpfs" {
+            op.copy_up = Some(std::sync::Arc::new(crate::copy_up::CopyUpPlan::prepare(
+                &target, &field,
+            )?));
         }
     }
     Ok(op)
@@ -404,6 +416,9 @@ impl MountOp {
                 return Ok(());
             }
             (Err(e), _) => return Err(fail(Step::Mount, e)),
+        }
+        if let Some(plan) = &self.copy_up {
+            plan.apply().map_err(|e| fail(Step::CopyUp, e))?;
         }
         if let Some(flags) = self.remount_flags {
             bind_remount(&self.target, flags).map_err(|e| fail(Step::Remount, e))?;

@@ -173,6 +173,10 @@ impl RootfsPlan {
         match step {
             Step::MountTarget => format!("creating the mount point of {}", self.mount_name(i)),
             Step::Mount | Step::Remount => format!("mounting {}", self.mount_name(i)),
+            Step::CopyUp => format!(
+                "copying the image's files into {} (tmpcopyup)",
+                self.mount_name(i)
+            ),
             Step::Device => self
                 .devices
                 .nodes

@@ -51,6 +51,8 @@ pub enum Step {
     Mount,
     /// Remount for read-only or flags (index into the mount plan).
     Remount,
+    /// Copying the image's files into a `tmpcopyup` tmpfs (index into the mount plan).
+    CopyUp,
     /// Creating a device node (index into the device plan).
     Device,
     /// Creating a /dev symlink (index into the symlink table).
@@ -107,7 +109,7 @@ impl Step {
     /// Convert the wire value back; unknown values map to `Sync`.
     pub fn from_u32(v: u32) -> Step {
         use Step::*;
-        const ALL: [Step; 36] = [
+        const ALL: [Step; 37] = [
             Sync,
             JoinNamespace,
             Unshare,
@@ -119,6 +121,7 @@ impl Step {
             MountTarget,
             Mount,
             Remount,
+            CopyUp,
             Device,
             DevSymlink,
             PivotRoot,

@@ -334,12 +334,12 @@ fn rlimits_sysctls_bind_mounts_and_oom_score_apply() {
         c["process"]["oomScoreAdj"] = json!(500);
         c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"});
         c["mounts"].as_array_mut().unwrap().push(json!({
-            "destination": "/data", "type": "bind", "source": shared, "options": ["rbind", "rw"]
+            "destination": "/root", "type": "bind", "source": shared, "options": ["rbind", "rw"]
         }));
         c["mounts"].as_array_mut().unwrap().push(json!({
-            "destination": "/data-ro", "type": "bind", "source": shared, "options": ["bind", "ro"]
+            "destination": "/var", "type": "bind", "source": shared, "options": ["bind", "ro"]
         }));
-        args(c, &["sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced; cat /data/from-host; echo c > /data/from-container; echo x > /data-ro/nope 2>/dev/null || echo ro-refused"]);
+        args(c, &["sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced; cat /root/from-host; echo c > /root/from-container; echo x > /var/nope 2>/dev/null || echo ro-refused"]);
     });
     let (code, out, err) = env.run_container(&id, &b);
     assert_eq!(code, 0, "{err}");

@@ -327,7 +327,7 @@ fn features() -> serde_json::Value {
             "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime",
             "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "rbind",
             "relatime", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
-            "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"],
+            "silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
