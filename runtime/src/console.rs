@@ -3,7 +3,7 @@
 //! the caller listens on, as runc does for containerd and conmon), then makes the
 //! slave its controlling terminal and stdio.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::sync::{Step, StepError};
 
@@ -116,4 +116,78 @@ pub fn setup_pty(sock: RawFd, size: Option<(u16, u16)>) -> std::result::Result<(
         }
     }
     Ok(())
+}
+
+/// A Unix socket the runtime listens on itself, for `run`/`exec` in the foreground
+/// with a terminal and no `--console-socket` (runc then proxies the pty for the user).
+/// Connecting queues in the backlog, so `create` can connect and init can send the
+/// master before anyone calls `accept`: no thread is needed.
+#[derive(Debug)]
+pub struct ConsoleListener {
+    listener: std::os::unix::net::UnixListener,
+    /// The socket's path, to pass as the console socket.
+    pub path: std::path::PathBuf,
+}
+
+impl ConsoleListener {
+    /// Listen on a fresh socket in `dir`.
+    pub fn bind(dir: &std::path::Path, id: &str) -> crate::Result<ConsoleListener> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error::io(format!("creating {}", dir.display()), e))?;
+        let path = dir.join(format!(".console-{id}-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path)
+            .map_err(|e| crate::Error::io(format!("listening on {}", path.display()), e))?;
+        Ok(ConsoleListener { listener, path })
+    }
+
+    /// Take the pty master that init sent.
+    pub fn receive_master(&self) -> crate::Result<OwnedFd> {
+        let (conn, _) = self
+            .listener
+            .accept()
+            .map_err(|e| crate::Error::io(format!("accepting on {}", self.path.display()), e))?;
+        recv_fd(conn.as_raw_fd()).map_err(|e| {
+            crate::Error::io(
+                "receiving the terminal from init",
+                std::io::Error::from_raw_os_error(e),
+            )
+        })
+    }
+}
+
+impl Drop for ConsoleListener {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Receive one descriptor sent with `SCM_RIGHTS`.
+pub fn recv_fd(sock: RawFd) -> std::result::Result<OwnedFd, i32> {
+    #[repr(C, align(8))]
+    struct CmsgBuf([u8; 64]);
+    let mut cbuf = CmsgBuf([0; 64]);
+    let mut data = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: recvmsg into stack buffers; CMSG macros stay inside `cbuf`, and the
+    // received descriptor becomes owned by us exactly once.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = cbuf.0.len() as _;
+        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) < 0 {
+            return Err(nix::errno::Errno::last_raw());
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err(libc::EPROTO);
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+        Ok(<OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd))
+    }
 }

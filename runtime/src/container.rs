@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::cgroups::{self, Cgroup};
+use crate::console::ConsoleListener;
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
 use crate::init::{self, InitPlan, ProcessPlan};
@@ -53,6 +54,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Descriptors after stdio to pass to the process.
     pub preserve_fds: u32,
+    /// With a terminal and no console socket, listen on one of our own and hand the
+    /// pty master back (foreground `run`, which then relays it).
+    pub proxy_terminal: bool,
 }
 
 /// A container with state on disk.
@@ -182,6 +186,15 @@ fn clone_init(flags: libc::c_int) -> Result<i32> {
 impl Container {
     /// Create a container from a bundle and take it to "created" (or running).
     pub fn create(opts: &CreateOptions, mode: StartMode) -> Result<Container> {
+        Container::create_with_terminal(opts, mode).map(|(c, _)| c)
+    }
+
+    /// [`Container::create`], also returning the pty master when
+    /// [`CreateOptions::proxy_terminal`] made the runtime its own console socket.
+    pub fn create_with_terminal(
+        opts: &CreateOptions,
+        mode: StartMode,
+    ) -> Result<(Container, Option<OwnedFd>)> {
         spec::validate_id(&opts.id)?;
         let dir = StateDir::new(&opts.root, &opts.id);
         if dir.exists() {
@@ -201,10 +214,10 @@ impl Container {
         let process = ProcessPlan::from_spec(&spec)?;
         let rootfs_plan =
             RootfsPlan::from_spec(&spec, &rootfs, &namespaces, &cgroup_path, opts.no_pivot)?;
-        if process.terminal && opts.console_socket.is_none() {
+        if process.terminal && opts.console_socket.is_none() && !opts.proxy_terminal {
             return Err(Error::spec(
                 "process.terminal",
-                "a terminal needs --console-socket (podrt-runc does not proxy ttys itself)",
+                "a detached container with a terminal needs --console-socket",
             ));
         }
         if let Some(hostname) = spec.hostname() {
@@ -249,8 +262,13 @@ impl Container {
             StartMode::Create => Some(make_fifo(&dir.fifo())?),
             StartMode::Run => None,
         };
-        let console_socket = match (&opts.console_socket, process.terminal) {
-            (Some(p), true) => Some(connect_console(p)?),
+        let own_console = match (&opts.console_socket, process.terminal) {
+            (None, true) => Some(ConsoleListener::bind(&opts.root, &opts.id)?),
+            _ => None,
+        };
+        let console_socket = match (&opts.console_socket, &own_console, process.terminal) {
+            (Some(p), _, true) => Some(connect_console(p)?),
+            (None, Some(l), true) => Some(connect_console(&l.path)?),
             _ => None,
         };
         let plan = InitPlan {
@@ -344,6 +362,10 @@ impl Container {
         if let Some(pid_file) = &opts.pid_file {
             crate::state::write_atomic(pid_file, pid.to_string().as_bytes())?;
         }
+        let master = match &own_console {
+            Some(l) => Some(l.receive_master()?),
+            None => None,
+        };
         guard.armed = false;
         let container = Container { dir, state };
         if mode == StartMode::Run {
@@ -354,7 +376,7 @@ impl Container {
             }
             container.run_poststart(&spec)?;
         }
-        Ok(container)
+        Ok((container, master))
     }
 
     /// Load an existing container.

@@ -7,11 +7,12 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroups::Cgroup;
+use crate::console::ConsoleListener;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::init::{become_process, ProcessPlan};
@@ -28,6 +29,8 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Descriptors after stdio to pass on.
     pub preserve_fds: u32,
+    /// With a terminal and no console socket, hand the pty master back to the caller.
+    pub proxy_terminal: bool,
 }
 
 /// The container's namespaces that differ from ours, user first and mount last.
@@ -81,6 +84,16 @@ pub fn process_plan(spec: &Spec, process: &Process) -> Result<ProcessPlan> {
 
 /// Start `process` in `container`; returns its host PID once it has exec'd.
 pub fn exec(container: &Container, process: &Process, opts: &ExecOptions) -> Result<i32> {
+    exec_with_terminal(container, process, opts).map(|(pid, _)| pid)
+}
+
+/// [`exec`], also returning the pty master when [`ExecOptions::proxy_terminal`] made
+/// the runtime its own console socket.
+pub fn exec_with_terminal(
+    container: &Container,
+    process: &Process,
+    opts: &ExecOptions,
+) -> Result<(i32, Option<OwnedFd>)> {
     let status = container.status();
     if status != ContainerStatus::Running && status != ContainerStatus::Created {
         return Err(Error::WrongStatus {
@@ -91,18 +104,26 @@ pub fn exec(container: &Container, process: &Process, opts: &ExecOptions) -> Res
     }
     let spec = container.spec()?;
     let plan = process_plan(&spec, process)?;
-    if plan.terminal && opts.console_socket.is_none() {
+    if plan.terminal && opts.console_socket.is_none() && !opts.proxy_terminal {
         return Err(Error::spec(
             "process.terminal",
-            "a terminal needs --console-socket",
+            "a detached process with a terminal needs --console-socket",
         ));
     }
-    let console = match (&opts.console_socket, plan.terminal) {
-        (Some(p), true) => Some(OwnedFd::from(
+    let own_console = match (&opts.console_socket, plan.terminal) {
+        (None, true) => Some(ConsoleListener::bind(&container.dir.path, "exec")?),
+        _ => None,
+    };
+    let connect = |p: &Path| -> Result<OwnedFd> {
+        Ok(OwnedFd::from(
             std::os::unix::net::UnixStream::connect(p).map_err(|e| {
                 Error::io(format!("connecting to console socket {}", p.display()), e)
             })?,
-        )),
+        ))
+    };
+    let console = match (&opts.console_socket, &own_console, plan.terminal) {
+        (Some(p), _, true) => Some(connect(p)?),
+        (None, Some(l), true) => Some(connect(&l.path)?),
         _ => None,
     };
     let (joins, pid_ns) = container_namespaces(container.state.pid)?;
@@ -198,7 +219,11 @@ pub fn exec(container: &Container, process: &Process, opts: &ExecOptions) -> Res
     if let Some(pid_file) = &opts.pid_file {
         crate::state::write_atomic(pid_file, pid.to_string().as_bytes())?;
     }
-    Ok(pid)
+    let master = match &own_console {
+        Some(l) => Some(l.receive_master()?),
+        None => None,
+    };
+    Ok((pid, master))
 }
 
 fn child(

@@ -34,6 +34,7 @@ pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod sync;
+pub mod tty_proxy;
 pub mod user;
 pub mod wait;
 

@@ -16,7 +16,8 @@ const FORWARDED: [libc::c_int; 9] = [
     libc::SIGTSTP,
 ];
 
-fn blocked_set() -> libc::sigset_t {
+/// The signals a foreground runtime blocks and handles itself.
+pub fn blocked_set() -> libc::sigset_t {
     // SAFETY: sigset manipulation on a zeroed value we own.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

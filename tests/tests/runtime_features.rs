@@ -526,3 +526,60 @@ fn fifo_devices_and_unknown_hugepage_sizes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("hugepageLimits[0].pageSize"));
 }
+
+#[test]
+fn foreground_run_and_exec_relay_their_own_terminal() {
+    // `script` gives podrt-runc a terminal, as a user's shell would; with no
+    // --console-socket the runtime relays the pty itself, as runc does.
+    assert!(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "`script` (util-linux) is needed for this test"
+    );
+    let env = Env::new();
+    let id = env.id("fgtty");
+    let b = env.bundle(&id, |c| {
+        c["process"]["terminal"] = json!(true);
+        args(c, &["sh", "-c", "tty; read x; echo got-$x; exit 5"]);
+    });
+    let runc = binary("podrt-runc");
+    let cmd = format!(
+        "{} --root {} run --bundle {} {}",
+        runc.display(),
+        env.root.display(),
+        b.display(),
+        id
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("got-hello"), "{text}");
+
+    let id2 = env.id("fgtty-exec");
+    let b2 = env.bundle(&id2, |c| args(c, &["sleep", "30"]));
+    env.create_detached(&id2, &b2, true);
+    let cmd = format!(
+        "{} --root {} exec -t {} sh -c 'tty; exit 3'",
+        runc.display(),
+        env.root.display(),
+        id2
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/dev/pts/"));
+}

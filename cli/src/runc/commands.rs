@@ -86,6 +86,7 @@ fn create_options(root: &Path, a: &CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        proxy_terminal: false,
     }
 }
 
@@ -94,11 +95,17 @@ fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> 
         // Block before the child exists so no forwarded signal is lost.
         wait::block_signals();
     }
-    let c = Container::create(&create_options(root, args), StartMode::Run)?;
+    let mut opts = create_options(root, args);
+    // In the foreground with a terminal and no console socket, relay the pty as runc does.
+    opts.proxy_terminal = !detach;
+    let (c, master) = Container::create_with_terminal(&opts, StartMode::Run)?;
     if detach {
         return Ok(0);
     }
-    let code = wait::wait_forwarding(c.state.pid)?;
+    let code = match master {
+        Some(m) => rt::tty_proxy::proxy(m, c.state.pid)?,
+        None => wait::wait_forwarding(c.state.pid)?,
+    };
     if !keep {
         c.delete(true)?;
     }
@@ -184,15 +191,19 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
+        proxy_terminal: !a.detach,
     };
     if !a.detach {
         wait::block_signals();
     }
-    let pid = rt::exec::exec(&c, &process, &opts)?;
+    let (pid, master) = rt::exec::exec_with_terminal(&c, &process, &opts)?;
     if a.detach {
         return Ok(0);
     }
-    Ok(wait::wait_forwarding(pid)?)
+    Ok(match master {
+        Some(m) => rt::tty_proxy::proxy(m, pid)?,
+        None => wait::wait_forwarding(pid)?,
+    })
 }
 
 fn list(root: &Path, format: Format, quiet: bool) -> Result<i32> {
