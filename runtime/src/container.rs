@@ -1,11 +1,6 @@
-//! The OCI lifecycle of one container: `create`, `start`, `state`, `kill`, `delete`,
-//! `pause`/`resume`, `update`, on state kept under a root directory.
-//!
-//! `create` prepares every step in this (parent) process, clones init with the PID and
-//! user namespaces it needs, puts it in its cgroup, lets it run its set-up and waits
-//! for "ready". In [`StartMode::Create`] init then blocks on the exec FIFO until
-//! `start`; in [`StartMode::Run`] it execs straight away (one process, no re-exec).
-//! Any failure kills init, removes the cgroup and the state directory: nothing stays.
+//! The OCI lifecycle of one container after `create` (see [`crate::create`]): `start`,
+//! `state`, `kill`, `delete`, `pause`/`resume`, `update`, on state kept under a root
+//! directory. The status is always read back from the kernel, never trusted from disk.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -14,17 +9,12 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::cgroups::{self, Cgroup};
-use crate::console::ConsoleListener;
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
-use crate::init::{self, InitPlan, ProcessPlan};
 use crate::mounts::cstring;
-use crate::namespaces::{self, NamespacePlan};
-use crate::rootfs::RootfsPlan;
 use crate::signal::Signal;
-use crate::spec::{self, Bundle};
-use crate::state::{ContainerStatus, OciState, StateDir, StoredState, STATE_VERSION};
-use crate::sync::{Channel, Kind, Message};
+use crate::spec;
+use crate::state::{ContainerStatus, OciState, StateDir, StoredState};
 
 /// How far `create` takes the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,317 +58,7 @@ pub struct Container {
     pub state: StoredState,
 }
 
-/// Undoes a half-made container unless disarmed.
-struct CreateGuard {
-    dir: StateDir,
-    cgroup: Option<Cgroup>,
-    child: Option<i32>,
-    armed: bool,
-}
-
-impl Drop for CreateGuard {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        if let Some(pid) = self.child {
-            // SAFETY: kill/waitpid on the child we cloned.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
-        }
-        if let Some(cg) = &mut self.cgroup {
-            for pid in cg.pids() {
-                // SAFETY: only processes in our own new cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            if let Err(e) = cg.destroy() {
-                tracing::warn!("cleanup after failed create: {e}");
-            }
-        }
-        let _ = self.dir.remove();
-    }
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
-}
-
-fn connect_console(path: &Path) -> Result<OwnedFd> {
-    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
-        Error::io(
-            format!("connecting to console socket {}", path.display()),
-            e,
-        )
-    })?;
-    Ok(OwnedFd::from(sock))
-}
-
-fn make_fifo(path: &Path) -> Result<OwnedFd> {
-    let c = cstring(path, "exec fifo")?;
-    // SAFETY: mkfifo/open on a valid C string.
-    unsafe {
-        let old = libc::umask(0);
-        let rc = libc::mkfifo(c.as_ptr(), 0o622);
-        libc::umask(old);
-        if rc < 0 {
-            return Err(Error::io(
-                format!("creating {}", path.display()),
-                std::io::Error::last_os_error(),
-            ));
-        }
-        let fd = libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
-        if fd < 0 {
-            return Err(Error::io(
-                format!("opening {}", path.display()),
-                std::io::Error::last_os_error(),
-            ));
-        }
-        Ok(<OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd))
-    }
-}
-
-fn write_oom_score(pid: i32, spec: &Spec) -> Result<()> {
-    let Some(score) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) else {
-        return Ok(());
-    };
-    let path = format!("/proc/{pid}/oom_score_adj");
-    std::fs::write(&path, score.to_string()).map_err(|e| {
-        let current = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default();
-        if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) {
-            Error::spec(
-                "process.oomScoreAdj",
-                format!(
-                    "cannot set {score}: lowering below the runtime's own {} needs CAP_SYS_RESOURCE, which this host denies",
-                    current.trim()
-                ),
-            )
-        } else {
-            Error::io(format!("writing {path}"), e)
-        }
-    })
-}
-
-/// Clone init. A raw `clone` (not `fork`) so new PID/user namespaces apply to init itself.
-fn clone_init(flags: libc::c_int) -> Result<i32> {
-    // SAFETY: clone without CLONE_VM and with a null stack behaves like fork: the child
-    // gets a copy-on-write copy of this single-threaded process.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid < 0 {
-        return Err(Error::io(
-            "cloning the container's init",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(pid as i32)
-}
-
 impl Container {
-    /// Create a container from a bundle and take it to "created" (or running).
-    pub fn create(opts: &CreateOptions, mode: StartMode) -> Result<Container> {
-        Container::create_with_terminal(opts, mode).map(|(c, _)| c)
-    }
-
-    /// [`Container::create`], also returning the pty master when
-    /// [`CreateOptions::proxy_terminal`] made the runtime its own console socket.
-    pub fn create_with_terminal(
-        opts: &CreateOptions,
-        mode: StartMode,
-    ) -> Result<(Container, Option<OwnedFd>)> {
-        spec::validate_id(&opts.id)?;
-        let dir = StateDir::new(&opts.root, &opts.id);
-        if dir.exists() {
-            return Err(Error::AlreadyExists(opts.id.clone()));
-        }
-        let Bundle {
-            dir: bundle,
-            spec,
-            rootfs,
-        } = spec::load_bundle(&opts.bundle)?;
-        let cgroup_path = cgroups::path_for(&spec, &opts.id)?;
-        cgroups::check_hugepages(&spec)?;
-        let resources = cgroups::effective_resources(&spec);
-
-        // Everything that can be checked is checked before any state exists.
-        let namespaces = NamespacePlan::from_spec(&spec)?;
-        let process = ProcessPlan::from_spec(&spec)?;
-        let rootfs_plan =
-            RootfsPlan::from_spec(&spec, &rootfs, &namespaces, &cgroup_path, opts.no_pivot)?;
-        if process.terminal && opts.console_socket.is_none() && !opts.proxy_terminal {
-            return Err(Error::spec(
-                "process.terminal",
-                "a detached container with a terminal needs --console-socket",
-            ));
-        }
-        if let Some(hostname) = spec.hostname() {
-            if !namespaces.has(libc::CLONE_NEWUTS) {
-                return Err(Error::spec(
-                    "hostname",
-                    format!("{hostname:?} needs a UTS namespace"),
-                ));
-            }
-        }
-        let hook_list = |k| hooks::list(spec.hooks().as_ref(), k);
-        let create_hooks = [
-            HookKind::Prestart,
-            HookKind::CreateRuntime,
-            HookKind::CreateContainer,
-        ];
-        let pause_for_hooks = create_hooks.iter().any(|k| !hook_list(*k).is_empty());
-
-        dir.create(&opts.root)?;
-        let mut guard = CreateGuard {
-            dir: dir.clone(),
-            cgroup: None,
-            child: None,
-            armed: true,
-        };
-        // Recorded at once with PID 0, so `state` and `list` show "creating" meanwhile
-        // and `delete` can clean up after a runtime that died half-way.
-        let mut state = StoredState {
-            version: STATE_VERSION,
-            id: opts.id.clone(),
-            bundle,
-            rootfs: rootfs.clone(),
-            pid: 0,
-            pid_start_time: 0,
-            created: now_rfc3339(),
-            cgroup_path: cgroup_path.clone(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            owner: String::from("root"),
-        };
-        dir.save(&state)?;
-        let exec_fifo = match mode {
-            StartMode::Create => Some(make_fifo(&dir.fifo())?),
-            StartMode::Run => None,
-        };
-        let own_console = match (&opts.console_socket, process.terminal) {
-            (None, true) => Some(ConsoleListener::bind(&opts.root, &opts.id)?),
-            _ => None,
-        };
-        let console_socket = match (&opts.console_socket, &own_console, process.terminal) {
-            (Some(p), _, true) => Some(connect_console(p)?),
-            (None, Some(l), true) => Some(connect_console(&l.path)?),
-            _ => None,
-        };
-        let plan = InitPlan {
-            hostname: spec
-                .hostname()
-                .as_ref()
-                .map(|h| cstring(h, "hostname"))
-                .transpose()?,
-            domainname: spec
-                .domainname()
-                .as_ref()
-                .map(|h| cstring(h, "domainname"))
-                .transpose()?,
-            namespaces,
-            rootfs: rootfs_plan,
-            process,
-            exec_fifo,
-            console_socket,
-            pause_for_hooks,
-            preserve_fds: opts.preserve_fds,
-            new_keyring: !opts.no_new_keyring,
-        };
-        let (argv, envp) = plan.process.pointers();
-        let cgroup = Cgroup::open(&cgroup_path)?;
-        let (parent_chan, child_chan) = Channel::pair()?;
-
-        let saved_pid_ns = match &plan.namespaces.join_pid {
-            Some(join) => Some(namespaces::enter_pid_ns_for_children(join)?),
-            None => None,
-        };
-        let cloned = clone_init(plan.namespaces.clone_flags);
-        if let (Some(own), Ok(pid)) = (&saved_pid_ns, &cloned) {
-            // Only the runtime switches back; init must stay in the joined namespace.
-            if *pid != 0 {
-                namespaces::restore_pid_ns(own.as_raw_fd())?;
-            }
-        }
-        let pid = cloned?;
-        if pid == 0 {
-            // In init: never return into the runtime's code.
-            drop(parent_chan);
-            let err = init::run(&plan, &child_chan, &argv, &envp);
-            child_chan.send_failure(err);
-            // SAFETY: _exit is async-signal-safe and skips destructors and atexit.
-            unsafe { libc::_exit(127) };
-        }
-        drop(child_chan);
-        guard.child = Some(pid);
-
-        // Parent side: cgroup, id maps and OOM score before init may continue.
-        let cgroup = guard.cgroup.insert(cgroup);
-        cgroup.enter_and_apply(pid, &resources)?;
-        plan.namespaces.write_id_maps(pid)?;
-        write_oom_score(pid, &spec)?;
-        parent_chan
-            .send(Kind::Go)
-            .map_err(|e| Error::io("signalling init", std::io::Error::from_raw_os_error(e)))?;
-
-        state.pid = pid;
-        state.pid_start_time = crate::proc_info::stat(pid)
-            .map(|s| s.start_time)
-            .unwrap_or(0);
-        loop {
-            match parent_chan.recv() {
-                Ok(Message::Kind(Kind::RunHooks)) => {
-                    let oci = state.to_oci(ContainerStatus::Creating);
-                    for kind in create_hooks {
-                        hooks::run(kind, &hook_list(kind), &oci, pid)?;
-                    }
-                    parent_chan.send(Kind::HooksDone).map_err(|e| {
-                        Error::io("signalling init", std::io::Error::from_raw_os_error(e))
-                    })?;
-                }
-                Ok(Message::Kind(Kind::Ready)) => break,
-                Ok(Message::Failed(err)) => return Err(Error::Init(plan.describe(err))),
-                Ok(Message::Closed) | Ok(Message::Kind(_)) => {
-                    return Err(Error::Init(
-                        "init exited during set-up without a report".into(),
-                    ))
-                }
-                Err(e) => {
-                    return Err(Error::io(
-                        "reading from init",
-                        std::io::Error::from_raw_os_error(e),
-                    ))
-                }
-            }
-        }
-        dir.save_spec(&spec)?;
-        dir.save(&state)?;
-        if let Some(pid_file) = &opts.pid_file {
-            crate::state::write_atomic(pid_file, pid.to_string().as_bytes())?;
-        }
-        let master = match &own_console {
-            Some(l) => Some(l.receive_master()?),
-            None => None,
-        };
-        guard.armed = false;
-        let container = Container { dir, state };
-        if mode == StartMode::Run {
-            // init execs on its own; a failed exec shows up as the channel carrying a report.
-            if let Ok(Message::Failed(err)) = parent_chan.recv() {
-                let _ = container.destroy();
-                return Err(Error::Init(plan.describe(err)));
-            }
-            container.run_poststart(&spec)?;
-        }
-        Ok((container, master))
-    }
-
     /// Load an existing container.
     pub fn load(root: &Path, id: &str) -> Result<Container> {
         spec::validate_id(id)?;
@@ -426,7 +106,7 @@ impl Container {
         self.dir.load_spec()
     }
 
-    fn run_poststart(&self, spec: &Spec) -> Result<()> {
+    pub(crate) fn run_poststart(&self, spec: &Spec) -> Result<()> {
         let list = hooks::list(spec.hooks().as_ref(), HookKind::Poststart);
         hooks::run(
             HookKind::Poststart,
@@ -564,7 +244,7 @@ impl Container {
     }
 
     /// Kill every process, remove the cgroup and the state files.
-    fn destroy(&self) -> Result<()> {
+    pub(crate) fn destroy(&self) -> Result<()> {
         let mut cg = Cgroup::open(&self.state.cgroup_path)?;
         let kill_all = |cg: &Cgroup| {
             for pid in cg.pids() {

@@ -16,6 +16,7 @@ pub mod cgroups;
 pub mod console;
 pub mod container;
 pub mod copy_up;
+pub mod create;
 pub mod device_filter;
 pub mod devices;
 pub mod error;
