@@ -136,9 +136,26 @@ fn memory_and_pids_limits_land_in_the_cgroup() {
     let b = env.bundle(&id, |c| {
         c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
         c["linux"]["resources"]["pids"] = json!({"limit": 32});
+        c["linux"]["resources"]["cpu"] =
+            json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"});
         args(c, &["sleep", "30"]);
     });
     env.create_detached(&id, &b, true);
+    if !cgroup_v2() {
+        let read = |ctrl: &str, file: &str| {
+            std::fs::read_to_string(cgroup_file(&cg, ctrl, file, file))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+        assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+    } else {
+        let max = std::fs::read_to_string(cgroup_file(&cg, "", "", "cpu.max")).unwrap();
+        assert_eq!(max.trim(), "50000 100000");
+    }
     let mem = std::fs::read_to_string(cgroup_file(
         &cg,
         "memory",
