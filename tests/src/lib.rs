@@ -3,6 +3,8 @@
 //! guard that deletes every container a test made and its temporary files, also when
 //! the test fails.
 
+pub mod clients;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
