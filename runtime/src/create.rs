@@ -88,6 +88,7 @@ fn check(opts: &CreateOptions) -> Result<Checked> {
     } = spec::load_bundle(&opts.bundle)?;
     let cgroup_path = cgroups::path_for(&spec, &opts.id)?;
     cgroups::check_hugepages(&spec)?;
+    crate::sched::check_unsupported(&spec)?;
     let resources = cgroups::effective_resources(&spec);
     let namespaces = NamespacePlan::from_spec(&spec)?;
     let process = ProcessPlan::from_spec(&spec)?;

@@ -48,6 +48,8 @@ pub struct ProcessPlan {
     pub console_size: Option<(u16, u16)>,
     /// AppArmor profile for the exec.
     pub lsm: crate::lsm::LsmPlan,
+    /// Personality, I/O priority and CPU scheduler.
+    pub sched: crate::sched::SchedPlan,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -102,6 +104,7 @@ impl ProcessPlan {
             rlimits: rlimits::from_spec(process.rlimits().as_deref().unwrap_or(&[]))?,
             terminal: process.terminal().unwrap_or(false),
             lsm: crate::lsm::LsmPlan::from_spec(spec)?,
+            sched: crate::sched::SchedPlan::from_spec(spec)?,
             console_size: process
                 .console_size()
                 .map(|b| (b.height() as u16, b.width() as u16)),
@@ -266,6 +269,14 @@ impl ProcessPlan {
             ),
             Step::Console => "setting up the terminal (--console-socket)".into(),
             Step::Apparmor => "setting process.apparmorProfile".into(),
+            Step::Sched => [
+                "setting linux.personality",
+                "setting process.ioPriority",
+                "setting process.scheduler",
+            ]
+            .get(err.index as usize)
+            .unwrap_or(&"scheduling")
+            .to_string(),
             Step::CloseFds => "closing inherited descriptors".into(),
             Step::Sync => "waiting for the runtime".into(),
             Step::JoinNamespace => format!("joining the container's namespace #{}", err.index),
@@ -383,6 +394,8 @@ pub fn become_process(
         }
     }
     rlimits::apply(&p.rlimits)?;
+    // Real-time policies need CAP_SYS_NICE, which the capability steps below may drop.
+    p.sched.apply()?;
     // SAFETY: chdir on a valid C string.
     check(unsafe { libc::chdir(p.cwd.as_ptr()) }, Step::Cwd, 0)?;
     // Only stdio and --preserve-fds may reach the process. Done before an early seccomp

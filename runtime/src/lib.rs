@@ -30,6 +30,7 @@ pub mod pivot_root;
 pub mod proc_info;
 pub mod rlimits;
 pub mod rootfs;
+pub mod sched;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;

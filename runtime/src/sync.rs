@@ -103,13 +103,15 @@ pub enum Step {
     OomScore,
     /// Setting the AppArmor profile for exec.
     Apparmor,
+    /// Personality (0), I/O priority (1) or CPU scheduler (2).
+    Sched,
 }
 
 impl Step {
     /// Convert the wire value back; unknown values map to `Sync`.
     pub fn from_u32(v: u32) -> Step {
         use Step::*;
-        const ALL: [Step; 37] = [
+        const ALL: [Step; 38] = [
             Sync,
             JoinNamespace,
             Unshare,
@@ -147,6 +149,7 @@ impl Step {
             CloseFds,
             OomScore,
             Apparmor,
+            Sched,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v).unwrap_or(Sync)
     }
@@ -318,6 +321,23 @@ impl Channel {
                 errno: e,
                 index: kind as u32,
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_survives_the_wire() {
+        // The lookup table must list every variant, in any order.
+        for v in 1..=Step::Sched as u32 {
+            assert_eq!(
+                Step::from_u32(v) as u32,
+                v,
+                "step {v} missing from Step::from_u32"
+            );
         }
     }
 }

@@ -583,3 +583,40 @@ fn foreground_run_and_exec_relay_their_own_terminal() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("/dev/pts/"));
 }
+
+#[test]
+fn personality_io_priority_and_scheduler_apply() {
+    let env = Env::new();
+    let id = env.id("sched");
+    let b = env.bundle(&id, |c| {
+        c["linux"]["personality"] = json!({"domain": "LINUX32"});
+        c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+        c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+        // Field 19 of /proc/self/stat is nice, field 41 the policy (3 = SCHED_BATCH).
+        args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "uname -m; awk '{print $19, $41}' /proc/self/stat",
+            ],
+        );
+    });
+    let (code, out, err) = env.run_container(&id, &b);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(lines[0], "i686", "LINUX32 personality: {out}");
+    }
+    assert_eq!(lines[1], "5 3", "nice 5 under SCHED_BATCH: {out}");
+
+    let id2 = env.id("rdt");
+    let b2 = env.bundle(&id2, |c| {
+        c["linux"]["intelRdt"] = json!({"closID": "podrt"});
+        args(c, &["true"]);
+    });
+    let out = env.run(&["create", "--bundle", b2.to_str().unwrap(), &id2]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("linux.intelRdt"));
+    assert!(!env.root.join(&id2).exists());
+}
