@@ -5,13 +5,21 @@ use std::io::Write;
 
 use super::args::{Cli, LogFormat};
 
-/// Install a tracing subscriber writing to `--log` (or stderr when `--debug`).
+/// Install a tracing subscriber writing to `--log` (or stderr). The level is `warn`,
+/// `debug` with `--debug`, or what `PODRT_LOG` names (`error`…`trace`). A plain level
+/// filter, not an env filter: parsing directives costs more than the container does.
 pub fn init(cli: &Cli) {
-    let level = if cli.debug { "debug" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PODRT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let default = if cli.debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::WARN
+    };
+    let level = std::env::var("PODRT_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .unwrap_or(default);
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_ansi(false);
     let file = cli.log.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
