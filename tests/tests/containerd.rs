@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use podrt_tests::clients::{image_archive, on_a_terminal, scratch_dir, CMD_SECS};
-use podrt_tests::{
-    binary, cgroup_exists, kill_processes_mentioning, remove_cgroup_tree, require_root,
-    require_tool, run_within, run_within_unchecked, unique, unmount_under, wait_until, Ran,
+use podrt_tests::clients::{
+    image_archive, kill_processes_mentioning, on_a_terminal, remove_cgroup_tree, require_tool,
+    run_within, run_within_unchecked, scratch_dir, unmount_under, Ran, CMD_SECS,
 };
+use podrt_tests::{binary, cgroup_exists, require_root, unique, wait_until};
 
 /// The directories containerd 1.6 and its shims use under /run/containerd whatever the
 /// config says (shim sockets live in /run/containerd/s). Recorded before the first

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use podrt_tests::clients::{image_archive, on_a_terminal, scratch_dir, CMD_SECS};
-use podrt_tests::{
-    binary, cgroup_file, kill_processes_mentioning, remove_cgroup_tree, require_root, require_tool,
-    run_within, run_within_unchecked, unique, unmount_under, wait_until, Ran,
+use podrt_tests::clients::{
+    image_archive, kill_processes_mentioning, on_a_terminal, remove_cgroup_tree, require_tool,
+    run_within, run_within_unchecked, scratch_dir, unmount_under, Ran, CMD_SECS,
 };
+use podrt_tests::{binary, cgroup_file, require_root, unique, wait_until};
 
 /// Where podman's runtime keeps state: podman passes no `--root` to the runtime, so
 /// podrt-runc uses its default.
