@@ -75,8 +75,8 @@ struct Checked {
     rootfs_plan: RootfsPlan,
 }
 
-/// Parse and check the bundle; no state, cgroup or process exists yet.
-fn check(opts: &CreateOptions) -> Result<Checked> {
+/// Check the bundle; no state, cgroup or process exists yet.
+fn check(opts: &CreateOptions, bundle: Bundle) -> Result<Checked> {
     spec::validate_id(&opts.id)?;
     if StateDir::new(&opts.root, &opts.id).exists() {
         return Err(Error::AlreadyExists(opts.id.clone()));
@@ -85,7 +85,7 @@ fn check(opts: &CreateOptions) -> Result<Checked> {
         dir: bundle,
         spec,
         rootfs,
-    } = spec::load_bundle(&opts.bundle)?;
+    } = bundle;
     let cgroup_path = cgroups::path_for(&spec, &opts.id)?;
     cgroups::check_hugepages(&spec)?;
     crate::sched::check_unsupported(&spec)?;
@@ -271,7 +271,20 @@ impl Container {
         opts: &CreateOptions,
         mode: StartMode,
     ) -> Result<(Container, Option<OwnedFd>)> {
-        let c = check(opts)?;
+        spec::validate_id(&opts.id)?;
+        let bundle = spec::load_bundle(&opts.bundle)?;
+        Container::create_from_bundle(opts, bundle, mode)
+    }
+
+    /// Create from a bundle already in memory (see [`Bundle::from_spec`]); this is how
+    /// a library user, such as the pod layer, creates a container without writing a
+    /// `config.json`. `opts.bundle` is ignored.
+    pub fn create_from_bundle(
+        opts: &CreateOptions,
+        bundle: Bundle,
+        mode: StartMode,
+    ) -> Result<(Container, Option<OwnedFd>)> {
+        let c = check(opts, bundle)?;
         let pause_for_hooks = CREATE_HOOKS
             .iter()
             .any(|k| !hooks::list(c.spec.hooks().as_ref(), *k).is_empty());

@@ -55,27 +55,37 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         source,
     })?;
     let spec = parse_spec(&text, &config)?;
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| Error::spec("root", "missing: the spec must name a root filesystem"))?;
-    let rootfs = dir.join(root.path());
-    let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| {
-        Error::spec(
-            "root.path",
-            format!("root filesystem {} is not usable: {e}", rootfs.display()),
-        )
-    })?;
-    if !rootfs.is_dir() {
-        return Err(Error::spec(
-            "root.path",
-            format!("{} is not a directory", rootfs.display()),
-        ));
+    Bundle::from_spec(&dir, spec)
+}
+
+impl Bundle {
+    /// A bundle from a spec built in memory (the pod layer does this); `root.path` is
+    /// resolved against `dir`, which also becomes the bundle shown by `state`.
+    pub fn from_spec(dir: &Path, spec: Spec) -> Result<Bundle> {
+        let dir = std::path::absolute(dir)
+            .map_err(|e| Error::io(format!("resolving bundle path {}", dir.display()), e))?;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::spec("root", "missing: the spec must name a root filesystem"))?;
+        let rootfs = dir.join(root.path());
+        let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| {
+            Error::spec(
+                "root.path",
+                format!("root filesystem {} is not usable: {e}", rootfs.display()),
+            )
+        })?;
+        if !rootfs.is_dir() {
+            return Err(Error::spec(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        if spec.process().is_none() {
+            return Err(Error::spec("process", "missing: nothing to run"));
+        }
+        Ok(Bundle { dir, spec, rootfs })
     }
-    if spec.process().is_none() {
-        return Err(Error::spec("process", "missing: nothing to run"));
-    }
-    Ok(Bundle { dir, spec, rootfs })
 }
 
 /// Check a container id the way runc does.
