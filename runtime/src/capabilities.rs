@@ -39,6 +39,18 @@ pub fn all_known() -> u64 {
     }
 }
 
+/// The runtime's own bounding set, from `/proc/self/status`.
+pub fn own_bounding() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
+}
+
 /// The index of a capability by name (`CAP_SYS_ADMIN`, `sys_admin`, `SYS_ADMIN`).
 pub fn index_of(name: &str) -> Option<u8> {
     let upper = name.trim().to_ascii_uppercase();
@@ -72,13 +84,39 @@ impl CapPlan {
             return Ok(CapPlan::default());
         };
         let f = "process.capabilities";
-        Ok(CapPlan {
+        let plan = CapPlan {
             bounding: mask(c.bounding(), &format!("{f}.bounding"))?,
             effective: mask(c.effective(), &format!("{f}.effective"))?,
             permitted: mask(c.permitted(), &format!("{f}.permitted"))?,
             inheritable: mask(c.inheritable(), &format!("{f}.inheritable"))?,
             ambient: mask(c.ambient(), &format!("{f}.ambient"))?,
-        })
+        };
+        plan.check_grantable(own_bounding())?;
+        Ok(plan)
+    }
+
+    /// A process can only hold capabilities its parent's bounding set has: name the
+    /// first one the runtime cannot pass on (e.g. CAP_SYS_RESOURCE on hosts that
+    /// withhold it) instead of letting `capset` fail with a bare EPERM.
+    pub fn check_grantable(&self, own: u64) -> Result<()> {
+        for (field, set) in [
+            ("permitted", self.permitted),
+            ("effective", self.effective),
+            ("ambient", self.ambient),
+        ] {
+            let missing = set & !own;
+            if missing != 0 {
+                let cap = missing.trailing_zeros();
+                return Err(Error::spec(
+                    format!("process.capabilities.{field}"),
+                    format!(
+                        "{} is not in the runtime's own bounding set, so no process it starts can hold it",
+                        name_of(cap)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Drop every capability not in the bounding set. Async-signal-safe.
@@ -194,6 +232,20 @@ mod tests {
         assert_eq!(index_of("chown"), Some(0));
         assert_eq!(index_of("Sys_Admin"), Some(21));
         assert_eq!(index_of("CAP_BOGUS"), None);
+    }
+
+    #[test]
+    fn capabilities_the_runtime_lacks_are_named() {
+        let plan = CapPlan {
+            permitted: (1 << 24) | 1,
+            ..CapPlan::default()
+        };
+        let err = plan.check_grantable(!(1u64 << 24)).unwrap_err().to_string();
+        assert!(
+            err.contains("process.capabilities.permitted") && err.contains("CAP_SYS_RESOURCE"),
+            "{err}"
+        );
+        assert!(plan.check_grantable(u64::MAX).is_ok());
     }
 
     #[test]
