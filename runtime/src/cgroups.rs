@@ -242,16 +242,19 @@ impl Cgroup {
     }
 
     /// Apply new limits (`update`).
-    /// On cgroup v2, device rules cannot be changed by `update` (the filter set at
-    /// create stays; stacking a second program would only narrow it).
+    /// `resources.devices`, when non-empty, is the container's whole rule list,
+    /// nothing is added to it: the rules for the default `/dev` must be in it. On
+    /// cgroup v2 it is compiled to a filter that replaces the one attached at create
+    /// (see [`DeviceFilter::replace`]: the new filter is attached before the old one
+    /// goes); cgroups-rs gets the other limits.
     pub fn update(&mut self, resources: &LinuxResources) -> Result<()> {
         let path = self.path.clone();
-        if self.manager.v2() && resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            return Err(cg_err(
-                &path,
-                "updating resources",
-                "device rules cannot be changed on cgroup v2 after create",
-            ));
+        if self.manager.v2() {
+            if let Some(rules) = resources.devices().as_ref().filter(|d| !d.is_empty()) {
+                let filter = DeviceFilter::compile(rules).map_err(Error::DeviceFilter)?;
+                let dir = Path::new(CGROUP_ROOT).join(path.trim_start_matches('/'));
+                filter.replace(&dir).map_err(Error::DeviceFilter)?;
+            }
         }
         self.manager
             .set(&self.without_v2_devices(resources))

@@ -1,9 +1,10 @@
 //! Loading and attaching: `BPF_PROG_LOAD` of a compiled filter (retried with a
 //! verifier log for the error when it fails) and `BPF_PROG_ATTACH` to a cgroup v2
-//! directory, through the raw `bpf(2)` syscall and its `union bpf_attr`.
+//! directory, through the raw `bpf(2)` syscall and its `union bpf_attr` (whose
+//! query and detach parts `replace.rs` uses too).
 
 use std::ffi::CStr;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -16,8 +17,11 @@ use super::{DeviceFilter, DeviceFilterError};
 // bpf(2) commands, program type, attach type and flag (include/uapi/linux/bpf.h).
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_PROG_ATTACH: libc::c_int = 8;
+pub(super) const BPF_PROG_DETACH: libc::c_int = 9;
+pub(super) const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
+pub(super) const BPF_PROG_QUERY: libc::c_int = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
-const BPF_CGROUP_DEVICE: u32 = 6;
+pub(super) const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 1 << 1;
 
 /// The license the kernel records for the program; no GPL-only helper is used.
@@ -32,17 +36,20 @@ impl DeviceFilter {
     /// `BPF_CGROUP_DEVICE` program with `BPF_F_ALLOW_MULTI`. The attachment outlives
     /// our descriptors and ends with the cgroup. Attaching is additive: a program
     /// attached earlier (here or on an ancestor) still applies, and a request must
-    /// pass all of them.
+    /// pass all of them; [`DeviceFilter::replace`] swaps this directory's instead.
     pub fn attach(&self, cgroup_dir: &Path) -> Result<(), DeviceFilterError> {
         // Opened first: a wrong path is cheaper to report before a program load.
-        let cgroup = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY)
-            .open(cgroup_dir)
-            .map_err(|source| DeviceFilterError::OpenCgroup {
-                path: cgroup_dir.to_path_buf(),
-                source,
-            })?;
+        let cgroup = open_cgroup(cgroup_dir)?;
+        self.load_and_attach(&cgroup, cgroup_dir)
+    }
+
+    /// Load the program and attach it, with `BPF_F_ALLOW_MULTI`, to `cgroup`, the
+    /// open directory `cgroup_dir` (named in errors).
+    pub(super) fn load_and_attach(
+        &self,
+        cgroup: &File,
+        cgroup_dir: &Path,
+    ) -> Result<(), DeviceFilterError> {
         let prog = self.load()?;
         let mut attr = BpfAttr::zeroed();
         // Descriptors of open files are never negative.
@@ -84,6 +91,18 @@ impl DeviceFilter {
     }
 }
 
+/// The cgroup v2 directory `cgroup_dir`, opened for `bpf(2)`'s `target_fd`.
+pub(super) fn open_cgroup(cgroup_dir: &Path) -> Result<File, DeviceFilterError> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(cgroup_dir)
+        .map_err(|source| DeviceFilterError::OpenCgroup {
+            path: cgroup_dir.to_path_buf(),
+            source,
+        })
+}
+
 /// The `BPF_PROG_LOAD` part of `union bpf_attr`, up to `prog_name`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -100,15 +119,41 @@ struct ProgLoadAttr {
     prog_name: [u8; 16],
 }
 
-/// The `BPF_PROG_ATTACH` part of `union bpf_attr`.
+/// The `BPF_PROG_ATTACH` and `BPF_PROG_DETACH` part of `union bpf_attr`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct ProgAttachAttr {
-    target_fd: u32,
-    attach_bpf_fd: u32,
-    attach_type: u32,
-    attach_flags: u32,
-    replace_bpf_fd: u32,
+pub(super) struct ProgAttachAttr {
+    pub(super) target_fd: u32,
+    pub(super) attach_bpf_fd: u32,
+    pub(super) attach_type: u32,
+    pub(super) attach_flags: u32,
+    pub(super) replace_bpf_fd: u32,
+}
+
+/// The `BPF_PROG_QUERY` part of `union bpf_attr`, up to `prog_cnt`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(super) struct ProgQueryAttr {
+    pub(super) target_fd: u32,
+    pub(super) attach_type: u32,
+    pub(super) query_flags: u32,
+    /// Out: how the programs were attached (`BPF_F_ALLOW_MULTI`, ...).
+    pub(super) attach_flags: u32,
+    /// Buffer of `prog_cnt` program ids the kernel fills.
+    pub(super) prog_ids: u64,
+    /// In: capacity of `prog_ids`; out: programs attached, all of them even when
+    /// they did not fit (the call then fails with `ENOSPC`).
+    pub(super) prog_cnt: u32,
+    pub(super) _pad: u32,
+}
+
+/// The `BPF_PROG_GET_FD_BY_ID` part of `union bpf_attr`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(super) struct GetIdAttr {
+    pub(super) prog_id: u32,
+    pub(super) next_id: u32,
+    pub(super) open_flags: u32,
 }
 
 /// Size of `union bpf_attr` in Linux 6.x headers. Older kernels accept a larger
@@ -117,9 +162,11 @@ const ATTR_SIZE: usize = 144;
 
 /// `union bpf_attr`, restricted to the commands used here.
 #[repr(C, align(8))]
-union BpfAttr {
+pub(super) union BpfAttr {
     load: ProgLoadAttr,
-    attach: ProgAttachAttr,
+    pub(super) attach: ProgAttachAttr,
+    pub(super) query: ProgQueryAttr,
+    pub(super) get_id: GetIdAttr,
     bytes: [u8; ATTR_SIZE],
 }
 
@@ -128,10 +175,13 @@ const _: () = assert!(size_of::<BpfAttr>() == ATTR_SIZE);
 const _: () = assert!(size_of::<ProgLoadAttr>() == 64);
 const _: () = assert!(std::mem::offset_of!(ProgLoadAttr, prog_name) == 48);
 const _: () = assert!(size_of::<ProgAttachAttr>() == 20);
+const _: () = assert!(std::mem::offset_of!(ProgQueryAttr, prog_ids) == 16);
+const _: () = assert!(std::mem::offset_of!(ProgQueryAttr, prog_cnt) == 24);
+const _: () = assert!(size_of::<GetIdAttr>() == 12);
 
 impl BpfAttr {
     /// All zero: the kernel rejects non-zero bytes in fields a command does not use.
-    fn zeroed() -> BpfAttr {
+    pub(super) fn zeroed() -> BpfAttr {
         BpfAttr {
             bytes: [0; ATTR_SIZE],
         }
@@ -169,11 +219,11 @@ fn prog_load(insns: &[Insn], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
 }
 
 /// `bpf(cmd, attr, sizeof(attr))`, returning the non-negative result.
-fn bpf(cmd: libc::c_int, attr: &mut BpfAttr) -> io::Result<libc::c_int> {
+pub(super) fn bpf(cmd: libc::c_int, attr: &mut BpfAttr) -> io::Result<libc::c_int> {
     // SAFETY: `attr` is a fully initialised union of the size passed. The pointers
-    // in it (instructions, license, log buffer) are borrowed by our caller for the
-    // whole call, and the kernel writes only within `attr` and the log buffer, whose
-    // length it was given.
+    // in it (instructions, license, log buffer, program id buffer) are borrowed by
+    // our caller for the whole call, and the kernel writes only within `attr` and
+    // the log or id buffer, whose length it was given.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -192,14 +242,7 @@ fn bpf(cmd: libc::c_int, attr: &mut BpfAttr) -> io::Result<libc::c_int> {
 mod tests {
     use super::*;
 
-    use std::ffi::CString;
-    use std::path::PathBuf;
-
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    use nix::sys::wait::{waitpid, WaitStatus};
-    use nix::unistd::Pid;
-
-    use crate::device_filter::testing::sample_rules;
+    use crate::device_filter::testing::{sample_rules, TestCgroup, EPERM, OPENED};
 
     #[test]
     fn a_rejected_program_reports_the_verifier_log() {
@@ -223,150 +266,21 @@ mod tests {
         assert!(err.contains("/nonexistent/podrt-cgroup"), "{err}");
     }
 
-    /// The cgroup2 mount: `unified` in the hybrid layout, else the root on pure v2.
-    fn cgroup2_root() -> &'static str {
-        for dir in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
-            if statfs(dir).is_ok_and(|st| st.filesystem_type() == CGROUP2_SUPER_MAGIC) {
-                return dir;
-            }
-        }
-        panic!("neither /sys/fs/cgroup/unified nor /sys/fs/cgroup is a cgroup2 mount: this test needs cgroup v2 (hybrid or unified)");
-    }
-
-    /// Kills and reaps the child if the test failed before it did, then removes the
-    /// cgroup (which also detaches the filter).
-    struct CgroupGuard {
-        dir: PathBuf,
-        child: Option<libc::pid_t>,
-    }
-
-    impl Drop for CgroupGuard {
-        fn drop(&mut self) {
-            if let Some(pid) = self.child.take() {
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-                let _ = waitpid(Pid::from_raw(pid), None);
-            }
-            for _ in 0..100 {
-                match std::fs::remove_dir(&self.dir) {
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                        std::thread::sleep(std::time::Duration::from_millis(10))
-                    }
-                    _ => return,
-                }
-            }
-        }
-    }
-
-    /// What the child saw for one open: 0 opened, 1 EPERM, 2 another error. Two
-    /// bits per probe in the exit code; 255 (never a valid set of slots) means the
-    /// child could not join the cgroup.
-    const OPENED: i32 = 0;
-    const EPERM: i32 = 1;
-    const JOIN_FAILED: i32 = 255;
-
-    /// Runs in the forked child: only async-signal-safe calls on prepared data.
-    fn probe_in_child(procs: &CStr, probes: &[(&CStr, libc::c_int, &str, i32)]) -> ! {
-        let mut digits = [0u8; 12];
-        // SAFETY: getpid has no preconditions.
-        let mut pid = unsafe { libc::getpid() } as u32;
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (pid % 10) as u8;
-            pid /= 10;
-            if pid == 0 {
-                break;
-            }
-        }
-        let pid_text = &digits[start..];
-        // SAFETY: `procs` is a NUL-terminated path.
-        let fd = unsafe { libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-        let written = if fd < 0 {
-            -1
-        } else {
-            // SAFETY: `pid_text` is a live buffer of the given length; fd is ours.
-            unsafe { libc::write(fd, pid_text.as_ptr().cast(), pid_text.len()) }
-        };
-        if written != pid_text.len() as isize {
-            // SAFETY: _exit ends the child without running the parent's destructors.
-            unsafe { libc::_exit(JOIN_FAILED) };
-        }
-        // SAFETY: fd is ours and open.
-        unsafe { libc::close(fd) };
-        let mut code = 0;
-        for (i, (path, flags, _, _)) in probes.iter().enumerate() {
-            // SAFETY: `path` is a NUL-terminated path.
-            let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
-            let outcome = if fd >= 0 {
-                // SAFETY: fd was just opened by us.
-                unsafe { libc::close(fd) };
-                OPENED
-            } else if io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
-                EPERM
-            } else {
-                2
-            };
-            code |= outcome << (2 * i);
-        }
-        // SAFETY: as above.
-        unsafe { libc::_exit(code) }
-    }
-
     #[test]
     fn attached_filter_restricts_a_real_cgroup() {
-        let root = cgroup2_root();
-        let dir = PathBuf::from(format!(
-            "{root}/podrt-devfilter-test-{}",
-            std::process::id()
-        ));
-        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let mut guard = CgroupGuard {
-            dir: dir.clone(),
-            child: None,
-        };
+        let mut cgroup = TestCgroup::create("devfilter-attach");
+        let dir = cgroup.dir.clone();
 
         let filter = DeviceFilter::compile(&sample_rules()).unwrap();
         filter.attach(&dir).unwrap_or_else(|e| panic!("{e}"));
 
-        let procs = CString::new(format!("{}/cgroup.procs", dir.display())).unwrap();
         let (null, zero, full) = (c"/dev/null", c"/dev/zero", c"/dev/full");
-        let probes = [
+        let failures = cgroup.probe(&[
             (null, libc::O_RDWR, "open /dev/null O_RDWR", OPENED),
             (zero, libc::O_RDONLY, "open /dev/zero O_RDONLY", OPENED),
             (zero, libc::O_WRONLY, "open /dev/zero O_WRONLY", EPERM),
             (full, libc::O_RDONLY, "open /dev/full O_RDONLY", EPERM),
-        ];
-
-        // SAFETY: the child runs only probe_in_child, which makes async-signal-safe
-        // calls on data prepared above and ends in _exit.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
-        if pid == 0 {
-            probe_in_child(&procs, &probes);
-        }
-        guard.child = Some(pid);
-        let status = waitpid(Pid::from_raw(pid), None).unwrap();
-        guard.child = None;
-
-        let code = match status {
-            WaitStatus::Exited(_, code) => code,
-            other => panic!("probe child did not exit normally: {other:?}"),
-        };
-        assert_ne!(
-            code, JOIN_FAILED,
-            "the child could not write its pid to {procs:?}"
-        );
-        let names = ["opened", "EPERM", "another error"];
-        let mut failures = Vec::new();
-        for (i, (_, _, what, expected)) in probes.iter().enumerate() {
-            let got = (code >> (2 * i)) & 3;
-            if got != *expected {
-                failures.push(format!(
-                    "{what}: expected {}, got {}",
-                    names[*expected as usize], names[got as usize]
-                ));
-            }
-        }
+        ]);
         assert!(
             failures.is_empty(),
             "inside the filtered cgroup: {}",
@@ -375,7 +289,7 @@ mod tests {
 
         // The filter binds only the cgroup: this process, outside it, is unaffected.
         std::fs::File::open("/dev/full").expect("/dev/full outside the cgroup");
-        drop(guard);
+        drop(cgroup);
         assert!(!dir.exists(), "{} was not removed", dir.display());
     }
 }

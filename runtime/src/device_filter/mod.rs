@@ -7,12 +7,13 @@
 //! nor creates the cgroup; it only compiles, loads and attaches.
 //!
 //! `program.rs` compiles the rules (its comment shows the program's layout), `bpf.rs`
-//! encodes the instructions, and `load.rs` loads the program and attaches it with
-//! `bpf(2)`.
+//! encodes the instructions, `load.rs` loads the program and attaches it with
+//! `bpf(2)`, and `replace.rs` swaps it for the one a cgroup has (`update`).
 
 mod bpf;
 mod load;
 mod program;
+mod replace;
 #[cfg(test)]
 mod testing;
 
@@ -80,6 +81,35 @@ pub enum DeviceFilterError {
         /// The underlying errno.
         source: io::Error,
     },
+    /// `BPF_PROG_QUERY` could not list the programs attached to the cgroup.
+    #[error(
+        "listing the device filters attached to cgroup {} failed: {source}{}",
+        .path.display(),
+        query_hint(.source)
+    )]
+    Query {
+        /// The cgroup v2 directory.
+        path: PathBuf,
+        /// The underlying errno.
+        source: io::Error,
+    },
+    /// A filter attached before could not be detached once its replacement was.
+    #[error(
+        "detaching the previous device filter (BPF program {id}) from cgroup {} failed at {op}: {source}{}; \
+         the new filter is attached beside it, so a device must pass both",
+        .path.display(),
+        detach_hint(.source)
+    )]
+    Detach {
+        /// The cgroup v2 directory.
+        path: PathBuf,
+        /// The old program's id.
+        id: u32,
+        /// The `bpf(2)` command that failed.
+        op: &'static str,
+        /// The underlying errno.
+        source: io::Error,
+    },
 }
 
 fn load_hint(err: &io::Error, log: &str) -> &'static str {
@@ -100,6 +130,21 @@ fn attach_hint(err: &io::Error) -> &'static str {
         Some(libc::EPERM) => {
             " (needs CAP_NET_ADMIN or CAP_SYS_ADMIN, and no program may be attached there without BPF_F_ALLOW_MULTI)"
         }
+        _ => "",
+    }
+}
+
+fn query_hint(err: &io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(libc::EBADF) => " (is the directory in a cgroup2 mount?)",
+        Some(libc::EPERM) => " (needs CAP_NET_ADMIN or CAP_SYS_ADMIN)",
+        _ => "",
+    }
+}
+
+fn detach_hint(err: &io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(libc::EPERM) => " (needs CAP_SYS_ADMIN)",
         _ => "",
     }
 }
