@@ -316,6 +316,18 @@ impl Container {
                 op: "update",
             });
         }
-        Cgroup::open(&self.state.cgroup_path)?.update(resources)
+        let mut resources = resources.clone();
+        if resources.devices().is_some() {
+            // The new rules replace the old ones; the default /dev nodes and the spec's
+            // own devices stay reachable, exactly as at create.
+            let mut spec = self.spec()?;
+            if let Some(linux) = spec.linux_mut() {
+                let mut r = linux.resources().clone().unwrap_or_default();
+                r.set_devices(resources.devices().clone());
+                linux.set_resources(Some(r));
+            }
+            resources.set_devices(cgroups::effective_resources(&spec).devices().clone());
+        }
+        Cgroup::open(&self.state.cgroup_path)?.update(&resources)
     }
 }

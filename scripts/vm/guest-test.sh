@@ -179,6 +179,26 @@ else
     result devices_policy FAIL "probe /dev/loop-control cannot be opened in the VM itself: the check would prove nothing"
 fi
 
+# (h) update replaces the device filter: 10:237 denied, then allowed, /dev/null kept.
+if true < /dev/loop-control; then
+    probe='if true < /dev/probe; then echo PROBE_OPENED; else echo PROBE_DENIED; fi; echo x > /dev/null && echo NULL_OK'
+    $R run -d --bundle $B/devupdate devupdate 2>/tmp/devu.err
+    before=$($R exec devupdate sh -c "$probe" 2>&1)
+    echo '{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":237,"access":"rw"}]}' > /tmp/devu.json
+    $R update --resources /tmp/devu.json devupdate 2>>/tmp/devu.err
+    urc=$?
+    after=$($R exec devupdate sh -c "$probe" 2>&1)
+    progs=$(ls $CG/podrt-vm/devupdate >/dev/null 2>&1 && echo present)
+    $R delete --force devupdate 2>>/tmp/devu.err
+    if [ $urc = 0 ] && echo "$before" | grep -q PROBE_DENIED && echo "$after" | grep -q PROBE_OPENED && echo "$after" | grep -q NULL_OK; then
+        result devices_update PASS "denied before update, allowed after, /dev/null still usable"
+    else
+        result devices_update FAIL "update=$urc before=[$before] after=[$after] $progs err=$(cat /tmp/devu.err)"
+    fi
+else
+    result devices_update FAIL "probe /dev/loop-control cannot be opened in the VM itself"
+fi
+
 # Nothing left behind: no state, no cgroup.
 left=$(find /run/podrt -mindepth 1 -maxdepth 1 2>/dev/null | tr '\n' ' ')
 cgs=$(find $CG/podrt-vm -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')

@@ -90,6 +90,11 @@ def main():
             ],
         ),
     }
+    # (h) the same policy on a long-running container, to change it with `update`.
+    held = json.loads(json.dumps(bundles["devices"]))
+    held["process"]["args"] = ["sleep", "60"]
+    held["linux"]["cgroupsPath"] = "/podrt-vm/devupdate"
+    bundles["devupdate"] = held
     for name, cfg in bundles.items():
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)

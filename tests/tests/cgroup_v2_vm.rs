@@ -22,6 +22,7 @@ const CHECKS: &[&str] = &[
     "kill_all",
     "delete_removes_cgroup",
     "devices_policy",
+    "devices_update",
     "nothing_left_behind",
 ];
 
