@@ -162,6 +162,35 @@ impl Drop for ConsoleListener {
     }
 }
 
+/// The console a process with a terminal gets: a connection to the caller's
+/// `--console-socket`, or, without one, to a listener of our own whose master the
+/// caller later takes with [`ConsoleListener::receive_master`]. Both `None` when the
+/// process has no terminal.
+pub fn connect(
+    given: Option<&std::path::Path>,
+    terminal: bool,
+    own_dir: &std::path::Path,
+    own_name: &str,
+) -> crate::Result<(Option<OwnedFd>, Option<ConsoleListener>)> {
+    if !terminal {
+        return Ok((None, None));
+    }
+    let (path, own) = match given {
+        Some(p) => (p.to_path_buf(), None),
+        None => {
+            let listener = ConsoleListener::bind(own_dir, own_name)?;
+            (listener.path.clone(), Some(listener))
+        }
+    };
+    let sock = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        crate::Error::io(
+            format!("connecting to console socket {}", path.display()),
+            e,
+        )
+    })?;
+    Ok((Some(OwnedFd::from(sock)), own))
+}
+
 /// Receive one descriptor sent with `SCM_RIGHTS`.
 pub fn recv_fd(sock: RawFd) -> std::result::Result<OwnedFd, i32> {
     #[repr(C, align(8))]

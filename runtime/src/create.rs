@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::cgroups::{self, Cgroup};
-use crate::console::ConsoleListener;
+use crate::console;
 use crate::container::{Container, CreateOptions, StartMode};
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
@@ -122,16 +122,6 @@ fn check(opts: &CreateOptions, bundle: Bundle) -> Result<Checked> {
 
 fn now_rfc3339() -> String {
     humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
-}
-
-fn connect_console(path: &Path) -> Result<OwnedFd> {
-    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
-        Error::io(
-            format!("connecting to console socket {}", path.display()),
-            e,
-        )
-    })?;
-    Ok(OwnedFd::from(sock))
 }
 
 /// The FIFO init blocks on until `start`, as an `O_PATH` descriptor for init.
@@ -315,16 +305,12 @@ impl Container {
             StartMode::Create => Some(make_fifo(&dir.fifo())?),
             StartMode::Run => None,
         };
-        let terminal = c.process.terminal;
-        let own_console = match (&opts.console_socket, terminal) {
-            (None, true) => Some(ConsoleListener::bind(&opts.root, &opts.id)?),
-            _ => None,
-        };
-        let console_socket = match (&opts.console_socket, &own_console, terminal) {
-            (Some(p), _, true) => Some(connect_console(p)?),
-            (None, Some(l), true) => Some(connect_console(&l.path)?),
-            _ => None,
-        };
+        let (console_socket, own_console) = console::connect(
+            opts.console_socket.as_deref(),
+            c.process.terminal,
+            &opts.root,
+            &opts.id,
+        )?;
         let spec = c.spec;
         let plan = InitPlan {
             hostname: spec

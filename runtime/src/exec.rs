@@ -7,12 +7,11 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroups::Cgroup;
-use crate::console::ConsoleListener;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::init::{become_process, ProcessPlan};
@@ -110,22 +109,12 @@ pub fn exec_with_terminal(
             "a detached process with a terminal needs --console-socket",
         ));
     }
-    let own_console = match (&opts.console_socket, plan.terminal) {
-        (None, true) => Some(ConsoleListener::bind(&container.dir.path, "exec")?),
-        _ => None,
-    };
-    let connect = |p: &Path| -> Result<OwnedFd> {
-        Ok(OwnedFd::from(
-            std::os::unix::net::UnixStream::connect(p).map_err(|e| {
-                Error::io(format!("connecting to console socket {}", p.display()), e)
-            })?,
-        ))
-    };
-    let console = match (&opts.console_socket, &own_console, plan.terminal) {
-        (Some(p), _, true) => Some(connect(p)?),
-        (None, Some(l), true) => Some(connect(&l.path)?),
-        _ => None,
-    };
+    let (console, own_console) = crate::console::connect(
+        opts.console_socket.as_deref(),
+        plan.terminal,
+        &container.dir.path,
+        "exec",
+    )?;
     let (joins, pid_ns) = container_namespaces(container.state.pid)?;
     let mut cgroup = Cgroup::open(&container.state.cgroup_path)?;
     let (argv, envp) = plan.pointers();
