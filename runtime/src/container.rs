@@ -44,6 +44,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Descriptors after stdio to pass to the process.
     pub preserve_fds: u32,
+    /// Descriptors to give the process as stdin, stdout and stderr instead of ours
+    /// (the pod layer points them at log files); kept open by the caller.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// With a terminal and no console socket, listen on one of our own and hand the
     /// pty master back (foreground `run`, which then relays it).
     pub proxy_terminal: bool,

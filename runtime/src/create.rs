@@ -15,7 +15,7 @@ use crate::console;
 use crate::container::{Container, CreateOptions, StartMode};
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
-use crate::init::{self, InitPlan, ProcessPlan};
+use crate::init::{self, Descriptors, InitPlan, ProcessPlan};
 use crate::mounts::cstring;
 use crate::namespaces::{self, NamespacePlan};
 use crate::rootfs::RootfsPlan;
@@ -329,7 +329,10 @@ impl Container {
             exec_fifo,
             console_socket,
             pause_for_hooks,
-            preserve_fds: opts.preserve_fds,
+            fds: Descriptors {
+                stdio: opts.stdio,
+                preserve_fds: opts.preserve_fds,
+            },
             new_keyring: !opts.no_new_keyring,
         };
         let (argv, envp) = plan.process.pointers();

@@ -14,7 +14,7 @@ use oci_spec::runtime::{Process, Spec};
 use crate::cgroups::Cgroup;
 use crate::container::Container;
 use crate::error::{Error, Result};
-use crate::init::{become_process, ProcessPlan};
+use crate::init::{become_process, Descriptors, ProcessPlan};
 use crate::namespaces::{restore_pid_ns, JoinNs};
 use crate::state::ContainerStatus;
 use crate::sync::{Channel, Kind, Message, Step, StepError};
@@ -28,6 +28,8 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Descriptors after stdio to pass on.
     pub preserve_fds: u32,
+    /// Descriptors to give the process as stdin, stdout and stderr instead of ours.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// With a terminal and no console socket, hand the pty master back to the caller.
     pub proxy_terminal: bool,
 }
@@ -144,7 +146,10 @@ pub fn exec_with_terminal(
             &plan,
             &child_chan,
             console.as_ref(),
-            opts.preserve_fds,
+            &Descriptors {
+                stdio: opts.stdio,
+                preserve_fds: opts.preserve_fds,
+            },
             &argv,
             &envp,
         ) {
@@ -220,7 +225,7 @@ fn child(
     plan: &ProcessPlan,
     chan: &Channel,
     console: Option<&OwnedFd>,
-    preserve_fds: u32,
+    fds: &Descriptors,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> std::result::Result<std::convert::Infallible, StepError> {
@@ -235,5 +240,5 @@ fn child(
         // SAFETY: setsid has no arguments; a new session is needed for a controlling tty.
         unsafe { libc::setsid() };
     }
-    become_process(plan, chan, console, None, preserve_fds, argv, envp)
+    become_process(plan, chan, console, None, fds, argv, envp)
 }

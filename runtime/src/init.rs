@@ -7,7 +7,7 @@
 //! [`StepError`] and init exits.
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use oci_spec::runtime::Spec;
 
@@ -191,6 +191,41 @@ impl ProcessPlan {
     }
 }
 
+/// The descriptors a container process is given besides its terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Descriptors {
+    /// Descriptors to install as stdin, stdout and stderr (the caller keeps them open
+    /// until the process has started); `None` inherits the caller's own.
+    pub stdio: Option<[RawFd; 3]>,
+    /// Extra descriptors after stdio to pass to the process (`--preserve-fds`).
+    pub preserve_fds: u32,
+}
+
+/// Install `stdio` as descriptors 0, 1 and 2. Each is first copied above 2, so a
+/// source that is itself 0, 1 or 2 is not overwritten before it is used; the copies
+/// are closed again so none lands in the `--preserve-fds` range.
+fn redirect_stdio(stdio: &[RawFd; 3]) -> std::result::Result<(), StepError> {
+    let mut copies: [RawFd; 3] = [-1; 3];
+    for (i, fd) in stdio.iter().enumerate() {
+        // SAFETY: fcntl(F_DUPFD) on a descriptor number; no memory is passed.
+        let copy = unsafe { libc::fcntl(*fd, libc::F_DUPFD, 3) };
+        if copy < 0 {
+            return Err(StepError::last(Step::Stdio, i as u32));
+        }
+        copies[i] = copy;
+    }
+    for (i, copy) in copies.iter().enumerate() {
+        // SAFETY: dup2/close on descriptor numbers we just made.
+        unsafe {
+            if libc::dup2(*copy, i as RawFd) < 0 {
+                return Err(StepError::last(Step::Stdio, i as u32));
+            }
+            libc::close(*copy);
+        }
+    }
+    Ok(())
+}
+
 /// Everything init needs, prepared before fork.
 #[derive(Debug)]
 pub struct InitPlan {
@@ -210,8 +245,8 @@ pub struct InitPlan {
     pub console_socket: Option<OwnedFd>,
     /// Stop before pivot_root so the parent can run create-time hooks.
     pub pause_for_hooks: bool,
-    /// Extra descriptors after stdio to pass to the process (`--preserve-fds`).
-    pub preserve_fds: u32,
+    /// Which descriptors the process gets.
+    pub fds: Descriptors,
     /// Join a fresh session keyring (runc's default).
     pub new_keyring: bool,
 }
@@ -278,6 +313,7 @@ impl ProcessPlan {
             .unwrap_or(&"scheduling")
             .to_string(),
             Step::CloseFds => "closing inherited descriptors".into(),
+            Step::Stdio => format!("installing descriptor {} of the process's stdio", err.index),
             Step::Sync => "waiting for the runtime".into(),
             Step::JoinNamespace => format!("joining the container's namespace #{}", err.index),
             Step::Cgroup => "joining the container's cgroup".into(),
@@ -371,7 +407,7 @@ fn sequence(
         chan,
         plan.console_socket.as_ref(),
         plan.exec_fifo.as_ref(),
-        plan.preserve_fds,
+        &plan.fds,
         argv,
         envp,
     )
@@ -384,10 +420,13 @@ pub fn become_process(
     chan: &Channel,
     console_socket: Option<&OwnedFd>,
     exec_fifo: Option<&OwnedFd>,
-    preserve_fds: u32,
+    fds: &Descriptors,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> std::result::Result<std::convert::Infallible, StepError> {
+    if let Some(stdio) = &fds.stdio {
+        redirect_stdio(stdio)?;
+    }
     if p.terminal {
         if let Some(sock) = console_socket {
             crate::console::setup_pty(sock.as_raw_fd(), p.console_size)?;
@@ -402,7 +441,7 @@ pub fn become_process(
     // install: a strict profile need not allow close_range.
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks descriptors.
     unsafe {
-        let first = 3 + preserve_fds;
+        let first = 3 + fds.preserve_fds;
         if libc::syscall(
             libc::SYS_close_range,
             first,

@@ -105,13 +105,15 @@ pub enum Step {
     Apparmor,
     /// Personality (0), I/O priority (1) or CPU scheduler (2).
     Sched,
+    /// Installing the given stdin (0), stdout (1) or stderr (2).
+    Stdio,
 }
 
 impl Step {
     /// Convert the wire value back; unknown values map to `Sync`.
     pub fn from_u32(v: u32) -> Step {
         use Step::*;
-        const ALL: [Step; 38] = [
+        const ALL: [Step; 39] = [
             Sync,
             JoinNamespace,
             Unshare,
@@ -150,6 +152,7 @@ impl Step {
             OomScore,
             Apparmor,
             Sched,
+            Stdio,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v).unwrap_or(Sync)
     }

@@ -87,6 +87,7 @@ fn create_options(root: &Path, a: &CreateArgs) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         proxy_terminal: false,
+        stdio: None,
     }
 }
 
@@ -192,6 +193,7 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         proxy_terminal: !a.detach,
+        stdio: None,
     };
     if !a.detach {
         wait::block_signals();
