@@ -5,6 +5,8 @@
 #   OUTDIR/bundle/          OCI runtime bundle (rootfs/ + config.json)
 #   OUTDIR/oci-image/       OCI image layout (tag "latest")
 #   OUTDIR/busybox-oci.tar  the same layout as one tar (podman load, ctr import)
+#   OUTDIR/busybox-docker.tar  the same image as a docker-archive (docker load),
+#                           tagged busybox:latest
 # Usage: vendor-images/build.sh [OUTDIR]   (default: vendor-images/build)
 # Re-running replaces the outputs; the layer and image digests are reproducible.
 set -euo pipefail
@@ -222,15 +224,43 @@ printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
 tar -C "$layout" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
     -cf "$stage/busybox-oci.tar" oci-layout index.json blobs
 
+# --- d. docker-archive ------------------------------------------------------
+# The same image as `docker save` writes it: manifest.json, the config blob as
+# <hex>.json (so the image id is the same) and the uncompressed layer tar.
+docker="$stage/docker"
+layer_dir="$docker/${diff_id#sha256:}"
+mkdir -p "$layer_dir"
+gzip -dc "$blobs/${layer_digest#sha256:}" >"$layer_dir/layer.tar"
+if [ "sha256:$(sha256sum "$layer_dir/layer.tar" | cut -d' ' -f1)" != "$diff_id" ]; then
+    echo "error: docker-archive layer does not match diff_id $diff_id" >&2
+    exit 1
+fi
+printf '1.0' >"$layer_dir/VERSION"
+cp "$blobs/${config_digest#sha256:}" "$docker/${config_digest#sha256:}.json"
+python3 - "$docker" "${config_digest#sha256:}.json" "${diff_id#sha256:}" <<'PY'
+import json, os, sys
+out, config, layer = sys.argv[1:]
+with open(os.path.join(out, "manifest.json"), "w") as f:
+    json.dump([{"Config": config, "RepoTags": ["busybox:latest"],
+                "Layers": [layer + "/layer.tar"]}], f, separators=(",", ":"))
+with open(os.path.join(out, "repositories"), "w") as f:
+    json.dump({"busybox": {"latest": layer}}, f, separators=(",", ":"))
+PY
+tar -C "$docker" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+    -cf "$stage/busybox-docker.tar" manifest.json repositories \
+    "${config_digest#sha256:}.json" "${diff_id#sha256:}"
+rm -rf "$docker"
+
 # Optional cross-check with an independent OCI implementation.
 if command -v skopeo >/dev/null 2>&1; then
     skopeo inspect --raw "oci:$layout:latest" >/dev/null
     skopeo inspect "oci-archive:$stage/busybox-oci.tar:latest" >/dev/null
-    echo "skopeo: oci-image and busybox-oci.tar inspect OK"
+    skopeo inspect "docker-archive:$stage/busybox-docker.tar" >/dev/null
+    echo "skopeo: oci-image, busybox-oci.tar and busybox-docker.tar inspect OK"
 fi
 
 # --- swap the new outputs in ------------------------------------------------
-for item in rootfs bundle oci-image busybox-oci.tar; do
+for item in rootfs bundle oci-image busybox-oci.tar busybox-docker.tar; do
     rm -rf "${outdir:?}/$item"
     mv "$stage/$item" "$outdir/$item"
 done
@@ -242,3 +272,4 @@ echo "  oci-image/        ref latest, manifest $manifest_digest"
 echo "                    config $config_digest ($config_size bytes)"
 echo "                    layer  $layer_digest ($layer_size bytes), diff_id $diff_id"
 echo "  busybox-oci.tar   $(stat -c %s "$outdir/busybox-oci.tar") bytes"
+echo "  busybox-docker.tar $(stat -c %s "$outdir/busybox-docker.tar") bytes, RepoTags busybox:latest"
