@@ -1,0 +1,81 @@
+//! Pod manifests: the edge where user YAML becomes checked data.
+//!
+//! [`parse`] turns YAML or JSON (one or several documents) into k8s-openapi
+//! `Pod`s, warning about what podrt ignores; [`validate`] then checks one pod
+//! completely, before anything is created, and returns a [`ValidPod`] whose
+//! numbers (bytes, millicores, seconds) the sandbox can use without
+//! re-parsing. Nothing here touches the kernel except `hostPath` checks.
+
+mod containers;
+mod error;
+mod parse;
+mod path;
+mod ports;
+mod report;
+mod resources;
+mod spec;
+mod unsupported;
+mod valid;
+mod volumes;
+
+pub mod names;
+pub mod quantity;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Read;
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::Pod;
+
+pub use error::{Error, FieldError, Invalid};
+pub use names::generate_name;
+pub use valid::{
+    ContainerResources, HostPathType, PodVolume, PodVolumeSource, RestartPolicy, ValidPod,
+};
+
+/// The pods of a manifest file, in file order, and what podrt ignored in it.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Every Pod of the file (List items expanded), not yet validated.
+    pub pods: Vec<Pod>,
+    /// One line each: unknown fields, skipped kinds, ignored `status`.
+    pub warnings: Vec<String>,
+}
+
+/// Parses YAML or JSON, one or several documents (`---`). `source` names the
+/// text in messages (usually the file name).
+///
+/// A document of another kind (Service, Deployment, …) is skipped with a
+/// warning; a `List` is expanded; a file with no Pod is an error.
+pub fn parse(text: &str, source: &str) -> Result<Manifest, Error> {
+    parse::parse(text, source)
+}
+
+/// Reads and parses a manifest file; `-` reads standard input.
+pub fn parse_file(path: &Path) -> Result<Manifest, Error> {
+    let read_error = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        return parse(&text, "stdin");
+    }
+    let text = std::fs::read_to_string(path).map_err(read_error)?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Validates one pod before anything is created, collecting every error.
+///
+/// `image_exists` answers whether an image reference is in podrt's store.
+/// `hostPath` volumes of a type that must already exist are checked on this
+/// host now. A pod with only `metadata.generateName` gets its name generated
+/// here, once, in [`ValidPod::name`].
+pub fn validate(pod: &Pod, image_exists: &dyn Fn(&str) -> bool) -> Result<ValidPod, Invalid> {
+    spec::validate(pod, image_exists)
+}
