@@ -1,7 +1,26 @@
 //! The pod layer of podrt: turns a Kubernetes pod into calls on `podrt-runtime`.
 //!
-//! It is empty until the pod sandbox issue lands; the crate exists now so the
-//! dependency arrow (cli → sandbox → runtime) is fixed from the first commit.
+//! A manifest is parsed and validated ([`manifest`]), its images resolved in the
+//! image store ([`image`]), and the pod built from pinned shared namespaces,
+//! volumes, a pod cgroup and one runtime container per Kubernetes container.
+
+pub mod container_spec;
+pub mod error;
+pub mod etc_files;
+pub mod image;
+pub mod lock;
+pub mod manifest;
+pub mod overlay;
+pub mod paths;
+pub mod pins;
+pub mod pod;
+pub mod pod_init;
+pub mod record;
+pub mod status;
+pub mod supervisor;
+pub mod volumes;
+
+pub use error::{Error, Result};
 
 /// The runtime crate this sandbox drives, re-exported for the CLI.
 pub use podrt_runtime as runtime;

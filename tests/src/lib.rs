@@ -4,6 +4,7 @@
 //! the test fails.
 
 pub mod clients;
+pub mod pods;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

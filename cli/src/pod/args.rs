@@ -1,0 +1,176 @@
+//! `podrt`'s command line, shaped like kubectl's: `apply -f`, `get pods`,
+//! `describe pod`, `logs`, `exec`, `delete pod`, plus `images` and `image import`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run Kubernetes pods on this host, straight on the kernel.
+#[derive(Debug, Parser)]
+#[command(name = "podrt", version, about)]
+pub struct Cli {
+    /// podrt's state directory.
+    #[arg(long, global = true, default_value = podrt_sandbox::paths::DEFAULT_ROOT, env = "PODRT_ROOT")]
+    pub root: PathBuf,
+    /// Parent cgroup of every pod's cgroup.
+    #[arg(long, global = true, default_value = "/podrt")]
+    pub cgroup_parent: String,
+    /// Cluster DNS server for `dnsPolicy: ClusterFirst` (as kubelet's --cluster-dns);
+    /// without one, pods get the host's resolv.conf.
+    #[arg(long, global = true)]
+    pub cluster_dns: Vec<String>,
+    /// Cluster domain for the search path (as kubelet's --cluster-domain).
+    #[arg(long, global = true, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// Print debug messages.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the pods of a manifest and return once their containers run.
+    Apply(ApplyArgs),
+    /// List pods.
+    Get(GetArgs),
+    /// Show a pod in detail.
+    Describe(DescribeArgs),
+    /// Print a container's output.
+    Logs(LogsArgs),
+    /// Run a command in a container of a pod.
+    Exec(ExecArgs),
+    /// Stop and remove pods.
+    Delete(DeleteArgs),
+    /// List the images in podrt's store.
+    Images,
+    /// Manage the image store.
+    Image {
+        /// What to do with images.
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+}
+
+/// `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The manifest (YAML or JSON; `-` for stdin).
+    #[arg(short = 'f', long = "filename")]
+    pub file: PathBuf,
+    /// Give the pod this name instead of the manifest's (one pod per manifest).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Output formats of `get`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Output {
+    /// The table with IP and node.
+    Wide,
+    /// The pod objects as JSON.
+    Json,
+    /// The pod objects as YAML.
+    Yaml,
+    /// `pod/NAME` lines.
+    Name,
+}
+
+/// `get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// `pods` (or `pod`, `po`).
+    pub kind: String,
+    /// Only these pods.
+    pub names: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<Output>,
+}
+
+/// `describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// `pod` (or `pods`, `po`).
+    pub kind: String,
+    /// The pods; all when none is named.
+    pub names: Vec<String>,
+}
+
+/// `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The pod.
+    pub pod: String,
+    /// The container (default: the first).
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
+    /// Keep printing output as it comes, until the container ends.
+    #[arg(short = 'f', long = "follow")]
+    pub follow: bool,
+}
+
+/// `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The pod.
+    pub pod: String,
+    /// The container (default: the first).
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
+    /// Pass stdin to the command (it is always passed; kept for kubectl habits).
+    #[arg(short = 'i', long = "stdin")]
+    pub stdin: bool,
+    /// Give the command a terminal.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// `delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// `pod` (or `pods`, `po`), unless -f is given.
+    pub kind: Option<String>,
+    /// The pods.
+    pub names: Vec<String>,
+    /// Delete the pods of this manifest.
+    #[arg(short = 'f', long = "filename")]
+    pub file: Option<PathBuf>,
+    /// Seconds between SIGTERM and SIGKILL (default: the pod's
+    /// terminationGracePeriodSeconds, else 30).
+    #[arg(long, allow_negative_numbers = true)]
+    pub grace_period: Option<i64>,
+    /// With --grace-period=0, remove at once.
+    #[arg(long)]
+    pub force: bool,
+    /// Deleting a pod that does not exist is not an error.
+    #[arg(long)]
+    pub ignore_not_found: bool,
+}
+
+/// `image …`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import an OCI image layout (directory or tar) or a docker-archive tar.
+    Import {
+        /// The layout or archive.
+        path: PathBuf,
+        /// The image's name (e.g. busybox:1.36), when the archive has none or
+        /// another is wanted.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List images.
+    Ls,
+    /// Remove an image.
+    Rm {
+        /// The image.
+        name: String,
+    },
+}

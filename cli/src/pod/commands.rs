@@ -1,0 +1,249 @@
+//! One function per verb: each loads what it needs from the sandbox, acts, prints.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use podrt_sandbox::etc_files::ClusterDns;
+use podrt_sandbox::image::ImageStore;
+use podrt_sandbox::pod::{self, Options, Sandbox};
+use podrt_sandbox::record::PodStage;
+use podrt_sandbox::{manifest, status, supervisor};
+
+use super::args::{ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, Output};
+use super::print;
+
+/// Run the command; the exit status on success.
+pub fn dispatch(cli: &Cli) -> Result<i32> {
+    let opts = Options {
+        root: cli.root.clone(),
+        cgroup_parent: cli.cgroup_parent.clone(),
+        dns: ClusterDns {
+            servers: cli.cluster_dns.clone(),
+            domain: cli.cluster_domain.clone(),
+        },
+    };
+    match &cli.command {
+        Command::Apply(a) => apply(&opts, a),
+        Command::Get(a) => get(&opts, a),
+        Command::Describe(a) => {
+            check_kind(&a.kind)?;
+            let now = SystemTime::now();
+            for s in select(&opts, &a.names)? {
+                print!("{}", print::describe(&status::pod_object(&s), now));
+            }
+            Ok(0)
+        }
+        Command::Logs(a) => super::logs::logs(&opts, a),
+        Command::Exec(a) => super::exec::exec(&opts, a),
+        Command::Delete(a) => delete(&opts, a),
+        Command::Images => images(&opts),
+        Command::Image { command } => match command {
+            ImageCommand::Import { path, name } => {
+                let store = ImageStore::open(&opts.root)?;
+                for img in store.import(path, name.as_deref())? {
+                    println!("Loaded image: {} ({})", img.name, img.id);
+                }
+                Ok(0)
+            }
+            ImageCommand::Ls => images(&opts),
+            ImageCommand::Rm { name } => {
+                ImageStore::open(&opts.root)?.remove(name)?;
+                println!("Untagged: {name}");
+                Ok(0)
+            }
+        },
+    }
+}
+
+fn check_kind(kind: &str) -> Result<()> {
+    match kind {
+        "pod" | "pods" | "po" => Ok(()),
+        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods)"),
+    }
+}
+
+/// The pods named, or all.
+fn select(opts: &Options, names: &[String]) -> Result<Vec<Sandbox>> {
+    if names.is_empty() {
+        return Ok(pod::list_pod_sandboxes(&opts.root)?);
+    }
+    names
+        .iter()
+        .map(|n| pod::get(&opts.root, n).map_err(Into::into))
+        .collect()
+}
+
+fn apply(opts: &Options, a: &ApplyArgs) -> Result<i32> {
+    let parsed = manifest::parse_file(&a.file)?;
+    for w in &parsed.warnings {
+        eprintln!("Warning: {w}");
+    }
+    if a.name.is_some() && parsed.pods.len() != 1 {
+        bail!(
+            "--name needs a manifest with exactly one pod; {} has {}",
+            a.file.display(),
+            parsed.pods.len()
+        );
+    }
+    let store = ImageStore::open(&opts.root)?;
+    let exists = |image: &str| store.resolve(image).is_ok();
+    // Validate every pod before creating any, so a bad document creates nothing.
+    let mut valid = Vec::new();
+    for mut p in parsed.pods {
+        if let Some(n) = &a.name {
+            p.metadata.name = Some(n.clone());
+            p.metadata.generate_name = None;
+        }
+        let v = manifest::validate(&p, &exists).map_err(|invalid| {
+            let name = p
+                .metadata
+                .name
+                .clone()
+                .or(p.metadata.generate_name.clone())
+                .unwrap_or_default();
+            podrt_sandbox::Error::Invalid { pod: name, invalid }
+        })?;
+        for w in &v.warnings {
+            eprintln!("Warning: {w}");
+        }
+        valid.push((p, v));
+    }
+    for (p, v) in &valid {
+        if let Some(existing) = pod::find(&opts.root, &v.name)? {
+            if existing.record.manifest.spec == p.spec {
+                println!("pod/{} unchanged", v.name);
+                continue;
+            }
+            bail!(
+                "pod {:?} exists with another spec (pods cannot be changed in place): delete it first",
+                v.name
+            );
+        }
+        supervisor::apply(opts, p, v)?;
+        println!("pod/{} created", v.name);
+    }
+    Ok(0)
+}
+
+fn get(opts: &Options, a: &GetArgs) -> Result<i32> {
+    check_kind(&a.kind)?;
+    let pods: Vec<_> = select(opts, &a.names)?
+        .iter()
+        .map(status::pod_object)
+        .collect();
+    let now = SystemTime::now();
+    match a.output {
+        None | Some(Output::Wide) => {
+            if pods.is_empty() {
+                eprintln!("No resources found");
+            } else {
+                print!(
+                    "{}",
+                    print::table(&pods, matches!(a.output, Some(Output::Wide)), now)
+                );
+            }
+        }
+        // `get pod NAME` prints the object, a listing prints a List, as kubectl.
+        Some(Output::Json) if a.names.len() == 1 => println!("{}", print::to_json(&pods)?),
+        Some(Output::Json) => println!("{}", print::list_json(&pods)?),
+        Some(Output::Yaml) if a.names.len() == 1 => print!("{}", print::to_yaml(&pods)?),
+        Some(Output::Yaml) => print!("{}", print::list_yaml(&pods)?),
+        Some(Output::Name) => {
+            for p in &pods {
+                println!("pod/{}", p.metadata.name.clone().unwrap_or_default());
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
+    let mut names = a.names.clone();
+    match (&a.file, &a.kind) {
+        (Some(file), kind) => {
+            if let Some(k) = kind {
+                names.insert(0, k.clone());
+            }
+            let parsed = manifest::parse_file(file)?;
+            names.extend(parsed.pods.iter().filter_map(|p| p.metadata.name.clone()));
+        }
+        (None, Some(kind)) => check_kind(kind)?,
+        (None, None) => bail!("delete needs `pod NAME` or -f FILE"),
+    }
+    if names.is_empty() {
+        bail!("delete needs at least one pod name");
+    }
+    let mut code = 0;
+    for name in &names {
+        let mut sandbox = match pod::find(&opts.root, name)? {
+            Some(s) => s,
+            None if a.ignore_not_found => continue,
+            None => {
+                eprintln!("error: pod {name:?} not found");
+                code = 1;
+                continue;
+            }
+        };
+        let grace = grace_period(&sandbox, a)?;
+        {
+            let _lock = sandbox.lock()?;
+            if sandbox.record.stage != PodStage::Deleting {
+                sandbox.record.stage = PodStage::Deleting;
+                sandbox.record.deletion_timestamp = Some(pod::now_seconds());
+                sandbox.save()?;
+            }
+        }
+        pod::stop_pod_sandbox(&sandbox, grace);
+        if let Some(e) = pod::remove_pod_sandbox(&mut sandbox) {
+            return Err(e).with_context(|| format!("deleting pod {name}"));
+        }
+        println!("pod \"{name}\" deleted");
+    }
+    Ok(code)
+}
+
+/// kubectl's rules: --grace-period wins (0 only with --force; negative means the
+/// pod's own), else the pod's terminationGracePeriodSeconds, else 30 s.
+fn grace_period(sandbox: &Sandbox, a: &DeleteArgs) -> Result<Duration> {
+    let own = sandbox
+        .record
+        .manifest
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30);
+    let secs = match a.grace_period {
+        Some(0) if !a.force => bail!("--grace-period=0 needs --force (immediate deletion)"),
+        Some(n) if n >= 0 => n,
+        _ if a.force => 0,
+        _ => own,
+    };
+    Ok(Duration::from_secs(secs.max(0) as u64))
+}
+
+fn images(opts: &Options) -> Result<i32> {
+    let store = ImageStore::open(&opts.root)?;
+    let list = store.list()?;
+    println!("{:<50} {:<15} {:>10}", "IMAGE", "ID", "SIZE");
+    for i in list {
+        let id = i.id.trim_start_matches("sha256:");
+        println!(
+            "{:<50} {:<15} {:>10}",
+            i.name,
+            &id[..id.len().min(12)],
+            human_size(i.size)
+        );
+    }
+    Ok(0)
+}
+
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{v:.1}{}", units[u])
+}

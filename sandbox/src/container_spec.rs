@@ -1,0 +1,515 @@
+//! One Kubernetes container → one OCI runtime spec, with kubelet's rules: the image
+//! config fills what the manifest leaves out (`command` replaces Entrypoint, `args`
+//! replaces Cmd), `$(VAR)` references expand, the pod's shared namespaces are joined
+//! by their pins, and the container's cgroup sits below the pod's.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::Container;
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, ProcessBuilder,
+    RootBuilder, Spec, UserBuilder,
+};
+
+use crate::error::{Error, Result};
+use crate::image::ImageConfig;
+use crate::manifest::ContainerResources;
+
+/// The capabilities containerd and CRI-O give a container that is not privileged.
+pub const DEFAULT_CAPABILITIES: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// The CFS period podrt uses for cpu limits (kubelet's default).
+const CPU_PERIOD: u64 = 100_000;
+
+/// Namespaces a container joins by path; `None` makes a new one (pid) or keeps the
+/// host's (net/ipc/uts with hostNetwork/hostIPC).
+#[derive(Debug, Clone, Default)]
+pub struct JoinPaths {
+    /// The pod's network namespace pin.
+    pub net: Option<PathBuf>,
+    /// The pod's IPC namespace pin.
+    pub ipc: Option<PathBuf>,
+    /// The pod's UTS namespace pin.
+    pub uts: Option<PathBuf>,
+    /// The pod's shared PID namespace (`shareProcessNamespace`).
+    pub pid: Option<PathBuf>,
+}
+
+/// Everything a container's spec is made from.
+#[derive(Debug)]
+pub struct SpecInput<'a> {
+    /// The container in the manifest.
+    pub container: &'a Container,
+    /// Where it is in the manifest (`spec.containers[0]`), for messages.
+    pub field: &'a str,
+    /// Its image's config.
+    pub image: &'a ImageConfig,
+    /// The mounted root filesystem.
+    pub rootfs: PathBuf,
+    /// The pod's hostname (for `HOSTNAME`).
+    pub hostname: &'a str,
+    /// Shared namespaces to join.
+    pub join: JoinPaths,
+    /// Volume and pod-file mounts.
+    pub mounts: Vec<Mount>,
+    /// Its cgroup path.
+    pub cgroups_path: String,
+    /// Its validated resources.
+    pub resources: &'a ContainerResources,
+}
+
+/// Build the runtime spec of one container.
+pub fn build(input: &SpecInput) -> Result<Spec> {
+    let c = input.container;
+    let unsupported = |field: &str, message: &str| Error::Unsupported {
+        field: format!("{}.{field}", input.field),
+        message: message.to_string(),
+    };
+    if c.tty == Some(true) || c.stdin == Some(true) {
+        return Err(unsupported(
+            "tty",
+            "attached terminals and stdin are not supported yet; use podrt exec -it",
+        ));
+    }
+    let env = environment(input)?;
+    let vars: HashMap<&str, &str> = env.iter().filter_map(|e| e.split_once('=')).collect();
+    let argv: Vec<String> = command_line(c, input.image)
+        .iter()
+        .map(|a| expand(a, &vars))
+        .collect();
+    if argv.is_empty() {
+        return Err(unsupported(
+            "command",
+            "nothing to run: the image has no Entrypoint or Cmd, so give command",
+        ));
+    }
+    let cwd = c
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .or_else(|| input.image.working_dir.clone().filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+    let (uid, gid) = user(c, input.image, input)?;
+    let caps = capabilities(c, input.field)?;
+    let no_new_privs = c
+        .security_context
+        .as_ref()
+        .and_then(|s| s.allow_privilege_escalation)
+        == Some(false);
+    let built = |e: oci_spec::OciSpecError| unsupported("", &e.to_string());
+    let process = ProcessBuilder::default()
+        .args(argv)
+        .env(env)
+        .cwd(cwd)
+        .user(
+            UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .build()
+                .map_err(built)?,
+        )
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps)
+                .inheritable(std::collections::HashSet::new())
+                .ambient(std::collections::HashSet::new())
+                .build()
+                .map_err(built)?,
+        )
+        .no_new_privileges(no_new_privs)
+        .build()
+        .map_err(built)?;
+    let mut spec = Spec::default();
+    spec.set_hostname(None);
+    spec.set_process(Some(process));
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path(input.rootfs.clone())
+            .readonly(
+                c.security_context
+                    .as_ref()
+                    .and_then(|s| s.read_only_root_filesystem)
+                    == Some(true),
+            )
+            .build()
+            .map_err(built)?,
+    ));
+    let mut mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.destination().as_path() != std::path::Path::new("/dev/shm"))
+        .collect();
+    mounts.extend(input.mounts.iter().cloned());
+    spec.set_mounts(Some(mounts));
+    let default_linux = spec.linux().clone().unwrap_or_default();
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces(&input.join).map_err(built)?)
+        .cgroups_path(PathBuf::from(&input.cgroups_path))
+        .resources(resources(input.resources).map_err(built)?)
+        .masked_paths(default_linux.masked_paths().clone().unwrap_or_default())
+        .readonly_paths(default_linux.readonly_paths().clone().unwrap_or_default())
+        .build()
+        .map_err(built)?;
+    spec.set_linux(Some(linux));
+    Ok(spec)
+}
+
+/// kubelet's rule: `command` replaces the Entrypoint (and drops Cmd), `args`
+/// replaces Cmd.
+pub fn command_line(c: &Container, image: &ImageConfig) -> Vec<String> {
+    let command = c.command.clone().unwrap_or_default();
+    let args = c.args.clone().unwrap_or_default();
+    if !command.is_empty() {
+        return command.into_iter().chain(args).collect();
+    }
+    let rest = if args.is_empty() {
+        image.cmd.clone()
+    } else {
+        args
+    };
+    image.entrypoint.iter().cloned().chain(rest).collect()
+}
+
+/// Image env, then `HOSTNAME`, then the manifest's `env` (later wins), with `$(VAR)`
+/// in values expanded against what came before, as kubelet does.
+fn environment(input: &SpecInput) -> Result<Vec<String>> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
+        env.retain(|(name, _)| *name != k);
+        env.push((k, v));
+    };
+    for kv in &input.image.env {
+        if let Some((k, v)) = kv.split_once('=') {
+            set(&mut env, k.into(), v.into());
+        }
+    }
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        set(
+            &mut env,
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    set(&mut env, "HOSTNAME".into(), input.hostname.into());
+    for (i, var) in input.container.env.iter().flatten().enumerate() {
+        if var.value_from.is_some() {
+            return Err(Error::Unsupported {
+                field: format!("{}.env[{i}].valueFrom", input.field),
+                message: "podrt has no API server to take values from; give value".into(),
+            });
+        }
+        let vars: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let value = expand(var.value.as_deref().unwrap_or(""), &vars);
+        set(&mut env, var.name.clone(), value);
+    }
+    Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+/// Expand `$(VAR)` references; `$$(VAR)` escapes to a literal `$(VAR)`, and an
+/// unknown variable is left as written (kubelet's rules).
+pub fn expand(s: &str, vars: &HashMap<&str, &str>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('(') {
+            match body.find(')') {
+                Some(end) => {
+                    let name = &body[..end];
+                    match vars.get(name) {
+                        Some(v) => out.push_str(v),
+                        None => out.push_str(&format!("$({name})")),
+                    }
+                    rest = &body[end + 1..];
+                }
+                None => {
+                    out.push_str("$(");
+                    rest = body;
+                }
+            }
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// uid/gid from `securityContext.runAsUser`/`runAsGroup`, else the image's `User`
+/// (numeric, or a name looked up in the image's /etc/passwd and /etc/group).
+fn user(c: &Container, image: &ImageConfig, input: &SpecInput) -> Result<(u32, u32)> {
+    let sc = c.security_context.as_ref();
+    let (mut uid, mut gid) = (0u32, 0u32);
+    if let Some(u) = image.user.as_deref().filter(|u| !u.is_empty()) {
+        let (user, group) = match u.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (u, None),
+        };
+        let (found_uid, primary) =
+            lookup(&input.rootfs, "etc/passwd", user).ok_or_else(|| Error::Unsupported {
+                field: format!("{}.image", input.field),
+                message: format!("the image's user {user:?} is not in its /etc/passwd"),
+            })?;
+        uid = found_uid;
+        gid = primary;
+        if let Some(g) = group {
+            gid = lookup(&input.rootfs, "etc/group", g)
+                .map(|(id, _)| id)
+                .ok_or_else(|| Error::Unsupported {
+                    field: format!("{}.image", input.field),
+                    message: format!("the image's group {g:?} is not in its /etc/group"),
+                })?;
+        }
+    }
+    if let Some(u) = sc.and_then(|s| s.run_as_user) {
+        uid = u32::try_from(u).map_err(|_| Error::Unsupported {
+            field: format!("{}.securityContext.runAsUser", input.field),
+            message: format!("{u} is not a valid uid"),
+        })?;
+    }
+    if let Some(g) = sc.and_then(|s| s.run_as_group) {
+        gid = u32::try_from(g).map_err(|_| Error::Unsupported {
+            field: format!("{}.securityContext.runAsGroup", input.field),
+            message: format!("{g} is not a valid gid"),
+        })?;
+    }
+    Ok((uid, gid))
+}
+
+/// A numeric id, or the id (and, for passwd, primary gid) of `name` in the rootfs file.
+fn lookup(rootfs: &std::path::Path, file: &str, name: &str) -> Option<(u32, u32)> {
+    if let Ok(n) = name.parse::<u32>() {
+        let primary = std::fs::read_to_string(rootfs.join(file))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .find(|f| f.get(2) == Some(&name))
+                    .and_then(|f| f.get(3).and_then(|g| g.parse().ok()))
+            })
+            .unwrap_or(0);
+        return Some((n, primary));
+    }
+    let text = std::fs::read_to_string(rootfs.join(file)).ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.first() != Some(&name) {
+            return None;
+        }
+        let id = f.get(2)?.parse().ok()?;
+        let primary = f.get(3).and_then(|g| g.parse().ok()).unwrap_or(id);
+        Some((id, primary))
+    })
+}
+
+/// The default set, or every capability when privileged, with `add`/`drop`.
+fn capabilities(c: &Container, field: &str) -> Result<std::collections::HashSet<Capability>> {
+    let sc = c.security_context.as_ref();
+    let parse = |name: &str, at: String| -> Result<Capability> {
+        let upper = name.to_ascii_uppercase();
+        let full = if upper.starts_with("CAP_") {
+            upper
+        } else {
+            format!("CAP_{upper}")
+        };
+        cap_named(&full).ok_or_else(|| Error::Unsupported {
+            field: at,
+            message: format!("unknown capability {name:?}"),
+        })
+    };
+    let mut set: std::collections::HashSet<Capability> =
+        if sc.and_then(|s| s.privileged) == Some(true) {
+            all_capabilities()
+        } else {
+            DEFAULT_CAPABILITIES
+                .iter()
+                .filter_map(|n| cap_named(n))
+                .collect()
+        };
+    let caps = sc.and_then(|s| s.capabilities.as_ref());
+    for (i, name) in caps
+        .and_then(|c| c.drop.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if name.eq_ignore_ascii_case("ALL") {
+            set.clear();
+        } else {
+            let at = format!("{field}.securityContext.capabilities.drop[{i}]");
+            set.remove(&parse(name, at)?);
+        }
+    }
+    for (i, name) in caps
+        .and_then(|c| c.add.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if name.eq_ignore_ascii_case("ALL") {
+            set.extend(all_capabilities());
+        } else {
+            let at = format!("{field}.securityContext.capabilities.add[{i}]");
+            set.insert(parse(name, at)?);
+        }
+    }
+    Ok(set)
+}
+
+fn all_capabilities() -> std::collections::HashSet<Capability> {
+    caps::all()
+        .into_iter()
+        .filter_map(|c| cap_named(&c.to_string()))
+        .collect()
+}
+
+/// The spec's capability called `name` (`CAP_CHOWN`), by its JSON name.
+fn cap_named(name: &str) -> Option<Capability> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+}
+
+fn namespaces(
+    join: &JoinPaths,
+) -> std::result::Result<Vec<oci_spec::runtime::LinuxNamespace>, oci_spec::OciSpecError> {
+    let ns = |typ, path: Option<&PathBuf>| {
+        let mut b = LinuxNamespaceBuilder::default().typ(typ);
+        if let Some(p) = path {
+            b = b.path(p.clone());
+        }
+        b.build()
+    };
+    let mut list = vec![
+        ns(LinuxNamespaceType::Pid, join.pid.as_ref())?,
+        ns(LinuxNamespaceType::Mount, None)?,
+        ns(LinuxNamespaceType::Cgroup, None)?,
+    ];
+    for (typ, path) in [
+        (LinuxNamespaceType::Network, &join.net),
+        (LinuxNamespaceType::Ipc, &join.ipc),
+        (LinuxNamespaceType::Uts, &join.uts),
+    ] {
+        if let Some(p) = path {
+            list.push(ns(typ, Some(p))?);
+        }
+    }
+    Ok(list)
+}
+
+/// Memory and cpu from `resources`, as kubelet sets them: limit → memory limit and
+/// CFS quota, cpu request → shares.
+fn resources(
+    r: &ContainerResources,
+) -> std::result::Result<oci_spec::runtime::LinuxResources, oci_spec::OciSpecError> {
+    let mut b = LinuxResourcesBuilder::default();
+    if let Some(bytes) = r.memory_limit {
+        b = b.memory(LinuxMemoryBuilder::default().limit(bytes as i64).build()?);
+    }
+    let mut cpu = LinuxCpuBuilder::default();
+    let mut any_cpu = false;
+    if let Some(m) = r.cpu_limit_millis {
+        cpu = cpu
+            .quota((m * CPU_PERIOD / 1000).max(1000) as i64)
+            .period(CPU_PERIOD);
+        any_cpu = true;
+    }
+    if let Some(m) = r.cpu_request_millis.or(r.cpu_limit_millis) {
+        cpu = cpu.shares((m * 1024 / 1000).max(2));
+        any_cpu = true;
+    }
+    if any_cpu {
+        b = b.cpu(cpu.build()?);
+    }
+    b.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(json: serde_json::Value) -> Container {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn image(entrypoint: &[&str], cmd: &[&str]) -> ImageConfig {
+        ImageConfig {
+            entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            ..ImageConfig::default()
+        }
+    }
+
+    #[test]
+    fn command_and_args_follow_kubelet() {
+        let img = image(&["/ep"], &["cmd"]);
+        let none = container(serde_json::json!({"name": "a"}));
+        assert_eq!(command_line(&none, &img), ["/ep", "cmd"]);
+        let args = container(serde_json::json!({"name": "a", "args": ["x"]}));
+        assert_eq!(command_line(&args, &img), ["/ep", "x"]);
+        let cmd = container(serde_json::json!({"name": "a", "command": ["sh"]}));
+        assert_eq!(command_line(&cmd, &img), ["sh"]);
+        let both =
+            container(serde_json::json!({"name": "a", "command": ["sh"], "args": ["-c", "true"]}));
+        assert_eq!(command_line(&both, &img), ["sh", "-c", "true"]);
+    }
+
+    #[test]
+    fn expands_variables_as_kubelet() {
+        let vars = HashMap::from([("A", "1"), ("B", "two")]);
+        assert_eq!(expand("$(A)-$(B)", &vars), "1-two");
+        assert_eq!(expand("$$(A)", &vars), "$(A)");
+        assert_eq!(expand("$(C) $A $(", &vars), "$(C) $A $(");
+    }
+
+    #[test]
+    fn capabilities_add_and_drop_forgive_case_and_prefix() {
+        let c = container(
+            serde_json::json!({"name": "a", "securityContext": {"capabilities":
+            {"drop": ["net_raw"], "add": ["SYS_TIME", "CAP_NET_ADMIN"]}}}),
+        );
+        let set = capabilities(&c, "spec.containers[0]").unwrap();
+        assert!(set.contains(&Capability::SysTime));
+        assert!(set.contains(&Capability::NetAdmin));
+        assert!(!set.contains(&Capability::NetRaw));
+        assert!(set.contains(&Capability::Chown));
+        let bad = container(
+            serde_json::json!({"name": "a", "securityContext": {"capabilities": {"add": ["FLY"]}}}),
+        );
+        let err = capabilities(&bad, "spec.containers[0]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("spec.containers[0].securityContext.capabilities.add[0]"),
+            "{err}"
+        );
+        let all = container(
+            serde_json::json!({"name": "a", "securityContext": {"capabilities": {"drop": ["ALL"]}}}),
+        );
+        assert!(capabilities(&all, "f").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,92 @@
+//! Where a pod's files live under podrt's root (DESIGN.md §3): one place that knows
+//! the layout, so no other module joins path strings of its own.
+
+use std::path::{Path, PathBuf};
+
+/// podrt's default state root.
+pub const DEFAULT_ROOT: &str = "/run/podrt";
+
+/// The paths of one pod's state directory, `<root>/pods/<uid>/`.
+#[derive(Debug, Clone)]
+pub struct PodPaths {
+    /// podrt's root (`--root`).
+    pub root: PathBuf,
+    /// `<root>/pods/<uid>`.
+    pub dir: PathBuf,
+}
+
+impl PodPaths {
+    /// The paths of the pod with `uid` under `root`.
+    pub fn new(root: &Path, uid: &str) -> PodPaths {
+        PodPaths {
+            root: root.to_path_buf(),
+            dir: pods_dir(root).join(uid),
+        }
+    }
+
+    /// `pod.json`: the manifest, podrt's record and the last known status.
+    pub fn record(&self) -> PathBuf {
+        self.dir.join("pod.json")
+    }
+
+    /// The `flock` file serialising changes to this pod.
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+
+    /// The pin (bind mount) of one of the pod's shared namespaces: `net`, `ipc`, `uts`.
+    pub fn ns(&self, kind: &str) -> PathBuf {
+        self.dir.join("ns").join(kind)
+    }
+
+    /// The pod's `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`.
+    pub fn etc(&self, file: &str) -> PathBuf {
+        self.dir.join("etc").join(file)
+    }
+
+    /// Where volume `name` lives (emptyDir contents).
+    pub fn volume(&self, name: &str) -> PathBuf {
+        self.dir.join("volumes").join(name)
+    }
+
+    /// The directory of one container: rootfs, upper/work dirs, log.
+    pub fn container(&self, name: &str) -> PathBuf {
+        self.dir.join("containers").join(name)
+    }
+
+    /// The overlay mount point serving as a container's root filesystem.
+    pub fn rootfs(&self, name: &str) -> PathBuf {
+        self.container(name).join("rootfs")
+    }
+
+    /// A container's stdout and stderr, both appended to one file.
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.container(name).join("log")
+    }
+
+    /// How a container's process ended, written by the supervisor.
+    pub fn exit(&self, name: &str) -> PathBuf {
+        self.container(name).join("exit.json")
+    }
+
+    /// The runtime's state root for this pod's containers.
+    pub fn runtime_root(&self) -> PathBuf {
+        self.dir.join("runtime")
+    }
+
+    /// The supervisor's own log (its stderr after `apply` returns).
+    pub fn supervisor_log(&self) -> PathBuf {
+        self.dir.join("supervisor.log")
+    }
+}
+
+/// `<root>/pods`.
+pub fn pods_dir(root: &Path) -> PathBuf {
+    root.join("pods")
+}
+
+/// The lock taken while a pod name is being claimed, so two `apply`s of the same
+/// name cannot both succeed.
+pub fn names_lock(root: &Path) -> PathBuf {
+    root.join("pods.lock")
+}

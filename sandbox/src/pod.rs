@@ -1,0 +1,471 @@
+//! The pod sandbox and its containers, with the Kubernetes CRI RuntimeService's
+//! verbs (DESIGN.md §2): `run_pod_sandbox` makes the pod's shared namespaces, files,
+//! volumes and cgroup; `create_container`/`start_container` make and start one
+//! container in it; `stop_*`/`remove_*` undo them and are idempotent, as CRI requires.
+//! The caller of `create_container` becomes the parent of the container's process
+//! (for `podrt apply` that is the pod's supervisor).
+
+use std::fs::OpenOptions;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use podrt_runtime::cgroups::Cgroup;
+use podrt_runtime::{Container as RtContainer, ContainerStatus, CreateOptions, StartMode};
+
+use crate::container_spec::{self, JoinPaths, SpecInput};
+use crate::error::{Error, Result};
+use crate::etc_files::{self, ClusterDns};
+use crate::image::ImageStore;
+use crate::lock::Lock;
+use crate::manifest::ValidPod;
+use crate::paths::{self, PodPaths};
+use crate::record::{ContainerRecord, PodRecord, PodStage, ProcRef, RECORD_VERSION};
+use crate::{overlay, pins, pod_init, volumes};
+
+/// Settings of the podrt installation that pods are made under.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// State root (`/run/podrt`, `--root`).
+    pub root: PathBuf,
+    /// Parent of every pod's cgroup.
+    pub cgroup_parent: String,
+    /// kubelet's `--cluster-dns`/`--cluster-domain` for `dnsPolicy: ClusterFirst`.
+    pub dns: ClusterDns,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            root: PathBuf::from(paths::DEFAULT_ROOT),
+            cgroup_parent: "/podrt".into(),
+            dns: ClusterDns::default(),
+        }
+    }
+}
+
+/// A pod sandbox on disk: its record and where its files are.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// The pod's paths.
+    pub paths: PodPaths,
+    /// `pod.json`.
+    pub record: PodRecord,
+}
+
+impl Sandbox {
+    /// Save the record (the caller holds the pod's lock, or is its only user).
+    pub fn save(&self) -> Result<()> {
+        self.record.save(&self.paths.record())
+    }
+
+    /// Take this pod's lock and re-read its record, so a change is made on the latest.
+    pub fn lock(&mut self) -> Result<Lock> {
+        let lock = Lock::exclusive(&self.paths.lock())?;
+        self.record = PodRecord::load(&self.paths.record())?;
+        Ok(lock)
+    }
+
+    /// The runtime's view of container `name`, if it was made.
+    pub fn runtime_container(&self, name: &str) -> Option<RtContainer> {
+        let c = self.record.container(name)?;
+        RtContainer::load(&self.paths.runtime_root(), &c.id).ok()
+    }
+
+    /// The namespaces each container joins.
+    fn join_paths(&self) -> JoinPaths {
+        let spec = self.record.manifest.spec.clone().unwrap_or_default();
+        let pin = |kind: &str| Some(self.paths.ns(kind)).filter(|p| p.exists());
+        JoinPaths {
+            net: if spec.host_network == Some(true) {
+                None
+            } else {
+                pin("net")
+            },
+            ipc: if spec.host_ipc == Some(true) {
+                None
+            } else {
+                pin("ipc")
+            },
+            uts: pin("uts"),
+            pid: self
+                .record
+                .pod_init
+                .filter(|p| p.alive())
+                .map(|p| PathBuf::from(format!("/proc/{}/ns/pid", p.pid))),
+        }
+    }
+}
+
+/// `RunPodSandbox`: claim the pod's name, give it a UID and state directory, make and
+/// pin its namespaces, write its `/etc` files, prepare its volumes and (with
+/// `shareProcessNamespace`) start its PID 1. On failure everything made is removed.
+pub fn run_pod_sandbox(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
+    let mut sandbox = claim(opts, pod, manifest)?;
+    match build_sandbox(&mut sandbox, opts) {
+        Ok(()) => Ok(sandbox),
+        Err(e) => {
+            remove_pod_sandbox(&mut sandbox);
+            Err(e)
+        }
+    }
+}
+
+/// Reserve the name under the names lock and write the first record.
+fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
+    let pods = paths::pods_dir(&opts.root);
+    std::fs::create_dir_all(&pods).map_err(|e| Error::io("creating", &pods, e))?;
+    let _names = Lock::exclusive(&paths::names_lock(&opts.root))?;
+    if find(&opts.root, &pod.name)?.is_some() {
+        return Err(Error::PodExists(pod.name.clone()));
+    }
+    let uid = uuid::Uuid::new_v4().to_string();
+    let paths = PodPaths::new(&opts.root, &uid);
+    std::fs::create_dir(&paths.dir).map_err(|e| Error::io("creating", &paths.dir, e))?;
+    let spec = manifest.spec.clone().unwrap_or_default();
+    let hostname = spec
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| pod.name.chars().take(63).collect());
+    let mut manifest = manifest.clone();
+    manifest.metadata.name = Some(pod.name.clone());
+    manifest.metadata.namespace = Some(pod.namespace.clone());
+    let record = PodRecord {
+        version: RECORD_VERSION,
+        uid: uid.clone(),
+        name: pod.name.clone(),
+        namespace: pod.namespace.clone(),
+        created: now_seconds(),
+        manifest,
+        hostname,
+        cgroup_parent: format!("{}/pod{uid}", opts.cgroup_parent.trim_end_matches('/')),
+        stage: PodStage::Creating,
+        deletion_timestamp: None,
+        pod_init: None,
+        supervisor: None,
+        containers: Vec::new(),
+        volumes: Vec::new(),
+    };
+    let sandbox = Sandbox { paths, record };
+    if let Err(e) = sandbox.save() {
+        let _ = std::fs::remove_dir_all(&sandbox.paths.dir);
+        return Err(e);
+    }
+    Ok(sandbox)
+}
+
+fn build_sandbox(sandbox: &mut Sandbox, opts: &Options) -> Result<()> {
+    let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
+    let paths = sandbox.paths.clone();
+    pins::pin(
+        &pins::PinRequest {
+            hostname: &sandbox.record.hostname,
+            net: spec.host_network != Some(true),
+            ipc: spec.host_ipc != Some(true),
+        },
+        &|kind| paths.ns(kind),
+    )?;
+    etc_files::write(
+        &spec,
+        &paths,
+        &sandbox.record.hostname,
+        &sandbox.record.namespace,
+        &opts.dns,
+    )?;
+    sandbox.record.volumes = volumes::prepare(&spec, &paths)?;
+    if spec.share_process_namespace == Some(true) {
+        sandbox.record.pod_init = Some(pod_init::spawn(&paths.dir)?);
+    }
+    sandbox.save()
+}
+
+/// `CreateContainer`: mount the container's overlay root over its image, build its
+/// spec and create it in the runtime, waiting for `start`. Its stdout and stderr go
+/// to its log file. `index` is its position in `initContainers` or `containers`.
+pub fn create_container(
+    sandbox: &mut Sandbox,
+    container: &Container,
+    field: &str,
+    init: bool,
+    resources: &crate::manifest::ContainerResources,
+    images: &ImageStore,
+) -> Result<ContainerRecord> {
+    let image = images.resolve(container.image.as_deref().unwrap_or(""))?;
+    let name = container.name.clone();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let paths = sandbox.paths.clone();
+    let dir = paths.container(&name);
+    // A restarted container starts from a fresh root, as in Kubernetes.
+    remove_container_files(&paths, &name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+    let rootfs = paths.rootfs(&name);
+    overlay::mount(
+        &image.layers,
+        &dir.join("upper"),
+        &dir.join("work"),
+        &rootfs,
+    )?;
+    let made = (|| {
+        let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
+        let mut mounts = etc_files::mounts(&paths, spec.host_network == Some(true));
+        mounts.extend(volumes::mounts_for(
+            container,
+            field,
+            &sandbox.record.volumes,
+        )?);
+        let oci = container_spec::build(&SpecInput {
+            container,
+            field,
+            image: &image.config,
+            rootfs: rootfs.clone(),
+            hostname: &sandbox.record.hostname,
+            join: sandbox.join_paths(),
+            mounts,
+            cgroups_path: format!("{}/{id}", sandbox.record.cgroup_parent),
+            resources,
+        })?;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(paths.log(&name))
+            .map_err(|e| Error::io("opening log", paths.log(&name), e))?;
+        let null =
+            std::fs::File::open("/dev/null").map_err(|e| Error::io("opening", "/dev/null", e))?;
+        let opts = CreateOptions {
+            root: paths.runtime_root(),
+            id: id.clone(),
+            stdio: Some([null.as_raw_fd(), log.as_raw_fd(), log.as_raw_fd()]),
+            ..CreateOptions::default()
+        };
+        let bundle =
+            podrt_runtime::spec::Bundle::from_spec(&dir, oci).map_err(Error::container(&name))?;
+        RtContainer::create_from_bundle(&opts, bundle, StartMode::Create)
+            .map_err(Error::container(&name))
+    })();
+    if let Err(e) = made {
+        let _ = overlay::unmount(&rootfs);
+        return Err(e);
+    }
+    let record = ContainerRecord {
+        name: name.clone(),
+        id,
+        init,
+        image: container.image.clone().unwrap_or_default(),
+        image_name: image.name.clone(),
+        image_id: image.id.clone(),
+        started_at: None,
+    };
+    sandbox.record.containers.retain(|c| c.name != name);
+    sandbox.record.containers.push(record.clone());
+    sandbox.save()?;
+    Ok(record)
+}
+
+/// `StartContainer`: release a created container's process.
+pub fn start_container(sandbox: &mut Sandbox, name: &str) -> Result<i32> {
+    let c = sandbox
+        .runtime_container(name)
+        .ok_or_else(|| not_found(sandbox, name))?;
+    c.start().map_err(Error::container(name))?;
+    let started = now_nanos();
+    if let Some(r) = sandbox
+        .record
+        .containers
+        .iter_mut()
+        .find(|c| c.name == name)
+    {
+        r.started_at = Some(started);
+    }
+    let _ = std::fs::remove_file(sandbox.paths.exit(name));
+    sandbox.save()?;
+    Ok(c.state.pid)
+}
+
+/// `StopContainer`: SIGTERM to the container's main process, SIGKILL to all of it
+/// when `timeout` runs out. Stopping a stopped container does nothing.
+pub fn stop_container(sandbox: &Sandbox, name: &str, timeout: Duration) -> Result<()> {
+    let Some(c) = sandbox.runtime_container(name) else {
+        return Ok(());
+    };
+    stop_all(&[c], timeout);
+    Ok(())
+}
+
+/// Stop several containers at once: all get SIGTERM together, and whatever still
+/// runs when `timeout` ends gets SIGKILL.
+pub fn stop_all(containers: &[RtContainer], timeout: Duration) {
+    let running = |c: &RtContainer| {
+        matches!(
+            c.status(),
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
+        )
+    };
+    for c in containers.iter().filter(|c| running(c)) {
+        let _ = c.kill(podrt_runtime::signal::Signal(libc::SIGTERM), false);
+    }
+    let deadline = Instant::now() + timeout;
+    while containers.iter().any(running) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for c in containers.iter().filter(|c| running(c)) {
+        let _ = c.kill(podrt_runtime::signal::Signal(libc::SIGKILL), true);
+    }
+}
+
+/// `RemoveContainer`: delete it from the runtime (killing what is left) and unmount
+/// its root. Removing a removed container does nothing.
+pub fn remove_container(sandbox: &mut Sandbox, name: &str) -> Result<()> {
+    if let Some(c) = sandbox.runtime_container(name) {
+        c.delete(true).map_err(Error::container(name))?;
+    }
+    remove_container_files(&sandbox.paths, name);
+    sandbox.record.containers.retain(|c| c.name != name);
+    Ok(())
+}
+
+fn remove_container_files(paths: &PodPaths, name: &str) {
+    let _ = overlay::unmount(&paths.rootfs(name));
+    for sub in ["upper", "work", "rootfs"] {
+        let _ = std::fs::remove_dir_all(paths.container(name).join(sub));
+    }
+}
+
+/// `StopPodSandbox`: stop every container (SIGTERM, SIGKILL after `timeout`) and the
+/// pod's PID 1. Idempotent.
+pub fn stop_pod_sandbox(sandbox: &Sandbox, timeout: Duration) {
+    let containers: Vec<RtContainer> = sandbox
+        .record
+        .containers
+        .iter()
+        .filter_map(|c| sandbox.runtime_container(&c.name))
+        .collect();
+    stop_all(&containers, timeout);
+    if let Some(init) = sandbox.record.pod_init.filter(|p| p.alive()) {
+        // SAFETY: kill of the pod's own init, verified by PID and start time.
+        unsafe { libc::kill(init.pid, libc::SIGKILL) };
+    }
+}
+
+/// `RemovePodSandbox`: remove every container, the supervisor, mounts, pins, the pod
+/// cgroup and the state directory. Idempotent and best-effort: it carries on past
+/// failures so as much as possible is gone, and reports the first.
+pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
+    let mut first: Option<Error> = None;
+    let names: Vec<String> = sandbox
+        .record
+        .containers
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    for name in names {
+        if let Err(e) = remove_container(sandbox, &name) {
+            first.get_or_insert(e);
+        }
+    }
+    for p in [sandbox.record.pod_init, sandbox.record.supervisor]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.alive() && p.pid != std::process::id() as i32)
+    {
+        // SAFETY: kill of a process of this pod, verified by PID and start time.
+        unsafe { libc::kill(p.pid, libc::SIGKILL) };
+    }
+    volumes::release(&sandbox.record.volumes);
+    etc_files::release(&sandbox.paths);
+    let pins: Vec<PathBuf> = pins::SHARED
+        .iter()
+        .map(|(kind, _)| sandbox.paths.ns(kind))
+        .collect();
+    pins::unpin(&pins);
+    if let Ok(mut cg) = Cgroup::open(&sandbox.record.cgroup_parent) {
+        if cg.exists() {
+            if let Err(e) = cg.destroy() {
+                first.get_or_insert(e.into());
+            }
+        }
+    }
+    if let Err(e) = remove_tree(&sandbox.paths.dir) {
+        first.get_or_insert(e);
+    }
+    first
+}
+
+/// Remove the pod directory, refusing to cross into anything still mounted below it
+/// (a mount missed by the steps above must not take host files with it).
+fn remove_tree(dir: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = format!("{}/", dir.display());
+    let busy: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    for m in &busy {
+        let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+    }
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing", dir, e)),
+    }
+}
+
+/// Find a pod by name (or UID).
+pub fn find(root: &Path, name: &str) -> Result<Option<Sandbox>> {
+    Ok(list_pod_sandboxes(root)?
+        .into_iter()
+        .find(|s| s.record.name == name || s.record.uid == name))
+}
+
+/// Load the pod `name`, or [`Error::PodNotFound`].
+pub fn get(root: &Path, name: &str) -> Result<Sandbox> {
+    find(root, name)?.ok_or_else(|| Error::PodNotFound(name.to_string()))
+}
+
+/// `ListPodSandbox`: every pod under `root`, oldest first. Directories without a
+/// readable record (a crash during creation) are skipped.
+pub fn list_pod_sandboxes(root: &Path) -> Result<Vec<Sandbox>> {
+    let dir = paths::pods_dir(root);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("listing", &dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let uid = entry.file_name().to_string_lossy().into_owned();
+        let paths = PodPaths::new(root, &uid);
+        if let Ok(record) = PodRecord::load(&paths.record()) {
+            out.push(Sandbox { paths, record });
+        }
+    }
+    out.sort_by(|a, b| a.record.created.cmp(&b.record.created));
+    Ok(out)
+}
+
+fn not_found(sandbox: &Sandbox, name: &str) -> Error {
+    Error::ContainerNotFound {
+        pod: sandbox.record.name.clone(),
+        container: name.to_string(),
+    }
+}
+
+/// Now as RFC 3339 with whole seconds, as Kubernetes writes `creationTimestamp`.
+pub fn now_seconds() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
+}
+
+/// Now as RFC 3339 with nanoseconds.
+pub fn now_nanos() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+/// The supervisor's own process reference (for the record).
+pub fn this_process() -> Option<ProcRef> {
+    ProcRef::of(std::process::id() as i32)
+}

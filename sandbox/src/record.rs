@@ -1,0 +1,187 @@
+//! What podrt keeps about a pod in `pod.json`: the manifest as applied, the ids it
+//! gave the pod and its containers, and the processes it must be able to find again.
+//! Status is not stored here: it is derived on each read from the kernel and the
+//! supervisor's exit records ([`crate::status`]), so a crash never leaves a stale one.
+
+use std::io::Write;
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Version of the `pod.json` layout.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A process found again by PID and start time, never by name: a recycled PID has
+/// another start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcRef {
+    /// Host PID.
+    pub pid: i32,
+    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
+    pub start_time: u64,
+}
+
+impl ProcRef {
+    /// The live process `pid`, if it exists.
+    pub fn of(pid: i32) -> Option<ProcRef> {
+        podrt_runtime::proc_info::stat(pid).map(|s| ProcRef {
+            pid,
+            start_time: s.start_time,
+        })
+    }
+
+    /// Is it still the same live (not zombie) process?
+    pub fn alive(&self) -> bool {
+        podrt_runtime::proc_info::stat(self.pid)
+            .is_some_and(|s| s.start_time == self.start_time && s.state != 'Z')
+    }
+}
+
+/// Where the pod is in its life, as far as podrt's own steps go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PodStage {
+    /// `apply` is still building it.
+    Creating,
+    /// Every container was started.
+    Created,
+    /// `delete` has begun.
+    Deleting,
+}
+
+/// One container of the pod.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// Its name in the manifest.
+    pub name: String,
+    /// The runtime's container id (also the CRI container id).
+    pub id: String,
+    /// An init container (runs to completion before the app containers).
+    pub init: bool,
+    /// The image as the manifest names it.
+    pub image: String,
+    /// The image's normalised name in the store.
+    pub image_name: String,
+    /// The image's config digest.
+    pub image_id: String,
+    /// When its process was started (RFC 3339).
+    pub started_at: Option<String>,
+}
+
+/// How a container's process ended, as its parent (the supervisor) saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    /// Exit status, or 128 + signal.
+    pub exit_code: i32,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+    /// When it ended (RFC 3339).
+    pub finished_at: String,
+}
+
+/// The contents of `pod.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodRecord {
+    /// Layout version ([`RECORD_VERSION`]).
+    pub version: u32,
+    /// The pod's UID (new for every pod).
+    pub uid: String,
+    /// Pod name.
+    pub name: String,
+    /// Pod namespace (podrt keeps it for display; names are unique per root).
+    pub namespace: String,
+    /// Creation time (RFC 3339).
+    pub created: String,
+    /// The manifest as applied, name filled in.
+    pub manifest: Pod,
+    /// The pod's hostname (pod name or `spec.hostname`).
+    pub hostname: String,
+    /// The pod's cgroup; each container's is below it.
+    pub cgroup_parent: String,
+    /// Where podrt is in making or removing the pod.
+    pub stage: PodStage,
+    /// When deletion began (RFC 3339).
+    #[serde(default)]
+    pub deletion_timestamp: Option<String>,
+    /// The PID 1 of a shared PID namespace (`shareProcessNamespace`).
+    #[serde(default)]
+    pub pod_init: Option<ProcRef>,
+    /// The pod's supervisor, the parent of its containers.
+    #[serde(default)]
+    pub supervisor: Option<ProcRef>,
+    /// Containers made so far, init containers first.
+    #[serde(default)]
+    pub containers: Vec<ContainerRecord>,
+    /// The pod's volumes as made on the host.
+    #[serde(default)]
+    pub volumes: Vec<crate::volumes::PreparedVolume>,
+}
+
+impl PodRecord {
+    /// Read `pod.json`.
+    pub fn load(path: &Path) -> Result<PodRecord> {
+        let text = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+        let record: PodRecord = serde_json::from_slice(&text).map_err(|e| Error::State {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if record.version != RECORD_VERSION {
+            return Err(Error::State {
+                path: path.to_path_buf(),
+                message: format!(
+                    "layout version {} (this podrt reads {RECORD_VERSION})",
+                    record.version
+                ),
+            });
+        }
+        Ok(record)
+    }
+
+    /// Write `pod.json` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let data = serde_json::to_vec_pretty(self).map_err(|e| Error::State {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        write_atomic(path, &data)
+    }
+
+    /// The record of container `name`.
+    pub fn container(&self, name: &str) -> Option<&ContainerRecord> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+}
+
+/// Write `data` to a temporary file beside `path`, sync it and rename it over `path`,
+/// so a reader sees the old or the new contents, never a mix.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("writing", path, e)
+    })
+}
+
+/// Read a small JSON file written with [`write_atomic`]; `None` if it does not exist.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::State {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("reading", path, e)),
+    }
+}

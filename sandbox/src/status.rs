@@ -1,0 +1,224 @@
+//! A pod's status as Kubernetes writes it (`status.phase`, `conditions`,
+//! `initContainerStatuses`, `containerStatuses`), derived on each read from the
+//! kernel (is the container's process alive?) and the supervisor's exit records,
+//! never stored, so it cannot go stale.
+
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, Pod, PodCondition, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use podrt_runtime::ContainerStatus as Rt;
+
+use crate::pod::Sandbox;
+use crate::record::{read_json, ExitRecord, PodStage};
+
+/// The pod as `get -o yaml` shows it: the manifest with `metadata.uid`,
+/// `creationTimestamp`, `deletionTimestamp` and `status` filled in.
+pub fn pod_object(sandbox: &Sandbox) -> Pod {
+    let r = &sandbox.record;
+    let mut pod = r.manifest.clone();
+    pod.metadata.uid = Some(r.uid.clone());
+    pod.metadata.creation_timestamp = time(&r.created);
+    pod.metadata.deletion_timestamp = r.deletion_timestamp.as_deref().and_then(time);
+    pod.metadata.namespace = Some(r.namespace.clone());
+    pod.status = Some(status(sandbox));
+    pod
+}
+
+fn time(s: &str) -> Option<Time> {
+    s.parse().ok().map(Time)
+}
+
+/// The pod's status now.
+pub fn status(sandbox: &Sandbox) -> PodStatus {
+    let r = &sandbox.record;
+    let spec = r.manifest.spec.clone().unwrap_or_default();
+    let inits: Vec<ContainerStatus> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| container_status(sandbox, &c.name, c.image.as_deref(), "PodInitializing"))
+        .collect();
+    let waiting = if r.stage == PodStage::Creating {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
+    let apps: Vec<ContainerStatus> = spec
+        .containers
+        .iter()
+        .map(|c| container_status(sandbox, &c.name, c.image.as_deref(), waiting))
+        .collect();
+    let inits_done = inits.iter().all(|s| exit_code(s) == Some(0));
+    let phase = phase(&inits, &apps, spec.restart_policy.as_deref());
+    let ready = !apps.is_empty() && apps.iter().all(|s| s.ready);
+    let condition = |typ: &str, ok: bool| PodCondition {
+        type_: typ.to_string(),
+        status: if ok { "True" } else { "False" }.into(),
+        last_transition_time: time(&r.created),
+        ..PodCondition::default()
+    };
+    PodStatus {
+        phase: Some(phase.to_string()),
+        conditions: Some(vec![
+            condition("Initialized", inits_done),
+            condition("Ready", ready),
+            condition("ContainersReady", ready),
+            condition("PodScheduled", true),
+        ]),
+        start_time: time(&r.created),
+        host_ip: None,
+        init_container_statuses: (!inits.is_empty()).then_some(inits),
+        container_statuses: Some(apps),
+        qos_class: Some(qos_class(&spec).into()),
+        ..PodStatus::default()
+    }
+}
+
+fn exit_code(s: &ContainerStatus) -> Option<i32> {
+    s.state
+        .as_ref()
+        .and_then(|st| st.terminated.as_ref())
+        .map(|t| t.exit_code)
+}
+
+/// Kubernetes' phase rules: Pending until the app containers run; Succeeded or
+/// Failed when all have ended and will not be restarted; Running otherwise.
+fn phase(
+    inits: &[ContainerStatus],
+    apps: &[ContainerStatus],
+    policy: Option<&str>,
+) -> &'static str {
+    let never = policy == Some("Never");
+    let init_failed = inits.iter().any(|s| exit_code(s).is_some_and(|c| c != 0));
+    if init_failed && never {
+        return "Failed";
+    }
+    let started = |s: &ContainerStatus| s.state.as_ref().is_some_and(|st| st.waiting.is_none());
+    if !apps.iter().all(started) {
+        return "Pending";
+    }
+    let codes: Vec<Option<i32>> = apps.iter().map(exit_code).collect();
+    if codes.iter().all(Option::is_some) {
+        if codes.iter().all(|c| *c == Some(0)) {
+            return "Succeeded";
+        }
+        return "Failed";
+    }
+    "Running"
+}
+
+fn container_status(
+    sandbox: &Sandbox,
+    name: &str,
+    image: Option<&str>,
+    waiting_reason: &str,
+) -> ContainerStatus {
+    let mut st = ContainerStatus {
+        name: name.to_string(),
+        image: image.unwrap_or_default().to_string(),
+        ..ContainerStatus::default()
+    };
+    let Some(rec) = sandbox.record.container(name) else {
+        st.state = Some(ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(waiting_reason.into()),
+                message: None,
+            }),
+            ..ContainerState::default()
+        });
+        return st;
+    };
+    st.image = rec.image_name.clone();
+    st.image_id = rec.image_id.clone();
+    st.container_id = Some(format!("podrt://{}", rec.id));
+    let exit: Option<ExitRecord> = read_json(&sandbox.paths.exit(name)).ok().flatten();
+    let rt = sandbox.runtime_container(name).map(|c| c.status());
+    let started_at = rec.started_at.as_deref().and_then(time);
+    let state = match (rt, exit) {
+        (Some(Rt::Running) | Some(Rt::Paused), _) => {
+            st.ready = true;
+            st.started = Some(true);
+            ContainerState {
+                running: Some(ContainerStateRunning { started_at }),
+                ..ContainerState::default()
+            }
+        }
+        (Some(Rt::Created) | Some(Rt::Creating), _) | (None, None) if rec.started_at.is_none() => {
+            ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some("ContainerCreating".into()),
+                    message: None,
+                }),
+                ..ContainerState::default()
+            }
+        }
+        (_, Some(e)) => {
+            st.started = Some(false);
+            ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: e.exit_code,
+                    signal: e.signal,
+                    reason: Some(
+                        if e.exit_code == 0 {
+                            "Completed"
+                        } else {
+                            "Error"
+                        }
+                        .into(),
+                    ),
+                    started_at,
+                    finished_at: time(&e.finished_at),
+                    container_id: st.container_id.clone(),
+                    message: None,
+                }),
+                ..ContainerState::default()
+            }
+        }
+        // Ended, but nobody saw how (its supervisor was gone): say so, invent nothing.
+        _ => ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: -1,
+                reason: Some("Unknown".into()),
+                message: Some("the container ended while its supervisor was not running".into()),
+                started_at,
+                container_id: st.container_id.clone(),
+                ..ContainerStateTerminated::default()
+            }),
+            ..ContainerState::default()
+        },
+    };
+    st.state = Some(state);
+    st
+}
+
+/// Kubernetes' QoS class from the containers' requests and limits.
+pub fn qos_class(spec: &k8s_openapi::api::core::v1::PodSpec) -> &'static str {
+    let all = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten());
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in all {
+        let r = c.resources.clone().unwrap_or_default();
+        let limits = r.limits.unwrap_or_default();
+        let requests = r.requests.unwrap_or_default();
+        for res in ["cpu", "memory"] {
+            let l = limits.get(res);
+            let q = requests.get(res).or(l);
+            if l.is_some() || q.is_some() {
+                any = true;
+            }
+            if l.is_none() || q.map(|x| &x.0) != l.map(|x| &x.0) {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}

@@ -1,0 +1,259 @@
+//! The pod's volumes (`spec.volumes`) and how they appear in each container
+//! (`volumeMounts`). An `emptyDir` is a directory in the pod's state (a tmpfs with
+//! `medium: Memory`) living as long as the pod; a `hostPath` is the host's own path,
+//! checked or created per its `type` as kubelet does. Each mount is a bind mount in
+//! the container's spec, read-only when asked, narrowed by `subPath`.
+
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::{Mount, MountBuilder};
+
+use crate::error::{Error, Result};
+use crate::paths::PodPaths;
+
+/// A volume made ready on the host.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PreparedVolume {
+    /// `spec.volumes[].name`.
+    pub name: String,
+    /// The host path containers bind-mount.
+    pub host_path: PathBuf,
+    /// podrt made a tmpfs there, to unmount at deletion.
+    pub tmpfs: bool,
+}
+
+/// Make every volume of the pod ready: emptyDirs created (tmpfs mounted), hostPaths
+/// checked or created. On failure, what was made is undone.
+pub fn prepare(spec: &PodSpec, paths: &PodPaths) -> Result<Vec<PreparedVolume>> {
+    let mut done = Vec::new();
+    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+        match prepare_one(v, i, paths) {
+            Ok(p) => done.push(p),
+            Err(e) => {
+                release(&done);
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Unmount podrt's tmpfs volumes (emptyDir contents go with the pod directory;
+/// hostPaths are the host's and stay).
+pub fn release(volumes: &[PreparedVolume]) {
+    for v in volumes.iter().filter(|v| v.tmpfs) {
+        let _ = umount2(&v.host_path, MntFlags::MNT_DETACH);
+    }
+}
+
+fn prepare_one(v: &Volume, i: usize, paths: &PodPaths) -> Result<PreparedVolume> {
+    let field = format!("spec.volumes[{i}]");
+    if let Some(empty) = &v.empty_dir {
+        let dir = paths.volume(&v.name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating emptyDir", &dir, e))?;
+        let memory = empty.medium.as_deref() == Some("Memory");
+        if memory {
+            let size = match &empty.size_limit {
+                Some(q) => Some(crate::manifest::quantity::parse_memory(&q.0).map_err(|m| {
+                    Error::Unsupported {
+                        field: format!("{field}.emptyDir.sizeLimit"),
+                        message: m,
+                    }
+                })?),
+                None => None,
+            };
+            mount_tmpfs(&dir, size)?;
+        }
+        return Ok(PreparedVolume {
+            name: v.name.clone(),
+            host_path: dir,
+            tmpfs: memory,
+        });
+    }
+    if let Some(hp) = &v.host_path {
+        let path = PathBuf::from(&hp.path);
+        ensure_host_path(&path, hp.type_.as_deref().unwrap_or(""), &field)?;
+        return Ok(PreparedVolume {
+            name: v.name.clone(),
+            host_path: path,
+            tmpfs: false,
+        });
+    }
+    Err(Error::Unsupported {
+        field,
+        message: format!(
+            "volume {:?} has no source podrt supports (emptyDir, hostPath)",
+            v.name
+        ),
+    })
+}
+
+fn mount_tmpfs(dir: &Path, size: Option<u64>) -> Result<()> {
+    let data = match size {
+        Some(bytes) => format!("mode=0777,size={bytes}"),
+        None => "mode=0777".to_string(),
+    };
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(data.as_str()),
+    )
+    .map_err(|e| Error::io("mounting tmpfs on", dir, e.into()))
+}
+
+/// Check or create a hostPath per its `type`, with kubelet's meaning of each.
+fn ensure_host_path(path: &Path, typ: &str, field: &str) -> Result<()> {
+    let meta = std::fs::metadata(path);
+    let missing = |kind: &str| Error::Unsupported {
+        field: format!("{field}.hostPath.path"),
+        message: format!("{} is not {kind} on this host", path.display()),
+    };
+    match typ {
+        "" => Ok(()),
+        "DirectoryOrCreate" => match meta {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(missing("a directory")),
+            Err(_) => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .create(path)
+                    .map_err(|e| Error::io("creating hostPath directory", path, e))?;
+                std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                    .map_err(|e| Error::io("setting mode 0755 on", path, e))
+            }
+        },
+        "FileOrCreate" => match meta {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(missing("a file")),
+            Err(_) => std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o644)
+                .open(path)
+                .map(drop)
+                .map_err(|e| Error::io("creating hostPath file", path, e)),
+        },
+        "Directory" => meta
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(drop)
+            .ok_or_else(|| missing("a directory")),
+        "File" => meta
+            .ok()
+            .filter(|m| m.is_file())
+            .map(drop)
+            .ok_or_else(|| missing("a file")),
+        "Socket" => meta
+            .ok()
+            .filter(|m| m.file_type().is_socket())
+            .map(drop)
+            .ok_or_else(|| missing("a socket")),
+        "CharDevice" => meta
+            .ok()
+            .filter(|m| m.file_type().is_char_device())
+            .map(drop)
+            .ok_or_else(|| missing("a character device")),
+        "BlockDevice" => meta
+            .ok()
+            .filter(|m| m.file_type().is_block_device())
+            .map(drop)
+            .ok_or_else(|| missing("a block device")),
+        other => Err(Error::Unsupported {
+            field: format!("{field}.hostPath.type"),
+            message: format!("unknown type {other:?}"),
+        }),
+    }
+}
+
+/// The bind mounts of `container`'s `volumeMounts` (the container is at `field`,
+/// e.g. `spec.containers[0]`).
+pub fn mounts_for(
+    container: &Container,
+    field: &str,
+    volumes: &[PreparedVolume],
+) -> Result<Vec<Mount>> {
+    let mut out = Vec::new();
+    for (i, vm) in container.volume_mounts.iter().flatten().enumerate() {
+        let at = format!("{field}.volumeMounts[{i}]");
+        let vol = volumes
+            .iter()
+            .find(|v| v.name == vm.name)
+            .ok_or_else(|| Error::Unsupported {
+                field: format!("{at}.name"),
+                message: format!("no volume {:?} in spec.volumes", vm.name),
+            })?;
+        let source = match vm.sub_path.as_deref().filter(|s| !s.is_empty()) {
+            Some(sub) => sub_path(&vol.host_path, sub, &format!("{at}.subPath"))?,
+            None => vol.host_path.clone(),
+        };
+        let mut options = vec!["rbind".to_string()];
+        if vm.read_only == Some(true) {
+            options.push("ro".into());
+        }
+        let m = MountBuilder::default()
+            .destination(&vm.mount_path)
+            .typ("bind")
+            .source(source)
+            .options(options)
+            .build()
+            .map_err(|e| Error::Unsupported {
+                field: format!("{at}.mountPath"),
+                message: e.to_string(),
+            })?;
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// Resolve `sub` inside `base`, creating it as a directory if missing (as kubelet
+/// does) and refusing anything that leaves the volume, through `..` or a symlink.
+fn sub_path(base: &Path, sub: &str, field: &str) -> Result<PathBuf> {
+    let rel = Path::new(sub);
+    if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(Error::Unsupported {
+            field: field.into(),
+            message: format!("{sub:?} must be a relative path without '..'"),
+        });
+    }
+    let path = base.join(rel);
+    if std::fs::symlink_metadata(&path).is_err() {
+        std::fs::create_dir_all(&path).map_err(|e| Error::io("creating subPath", &path, e))?;
+    }
+    let real = path
+        .canonicalize()
+        .map_err(|e| Error::io("resolving subPath", &path, e))?;
+    let real_base = base
+        .canonicalize()
+        .map_err(|e| Error::io("resolving volume", base, e))?;
+    if !real.starts_with(&real_base) {
+        return Err(Error::Unsupported {
+            field: field.into(),
+            message: format!("{sub:?} leads outside its volume (through a symlink)"),
+        });
+    }
+    Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_path_stays_inside_its_volume() {
+        let dir = std::env::temp_dir().join(format!("podrt-subpath-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("escape")).unwrap();
+        assert!(sub_path(&dir, "a/b", "f").unwrap().ends_with("a/b"));
+        assert!(sub_path(&dir, "../x", "f").is_err());
+        assert!(sub_path(&dir, "/abs", "f").is_err());
+        let err = sub_path(&dir, "escape", "f").unwrap_err().to_string();
+        assert!(err.contains("outside"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

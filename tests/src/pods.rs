@@ -1,0 +1,234 @@
+//! Helpers for pod tests: a private podrt root with the vendored busybox imported,
+//! `podrt` run against it, manifests written from YAML text, and a guard that
+//! force-deletes every pod and removes its files and cgroups, also when a test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::{binary, repo, require_root, unique};
+
+/// A private podrt root for one test.
+pub struct PodEnv {
+    /// Temporary directory (root, manifests).
+    pub dir: PathBuf,
+    /// `--root`.
+    pub root: PathBuf,
+    /// `--cgroup-parent`, private to this test.
+    pub cgroup_parent: String,
+    /// Extra global flags (e.g. `--cluster-dns`).
+    pub flags: Vec<String>,
+}
+
+impl PodEnv {
+    /// A fresh root with busybox imported as `busybox:latest`.
+    pub fn new() -> PodEnv {
+        let env = PodEnv::empty();
+        let layout = repo().join("vendor-images/build/oci-image");
+        assert!(
+            layout.join("index.json").exists(),
+            "{} is missing: run vendor-images/build.sh (scripts/setup.sh does)",
+            layout.display()
+        );
+        let out = env.podrt(&[
+            "image",
+            "import",
+            layout.to_str().unwrap(),
+            "--name",
+            "busybox",
+        ]);
+        assert!(
+            out.status.success(),
+            "image import failed: {}",
+            text(&out.stderr)
+        );
+        env
+    }
+
+    /// A fresh root with no image.
+    pub fn empty() -> PodEnv {
+        require_root();
+        let dir = std::env::temp_dir().join(unique("podrt-pods"));
+        std::fs::create_dir_all(&dir).expect("create test dir");
+        let root = dir.join("root");
+        let cgroup_parent = format!("/{}", unique("podrt-test-pods"));
+        PodEnv {
+            dir,
+            root,
+            cgroup_parent,
+            flags: Vec::new(),
+        }
+    }
+
+    /// `podrt --root … --cgroup-parent …` ready for arguments.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(binary("podrt"));
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--cgroup-parent")
+            .arg(&self.cgroup_parent)
+            .args(&self.flags)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run podrt with `args` and collect its output.
+    pub fn podrt(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run podrt")
+    }
+
+    /// Run podrt and require success; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.podrt(args);
+        assert!(
+            out.status.success(),
+            "podrt {args:?} failed ({:?}): {}{}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Write `yaml` to a file in the test directory.
+    pub fn manifest(&self, name: &str, yaml: &str) -> PathBuf {
+        let p = self.dir.join(format!("{name}.yaml"));
+        std::fs::write(&p, yaml).expect("write manifest");
+        p
+    }
+
+    /// `podrt apply -f` the YAML, requiring success.
+    pub fn apply(&self, yaml: &str) -> String {
+        let p = self.manifest(&unique("m"), yaml);
+        self.ok(&["apply", "-f", p.to_str().unwrap()])
+    }
+
+    /// `podrt exec POD -c C -- args…`: (exit code, stdout, stderr).
+    pub fn exec(&self, pod: &str, container: &str, args: &[&str]) -> (i32, String, String) {
+        let mut all = vec!["exec", pod, "-c", container, "--"];
+        all.extend_from_slice(args);
+        let out = self.podrt(&all);
+        (
+            out.status.code().unwrap_or(-1),
+            text(&out.stdout),
+            text(&out.stderr),
+        )
+    }
+
+    /// `exec` that must succeed; its trimmed stdout.
+    pub fn sh(&self, pod: &str, container: &str, script: &str) -> String {
+        let (code, out, err) = self.exec(pod, container, &["sh", "-c", script]);
+        assert_eq!(code, 0, "exec {pod}/{container} {script:?}: {out}{err}");
+        out.trim().to_string()
+    }
+
+    /// The pod object as `get -o json` prints it.
+    pub fn pod_json(&self, pod: &str) -> Value {
+        let out = self.ok(&["get", "pod", pod, "-o", "json"]);
+        serde_json::from_str(&out).expect("get -o json is JSON")
+    }
+
+    /// The pod's state directory.
+    pub fn pod_dir(&self, pod: &str) -> PathBuf {
+        let uid = self.pod_json(pod)["metadata"]["uid"]
+            .as_str()
+            .expect("metadata.uid")
+            .to_string();
+        self.root.join("pods").join(uid)
+    }
+
+    /// Container `name`'s cgroup path (relative to the hierarchy roots).
+    pub fn container_cgroup(&self, pod: &str, name: &str) -> String {
+        let v = self.pod_json(pod);
+        let uid = v["metadata"]["uid"].as_str().expect("uid");
+        let statuses = v["status"]["containerStatuses"]
+            .as_array()
+            .expect("statuses");
+        let id = statuses
+            .iter()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["containerID"].as_str())
+            .expect("containerID")
+            .trim_start_matches("podrt://")
+            .to_string();
+        format!("{}/pod{uid}/{id}", self.cgroup_parent)
+    }
+
+    /// Mounts under this test's root still in the mount table.
+    pub fn mounts_under_root(&self) -> Vec<String> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let prefix = self.dir.to_string_lossy().to_string();
+        info.lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .map(String::from)
+            .collect()
+    }
+
+    /// Pod directories left under the root.
+    pub fn pod_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.root.join("pods"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Default for PodEnv {
+    fn default() -> Self {
+        PodEnv::new()
+    }
+}
+
+impl Drop for PodEnv {
+    fn drop(&mut self) {
+        if let Ok(out) = self.cmd().args(["get", "pods", "-o", "name"]).output() {
+            for line in text(&out.stdout).lines() {
+                let name = line.trim_start_matches("pod/");
+                let _ = self
+                    .cmd()
+                    .args(["delete", "pod", name, "--grace-period=0", "--force"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        for m in self.mounts_under_root().iter().rev() {
+            let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+        }
+        remove_cgroup_tree(&self.cgroup_parent);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Remove a (now empty) cgroup directory and its children in every hierarchy.
+pub fn remove_cgroup_tree(path: &str) {
+    let rel = path.trim_start_matches('/');
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    let mut roots: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    roots.push(PathBuf::from("/sys/fs/cgroup"));
+    for r in roots {
+        let dir = r.join(rel);
+        if dir.is_dir() {
+            remove_dirs_bottom_up(&dir);
+        }
+    }
+}
+
+fn remove_dirs_bottom_up(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_dirs_bottom_up(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Lossy UTF-8.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
