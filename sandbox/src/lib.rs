@@ -16,6 +16,7 @@ pub mod pins;
 pub mod pod;
 pub mod pod_init;
 pub mod record;
+pub mod reexec;
 pub mod status;
 pub mod supervisor;
 pub mod volumes;

@@ -33,6 +33,10 @@ pub struct Options {
     pub cgroup_parent: String,
     /// kubelet's `--cluster-dns`/`--cluster-domain` for `dnsPolicy: ClusterFirst`.
     pub dns: ClusterDns,
+    /// The podrt binary, run as the supervisor and the pod's PID 1 so they are
+    /// small fresh processes (see [`crate::reexec`]); `None` keeps them as forks of
+    /// the caller.
+    pub helper_exe: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -41,6 +45,7 @@ impl Default for Options {
             root: PathBuf::from(paths::DEFAULT_ROOT),
             cgroup_parent: "/podrt".into(),
             dns: ClusterDns::default(),
+            helper_exe: None,
         }
     }
 }
@@ -176,7 +181,7 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options) -> Result<()> {
     )?;
     sandbox.record.volumes = volumes::prepare(&spec, &paths)?;
     if spec.share_process_namespace == Some(true) {
-        sandbox.record.pod_init = Some(pod_init::spawn(&paths.dir)?);
+        sandbox.record.pod_init = Some(pod_init::spawn(&paths.dir, opts.helper_exe.as_deref())?);
     }
     sandbox.save()
 }

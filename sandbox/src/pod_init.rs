@@ -8,8 +8,11 @@ use crate::error::{Error, Result};
 use crate::record::ProcRef;
 
 /// Start the pod's init in a new PID namespace; containers join `/proc/<pid>/ns/pid`.
-/// `dir` is only used in messages. Must be called from a single-threaded process.
-pub fn spawn(dir: &std::path::Path) -> Result<ProcRef> {
+/// With `exe` (the podrt binary) the init execs it as a fresh small process, else it
+/// stays a fork of the caller. `dir` is only used in messages. Must be called from a
+/// single-threaded process.
+pub fn spawn(dir: &std::path::Path, exe: Option<&std::path::Path>) -> Result<ProcRef> {
+    let argv = exe.and_then(crate::reexec::pod_init_argv);
     // SAFETY: clone without CLONE_VM and a null stack behaves as fork; the child only
     // runs `reap_forever`, which makes async-signal-safe system calls.
     let pid = unsafe {
@@ -29,6 +32,9 @@ pub fn spawn(dir: &std::path::Path) -> Result<ProcRef> {
         ));
     }
     if pid == 0 {
+        if let Some(argv) = &argv {
+            argv.exec();
+        }
         reap_forever();
     }
     let pid = pid as i32;
@@ -39,7 +45,7 @@ pub fn spawn(dir: &std::path::Path) -> Result<ProcRef> {
 }
 
 /// The init's whole life: close inherited descriptors, wait for SIGCHLD, reap.
-fn reap_forever() -> ! {
+pub fn reap_forever() -> ! {
     // SAFETY: every call below is async-signal-safe and takes integers or pointers
     // to locals.
     unsafe {

@@ -70,7 +70,7 @@ fn supervisor_main(opts: &Options, manifest: &Pod, valid: &ValidPod, report: Own
     }
     redirect_stdio(None);
     let mut report = std::fs::File::from(report);
-    let mut sandbox = match create(opts, manifest, valid) {
+    let sandbox = match create(opts, manifest, valid) {
         Ok(s) => s,
         Err(e) => {
             let _ = writeln!(report, "error {e}");
@@ -80,7 +80,14 @@ fn supervisor_main(opts: &Options, manifest: &Pod, valid: &ValidPod, report: Own
     redirect_stdio(Some(&sandbox.paths.supervisor_log()));
     let _ = writeln!(report, "ok {}", sandbox.record.uid);
     drop(report);
-    supervise(&mut sandbox);
+    let children = children(&sandbox);
+    if let Some(exe) = &opts.helper_exe {
+        // Go on as a fresh, small process: the creation code's pages are not kept
+        // resident for the pod's whole life. The children stay ours across exec.
+        let err = crate::reexec::supervise(exe, &sandbox.paths.dir, &children);
+        tracing::warn!("re-executing {} as the supervisor: {err}", exe.display());
+    }
+    watch(&sandbox.paths.dir, &children);
     std::process::exit(0);
 }
 
@@ -236,16 +243,20 @@ fn exit_record(status: libc::c_int) -> ExitRecord {
 }
 
 fn record_exit(sandbox: &Sandbox, name: &str, exit: &ExitRecord) {
+    write_exit(&sandbox.paths.exit(name), name, exit);
+}
+
+fn write_exit(path: &std::path::Path, name: &str, exit: &ExitRecord) {
     if let Ok(data) = serde_json::to_vec(exit) {
-        if let Err(e) = write_atomic(&sandbox.paths.exit(name), &data) {
+        if let Err(e) = write_atomic(path, &data) {
             tracing::warn!("recording the exit of container {name}: {e}");
         }
     }
 }
 
-/// Wait for children until none is left, recording each container's end.
-fn supervise(sandbox: &mut Sandbox) {
-    let pids: Vec<(i32, String)> = sandbox
+/// The containers' processes (our children) and their names.
+fn children(sandbox: &Sandbox) -> Vec<(i32, String)> {
+    sandbox
         .record
         .containers
         .iter()
@@ -254,7 +265,12 @@ fn supervise(sandbox: &mut Sandbox) {
                 .runtime_container(&c.name)
                 .map(|rt| (rt.state.pid, c.name.clone()))
         })
-        .collect();
+        .collect()
+}
+
+/// Wait for children until none is left, recording each container's end in
+/// `<pod_dir>/containers/<name>/exit.json`.
+pub fn watch(pod_dir: &std::path::Path, pids: &[(i32, String)]) {
     loop {
         let mut status = 0;
         // SAFETY: waitpid on any child with a pointer to a local.
@@ -266,8 +282,9 @@ fn supervise(sandbox: &mut Sandbox) {
             }
         }
         if let Some((_, name)) = pids.iter().find(|(p, _)| *p == pid) {
-            if sandbox.paths.dir.exists() {
-                record_exit(sandbox, name, &exit_record(status));
+            let dir = pod_dir.join("containers").join(name);
+            if dir.exists() {
+                write_exit(&dir.join("exit.json"), name, &exit_record(status));
             }
         }
     }

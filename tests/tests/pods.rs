@@ -335,3 +335,63 @@ spec:
     assert_eq!(code, 1);
     assert!(err.contains("container nope is not valid"), "{err}");
 }
+
+#[test]
+fn exits_are_recorded_by_the_supervisor_and_shown_as_kubectl_does() {
+    let env = PodEnv::new();
+    env.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: ends}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: bad, image: busybox, command: ["sh", "-c", "exit 3"]}
+  - {name: ok, image: busybox, command: ["true"]}
+"#,
+    );
+    let terminated = |name: &str| {
+        let v = env.pod_json("ends");
+        v["status"]["containerStatuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["state"]["terminated"].clone())
+            .unwrap()
+    };
+    assert!(wait_until(10, || !terminated("bad").is_null()
+        && !terminated("ok").is_null()));
+    assert_eq!(terminated("ok")["exitCode"], 0);
+    assert_eq!(terminated("ok")["reason"], "Completed");
+    assert_eq!(terminated("bad")["exitCode"], 3);
+    assert_eq!(terminated("bad")["reason"], "Error");
+    assert_eq!(env.pod_json("ends")["status"]["phase"], "Failed");
+    // kubectl shows the reason of the first container that has one.
+    let table = env.ok(&["get", "pods"]);
+    assert!(table.contains("0/2") && table.contains("Error"), "{table}");
+}
+
+#[test]
+fn a_running_pod_keeps_only_its_supervisor_resident() {
+    let env = PodEnv::new();
+    env.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: lean}\nspec:\n  containers:\n  - {name: a, image: busybox, command: [sleep, '3600']}\n  - {name: b, image: busybox, command: [sleep, '3600']}\n");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.pod_dir("lean").join("pod.json")).unwrap())
+            .unwrap();
+    let sup = record["supervisor"]["pid"].as_i64().unwrap();
+    // The supervisor's children are exactly the two containers' processes: no
+    // process holds the pinned namespaces.
+    let children: Vec<i64> = std::fs::read_to_string(format!("/proc/{sup}/task/{sup}/children"))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(children.len(), 2, "{children:?}");
+    for c in &children {
+        let comm = std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap();
+        assert_eq!(comm.trim(), "sleep");
+    }
+    assert!(record["podInit"].is_null());
+}

@@ -1,5 +1,9 @@
 //! `podrt`: run Kubernetes pods from their manifests, with kubectl's verbs.
 
 fn main() {
+    // A pod's supervisor or PID 1 re-executing this binary: nothing else to parse.
+    if let Some(code) = podrt_cli::pod::sandbox_process() {
+        std::process::exit(code);
+    }
     std::process::exit(podrt_cli::pod::main());
 }

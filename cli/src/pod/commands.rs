@@ -21,6 +21,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             servers: cli.cluster_dns.clone(),
             domain: cli.cluster_domain.clone(),
         },
+        helper_exe: std::env::current_exe().ok(),
     };
     match &cli.command {
         Command::Apply(a) => apply(&opts, a),
