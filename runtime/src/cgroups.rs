@@ -241,6 +241,20 @@ impl Cgroup {
             .map_err(|e| cg_err(&path, &format!("adding process {pid}"), e))
     }
 
+    /// Create the cgroup with no process in it and apply `resources` (no device
+    /// rules): a parent such as a pod's, whose children hold the processes.
+    pub fn create_parent(&mut self, resources: &LinuxResources) -> Result<()> {
+        let path = self.path.clone();
+        let rel = path.trim_start_matches('/');
+        cgroups_rs::fs::Cgroup::new(cgroups_rs::fs::hierarchies::auto(), rel)
+            .map_err(|e| cg_err(&path, "creating", e))?;
+        let mut r = resources.clone();
+        r.set_devices(None);
+        self.manager
+            .set(&r)
+            .map_err(|e| cg_err(&path, "applying the pod's resources", e))
+    }
+
     /// Apply new limits (`update`).
     /// `resources.devices`, when non-empty, is the container's whole rule list,
     /// nothing is added to it: the rules for the default `/dev` must be in it. On

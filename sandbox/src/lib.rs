@@ -14,6 +14,7 @@ pub mod overlay;
 pub mod paths;
 pub mod pins;
 pub mod pod;
+pub mod pod_cgroup;
 pub mod pod_init;
 pub mod record;
 pub mod reexec;

@@ -22,7 +22,7 @@ use crate::lock::Lock;
 use crate::manifest::ValidPod;
 use crate::paths::{self, PodPaths};
 use crate::record::{ContainerRecord, PodRecord, PodStage, ProcRef, RECORD_VERSION};
-use crate::{overlay, pins, pod_init, volumes};
+use crate::{overlay, pins, pod_cgroup, pod_init, volumes};
 
 /// Settings of the podrt installation that pods are made under.
 #[derive(Debug, Clone)]
@@ -108,7 +108,7 @@ impl Sandbox {
 /// `shareProcessNamespace`) start its PID 1. On failure everything made is removed.
 pub fn run_pod_sandbox(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
     let mut sandbox = claim(opts, pod, manifest)?;
-    match build_sandbox(&mut sandbox, opts) {
+    match build_sandbox(&mut sandbox, opts, pod) {
         Ok(()) => Ok(sandbox),
         Err(e) => {
             remove_pod_sandbox(&mut sandbox);
@@ -161,9 +161,24 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
     Ok(sandbox)
 }
 
-fn build_sandbox(sandbox: &mut Sandbox, opts: &Options) -> Result<()> {
+fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Result<()> {
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
     let paths = sandbox.paths.clone();
+    let init_names: Vec<&str> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    let containers: Vec<(bool, &crate::manifest::ContainerResources)> = pod
+        .containers
+        .iter()
+        .map(|r| (init_names.contains(&r.name.as_str()), r))
+        .collect();
+    pod_cgroup::create(
+        &sandbox.record.cgroup_parent,
+        &pod_cgroup::pod_resources(&containers),
+    )?;
     pins::pin(
         &pins::PinRequest {
             hostname: &sandbox.record.hostname,
