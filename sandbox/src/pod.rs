@@ -37,6 +37,9 @@ pub struct Options {
     /// small fresh processes (see [`crate::reexec`]); `None` keeps them as forks of
     /// the caller.
     pub helper_exe: Option<PathBuf>,
+    /// This process is the pod's dedicated supervisor (`podrt apply`'s fork): it is
+    /// recorded from the first write, so a `delete` racing the creation can stop it.
+    pub as_supervisor: bool,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             cgroup_parent: "/podrt".into(),
             dns: ClusterDns::default(),
             helper_exe: None,
+            as_supervisor: false,
         }
     }
 }
@@ -149,7 +153,11 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
         stage: PodStage::Creating,
         deletion_timestamp: None,
         pod_init: None,
-        supervisor: None,
+        supervisor: if opts.as_supervisor {
+            this_process()
+        } else {
+            None
+        },
         containers: Vec::new(),
         volumes: Vec::new(),
     };
@@ -429,6 +437,41 @@ fn remove_tree(dir: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("removing", dir, e)),
+    }
+}
+
+/// Delete a pod as `podrt delete` does: mark it Deleting (so `get` shows
+/// Terminating), stop a supervisor still creating it, stop every container
+/// (SIGTERM, SIGKILL after `grace`), then remove everything. Idempotent.
+pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
+    {
+        let _lock = sandbox.lock()?;
+        if sandbox.record.stage == PodStage::Creating {
+            // Creation still under way: its supervisor would go on making things
+            // while we remove them. Stop it first; what it made is removed below.
+            if let Some(sup) = sandbox.record.supervisor.filter(|p| p.alive()) {
+                // SAFETY: kill of this pod's supervisor, verified by PID + start time.
+                unsafe { libc::kill(sup.pid, libc::SIGKILL) };
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while sup.alive() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            *sandbox = Sandbox {
+                record: PodRecord::load(&sandbox.paths.record())?,
+                paths: sandbox.paths.clone(),
+            };
+        }
+        if sandbox.record.stage != PodStage::Deleting {
+            sandbox.record.stage = PodStage::Deleting;
+            sandbox.record.deletion_timestamp = Some(now_seconds());
+            sandbox.save()?;
+        }
+    }
+    stop_pod_sandbox(sandbox, grace);
+    match remove_pod_sandbox(sandbox) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

@@ -47,15 +47,24 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
             message: msg.trim().to_string(),
         });
     }
-    // The supervisor died without a word: clean up whatever it left.
-    if let Ok(Some(mut s)) = pod::find(&opts.root, &valid.name) {
-        if s.record.stage == PodStage::Creating {
-            pod::remove_pod_sandbox(&mut s);
-        }
-    }
+    // The supervisor died without a word: killed by a `delete` racing the creation,
+    // or crashed. Clean up whatever it left.
+    // Under the pod's lock: a `delete` holds it while it stops the supervisor and
+    // marks the pod Deleting, and then removes the pod itself.
+    let found = pod::find(&opts.root, &valid.name).ok().flatten();
+    let message = match found {
+        Some(mut s) => match s.lock() {
+            Ok(_lock) if s.record.stage == PodStage::Creating => {
+                pod::remove_pod_sandbox(&mut s);
+                "the pod's supervisor died while creating it (see the kernel log)"
+            }
+            _ => "the pod was deleted while it was being created",
+        },
+        None => "the pod was deleted while it was being created",
+    };
     Err(Error::Create {
         pod: valid.name.clone(),
-        message: "the pod's supervisor died while creating it (see the kernel log)".into(),
+        message: message.into(),
     })
 }
 
@@ -117,10 +126,12 @@ fn redirect_stdio(log: Option<&std::path::Path>) {
 /// containers. A failure removes everything made.
 fn create(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox> {
     let images = ImageStore::open(&opts.root)?;
-    let mut sandbox = pod::run_pod_sandbox(opts, valid, manifest)?;
-    sandbox.record.supervisor = pod::this_process();
+    let opts = Options {
+        as_supervisor: true,
+        ..opts.clone()
+    };
+    let mut sandbox = pod::run_pod_sandbox(&opts, valid, manifest)?;
     let result = (|| {
-        sandbox.save()?;
         if !run_init_containers(&mut sandbox, manifest, valid, &images)? {
             // An init container failed under restartPolicy Never: the pod is Failed
             // and no app container ever starts (it stays for inspection).

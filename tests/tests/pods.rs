@@ -395,3 +395,42 @@ fn a_running_pod_keeps_only_its_supervisor_resident() {
     }
     assert!(record["podInit"].is_null());
 }
+
+#[test]
+fn a_pod_still_initialising_can_be_deleted() {
+    let env = PodEnv::new();
+    let file = env.manifest(
+        "waits",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: waits}\nspec:\n  initContainers:\n  - {name: forever, image: busybox, command: [sleep, '3600']}\n  containers:\n  - {name: app, image: busybox, command: [sleep, '3600']}\n",
+    );
+    let apply = env
+        .cmd()
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(20, || env
+        .ok(&["get", "pods"])
+        .contains("Init:0/1")));
+    let dir = env.pod_dir("waits");
+    assert_eq!(
+        env.ok(&["delete", "pod", "waits", "--grace-period=0", "--force"])
+            .trim(),
+        "pod \"waits\" deleted"
+    );
+    let out = apply.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("deleted while it was being created"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.exists());
+    assert!(
+        env.mounts_under_root().is_empty(),
+        "{:?}",
+        env.mounts_under_root()
+    );
+    assert!(!cgroup_exists(&env.cgroup_parent));
+}

@@ -6,7 +6,6 @@ use anyhow::{bail, Context, Result};
 use podrt_sandbox::etc_files::ClusterDns;
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::pod::{self, Options, Sandbox};
-use podrt_sandbox::record::PodStage;
 use podrt_sandbox::{manifest, status, supervisor};
 
 use super::args::{ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, Output};
@@ -22,6 +21,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             domain: cli.cluster_domain.clone(),
         },
         helper_exe: std::env::current_exe().ok(),
+        as_supervisor: false,
     };
     match &cli.command {
         Command::Apply(a) => apply(&opts, a),
@@ -186,18 +186,7 @@ fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
             }
         };
         let grace = grace_period(&sandbox, a)?;
-        {
-            let _lock = sandbox.lock()?;
-            if sandbox.record.stage != PodStage::Deleting {
-                sandbox.record.stage = PodStage::Deleting;
-                sandbox.record.deletion_timestamp = Some(pod::now_seconds());
-                sandbox.save()?;
-            }
-        }
-        pod::stop_pod_sandbox(&sandbox, grace);
-        if let Some(e) = pod::remove_pod_sandbox(&mut sandbox) {
-            return Err(e).with_context(|| format!("deleting pod {name}"));
-        }
+        pod::delete_pod(&mut sandbox, grace).with_context(|| format!("deleting pod {name}"))?;
         println!("pod \"{name}\" deleted");
     }
     Ok(code)
