@@ -24,7 +24,7 @@ pub fn main() -> i32 {
     match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", crate::one_line(&e));
             1
         }
     }
@@ -42,20 +42,4 @@ fn init_log(debug: bool) {
         .without_time()
         .with_target(false)
         .try_init();
-}
-
-/// The error and its causes on one line, without repeating a cause the message
-/// already contains.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            if !msg.is_empty() {
-                msg.push_str(": ");
-            }
-            msg.push_str(&text);
-        }
-    }
-    msg
 }

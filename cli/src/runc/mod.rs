@@ -19,26 +19,10 @@ pub fn main() -> i32 {
     match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = one_line(&e);
+            let msg = crate::one_line(&e);
             log::error(&cli, &msg);
             eprintln!("podrt-runc: {msg}");
             1
         }
     }
-}
-
-/// The error and its causes on one line, skipping a cause whose text the message
-/// before it already contains (runtime errors print their own source).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            if !msg.is_empty() {
-                msg.push_str(": ");
-            }
-            msg.push_str(&text);
-        }
-    }
-    msg
 }
