@@ -434,3 +434,21 @@ fn a_pod_still_initialising_can_be_deleted() {
     );
     assert!(!cgroup_exists(&env.cgroup_parent));
 }
+
+#[test]
+fn logs_follow_until_the_container_ends() {
+    let env = PodEnv::new();
+    env.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: follow}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: busybox, command: ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"]}
+"#,
+    );
+    let out = env.ok(&["logs", "-f", "follow"]);
+    assert_eq!(out, "line 1\nline 2\nline 3\n");
+}
