@@ -49,6 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             false,
             res,
             &images,
+            None,
         )?;
         let pid = pod::start_container(&mut sandbox, &c.name)?;
         println!("started {} as PID {pid}", c.name);

@@ -64,14 +64,24 @@ impl PodPaths {
         self.container(name).join("log")
     }
 
-    /// How a container's process ended, written by the supervisor.
-    pub fn exit(&self, name: &str) -> PathBuf {
-        self.container(name).join("exit.json")
-    }
-
     /// The runtime's state root for this pod's containers.
     pub fn runtime_root(&self) -> PathBuf {
         self.dir.join("runtime")
+    }
+
+    /// Present once the pod is being deleted: the supervisor restarts nothing then.
+    pub fn terminating(&self) -> PathBuf {
+        self.dir.join("terminating")
+    }
+
+    /// A container's state as its supervisor last saw it (restarts, last exit).
+    pub fn container_state(&self, name: &str) -> PathBuf {
+        self.container(name).join("state.json")
+    }
+
+    /// What the supervisor runs: written before it starts (`supervisor.json`).
+    pub fn supervisor_plan(&self) -> PathBuf {
+        self.dir.join("supervisor.json")
     }
 
     /// The supervisor's own log (its stderr after `apply` returns).

@@ -6,7 +6,7 @@
 //! (for `podrt apply` that is the pod's supervisor).
 
 use std::fs::OpenOptions;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -211,7 +211,8 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
 
 /// `CreateContainer`: mount the container's overlay root over its image, build its
 /// spec and create it in the runtime, waiting for `start`. Its stdout and stderr go
-/// to its log file. `index` is its position in `initContainers` or `containers`.
+/// to `output` (the supervisor's log pipes), or else straight to its log file.
+/// `field` is where it is in the manifest (`spec.containers[0]`).
 pub fn create_container(
     sandbox: &mut Sandbox,
     container: &Container,
@@ -219,6 +220,7 @@ pub fn create_container(
     init: bool,
     resources: &crate::manifest::ContainerResources,
     images: &ImageStore,
+    output: Option<(RawFd, RawFd)>,
 ) -> Result<ContainerRecord> {
     let image = images.resolve(container.image.as_deref().unwrap_or(""))?;
     let name = container.name.clone();
@@ -264,7 +266,10 @@ pub fn create_container(
         let opts = CreateOptions {
             root: paths.runtime_root(),
             id: id.clone(),
-            stdio: Some([null.as_raw_fd(), log.as_raw_fd(), log.as_raw_fd()]),
+            stdio: Some(match output {
+                Some((out, err)) => [null.as_raw_fd(), out, err],
+                None => [null.as_raw_fd(), log.as_raw_fd(), log.as_raw_fd()],
+            }),
             ..CreateOptions::default()
         };
         let bundle =
@@ -306,7 +311,6 @@ pub fn start_container(sandbox: &mut Sandbox, name: &str) -> Result<i32> {
     {
         r.started_at = Some(started);
     }
-    let _ = std::fs::remove_file(sandbox.paths.exit(name));
     sandbox.save()?;
     Ok(c.state.pid)
 }
@@ -449,7 +453,11 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
         if sandbox.record.stage == PodStage::Creating {
             // Creation still under way: its supervisor would go on making things
             // while we remove them. Stop it first; what it made is removed below.
-            if let Some(sup) = sandbox.record.supervisor.filter(|p| p.alive()) {
+            if let Some(sup) = sandbox
+                .record
+                .supervisor
+                .filter(|p| p.alive() && p.pid != std::process::id() as i32)
+            {
                 // SAFETY: kill of this pod's supervisor, verified by PID + start time.
                 unsafe { libc::kill(sup.pid, libc::SIGKILL) };
                 let deadline = Instant::now() + Duration::from_secs(5);
@@ -462,6 +470,9 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
                 paths: sandbox.paths.clone(),
             };
         }
+        // The supervisor restarts nothing once this exists.
+        let marker = sandbox.paths.terminating();
+        std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
         if sandbox.record.stage != PodStage::Deleting {
             sandbox.record.stage = PodStage::Deleting;
             sandbox.record.deletion_timestamp = Some(now_seconds());

@@ -1,7 +1,7 @@
 //! What podrt keeps about a pod in `pod.json`: the manifest as applied, the ids it
 //! gave the pod and its containers, and the processes it must be able to find again.
 //! Status is not stored here: it is derived on each read from the kernel and the
-//! supervisor's exit records ([`crate::status`]), so a crash never leaves a stale one.
+//! supervisor's container states ([`crate::status`]), so a crash never leaves a stale one.
 
 use std::io::Write;
 use std::path::Path;
@@ -69,17 +69,6 @@ pub struct ContainerRecord {
     pub image_id: String,
     /// When its process was started (RFC 3339).
     pub started_at: Option<String>,
-}
-
-/// How a container's process ended, as its parent (the supervisor) saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitRecord {
-    /// Exit status, or 128 + signal.
-    pub exit_code: i32,
-    /// The signal that killed it, if one did.
-    pub signal: Option<i32>,
-    /// When it ended (RFC 3339).
-    pub finished_at: String,
 }
 
 /// The contents of `pod.json`.

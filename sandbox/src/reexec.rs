@@ -6,6 +6,7 @@
 //! thing in `main`, before any argument parsing.
 
 use std::ffi::{CString, OsString};
+use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub const SUPERVISE: &str = "__podrt-supervise";
 /// First argument that makes the binary a pod's PID 1.
 pub const POD_INIT: &str = "__podrt-pod-init";
+/// First argument that makes the binary a supervisor's container creator.
+pub const CREATE: &str = "__podrt-create";
 
 /// If this process was started as a supervisor or pod init, be one and return its
 /// exit status; `None` for an ordinary command line.
@@ -22,17 +25,20 @@ pub fn dispatch() -> Option<i32> {
     if first == POD_INIT {
         crate::pod_init::reap_forever();
     }
+    if first == CREATE {
+        let dir = PathBuf::from(args.next()?);
+        let rest: Vec<String> = args
+            .filter_map(|a: OsString| a.into_string().ok())
+            .collect();
+        let items = crate::supervisor::creator::parse_items(&rest);
+        crate::supervisor::creator::create_items(&dir, &items, &mut std::io::stdout());
+        return Some(0);
+    }
     if first != SUPERVISE {
         return None;
     }
     let dir = PathBuf::from(args.next()?);
-    let children: Vec<(i32, String)> = args
-        .filter_map(|a: OsString| {
-            let s = a.to_str()?;
-            let (pid, name) = s.split_once('=')?;
-            Some((pid.parse().ok()?, name.to_string()))
-        })
-        .collect();
+    let report: Option<i32> = args.next().and_then(|a| a.to_str()?.parse().ok());
     // SAFETY: prctl with a pointer to a NUL-terminated constant.
     unsafe {
         libc::prctl(
@@ -43,18 +49,29 @@ pub fn dispatch() -> Option<i32> {
             0,
         )
     };
-    crate::supervisor::watch(&dir, &children);
-    Some(0)
+    let plan = match crate::supervisor::Plan::load(&dir.join("supervisor.json")) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("podrt supervisor: {e}");
+            return Some(1);
+        }
+    };
+    // SAFETY: the descriptor number was handed to us by the process that exec'd us
+    // for exactly this; we take ownership of it once.
+    let report = report.map(|fd| unsafe { std::fs::File::from_raw_fd(fd) });
+    Some(crate::supervisor::run::Supervisor::new(plan, report).run())
 }
 
-/// Replace this process with `exe` as the supervisor of `children` (PID, container
-/// name) of the pod at `pod_dir`. Returns only on failure.
-pub fn supervise(exe: &Path, pod_dir: &Path, children: &[(i32, String)]) -> std::io::Error {
+/// Replace this process with `exe` as the supervisor of the pod at `pod_dir`,
+/// reporting to `apply` on descriptor `report`. Returns only on failure.
+pub fn supervise(exe: &Path, pod_dir: &Path, report: RawFd) -> std::io::Error {
+    // SAFETY: fcntl on a descriptor we hold: keep it open across exec.
+    unsafe { libc::fcntl(report, libc::F_SETFD, 0) };
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg0("podrt-supervisor").arg(SUPERVISE).arg(pod_dir);
-    for (pid, name) in children {
-        cmd.arg(format!("{pid}={name}"));
-    }
+    cmd.arg0("podrt-supervisor")
+        .arg(SUPERVISE)
+        .arg(pod_dir)
+        .arg(report.to_string());
     use std::os::unix::process::CommandExt;
     cmd.exec()
 }

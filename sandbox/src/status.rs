@@ -1,6 +1,6 @@
 //! A pod's status as Kubernetes writes it (`status.phase`, `conditions`,
 //! `initContainerStatuses`, `containerStatuses`), derived on each read from the
-//! kernel (is the container's process alive?) and the supervisor's exit records,
+//! kernel (is the container's process alive?) and the supervisor's container states,
 //! never stored, so it cannot go stale.
 
 use k8s_openapi::api::core::v1::{
@@ -11,7 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use podrt_runtime::ContainerStatus as Rt;
 
 use crate::pod::Sandbox;
-use crate::record::{read_json, ExitRecord, PodStage};
+use crate::record::PodStage;
+use crate::supervisor::state::{
+    ContainerState as ContainerStateFile, State as Recorded, Terminated,
+};
 
 /// The pod as `get -o yaml` shows it: the manifest with `metadata.uid`,
 /// `creationTimestamp`, `deletionTimestamp` and `status` filled in.
@@ -95,18 +98,28 @@ fn phase(
     if init_failed && never {
         return "Failed";
     }
-    let started = |s: &ContainerStatus| s.state.as_ref().is_some_and(|st| st.waiting.is_none());
+    // Started at least once: not waiting, or waiting to be restarted.
+    let started = |s: &ContainerStatus| {
+        s.state.as_ref().is_some_and(|st| st.waiting.is_none()) || s.last_state.is_some()
+    };
     if !apps.iter().all(started) {
         return "Pending";
     }
     let codes: Vec<Option<i32>> = apps.iter().map(exit_code).collect();
-    if codes.iter().all(Option::is_some) {
-        if codes.iter().all(|c| *c == Some(0)) {
-            return "Succeeded";
+    let all_ended = codes.iter().all(Option::is_some);
+    match policy {
+        // Always restarts whatever ends: the pod runs on.
+        Some("Never") | Some("OnFailure") if all_ended => {
+            if codes.iter().all(|c| *c == Some(0)) {
+                "Succeeded"
+            } else if never {
+                "Failed"
+            } else {
+                "Running"
+            }
         }
-        return "Failed";
+        _ => "Running",
     }
-    "Running"
 }
 
 fn container_status(
@@ -133,64 +146,88 @@ fn container_status(
     st.image = rec.image_name.clone();
     st.image_id = rec.image_id.clone();
     st.container_id = Some(format!("podrt://{}", rec.id));
-    let exit: Option<ExitRecord> = read_json(&sandbox.paths.exit(name)).ok().flatten();
     let rt = sandbox.runtime_container(name).map(|c| c.status());
+    let alive = matches!(rt, Some(Rt::Running) | Some(Rt::Paused));
+    let recorded = ContainerStateFile::load(&sandbox.paths.container_state(name))
+        .ok()
+        .flatten();
     let started_at = rec.started_at.as_deref().and_then(time);
-    let state = match (rt, exit) {
-        (Some(Rt::Running) | Some(Rt::Paused), _) => {
-            st.ready = true;
-            st.started = Some(true);
-            ContainerState {
-                running: Some(ContainerStateRunning { started_at }),
-                ..ContainerState::default()
-            }
+    let (state, last, restarts) = match recorded {
+        Some(r) => {
+            let state = match r.state {
+                // The supervisor saw it start; the kernel says whether it still runs.
+                Recorded::Running { started_at } if alive => running(time(&started_at)),
+                Recorded::Running { started_at } => unknown(time(&started_at), &st),
+                Recorded::Waiting { reason, message } => ContainerState {
+                    waiting: Some(ContainerStateWaiting {
+                        reason: Some(reason),
+                        message,
+                    }),
+                    ..ContainerState::default()
+                },
+                Recorded::Terminated(t) => terminated(&t, &st),
+            };
+            let last = r.last_state.map(|t| terminated(&t, &st));
+            (state, last, r.restart_count)
         }
-        (Some(Rt::Created) | Some(Rt::Creating), _) | (None, None) if rec.started_at.is_none() => {
+        // No supervisor record (a library caller's pod): the kernel's word only.
+        None if alive => (running(started_at), None, 0),
+        None if rec.started_at.is_none() => (
             ContainerState {
                 waiting: Some(ContainerStateWaiting {
                     reason: Some("ContainerCreating".into()),
                     message: None,
                 }),
                 ..ContainerState::default()
-            }
-        }
-        (_, Some(e)) => {
-            st.started = Some(false);
-            ContainerState {
-                terminated: Some(ContainerStateTerminated {
-                    exit_code: e.exit_code,
-                    signal: e.signal,
-                    reason: Some(
-                        if e.exit_code == 0 {
-                            "Completed"
-                        } else {
-                            "Error"
-                        }
-                        .into(),
-                    ),
-                    started_at,
-                    finished_at: time(&e.finished_at),
-                    container_id: st.container_id.clone(),
-                    message: None,
-                }),
-                ..ContainerState::default()
-            }
-        }
-        // Ended, but nobody saw how (its supervisor was gone): say so, invent nothing.
-        _ => ContainerState {
-            terminated: Some(ContainerStateTerminated {
-                exit_code: -1,
-                reason: Some("Unknown".into()),
-                message: Some("the container ended while its supervisor was not running".into()),
-                started_at,
-                container_id: st.container_id.clone(),
-                ..ContainerStateTerminated::default()
-            }),
-            ..ContainerState::default()
-        },
+            },
+            None,
+            0,
+        ),
+        None => (unknown(started_at, &st), None, 0),
     };
+    st.ready = state.running.is_some();
+    st.started = Some(state.running.is_some());
+    st.restart_count = restarts as i32;
+    st.last_state = last;
     st.state = Some(state);
     st
+}
+
+fn running(started_at: Option<Time>) -> ContainerState {
+    ContainerState {
+        running: Some(ContainerStateRunning { started_at }),
+        ..ContainerState::default()
+    }
+}
+
+fn terminated(t: &Terminated, st: &ContainerStatus) -> ContainerState {
+    ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            exit_code: t.exit_code,
+            signal: t.signal,
+            reason: Some(t.reason.clone()),
+            started_at: t.started_at.as_deref().and_then(time),
+            finished_at: time(&t.finished_at),
+            container_id: st.container_id.clone(),
+            message: None,
+        }),
+        ..ContainerState::default()
+    }
+}
+
+/// Ended, but nobody saw how (its supervisor was gone): say so, invent nothing.
+fn unknown(started_at: Option<Time>, st: &ContainerStatus) -> ContainerState {
+    ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            exit_code: -1,
+            reason: Some("Unknown".into()),
+            message: Some("the container ended while its supervisor was not running".into()),
+            started_at,
+            container_id: st.container_id.clone(),
+            ..ContainerStateTerminated::default()
+        }),
+        ..ContainerState::default()
+    }
 }
 
 /// Kubernetes' QoS class from the containers' requests and limits.

@@ -111,6 +111,9 @@ pub struct LogsArgs {
     /// Keep printing output as it comes, until the container ends.
     #[arg(short = 'f', long = "follow")]
     pub follow: bool,
+    /// Start each line with the time it was written (RFC 3339).
+    #[arg(long)]
+    pub timestamps: bool,
 }
 
 /// `exec`.

@@ -58,7 +58,7 @@ impl RestartPolicy {
 /// A container's resources in kernel units.
 ///
 /// A request left unset takes the limit's value, as Kubernetes defaults it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerResources {
     /// The container's name.
     pub name: String,

@@ -1,0 +1,174 @@
+//! The pod's supervisor: one small process per pod, the parent of all its
+//! containers. `podrt apply` forks it; it makes the pod sandbox, writes its plan
+//! (`supervisor.json`) and, given the podrt binary, re-executes it so the long-lived
+//! process holds none of the creation code. Then ([`run`]) it runs the init
+//! containers one by one and the app containers, each made by a short-lived creator
+//! process ([`creator`]), sends `apply` a one-line report ("ok" or "error ..."),
+//! detaches, writes the containers' output as CRI logs, records every termination
+//! ([`state`]) and restarts per `restartPolicy` ([`policy`]).
+
+pub mod creator;
+pub mod plan;
+pub mod policy;
+pub mod run;
+pub mod state;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::error::{Error, Result};
+use crate::manifest::ValidPod;
+use crate::pod::{self, Options, Sandbox};
+use crate::record::PodStage;
+
+pub use plan::Plan;
+pub use policy::RestartPolicy;
+
+/// Create the pod through a forked supervisor and return once every container
+/// runs (init containers having run to completion first), or with the error that
+/// stopped it, in which case nothing of the pod is left. Call from a
+/// single-threaded process.
+pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox> {
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::io("creating a pipe for", &opts.root, e.into()))?;
+    // SAFETY: fork in a single-threaded process (the CLI); the child carries on in
+    // Rust as an ordinary process and never returns from this function.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::last_os("forking the pod supervisor for", &opts.root));
+    }
+    if pid == 0 {
+        drop(read_end);
+        supervisor_main(opts, manifest, valid, write_end);
+    }
+    drop(write_end);
+    let mut report = String::new();
+    let mut reader = std::fs::File::from(read_end);
+    let _ = reader.read_to_string(&mut report);
+    if report.starts_with("ok") {
+        // Created: every app container was started (or the pod failed for good in
+        // its init containers). Record it, unless a delete got there first.
+        let mut s = pod::get(&opts.root, &valid.name)?;
+        let _lock = s.lock()?;
+        if s.record.stage == PodStage::Creating {
+            s.record.stage = PodStage::Created;
+            s.save()?;
+        }
+        return Ok(s);
+    }
+    if let Some(msg) = report.strip_prefix("error ") {
+        // The supervisor has stopped; remove what it made.
+        if let Ok(Some(mut s)) = pod::find(&opts.root, &valid.name) {
+            if let Ok(_lock) = s.lock() {
+                if s.record.stage == PodStage::Creating {
+                    pod::stop_pod_sandbox(&s, Duration::ZERO);
+                    pod::remove_pod_sandbox(&mut s);
+                }
+            }
+        }
+        return Err(Error::Create {
+            pod: valid.name.clone(),
+            message: msg.trim().to_string(),
+        });
+    }
+    // The supervisor died without a word: killed by a `delete` racing the creation,
+    // or crashed. Clean up whatever it left.
+    // Under the pod's lock: a `delete` holds it while it stops the supervisor and
+    // marks the pod Deleting, and then removes the pod itself.
+    let found = pod::find(&opts.root, &valid.name).ok().flatten();
+    let message = match found {
+        Some(mut s) => match s.lock() {
+            Ok(_lock) if s.record.stage == PodStage::Creating => {
+                pod::remove_pod_sandbox(&mut s);
+                "the pod's supervisor died while creating it (see the kernel log)"
+            }
+            _ => "the pod was deleted while it was being created",
+        },
+        None => "the pod was deleted while it was being created",
+    };
+    Err(Error::Create {
+        pod: valid.name.clone(),
+        message: message.into(),
+    })
+}
+
+/// The forked supervisor: make the sandbox, hand over to the small supervisor.
+fn supervisor_main(opts: &Options, manifest: &Pod, valid: &ValidPod, report: OwnedFd) -> ! {
+    // Detach from the caller's session and stdio (a caller reading our stdout to its
+    // end must not wait for the pod), and adopt every container's process.
+    // SAFETY: setsid/prctl with integer arguments.
+    unsafe {
+        libc::setsid();
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+    redirect_stdio(None);
+    let mut report = std::fs::File::from(report);
+    let opts = Options {
+        as_supervisor: true,
+        ..opts.clone()
+    };
+    let (sandbox, plan) = match prepare(&opts, manifest, valid) {
+        Ok(x) => x,
+        Err(e) => {
+            use std::io::Write;
+            let _ = writeln!(report, "error {e}");
+            std::process::exit(1);
+        }
+    };
+    redirect_stdio(Some(&sandbox.paths.supervisor_log()));
+    if let Some(exe) = &opts.helper_exe {
+        let err = crate::reexec::supervise(exe, &sandbox.paths.dir, report.as_raw_fd());
+        tracing::warn!("re-executing {} as the supervisor: {err}", exe.display());
+    }
+    let code = run::Supervisor::new(plan, Some(report)).run();
+    std::process::exit(code);
+}
+
+/// Make the sandbox and write the supervisor's plan; on failure nothing is left.
+fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<(Sandbox, Plan)> {
+    let mut sandbox = pod::run_pod_sandbox(opts, valid, manifest)?;
+    let spec = manifest.spec.clone().unwrap_or_default();
+    let plan = Plan {
+        pod: valid.name.clone(),
+        pod_dir: sandbox.paths.dir.clone(),
+        restart_policy: RestartPolicy::parse(spec.restart_policy.as_deref()),
+        init_containers: spec
+            .init_containers
+            .iter()
+            .flatten()
+            .map(|c| c.name.clone())
+            .collect(),
+        containers: spec.containers.iter().map(|c| c.name.clone()).collect(),
+        helper_exe: opts.helper_exe.clone(),
+    };
+    if let Err(e) = plan.save(&sandbox.paths.supervisor_plan()) {
+        pod::remove_pod_sandbox(&mut sandbox);
+        return Err(e);
+    }
+    Ok((sandbox, plan))
+}
+
+fn redirect_stdio(log: Option<&std::path::Path>) {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null");
+    let err = log.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    if let Ok(null) = &null {
+        // SAFETY: dup2 of descriptors we own onto stdio.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 0);
+            libc::dup2(null.as_raw_fd(), 1);
+            libc::dup2(err.as_ref().unwrap_or(null).as_raw_fd(), 2);
+        }
+    }
+}

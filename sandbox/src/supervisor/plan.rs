@@ -1,0 +1,47 @@
+//! `supervisor.json`: what the pod's supervisor runs, written by `apply` before the
+//! supervisor starts, so the supervisor never has to read the manifest itself.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::RestartPolicy;
+use crate::error::Result;
+use crate::record::{read_json, write_atomic};
+
+/// The supervisor's instructions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The pod's name (for messages).
+    pub pod: String,
+    /// The pod's state directory.
+    pub pod_dir: PathBuf,
+    /// `spec.restartPolicy`.
+    pub restart_policy: RestartPolicy,
+    /// Init containers, in order.
+    pub init_containers: Vec<String>,
+    /// App containers.
+    pub containers: Vec<String>,
+    /// The podrt binary, to run container creation in a fresh process.
+    pub helper_exe: Option<PathBuf>,
+}
+
+impl Plan {
+    /// Read it.
+    pub fn load(path: &Path) -> Result<Plan> {
+        read_json(path)?.ok_or_else(|| crate::Error::State {
+            path: path.to_path_buf(),
+            message: "missing".into(),
+        })
+    }
+
+    /// Write it atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let data = serde_json::to_vec_pretty(self).map_err(|e| crate::Error::State {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        write_atomic(path, &data)
+    }
+}

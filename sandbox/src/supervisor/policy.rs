@@ -1,0 +1,108 @@
+//! When a container is restarted: `restartPolicy` and kubelet's back-off. The first
+//! restart is immediate; each further one waits twice as long as the last, from 10 s
+//! up to 5 minutes, counted from when the container ended; a container that ran for
+//! 10 minutes before ending starts the sequence again.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `spec.restartPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum RestartPolicy {
+    /// Restart whatever way it ended (the default).
+    #[default]
+    Always,
+    /// Restart only after a failure.
+    OnFailure,
+    /// Never restart.
+    Never,
+}
+
+impl RestartPolicy {
+    /// From the manifest's string (absent → Always).
+    pub fn parse(s: Option<&str>) -> RestartPolicy {
+        match s {
+            Some("OnFailure") => RestartPolicy::OnFailure,
+            Some("Never") => RestartPolicy::Never,
+            _ => RestartPolicy::Always,
+        }
+    }
+
+    /// Is an app container that ended with `exit_code` restarted?
+    pub fn restarts_app(self, exit_code: i32) -> bool {
+        match self {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => exit_code != 0,
+            RestartPolicy::Never => false,
+        }
+    }
+
+    /// Is a failed init container retried? (Always and OnFailure both retry.)
+    pub fn retries_init(self) -> bool {
+        self != RestartPolicy::Never
+    }
+}
+
+/// The first back-off, its ceiling, and the run time that resets it.
+const INITIAL: Duration = Duration::from_secs(10);
+const MAX: Duration = Duration::from_secs(300);
+const RESET_AFTER: Duration = Duration::from_secs(600);
+
+/// One container's back-off state.
+#[derive(Debug, Clone, Default)]
+pub struct Backoff {
+    current: Option<Duration>,
+}
+
+impl Backoff {
+    /// The delay before restarting a container that ran for `ran`, and advance.
+    pub fn next(&mut self, ran: Duration) -> Duration {
+        if ran >= RESET_AFTER {
+            self.current = None;
+        }
+        match self.current {
+            None => {
+                self.current = Some(INITIAL);
+                Duration::ZERO
+            }
+            Some(d) => {
+                self.current = Some((d * 2).min(MAX));
+                d
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_restart_is_immediate_then_10s_doubling_to_5min() {
+        let mut b = Backoff::default();
+        let got: Vec<u64> = (0..9)
+            .map(|_| b.next(Duration::from_secs(1)).as_secs())
+            .collect();
+        assert_eq!(got, [0, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
+    fn ten_minutes_of_running_resets_the_back_off() {
+        let mut b = Backoff::default();
+        b.next(Duration::ZERO);
+        assert_eq!(b.next(Duration::ZERO).as_secs(), 10);
+        assert_eq!(b.next(Duration::from_secs(601)).as_secs(), 0);
+        assert_eq!(b.next(Duration::ZERO).as_secs(), 10);
+    }
+
+    #[test]
+    fn policies() {
+        assert!(RestartPolicy::Always.restarts_app(0));
+        assert!(!RestartPolicy::OnFailure.restarts_app(0));
+        assert!(RestartPolicy::OnFailure.restarts_app(1));
+        assert!(!RestartPolicy::Never.restarts_app(1));
+        assert!(!RestartPolicy::Never.retries_init());
+        assert_eq!(RestartPolicy::parse(None), RestartPolicy::Always);
+    }
+}

@@ -1,0 +1,455 @@
+//! The supervisor's loop: run the init containers one at a time, then the app
+//! containers; copy their output into CRI-format logs; on each exit record the
+//! termination (OOMKilled from the cgroup's OOM events) and restart per
+//! `restartPolicy` with kubelet's back-off; stop restarting once the pod is being
+//! deleted. It waits on one `poll`: the SIGCHLD signalfd, the output pipes, and the
+//! earliest restart due.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use super::creator::{self, Item, Outcome};
+use super::plan::Plan;
+use super::policy::Backoff;
+#[cfg(test)]
+use super::policy::RestartPolicy;
+use super::state::{ContainerState, State, Terminated};
+use crate::cri_log::{LineWriter, Stream};
+
+/// One output pipe being copied into the log.
+struct Pipe {
+    fd: OwnedFd,
+    writer: LineWriter,
+}
+
+/// One container as the supervisor tracks it.
+struct Slot {
+    name: String,
+    init: bool,
+    pid: Option<i32>,
+    cgroup: Option<String>,
+    started: Option<(Instant, String)>,
+    state: ContainerState,
+    backoff: Backoff,
+    restart_at: Option<Instant>,
+    /// It will never run again.
+    done: bool,
+    pipes: Vec<Pipe>,
+}
+
+/// The supervisor.
+pub struct Supervisor {
+    plan: Plan,
+    slots: Vec<Slot>,
+    /// Where `apply` waits for the first report, until it is sent.
+    report: Option<File>,
+}
+
+impl Supervisor {
+    /// A supervisor for `plan`, reporting once to `report`.
+    pub fn new(plan: Plan, report: Option<File>) -> Supervisor {
+        let slot = |name: &String, init: bool| Slot {
+            name: name.clone(),
+            init,
+            pid: None,
+            cgroup: None,
+            started: None,
+            state: ContainerState {
+                state: State::Waiting {
+                    reason: if init {
+                        "PodInitializing"
+                    } else {
+                        "ContainerCreating"
+                    }
+                    .into(),
+                    message: None,
+                },
+                last_state: None,
+                restart_count: 0,
+            },
+            backoff: Backoff::default(),
+            restart_at: None,
+            done: false,
+            pipes: Vec::new(),
+        };
+        let slots = plan
+            .init_containers
+            .iter()
+            .map(|n| slot(n, true))
+            .chain(plan.containers.iter().map(|n| slot(n, false)))
+            .collect();
+        Supervisor {
+            plan,
+            slots,
+            report,
+        }
+    }
+
+    fn state_path(&self, name: &str) -> PathBuf {
+        self.plan
+            .pod_dir
+            .join("containers")
+            .join(name)
+            .join("state.json")
+    }
+
+    fn save(&self, i: usize) {
+        let s = &self.slots[i];
+        if let Err(e) = s.state.save(&self.state_path(&s.name)) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    fn send_report(&mut self, line: &str) {
+        if let Some(mut r) = self.report.take() {
+            let _ = writeln!(r, "{line}");
+        }
+    }
+
+    fn terminating(&self) -> bool {
+        self.plan.pod_dir.join("terminating").exists()
+    }
+
+    /// Run until no container will run again and their output is drained.
+    /// Returns the exit status (1 when the pod could not be created).
+    pub fn run(&mut self) -> i32 {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        let _ = mask.thread_block();
+        let sfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        {
+            Ok(s) => s,
+            Err(e) => {
+                self.send_report(&format!("error creating a signalfd: {e}"));
+                return 1;
+            }
+        };
+        if !self.start_next_phase() {
+            return 1;
+        }
+        loop {
+            self.reap();
+            if self
+                .slots
+                .iter()
+                .all(|s| s.done && s.pipes.is_empty() && s.pid.is_none())
+            {
+                self.send_report("ok");
+                return 0;
+            }
+            let timeout = self
+                .slots
+                .iter()
+                .filter_map(|s| s.restart_at)
+                .min()
+                .map(|t| t.saturating_duration_since(Instant::now()));
+            let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+            let mut owners = Vec::new();
+            for (i, s) in self.slots.iter().enumerate() {
+                for (j, p) in s.pipes.iter().enumerate() {
+                    fds.push(PollFd::new(p.fd.as_fd(), PollFlags::POLLIN));
+                    owners.push((i, j));
+                }
+            }
+            let t = match timeout {
+                Some(d) => PollTimeout::try_from(d.as_millis().min(60_000) as i32 + 1)
+                    .unwrap_or(PollTimeout::MAX),
+                None => PollTimeout::NONE,
+            };
+            if poll(&mut fds, t).is_err() {
+                continue;
+            }
+            let ready: Vec<(usize, usize)> = fds[1..]
+                .iter()
+                .zip(owners)
+                .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(_, o)| o)
+                .collect();
+            drop(fds);
+            while let Ok(Some(_)) = sfd.read_signal() {}
+            for (i, j) in ready.into_iter().rev() {
+                self.drain(i, j);
+            }
+            self.restart_due();
+        }
+    }
+
+    /// Copy what a pipe has into the log; at end of file close it.
+    fn drain(&mut self, i: usize, j: usize) {
+        let mut buf = [0u8; 65536];
+        let pipe = &mut self.slots[i].pipes[j];
+        let n = nix::unistd::read(&pipe.fd, &mut buf).unwrap_or(0);
+        if n == 0 {
+            let _ = pipe.writer.finish();
+            self.slots[i].pipes.remove(j);
+        } else {
+            let _ = pipe.writer.write(&buf[..n]);
+        }
+    }
+
+    /// Start what should run now: the next init container, or all app containers.
+    /// Returns false if the pod could not be created (reported to `apply`).
+    fn start_next_phase(&mut self) -> bool {
+        let next_init = self.slots.iter().position(|s| s.init && !s.done);
+        let targets: Vec<usize> = match next_init {
+            Some(i) => vec![i],
+            None => (0..self.slots.len())
+                .filter(|&i| !self.slots[i].init)
+                .collect(),
+        };
+        if targets.iter().any(|&i| self.slots[i].pid.is_some()) {
+            return true;
+        }
+        let failed = self.start(&targets);
+        if next_init.is_none() && failed.is_none() {
+            self.send_report("ok");
+        }
+        match failed {
+            Some(msg) if self.report.is_some() => {
+                self.send_report(&format!("error {msg}"));
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Create and start the containers at `targets`; the first failure's message.
+    fn start(&mut self, targets: &[usize]) -> Option<String> {
+        let mut items = Vec::new();
+        let mut ends = Vec::new();
+        for &i in targets {
+            let log = self
+                .plan
+                .pod_dir
+                .join("containers")
+                .join(&self.slots[i].name);
+            let (Ok(out), Ok(err), Ok(())) = (pipe(), pipe(), std::fs::create_dir_all(&log)) else {
+                return Some(format!(
+                    "creating pipes for container {}",
+                    self.slots[i].name
+                ));
+            };
+            items.push(Item {
+                name: self.slots[i].name.clone(),
+                out: out.1.as_raw_fd(),
+                err: err.1.as_raw_fd(),
+            });
+            ends.push((i, out, err, log.join("log")));
+        }
+        let outcomes = creator::run(&self.plan, &items);
+        let mut first_error = None;
+        for ((i, out, err, log), outcome) in ends.into_iter().zip(outcomes) {
+            drop(out.1);
+            drop(err.1);
+            match outcome {
+                Outcome::Started { pid, cgroup, .. } => {
+                    let now = now();
+                    let s = &mut self.slots[i];
+                    s.pid = Some(pid);
+                    s.cgroup = Some(cgroup);
+                    s.started = Some((Instant::now(), now.clone()));
+                    s.state.state = State::Running { started_at: now };
+                    for (fd, stream) in [(out.0, Stream::Stdout), (err.0, Stream::Stderr)] {
+                        if let Ok(f) = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&log)
+                        {
+                            s.pipes.push(Pipe {
+                                fd,
+                                writer: LineWriter::new(f, stream),
+                            });
+                        }
+                    }
+                }
+                Outcome::Failed { message, .. } => {
+                    let s = &mut self.slots[i];
+                    s.state.state = State::Waiting {
+                        reason: "CreateContainerError".into(),
+                        message: Some(message.clone()),
+                    };
+                    first_error.get_or_insert(format!("container {}: {message}", s.name));
+                    let delay = s.backoff.next(Duration::ZERO);
+                    s.restart_at = Some(Instant::now() + delay.max(Duration::from_secs(1)));
+                }
+            }
+            self.save(i);
+        }
+        first_error
+    }
+
+    /// Reap every ended child and act on containers that ended.
+    fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with WNOHANG and a pointer to a local.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            if let Some(i) = self.slots.iter().position(|s| s.pid == Some(pid)) {
+                self.ended(i, status);
+            }
+        }
+    }
+
+    fn ended(&mut self, i: usize, status: libc::c_int) {
+        let (exit_code, signal) = if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            (128 + sig, Some(sig))
+        } else {
+            (libc::WEXITSTATUS(status), None)
+        };
+        let policy = self.plan.restart_policy;
+        let terminating = self.terminating();
+        let s = &mut self.slots[i];
+        let oom = signal == Some(libc::SIGKILL) && s.cgroup.as_deref().is_some_and(oom_killed);
+        let reason = if oom {
+            "OOMKilled"
+        } else if exit_code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        };
+        let (ran, started_at) = match s.started.take() {
+            Some((at, text)) => (at.elapsed(), Some(text)),
+            None => (Duration::ZERO, None),
+        };
+        let t = Terminated {
+            exit_code,
+            signal,
+            reason: reason.into(),
+            started_at,
+            finished_at: now(),
+        };
+        s.pid = None;
+        s.state.state = State::Terminated(t.clone());
+        let restart = !terminating
+            && if s.init {
+                exit_code != 0 && policy.retries_init()
+            } else {
+                policy.restarts_app(exit_code)
+            };
+        if restart {
+            s.state.last_state = Some(t);
+            let delay = s.backoff.next(ran);
+            s.restart_at = Some(Instant::now() + delay);
+            if !delay.is_zero() {
+                s.state.state = State::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: Some(format!(
+                        "back-off {}s restarting failed container={} pod={}",
+                        delay.as_secs(),
+                        s.name,
+                        self.plan.pod
+                    )),
+                };
+            }
+        } else {
+            s.done = true;
+        }
+        let init_ok = s.init && exit_code == 0;
+        let init_failed_for_good = s.init && exit_code != 0 && !restart;
+        self.save(i);
+        if init_failed_for_good {
+            // restartPolicy Never: the pod is Failed, nothing else ever runs.
+            for s in self.slots.iter_mut().filter(|s| !s.done) {
+                s.done = true;
+            }
+            self.send_report("ok");
+        } else if init_ok && !terminating {
+            self.start_next_phase();
+        } else if terminating {
+            for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
+                s.done = true;
+                s.restart_at = None;
+            }
+        }
+    }
+
+    /// Restart containers whose back-off has run out.
+    fn restart_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].restart_at.is_some_and(|t| t <= now))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        if self.terminating() {
+            for i in due {
+                self.slots[i].restart_at = None;
+                self.slots[i].done = true;
+            }
+            return;
+        }
+        for &i in &due {
+            self.slots[i].restart_at = None;
+            self.slots[i].state.restart_count += 1;
+        }
+        self.start(&due);
+    }
+}
+
+fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+/// Did the kernel's OOM killer kill a process of this cgroup (v1 `oom_control`,
+/// v2 `memory.events`)?
+fn oom_killed(cgroup: &str) -> bool {
+    let rel = cgroup.trim_start_matches('/');
+    let files = [
+        Path::new("/sys/fs/cgroup/memory")
+            .join(rel)
+            .join("memory.oom_control"),
+        Path::new("/sys/fs/cgroup").join(rel).join("memory.events"),
+    ];
+    files.iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|text| {
+            text.lines().any(|l| {
+                l.strip_prefix("oom_kill ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .is_some_and(|n| n > 0)
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_is_read_from_the_plan() {
+        let plan = Plan {
+            pod: "p".into(),
+            pod_dir: PathBuf::from("/nonexistent"),
+            restart_policy: RestartPolicy::Never,
+            init_containers: vec!["i".into()],
+            containers: vec!["a".into(), "b".into()],
+            helper_exe: None,
+        };
+        let s = Supervisor::new(plan, None);
+        assert_eq!(s.slots.len(), 3);
+        assert!(s.slots[0].init && !s.slots[1].init);
+        assert_eq!(
+            s.slots[0].state.state,
+            State::Waiting {
+                reason: "PodInitializing".into(),
+                message: None
+            }
+        );
+    }
+}
