@@ -8,6 +8,7 @@ pub mod container_spec;
 pub mod cri_log;
 pub mod error;
 pub mod etc_files;
+pub mod hooks;
 pub mod image;
 pub mod lock;
 pub mod manifest;
@@ -21,6 +22,7 @@ pub mod record;
 pub mod reexec;
 pub mod status;
 pub mod supervisor;
+pub mod terminate;
 pub mod volumes;
 
 pub use error::{Error, Result};

@@ -445,8 +445,9 @@ fn remove_tree(dir: &Path) -> Result<()> {
 }
 
 /// Delete a pod as `podrt delete` does: mark it Deleting (so `get` shows
-/// Terminating), stop a supervisor still creating it, stop every container
-/// (SIGTERM, SIGKILL after `grace`), then remove everything. Idempotent.
+/// Terminating), stop a supervisor still creating it, terminate every container
+/// gracefully ([`crate::terminate`]: preStop, stop signal, SIGKILL after `grace`),
+/// then remove everything. Idempotent.
 pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
     {
         let _lock = sandbox.lock()?;
@@ -479,7 +480,8 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
             sandbox.save()?;
         }
     }
-    stop_pod_sandbox(sandbox, grace);
+    crate::terminate::terminate(sandbox, grace);
+    stop_pod_sandbox(sandbox, Duration::ZERO);
     match remove_pod_sandbox(sandbox) {
         Some(e) => Err(e),
         None => Ok(()),

@@ -158,7 +158,8 @@ impl PodEnv {
     /// Mounts under this test's root still in the mount table.
     pub fn mounts_under_root(&self) -> Vec<String> {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let prefix = self.dir.to_string_lossy().to_string();
+        // With the slash: podrt-pods-1-1 must not match podrt-pods-1-15's mounts.
+        let prefix = format!("{}/", self.dir.display());
         info.lines()
             .filter_map(|l| l.split(' ').nth(4))
             .filter(|m| m.starts_with(&prefix))

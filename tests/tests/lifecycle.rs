@@ -174,3 +174,88 @@ spec:
     assert_eq!(t["exitCode"], 137);
     assert!(row(&env, "hog").contains("OOMKilled"));
 }
+
+#[test]
+fn delete_runs_pre_stop_then_term_and_waits_no_longer_than_needed() {
+    let env = PodEnv::new();
+    let shared = env.dir.join("shared");
+    env.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: polite}}
+spec:
+  terminationGracePeriodSeconds: 20
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "trap 'echo term >> /shared/order; exit 0' TERM; echo started >> /shared/order; while true; do sleep 0.1; done"]
+    lifecycle:
+      preStop: {{exec: {{command: [sh, -c, "echo prestop >> /shared/order"]}}}}
+    volumeMounts: [{{name: s, mountPath: /shared}}]
+  volumes: [{{name: s, hostPath: {{path: {}, type: DirectoryOrCreate}}}}]
+"#,
+        shared.display()
+    ));
+    let order = shared.join("order");
+    assert!(wait_until(10, || std::fs::read_to_string(&order)
+        .is_ok_and(|s| s.contains("started"))));
+    let t0 = std::time::Instant::now();
+    env.ok(&["delete", "pod", "polite"]);
+    let took = t0.elapsed();
+    assert_eq!(
+        std::fs::read_to_string(&order).unwrap(),
+        "started\nprestop\nterm\n"
+    );
+    // It left on TERM: no waiting for the 20 s grace period, no SIGKILL.
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "delete took {took:?}"
+    );
+    assert!(env.pod_dirs().is_empty());
+}
+
+#[test]
+fn a_container_ignoring_term_is_killed_at_the_end_of_the_grace_period_not_before() {
+    let env = PodEnv::new();
+    env.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  terminationGracePeriodSeconds: 30
+  containers:
+  - {name: c, image: busybox, command: [sh, -c, "trap '' TERM; while true; do sleep 0.1; done"]}
+"#,
+    );
+    let t0 = std::time::Instant::now();
+    env.ok(&["delete", "pod", "stubborn", "--grace-period", "2"]);
+    let took = t0.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(2),
+        "killed before the grace period: {took:?}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(6),
+        "grace period overrun: {took:?}"
+    );
+    assert!(env.pod_dirs().is_empty());
+}
+
+#[test]
+fn restarts_stop_once_deletion_begins_and_wait_false_returns_at_once() {
+    let env = PodEnv::new();
+    one_container(
+        &env,
+        "restarter",
+        "Always",
+        "trap \"exit 0\" TERM; sleep 0.2",
+    );
+    assert!(wait_until(10, || restarts(&env, "restarter") >= 1));
+    let dir = env.pod_dir("restarter");
+    let out = env.ok(&["delete", "pod", "restarter", "--wait=false"]);
+    assert_eq!(out.trim(), "pod \"restarter\" deleted");
+    assert!(wait_until(20, || !dir.exists()), "pod not gone");
+    assert!(env.mounts_under_root().is_empty());
+}

@@ -155,6 +155,10 @@ pub struct DeleteArgs {
     /// Deleting a pod that does not exist is not an error.
     #[arg(long)]
     pub ignore_not_found: bool,
+    /// Wait until the pod is gone (`--wait=false` returns at once and the
+    /// termination carries on in the background).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub wait: bool,
 }
 
 /// `image …`.

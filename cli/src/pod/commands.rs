@@ -186,10 +186,49 @@ fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
             }
         };
         let grace = grace_period(&sandbox, a)?;
-        pod::delete_pod(&mut sandbox, grace).with_context(|| format!("deleting pod {name}"))?;
+        if !a.wait && background()? {
+            println!("pod \"{name}\" deleted");
+            continue;
+        }
+        let result = pod::delete_pod(&mut sandbox, grace);
+        if !a.wait {
+            // The background child: done either way.
+            std::process::exit(i32::from(result.is_err()));
+        }
+        result.with_context(|| format!("deleting pod {name}"))?;
         println!("pod \"{name}\" deleted");
     }
     Ok(code)
+}
+
+/// `--wait=false`: fork a child, detached from our session, to carry the
+/// termination on. True in the parent, which returns at once; false in the child.
+fn background() -> Result<bool> {
+    // SAFETY: fork of the single-threaded CLI; the child goes on as an ordinary
+    // process and exits when the deletion is done.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error()).context("forking to delete in the background");
+    }
+    if pid == 0 {
+        // SAFETY: setsid has no arguments.
+        unsafe { libc::setsid() };
+        if let Ok(null) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: dup2 of a descriptor we own onto stdio.
+            unsafe {
+                libc::dup2(null.as_raw_fd(), 0);
+                libc::dup2(null.as_raw_fd(), 1);
+                libc::dup2(null.as_raw_fd(), 2);
+            }
+        }
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// kubectl's rules: --grace-period wins (0 only with --force; negative means the

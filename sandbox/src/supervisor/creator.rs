@@ -246,6 +246,7 @@ fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Res
     for (name, id) in made {
         match pod::start_container(&mut sandbox, &name) {
             Ok(pid) => {
+                post_start(&sandbox, &spec, &name);
                 let cgroup = format!("{}/{id}", sandbox.record.cgroup_parent);
                 let _ = writeln!(out, "ok {name} {pid} {cgroup}");
             }
@@ -255,6 +256,37 @@ fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Res
         }
     }
     Ok(())
+}
+
+/// Run the container's `postStart` hook to its end, as kubelet does before the
+/// container counts as running. A failed hook kills the container, which then
+/// ends (exit 137) and is restarted per `restartPolicy`.
+fn post_start(sandbox: &Sandbox, spec: &k8s_openapi::api::core::v1::PodSpec, name: &str) {
+    let found = spec
+        .containers
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.name == name);
+    let Some((i, c)) = found else { return };
+    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) else {
+        return;
+    };
+    let Some(rt) = sandbox.runtime_container(name) else {
+        return;
+    };
+    let netns = Some(sandbox.paths.ns("net")).filter(|p| p.exists());
+    let field = format!("spec.containers[{i}].lifecycle.postStart");
+    let ok = match crate::hooks::start(hook, &rt, netns.as_deref(), &field) {
+        Ok(pid) => crate::hooks::wait(pid),
+        Err(e) => {
+            eprintln!("container {name}: {e}");
+            false
+        }
+    };
+    if !ok {
+        eprintln!("container {name}: postStart hook failed: killing the container");
+        let _ = rt.kill(podrt_runtime::signal::Signal(libc::SIGKILL), true);
+    }
 }
 
 fn one_line(s: &str) -> String {
