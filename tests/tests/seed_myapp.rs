@@ -2,13 +2,14 @@
 //! `myservice` and `mydb` resolve; only then does the app container start. The test
 //! plays the cluster DNS: a tiny resolver inside the pod's own network namespace on
 //! 127.0.0.1:53 (podrt is told `--cluster-dns 127.0.0.1`), answering first for
-//! neither name, then for both. No packet leaves the pod's loopback.
+//! neither name (Init:0/2), then for myservice (Init:1/2), then for both
+//! (Running). No packet leaves the pod's loopback.
 
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use podrt_tests::pods::{text, PodEnv};
@@ -39,10 +40,19 @@ fn myapp_pod_waits_for_its_services_then_runs() {
     }));
     assert!(!env.ok(&["get", "pods"]).contains("Running"));
 
-    // "Create the services": answer for them in the pod's network namespace.
+    // "Create the services", one at a time: the cluster DNS answers in the pod's
+    // network namespace, first for myservice only, then for mydb too.
     let netns = env.pod_dir("myapp-pod").join("ns/net");
     let stop = Arc::new(AtomicBool::new(false));
-    let dns = spawn_dns(netns, stop.clone());
+    let known = Arc::new(Mutex::new(vec!["myservice".to_string()]));
+    let dns = spawn_dns(netns, stop.clone(), known.clone());
+    assert!(
+        wait_until(30, || env.ok(&["get", "pods"]).contains("Init:1/2")),
+        "pod never showed Init:1/2: {}",
+        env.ok(&["get", "pods"])
+    );
+    assert!(!env.ok(&["get", "pods"]).contains("Running"));
+    known.lock().unwrap().push("mydb".into());
 
     let out = apply.wait_with_output().expect("wait for apply");
     stop.store(true, Ordering::SeqCst);
@@ -72,7 +82,11 @@ fn myapp_pod_waits_for_its_services_then_runs() {
 
 /// Answer A queries for myservice/mydb (any search suffix) with 127.0.0.1, NXDOMAIN
 /// for the rest, inside the network namespace pinned at `netns`.
-fn spawn_dns(netns: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn spawn_dns(
+    netns: PathBuf,
+    stop: Arc<AtomicBool>,
+    known: Arc<Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let ns = std::fs::File::open(&netns).expect("open pod netns pin");
         // SAFETY: setns on a descriptor we own; affects only this thread.
@@ -86,14 +100,15 @@ fn spawn_dns(netns: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(
             let Ok((n, from)) = sock.recv_from(&mut buf) else {
                 continue;
             };
-            if let Some(reply) = answer(&buf[..n]) {
+            let names = known.lock().unwrap().clone();
+            if let Some(reply) = answer(&buf[..n], &names) {
                 let _ = sock.send_to(&reply, from);
             }
         }
     })
 }
 
-fn answer(q: &[u8]) -> Option<Vec<u8>> {
+fn answer(q: &[u8], names: &[String]) -> Option<Vec<u8>> {
     if q.len() < 12 {
         return None;
     }
