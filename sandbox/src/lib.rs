@@ -23,6 +23,7 @@ pub mod reexec;
 pub mod status;
 pub mod supervisor;
 pub mod terminate;
+pub mod trim;
 pub mod volumes;
 
 pub use error::{Error, Result};

@@ -23,6 +23,9 @@ use super::policy::RestartPolicy;
 use super::state::{ContainerState, State, Terminated};
 use crate::cri_log::{LineWriter, Stream};
 
+/// How often the supervisor drops the clean code pages it touched.
+const TRIM_EVERY: Duration = Duration::from_secs(30);
+
 /// One output pipe being copied into the log.
 struct Pipe {
     fd: OwnedFd,
@@ -134,7 +137,15 @@ impl Supervisor {
         if !self.start_next_phase() {
             return 1;
         }
+        crate::trim::drop_clean_file_pages();
+        let mut trimmed = Instant::now();
         loop {
+            // Code paths used once in a while (log copying, restarts) are let go
+            // again now and then, so the resident size stays near the idle one.
+            if trimmed.elapsed() >= TRIM_EVERY {
+                crate::trim::drop_clean_file_pages();
+                trimmed = Instant::now();
+            }
             self.reap();
             if self
                 .slots
@@ -366,6 +377,7 @@ impl Supervisor {
             self.send_report("ok");
         } else if init_ok && !terminating {
             self.start_next_phase();
+            crate::trim::drop_clean_file_pages();
         } else if terminating {
             for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
                 s.done = true;
@@ -395,6 +407,7 @@ impl Supervisor {
             self.slots[i].state.restart_count += 1;
         }
         self.start(&due);
+        crate::trim::drop_clean_file_pages();
     }
 }
 
