@@ -259,3 +259,36 @@ fn restarts_stop_once_deletion_begins_and_wait_false_returns_at_once() {
     assert!(wait_until(20, || !dir.exists()), "pod not gone");
     assert!(env.mounts_under_root().is_empty());
 }
+
+#[test]
+fn post_start_runs_before_the_container_counts_and_pre_stop_http_get_reaches_the_pod() {
+    let env = PodEnv::new();
+    let shared = env.dir.join("hooks");
+    env.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hooked}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: web
+    image: busybox
+    command: [sh, -c, "mkdir -p /www/cgi-bin && printf '#!/bin/sh\necho http-prestop >> /shared/order\necho Content-Type: text/plain\necho\necho ok\n' > /www/cgi-bin/mark && chmod +x /www/cgi-bin/mark && exec httpd -f -p 8080 -h /www"]
+    lifecycle:
+      postStart: {{exec: {{command: [sh, -c, "sleep 0.3; echo poststart >> /shared/order"]}}}}
+      preStop: {{httpGet: {{path: /cgi-bin/mark, port: 8080}}}}
+    volumeMounts: [{{name: s, mountPath: /shared}}]
+  volumes: [{{name: s, hostPath: {{path: {}, type: DirectoryOrCreate}}}}]
+"#,
+        shared.display()
+    ));
+    // apply returned: postStart has completed.
+    let order = shared.join("order");
+    assert_eq!(std::fs::read_to_string(&order).unwrap(), "poststart\n");
+    env.ok(&["delete", "pod", "hooked"]);
+    assert_eq!(
+        std::fs::read_to_string(&order).unwrap(),
+        "poststart\nhttp-prestop\n"
+    );
+}

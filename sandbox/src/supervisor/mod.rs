@@ -34,16 +34,26 @@ pub use policy::RestartPolicy;
 pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("creating a pipe for", &opts.root, e.into()))?;
-    // SAFETY: fork in a single-threaded process (the CLI); the child carries on in
-    // Rust as an ordinary process and never returns from this function.
+    // Double fork: the supervisor is not our child, so a long-lived caller never
+    // holds it as a zombie and it is init's (or the nearest subreaper's) to reap.
+    // SAFETY: fork in a single-threaded process (the CLI); the children carry on in
+    // Rust as ordinary processes and never return from this function.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(Error::last_os("forking the pod supervisor for", &opts.root));
     }
     if pid == 0 {
         drop(read_end);
-        supervisor_main(opts, manifest, valid, write_end);
+        // SAFETY: as above; the intermediate child only forks and exits.
+        match unsafe { libc::fork() } {
+            0 => supervisor_main(opts, manifest, valid, write_end),
+            // SAFETY: leave the intermediate child at once.
+            _ => unsafe { libc::_exit(0) },
+        }
     }
+    let mut status = 0;
+    // SAFETY: reap the intermediate child we forked.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
     drop(write_end);
     let mut report = String::new();
     let mut reader = std::fs::File::from(read_end);
