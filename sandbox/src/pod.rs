@@ -474,6 +474,8 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
         // The supervisor restarts nothing once this exists.
         let marker = sandbox.paths.terminating();
         std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
+        // Tell a live supervisor at once too (it also checks the marker).
+        let _ = crate::supervisor::control::request(&sandbox.paths.dir, "terminating");
         if sandbox.record.stage != PodStage::Deleting {
             sandbox.record.stage = PodStage::Deleting;
             sandbox.record.deletion_timestamp = Some(now_seconds());

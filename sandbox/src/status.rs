@@ -36,12 +36,25 @@ fn time(s: &str) -> Option<Time> {
 /// The pod's status now.
 pub fn status(sandbox: &Sandbox) -> PodStatus {
     let r = &sandbox.record;
+    // A live supervisor is asked; its state files answer when it is gone.
+    let live: Option<Live> = crate::supervisor::control::request(&sandbox.paths.dir, "status")
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let live = live.as_ref();
     let spec = r.manifest.spec.clone().unwrap_or_default();
     let inits: Vec<ContainerStatus> = spec
         .init_containers
         .iter()
         .flatten()
-        .map(|c| container_status(sandbox, &c.name, c.image.as_deref(), "PodInitializing"))
+        .map(|c| {
+            container_status(
+                sandbox,
+                live,
+                &c.name,
+                c.image.as_deref(),
+                "PodInitializing",
+            )
+        })
         .collect();
     let waiting = if r.stage == PodStage::Creating {
         "ContainerCreating"
@@ -51,7 +64,7 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
     let apps: Vec<ContainerStatus> = spec
         .containers
         .iter()
-        .map(|c| container_status(sandbox, &c.name, c.image.as_deref(), waiting))
+        .map(|c| container_status(sandbox, live, &c.name, c.image.as_deref(), waiting))
         .collect();
     let inits_done = inits.iter().all(|s| exit_code(s) == Some(0));
     let phase = phase(&inits, &apps, spec.restart_policy.as_deref());
@@ -122,8 +135,12 @@ fn phase(
     }
 }
 
+/// Container states as the supervisor reports them on its socket.
+type Live = std::collections::BTreeMap<String, ContainerStateFile>;
+
 fn container_status(
     sandbox: &Sandbox,
+    live: Option<&Live>,
     name: &str,
     image: Option<&str>,
     waiting_reason: &str,
@@ -148,9 +165,12 @@ fn container_status(
     st.container_id = Some(format!("podrt://{}", rec.id));
     let rt = sandbox.runtime_container(name).map(|c| c.status());
     let alive = matches!(rt, Some(Rt::Running) | Some(Rt::Paused));
-    let recorded = ContainerStateFile::load(&sandbox.paths.container_state(name))
-        .ok()
-        .flatten();
+    let recorded = match live.and_then(|l| l.get(name)) {
+        Some(state) => Some(state.clone()),
+        None => ContainerStateFile::load(&sandbox.paths.container_state(name))
+            .ok()
+            .flatten(),
+    };
     let started_at = rec.started_at.as_deref().and_then(time);
     let (state, last, restarts) = match recorded {
         Some(r) => {

@@ -292,3 +292,35 @@ spec:
         "poststart\nhttp-prestop\n"
     );
 }
+
+#[test]
+fn commands_ask_the_supervisor_and_fall_back_to_state_files_without_it() {
+    use std::io::{BufRead, BufReader, Write};
+    let env = PodEnv::new();
+    one_container(&env, "asked", "Always", "exec sleep 3600");
+    let dir = env.pod_dir("asked");
+    let mut s = std::os::unix::net::UnixStream::connect(dir.join("supervisor.sock")).unwrap();
+    writeln!(s, "status").unwrap();
+    let mut line = String::new();
+    BufReader::new(&s).read_line(&mut line).unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert!(v["c"]["state"]["running"].is_object(), "{line}");
+
+    // Without its supervisor the pod is still shown from its files and the kernel,
+    // and can still be deleted.
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pod.json")).unwrap()).unwrap();
+    let sup = record["supervisor"]["pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill of the pod's supervisor, a process this test's podrt started.
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    assert!(wait_until(5, || !std::path::Path::new(&format!(
+        "/proc/{sup}/stat"
+    ))
+    .exists()
+        || std::fs::read_to_string(format!("/proc/{sup}/stat"))
+            .is_ok_and(|t| t.contains(") Z "))));
+    assert!(row(&env, "asked").contains("1/1"), "{}", row(&env, "asked"));
+    assert!(row(&env, "asked").contains("Running"));
+    env.ok(&["delete", "pod", "asked", "--grace-period=0", "--force"]);
+    assert!(!dir.exists());
+}

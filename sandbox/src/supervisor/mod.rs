@@ -5,8 +5,10 @@
 //! containers one by one and the app containers, each made by a short-lived creator
 //! process ([`creator`]), sends `apply` a one-line report ("ok" or "error ..."),
 //! detaches, writes the containers' output as CRI logs, records every termination
-//! ([`state`]) and restarts per `restartPolicy` ([`policy`]).
+//! ([`state`]) and restarts per `restartPolicy` ([`policy`]). Commands reach it on
+//! its socket ([`control`]).
 
+pub mod control;
 pub mod creator;
 pub mod plan;
 pub mod policy;

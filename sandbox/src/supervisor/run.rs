@@ -15,6 +15,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use super::control;
 use super::creator::{self, Item, Outcome};
 use super::plan::Plan;
 use super::policy::Backoff;
@@ -53,6 +54,8 @@ pub struct Supervisor {
     slots: Vec<Slot>,
     /// Where `apply` waits for the first report, until it is sent.
     report: Option<File>,
+    /// A delete has begun: restart nothing.
+    terminating: bool,
 }
 
 impl Supervisor {
@@ -92,6 +95,7 @@ impl Supervisor {
             plan,
             slots,
             report,
+            terminating: false,
         }
     }
 
@@ -116,8 +120,36 @@ impl Supervisor {
         }
     }
 
-    fn terminating(&self) -> bool {
-        self.plan.pod_dir.join("terminating").exists()
+    fn terminating(&mut self) -> bool {
+        self.terminating = self.terminating || self.plan.pod_dir.join("terminating").exists();
+        self.terminating
+    }
+
+    /// Answer one request on the control socket.
+    fn serve(&mut self, listener: &std::os::unix::net::UnixListener) {
+        while let Ok((conn, _)) = listener.accept() {
+            let answer = match control::read_request(&conn).as_deref() {
+                Some("status") => {
+                    let map: std::collections::BTreeMap<&str, &ContainerState> = self
+                        .slots
+                        .iter()
+                        .map(|s| (s.name.as_str(), &s.state))
+                        .collect();
+                    serde_json::to_string(&map).unwrap_or_else(|e| format!("error {e}"))
+                }
+                Some("terminating") => {
+                    self.terminating = true;
+                    for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
+                        s.restart_at = None;
+                        s.done = true;
+                    }
+                    "ok".to_string()
+                }
+                Some(other) => format!("error unknown request {other:?}"),
+                None => continue,
+            };
+            control::reply(&conn, &answer);
+        }
     }
 
     /// Run until no container will run again and their output is drained.
@@ -137,6 +169,7 @@ impl Supervisor {
         if !self.start_next_phase() {
             return 1;
         }
+        let listener = control::listen(&self.plan.pod_dir);
         crate::trim::drop_clean_file_pages();
         let mut trimmed = Instant::now();
         loop {
@@ -162,6 +195,10 @@ impl Supervisor {
                 .min()
                 .map(|t| t.saturating_duration_since(Instant::now()));
             let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+            if let Some(l) = &listener {
+                fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            }
+            let skip = fds.len();
             let mut owners = Vec::new();
             for (i, s) in self.slots.iter().enumerate() {
                 for (j, p) in s.pipes.iter().enumerate() {
@@ -177,7 +214,7 @@ impl Supervisor {
             if poll(&mut fds, t).is_err() {
                 continue;
             }
-            let ready: Vec<(usize, usize)> = fds[1..]
+            let ready: Vec<(usize, usize)> = fds[skip..]
                 .iter()
                 .zip(owners)
                 .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
@@ -185,6 +222,9 @@ impl Supervisor {
                 .collect();
             drop(fds);
             while let Ok(Some(_)) = sfd.read_signal() {}
+            if let Some(l) = &listener {
+                self.serve(l);
+            }
             for (i, j) in ready.into_iter().rev() {
                 self.drain(i, j);
             }
