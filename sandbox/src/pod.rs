@@ -64,6 +64,24 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// The pod whose state directory is `pod_dir` (`<root>/pods/<uid>`).
+    pub fn at(pod_dir: &Path) -> Result<Sandbox> {
+        let root = pod_dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let uid = pod_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let paths = PodPaths::new(&root, &uid);
+        Ok(Sandbox {
+            record: PodRecord::load(&paths.record())?,
+            paths,
+        })
+    }
+
     /// Save the record (the caller holds the pod's lock, or is its only user).
     pub fn save(&self) -> Result<()> {
         self.record.save(&self.paths.record())
@@ -474,19 +492,45 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
         // The supervisor restarts nothing once this exists.
         let marker = sandbox.paths.terminating();
         std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
-        // Tell a live supervisor at once too (it also checks the marker).
-        let _ = crate::supervisor::control::request(&sandbox.paths.dir, "terminating");
+
         if sandbox.record.stage != PodStage::Deleting {
             sandbox.record.stage = PodStage::Deleting;
             sandbox.record.deletion_timestamp = Some(now_seconds());
             sandbox.save()?;
         }
     }
-    crate::terminate::terminate(sandbox, grace);
+    // The supervisor carries the termination out (in a terminator process of its
+    // own, which survives us and it); without a supervisor, we do it here.
+    let request = format!("terminate {}", grace.as_millis());
+    let handed =
+        crate::supervisor::control::request(&sandbox.paths.dir, &request).is_ok_and(|r| r == "ok");
+    if handed {
+        wait_stopped(sandbox, grace + Duration::from_secs(5));
+    } else {
+        crate::terminate::terminate(sandbox, grace);
+    }
     stop_pod_sandbox(sandbox, Duration::ZERO);
     match remove_pod_sandbox(sandbox) {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Wait until none of the pod's containers runs, or `limit` passes.
+fn wait_stopped(sandbox: &Sandbox, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let running = || {
+        sandbox.record.containers.iter().any(|c| {
+            sandbox.runtime_container(&c.name).is_some_and(|rt| {
+                matches!(
+                    rt.status(),
+                    ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
+                )
+            })
+        })
+    };
+    while running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

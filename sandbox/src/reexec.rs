@@ -16,6 +16,8 @@ pub const SUPERVISE: &str = "__podrt-supervise";
 pub const POD_INIT: &str = "__podrt-pod-init";
 /// First argument that makes the binary a supervisor's container creator.
 pub const CREATE: &str = "__podrt-create";
+/// First argument that makes the binary a pod's terminator.
+pub const TERMINATE: &str = "__podrt-terminate";
 
 /// If this process was started as a supervisor or pod init, be one and return its
 /// exit status; `None` for an ordinary command line.
@@ -32,6 +34,12 @@ pub fn dispatch() -> Option<i32> {
             .collect();
         let items = crate::supervisor::creator::parse_items(&rest);
         crate::supervisor::creator::create_items(&dir, &items, &mut std::io::stdout());
+        return Some(0);
+    }
+    if first == TERMINATE {
+        let dir = PathBuf::from(args.next()?);
+        let ms: u64 = args.next()?.to_str()?.parse().ok()?;
+        crate::supervisor::run::terminate_pod_at(&dir, std::time::Duration::from_millis(ms));
         return Some(0);
     }
     if first != SUPERVISE {

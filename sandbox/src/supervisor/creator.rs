@@ -7,13 +7,12 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::plan::Plan;
 use crate::image::ImageStore;
-use crate::paths::PodPaths;
 use crate::pod::{self, Sandbox};
-use crate::record::{PodRecord, PodStage};
+use crate::record::PodStage;
 
 /// A container to make, with the write ends of its stdout and stderr pipes.
 #[derive(Debug, Clone)]
@@ -172,20 +171,8 @@ pub fn create_items(pod_dir: &Path, items: &[Item], out: &mut dyn Write) {
 }
 
 fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Result<()> {
-    let root: PathBuf = pod_dir
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let uid = pod_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let paths = PodPaths::new(&root, &uid);
-    let mut sandbox = Sandbox {
-        record: PodRecord::load(&paths.record())?,
-        paths,
-    };
+    let mut sandbox = Sandbox::at(pod_dir)?;
+    let root = sandbox.paths.root.clone();
     let _lock = sandbox.lock()?;
     if sandbox.record.stage == PodStage::Deleting {
         return Err(crate::Error::Create {

@@ -56,6 +56,8 @@ pub struct Supervisor {
     report: Option<File>,
     /// A delete has begun: restart nothing.
     terminating: bool,
+    /// The termination sequence was handed to a terminator process.
+    terminator_started: bool,
 }
 
 impl Supervisor {
@@ -96,6 +98,7 @@ impl Supervisor {
             slots,
             report,
             terminating: false,
+            terminator_started: false,
         }
     }
 
@@ -125,6 +128,14 @@ impl Supervisor {
         self.terminating
     }
 
+    fn stop_restarts(&mut self) {
+        self.terminating = true;
+        for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
+            s.restart_at = None;
+            s.done = true;
+        }
+    }
+
     /// Answer one request on the control socket.
     fn serve(&mut self, listener: &std::os::unix::net::UnixListener) {
         while let Ok((conn, _)) = listener.accept() {
@@ -137,12 +148,20 @@ impl Supervisor {
                         .collect();
                     serde_json::to_string(&map).unwrap_or_else(|e| format!("error {e}"))
                 }
-                Some("terminating") => {
-                    self.terminating = true;
-                    for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
-                        s.restart_at = None;
-                        s.done = true;
+                Some(req) if req.starts_with("terminate ") => {
+                    let ms = req["terminate ".len()..]
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(30_000);
+                    self.stop_restarts();
+                    if !self.terminator_started {
+                        self.terminator_started = true;
+                        spawn_terminator(&self.plan, Duration::from_millis(ms));
                     }
+                    "ok".to_string()
+                }
+                Some("terminating") => {
+                    self.stop_restarts();
                     "ok".to_string()
                 }
                 Some(other) => format!("error unknown request {other:?}"),
@@ -448,6 +467,38 @@ impl Supervisor {
         }
         self.start(&due);
         crate::trim::drop_clean_file_pages();
+    }
+}
+
+/// Carry out the pod's graceful termination ([`crate::terminate`]) in a process of
+/// its own, a child of ours that goes on even if we are killed meanwhile.
+fn spawn_terminator(plan: &Plan, grace: Duration) {
+    // SAFETY: fork of the supervisor, a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        return;
+    }
+    if let Some(exe) = &plan.helper_exe {
+        use std::os::unix::process::CommandExt;
+        let err = std::process::Command::new(exe)
+            .arg0("podrt-terminate")
+            .arg(crate::reexec::TERMINATE)
+            .arg(&plan.pod_dir)
+            .arg(grace.as_millis().to_string())
+            .exec();
+        eprintln!("running {} to terminate the pod: {err}", exe.display());
+    } else {
+        terminate_pod_at(&plan.pod_dir, grace);
+    }
+    // SAFETY: leave the forked child without the parent's destructors.
+    unsafe { libc::_exit(0) };
+}
+
+/// The terminator's work: load the pod at `pod_dir` and terminate it.
+pub fn terminate_pod_at(pod_dir: &Path, grace: Duration) {
+    match crate::pod::Sandbox::at(pod_dir) {
+        Ok(sandbox) => crate::terminate::terminate(&sandbox, grace),
+        Err(e) => eprintln!("terminating the pod at {}: {e}", pod_dir.display()),
     }
 }
 
