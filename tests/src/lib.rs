@@ -41,7 +41,7 @@ pub fn binary(name: &str) -> PathBuf {
         .expect("test binary lives in target/<profile>/deps");
     assert!(
         path.exists(),
-        "{} is missing: build it first with `cargo build --release --bins` (scripts/test.sh does)",
+        "{} is missing: build it first with `cargo build --profile <the test profile> --bins` (scripts/test.sh does)",
         path.display()
     );
     path
