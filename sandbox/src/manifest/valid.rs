@@ -28,8 +28,9 @@ pub struct ValidPod {
     pub warnings: Vec<String>,
 }
 
-/// A pod's `restartPolicy`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A pod's `restartPolicy` (what the supervisor does with it is in
+/// `supervisor::policy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RestartPolicy {
     /// Restart every container that exits (the Kubernetes default).
     #[default]

@@ -146,7 +146,7 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<(Sandbox,
     let plan = Plan {
         pod: valid.name.clone(),
         pod_dir: sandbox.paths.dir.clone(),
-        restart_policy: RestartPolicy::parse(spec.restart_policy.as_deref()),
+        restart_policy: valid.restart_policy,
         init_containers: spec
             .init_containers
             .iter()

@@ -5,30 +5,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-/// `spec.restartPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum RestartPolicy {
-    /// Restart whatever way it ended (the default).
-    #[default]
-    Always,
-    /// Restart only after a failure.
-    OnFailure,
-    /// Never restart.
-    Never,
-}
+pub use crate::manifest::RestartPolicy;
 
 impl RestartPolicy {
-    /// From the manifest's string (absent → Always).
-    pub fn parse(s: Option<&str>) -> RestartPolicy {
-        match s {
-            Some("OnFailure") => RestartPolicy::OnFailure,
-            Some("Never") => RestartPolicy::Never,
-            _ => RestartPolicy::Always,
-        }
-    }
-
     /// Is an app container that ended with `exit_code` restarted?
     pub fn restarts_app(self, exit_code: i32) -> bool {
         match self {
@@ -103,6 +82,5 @@ mod tests {
         assert!(RestartPolicy::OnFailure.restarts_app(1));
         assert!(!RestartPolicy::Never.restarts_app(1));
         assert!(!RestartPolicy::Never.retries_init());
-        assert_eq!(RestartPolicy::parse(None), RestartPolicy::Always);
     }
 }
