@@ -324,3 +324,21 @@ fn commands_ask_the_supervisor_and_fall_back_to_state_files_without_it() {
     env.ok(&["delete", "pod", "asked", "--grace-period=0", "--force"]);
     assert!(!dir.exists());
 }
+
+#[test]
+fn a_failing_init_container_is_retried_with_back_off_under_on_failure() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: initloop}\nspec:\n  restartPolicy: OnFailure\n  initContainers:\n  - {name: i, image: busybox, command: [sh, -c, 'exit 1']}\n  containers:\n  - {name: app, image: busybox, command: [sleep, '3600']}\n",
+    );
+    assert!(
+        wait_until(10, || row(&env, "initloop")
+            .contains("Init:CrashLoopBackOff")),
+        "{}",
+        row(&env, "initloop")
+    );
+    let v = env.pod_json("initloop");
+    assert!(status(&v, "initContainerStatuses", "i")["restartCount"].as_i64() >= Some(1));
+    assert!(status(&v, "containerStatuses", "app")["state"]["waiting"].is_object());
+    assert_eq!(v["status"]["phase"], "Pending");
+}

@@ -427,7 +427,13 @@ impl Supervisor {
         }
         let init_ok = s.init && exit_code == 0;
         let init_failed_for_good = s.init && exit_code != 0 && !restart;
+        let init_retried = s.init && exit_code != 0 && restart;
         self.save(i);
+        if init_retried {
+            // The pod exists and is failing in its init containers: apply returns
+            // (as kubectl does) and `get pods` shows Init:Error / CrashLoopBackOff.
+            self.send_report("ok");
+        }
         if init_failed_for_good {
             // restartPolicy Never: the pod is Failed, nothing else ever runs.
             for s in self.slots.iter_mut().filter(|s| !s.done) {
