@@ -4,6 +4,7 @@
 //! image store ([`image`]), and the pod built from pinned shared namespaces,
 //! volumes, a pod cgroup and one runtime container per Kubernetes container.
 
+pub mod cni;
 pub mod container_spec;
 pub mod cri_log;
 pub mod error;
