@@ -7,10 +7,12 @@
 pub mod cni;
 pub mod container_spec;
 pub mod cri_log;
+pub mod delete;
 pub mod error;
 pub mod etc_files;
 pub mod hooks;
 pub mod image;
+pub mod listing;
 pub mod lock;
 pub mod manifest;
 pub mod overlay;

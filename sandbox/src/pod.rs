@@ -54,6 +54,9 @@ impl Default for Options {
     }
 }
 
+pub use crate::delete::delete_pod;
+pub use crate::listing::{find, get, list_pod_sandboxes};
+
 /// A pod sandbox on disk: its record and where its files are.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -460,111 +463,6 @@ fn remove_tree(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("removing", dir, e)),
     }
-}
-
-/// Delete a pod as `podrt delete` does: mark it Deleting (so `get` shows
-/// Terminating), stop a supervisor still creating it, terminate every container
-/// gracefully ([`crate::terminate`]: preStop, stop signal, SIGKILL after `grace`),
-/// then remove everything. Idempotent.
-pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
-    {
-        let _lock = sandbox.lock()?;
-        if sandbox.record.stage == PodStage::Creating {
-            // Creation still under way: its supervisor would go on making things
-            // while we remove them. Stop it first; what it made is removed below.
-            if let Some(sup) = sandbox
-                .record
-                .supervisor
-                .filter(|p| p.alive() && p.pid != std::process::id() as i32)
-            {
-                // SAFETY: kill of this pod's supervisor, verified by PID + start time.
-                unsafe { libc::kill(sup.pid, libc::SIGKILL) };
-                let deadline = Instant::now() + Duration::from_secs(5);
-                while sup.alive() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-            *sandbox = Sandbox {
-                record: PodRecord::load(&sandbox.paths.record())?,
-                paths: sandbox.paths.clone(),
-            };
-        }
-        // The supervisor restarts nothing once this exists.
-        let marker = sandbox.paths.terminating();
-        std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
-
-        if sandbox.record.stage != PodStage::Deleting {
-            sandbox.record.stage = PodStage::Deleting;
-            sandbox.record.deletion_timestamp = Some(now_seconds());
-            sandbox.save()?;
-        }
-    }
-    // The supervisor carries the termination out (in a terminator process of its
-    // own, which survives us and it); without a supervisor, we do it here.
-    let request = format!("terminate {}", grace.as_millis());
-    let handed =
-        crate::supervisor::control::request(&sandbox.paths.dir, &request).is_ok_and(|r| r == "ok");
-    if handed {
-        wait_stopped(sandbox, grace + Duration::from_secs(5));
-    } else {
-        crate::terminate::terminate(sandbox, grace);
-    }
-    stop_pod_sandbox(sandbox, Duration::ZERO);
-    match remove_pod_sandbox(sandbox) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-/// Wait until none of the pod's containers runs, or `limit` passes.
-fn wait_stopped(sandbox: &Sandbox, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    let running = || {
-        sandbox.record.containers.iter().any(|c| {
-            sandbox.runtime_container(&c.name).is_some_and(|rt| {
-                matches!(
-                    rt.status(),
-                    ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
-                )
-            })
-        })
-    };
-    while running() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Find a pod by name (or UID).
-pub fn find(root: &Path, name: &str) -> Result<Option<Sandbox>> {
-    Ok(list_pod_sandboxes(root)?
-        .into_iter()
-        .find(|s| s.record.name == name || s.record.uid == name))
-}
-
-/// Load the pod `name`, or [`Error::PodNotFound`].
-pub fn get(root: &Path, name: &str) -> Result<Sandbox> {
-    find(root, name)?.ok_or_else(|| Error::PodNotFound(name.to_string()))
-}
-
-/// `ListPodSandbox`: every pod under `root`, oldest first. Directories without a
-/// readable record (a crash during creation) are skipped.
-pub fn list_pod_sandboxes(root: &Path) -> Result<Vec<Sandbox>> {
-    let dir = paths::pods_dir(root);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("listing", &dir, e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let uid = entry.file_name().to_string_lossy().into_owned();
-        let paths = PodPaths::new(root, &uid);
-        if let Ok(record) = PodRecord::load(&paths.record()) {
-            out.push(Sandbox { paths, record });
-        }
-    }
-    out.sort_by(|a, b| a.record.created.cmp(&b.record.created));
-    Ok(out)
 }
 
 fn not_found(sandbox: &Sandbox, name: &str) -> Error {

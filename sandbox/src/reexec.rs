@@ -39,7 +39,7 @@ pub fn dispatch() -> Option<i32> {
     if first == TERMINATE {
         let dir = PathBuf::from(args.next()?);
         let ms: u64 = args.next()?.to_str()?.parse().ok()?;
-        crate::supervisor::run::terminate_pod_at(&dir, std::time::Duration::from_millis(ms));
+        crate::supervisor::terminator::terminate_pod_at(&dir, std::time::Duration::from_millis(ms));
         return Some(0);
     }
     if first != SUPERVISE {

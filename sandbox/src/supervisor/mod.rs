@@ -14,6 +14,7 @@ pub mod plan;
 pub mod policy;
 pub mod run;
 pub mod state;
+pub mod terminator;
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -22,6 +22,7 @@ use super::policy::Backoff;
 #[cfg(test)]
 use super::policy::RestartPolicy;
 use super::state::{ContainerState, State, Terminated};
+use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
 
 /// How often the supervisor drops the clean code pages it touched.
@@ -156,7 +157,7 @@ impl Supervisor {
                     self.stop_restarts();
                     if !self.terminator_started {
                         self.terminator_started = true;
-                        spawn_terminator(&self.plan, Duration::from_millis(ms));
+                        terminator::spawn(&self.plan, Duration::from_millis(ms));
                     }
                     "ok".to_string()
                 }
@@ -473,38 +474,6 @@ impl Supervisor {
         }
         self.start(&due);
         crate::trim::drop_clean_file_pages();
-    }
-}
-
-/// Carry out the pod's graceful termination ([`crate::terminate`]) in a process of
-/// its own, a child of ours that goes on even if we are killed meanwhile.
-fn spawn_terminator(plan: &Plan, grace: Duration) {
-    // SAFETY: fork of the supervisor, a single-threaded process.
-    let pid = unsafe { libc::fork() };
-    if pid != 0 {
-        return;
-    }
-    if let Some(exe) = &plan.helper_exe {
-        use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(exe)
-            .arg0("podrt-terminate")
-            .arg(crate::reexec::TERMINATE)
-            .arg(&plan.pod_dir)
-            .arg(grace.as_millis().to_string())
-            .exec();
-        eprintln!("running {} to terminate the pod: {err}", exe.display());
-    } else {
-        terminate_pod_at(&plan.pod_dir, grace);
-    }
-    // SAFETY: leave the forked child without the parent's destructors.
-    unsafe { libc::_exit(0) };
-}
-
-/// The terminator's work: load the pod at `pod_dir` and terminate it.
-pub fn terminate_pod_at(pod_dir: &Path, grace: Duration) {
-    match crate::pod::Sandbox::at(pod_dir) {
-        Ok(sandbox) => crate::terminate::terminate(&sandbox, grace),
-        Err(e) => eprintln!("terminating the pod at {}: {e}", pod_dir.display()),
     }
 }
 

@@ -1,0 +1,83 @@
+//! Deleting a pod as `podrt delete` does, kubelet's part of it: mark the pod
+//! Deleting, hand the graceful termination to its supervisor (or do it here when
+//! the supervisor is gone), then remove everything with the CRI verbs.
+
+use std::time::{Duration, Instant};
+
+use podrt_runtime::ContainerStatus;
+
+use crate::error::{Error, Result};
+use crate::pod::{remove_pod_sandbox, stop_pod_sandbox, Sandbox};
+use crate::record::{PodRecord, PodStage};
+
+/// Delete a pod as `podrt delete` does: mark it Deleting (so `get` shows
+/// Terminating), stop a supervisor still creating it, terminate every container
+/// gracefully ([`crate::terminate`]: preStop, stop signal, SIGKILL after `grace`),
+/// then remove everything. Idempotent.
+pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
+    {
+        let _lock = sandbox.lock()?;
+        if sandbox.record.stage == PodStage::Creating {
+            // Creation still under way: its supervisor would go on making things
+            // while we remove them. Stop it first; what it made is removed below.
+            if let Some(sup) = sandbox
+                .record
+                .supervisor
+                .filter(|p| p.alive() && p.pid != std::process::id() as i32)
+            {
+                // SAFETY: kill of this pod's supervisor, verified by PID + start time.
+                unsafe { libc::kill(sup.pid, libc::SIGKILL) };
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while sup.alive() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            *sandbox = Sandbox {
+                record: PodRecord::load(&sandbox.paths.record())?,
+                paths: sandbox.paths.clone(),
+            };
+        }
+        // The supervisor restarts nothing once this exists.
+        let marker = sandbox.paths.terminating();
+        std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
+
+        if sandbox.record.stage != PodStage::Deleting {
+            sandbox.record.stage = PodStage::Deleting;
+            sandbox.record.deletion_timestamp = Some(crate::pod::now_seconds());
+            sandbox.save()?;
+        }
+    }
+    // The supervisor carries the termination out (in a terminator process of its
+    // own, which survives us and it); without a supervisor, we do it here.
+    let request = format!("terminate {}", grace.as_millis());
+    let handed =
+        crate::supervisor::control::request(&sandbox.paths.dir, &request).is_ok_and(|r| r == "ok");
+    if handed {
+        wait_stopped(sandbox, grace + Duration::from_secs(5));
+    } else {
+        crate::terminate::terminate(sandbox, grace);
+    }
+    stop_pod_sandbox(sandbox, Duration::ZERO);
+    match remove_pod_sandbox(sandbox) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Wait until none of the pod's containers runs, or `limit` passes.
+fn wait_stopped(sandbox: &Sandbox, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let running = || {
+        sandbox.record.containers.iter().any(|c| {
+            sandbox.runtime_container(&c.name).is_some_and(|rt| {
+                matches!(
+                    rt.status(),
+                    ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
+                )
+            })
+        })
+    };
+    while running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

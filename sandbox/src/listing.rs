@@ -1,0 +1,41 @@
+//! Finding pods under podrt's root: by name or UID, or all of them.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::paths::{self, PodPaths};
+use crate::pod::Sandbox;
+use crate::record::PodRecord;
+
+/// Find a pod by name (or UID).
+pub fn find(root: &Path, name: &str) -> Result<Option<Sandbox>> {
+    Ok(list_pod_sandboxes(root)?
+        .into_iter()
+        .find(|s| s.record.name == name || s.record.uid == name))
+}
+
+/// Load the pod `name`, or [`Error::PodNotFound`].
+pub fn get(root: &Path, name: &str) -> Result<Sandbox> {
+    find(root, name)?.ok_or_else(|| Error::PodNotFound(name.to_string()))
+}
+
+/// `ListPodSandbox`: every pod under `root`, oldest first. Directories without a
+/// readable record (a crash during creation) are skipped.
+pub fn list_pod_sandboxes(root: &Path) -> Result<Vec<Sandbox>> {
+    let dir = paths::pods_dir(root);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("listing", &dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let uid = entry.file_name().to_string_lossy().into_owned();
+        let paths = PodPaths::new(root, &uid);
+        if let Ok(record) = PodRecord::load(&paths.record()) {
+            out.push(Sandbox { paths, record });
+        }
+    }
+    out.sort_by(|a, b| a.record.created.cmp(&b.record.created));
+    Ok(out)
+}

@@ -1,0 +1,40 @@
+//! The pod's terminator: a child of the supervisor that carries out the graceful
+//! termination ([`crate::terminate`]) when a delete asks for it, in a process of its
+//! own so it goes on if the supervisor or the deleting command die.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::plan::Plan;
+
+/// Carry out the pod's graceful termination ([`crate::terminate`]) in a process of
+/// its own, a child of ours that goes on even if we are killed meanwhile.
+pub fn spawn(plan: &Plan, grace: Duration) {
+    // SAFETY: fork of the supervisor, a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        return;
+    }
+    if let Some(exe) = &plan.helper_exe {
+        use std::os::unix::process::CommandExt;
+        let err = std::process::Command::new(exe)
+            .arg0("podrt-terminate")
+            .arg(crate::reexec::TERMINATE)
+            .arg(&plan.pod_dir)
+            .arg(grace.as_millis().to_string())
+            .exec();
+        eprintln!("running {} to terminate the pod: {err}", exe.display());
+    } else {
+        terminate_pod_at(&plan.pod_dir, grace);
+    }
+    // SAFETY: leave the forked child without the parent's destructors.
+    unsafe { libc::_exit(0) };
+}
+
+/// The terminator's work: load the pod at `pod_dir` and terminate it.
+pub fn terminate_pod_at(pod_dir: &Path, grace: Duration) {
+    match crate::pod::Sandbox::at(pod_dir) {
+        Ok(sandbox) => crate::terminate::terminate(&sandbox, grace),
+        Err(e) => eprintln!("terminating the pod at {}: {e}", pod_dir.display()),
+    }
+}
