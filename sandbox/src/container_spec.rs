@@ -50,6 +50,8 @@ pub struct JoinPaths {
     pub uts: Option<PathBuf>,
     /// The pod's shared PID namespace (`shareProcessNamespace`).
     pub pid: Option<PathBuf>,
+    /// `hostPID`: no PID namespace of its own, the host's.
+    pub host_pid: bool,
 }
 
 /// Everything a container's spec is made from.
@@ -405,10 +407,12 @@ fn namespaces(
         b.build()
     };
     let mut list = vec![
-        ns(LinuxNamespaceType::Pid, join.pid.as_ref())?,
         ns(LinuxNamespaceType::Mount, None)?,
         ns(LinuxNamespaceType::Cgroup, None)?,
     ];
+    if !join.host_pid {
+        list.insert(0, ns(LinuxNamespaceType::Pid, join.pid.as_ref())?);
+    }
     for (typ, path) in [
         (LinuxNamespaceType::Network, &join.net),
         (LinuxNamespaceType::Ipc, &join.ipc),

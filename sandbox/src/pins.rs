@@ -30,6 +30,9 @@ pub struct PinRequest<'a> {
     pub net: bool,
     /// Make a new IPC namespace (false for `hostIPC`).
     pub ipc: bool,
+    /// Make a new UTS namespace (false with `hostNetwork`, whose pods have the
+    /// host's hostname, as in Kubernetes).
+    pub uts: bool,
 }
 
 /// Create the pod's namespaces and pin each as `ns_path(kind)`. On failure nothing is
@@ -41,9 +44,13 @@ pub fn pin(req: &PinRequest, ns_path: &dyn Fn(&str) -> PathBuf) -> Result<Vec<Pa
         .filter(|(kind, _)| match *kind {
             "net" => req.net,
             "ipc" => req.ipc,
-            _ => true,
+            _ => req.uts,
         })
         .collect();
+    if wanted.is_empty() {
+        // Every namespace is the host's: nothing to make or pin.
+        return Ok(Vec::new());
+    }
     let flags = wanted.iter().fold(0, |acc, (_, f)| acc | f);
     let hostname = CString::new(req.hostname).map_err(|_| Error::Unsupported {
         field: "spec.hostname".into(),

@@ -118,7 +118,12 @@ impl Sandbox {
             } else {
                 pin("ipc")
             },
-            uts: pin("uts"),
+            uts: if spec.host_network == Some(true) {
+                None
+            } else {
+                pin("uts")
+            },
+            host_pid: spec.host_pid == Some(true),
             pid: self
                 .record
                 .pod_init
@@ -154,11 +159,28 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
     let paths = PodPaths::new(&opts.root, &uid);
     std::fs::create_dir(&paths.dir).map_err(|e| Error::io("creating", &paths.dir, e))?;
     let spec = manifest.spec.clone().unwrap_or_default();
-    let hostname = spec
-        .hostname
-        .clone()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| pod.name.chars().take(63).collect());
+    if spec.host_pid == Some(true) && spec.share_process_namespace == Some(true) {
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        return Err(Error::Unsupported {
+            field: "spec.shareProcessNamespace".into(),
+            message: "cannot be true together with spec.hostPID".into(),
+        });
+    }
+    // A hostNetwork pod lives in the host's UTS namespace: its hostname is the host's.
+    let host_name = || {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default()
+    };
+    let hostname = if spec.host_network == Some(true) {
+        host_name()
+    } else {
+        spec.hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| pod.name.chars().take(63).collect())
+    };
     let mut manifest = manifest.clone();
     manifest.metadata.name = Some(pod.name.clone());
     manifest.metadata.namespace = Some(pod.namespace.clone());
@@ -213,6 +235,7 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
             hostname: &sandbox.record.hostname,
             net: spec.host_network != Some(true),
             ipc: spec.host_ipc != Some(true),
+            uts: spec.host_network != Some(true),
         },
         &|kind| paths.ns(kind),
     )?;

@@ -452,3 +452,26 @@ spec:
     let out = env.ok(&["logs", "-f", "follow"]);
     assert_eq!(out, "line 1\nline 2\nline 3\n");
 }
+
+#[test]
+fn host_network_ipc_and_pid_share_the_hosts_namespaces() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: hosty}\nspec:\n  hostNetwork: true\n  hostIPC: true\n  hostPID: true\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n",
+    );
+    for ns in ["net", "ipc", "uts", "pid"] {
+        let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        let inside = env.sh("hosty", "c", &format!("readlink /proc/self/ns/{ns}"));
+        assert_eq!(inside, host.to_string_lossy(), "{ns} namespace");
+    }
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(env.sh("hosty", "c", "hostname"), host_name.trim());
+    // Its own mount namespace still: the host's root is not the container's.
+    let mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_ne!(
+        env.sh("hosty", "c", "readlink /proc/self/ns/mnt"),
+        mnt.to_string_lossy()
+    );
+    // Nothing was pinned.
+    assert!(!env.pod_dir("hosty").join("ns/net").exists());
+}
