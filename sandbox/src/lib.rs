@@ -21,6 +21,7 @@ pub mod pins;
 pub mod pod;
 pub mod pod_cgroup;
 pub mod pod_init;
+pub mod qos;
 pub mod record;
 pub mod reexec;
 pub mod status;

@@ -87,7 +87,7 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
         host_ip: None,
         init_container_statuses: (!inits.is_empty()).then_some(inits),
         container_statuses: Some(apps),
-        qos_class: Some(qos_class(&spec).into()),
+        qos_class: Some(crate::qos::qos_class(&spec).into()),
         ..PodStatus::default()
     }
 }
@@ -247,35 +247,5 @@ fn unknown(started_at: Option<Time>, st: &ContainerStatus) -> ContainerState {
             ..ContainerStateTerminated::default()
         }),
         ..ContainerState::default()
-    }
-}
-
-/// Kubernetes' QoS class from the containers' requests and limits.
-pub fn qos_class(spec: &k8s_openapi::api::core::v1::PodSpec) -> &'static str {
-    let all = spec
-        .containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten());
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in all {
-        let r = c.resources.clone().unwrap_or_default();
-        let limits = r.limits.unwrap_or_default();
-        let requests = r.requests.unwrap_or_default();
-        for res in ["cpu", "memory"] {
-            let l = limits.get(res);
-            let q = requests.get(res).or(l);
-            if l.is_some() || q.is_some() {
-                any = true;
-            }
-            if l.is_none() || q.map(|x| &x.0) != l.map(|x| &x.0) {
-                guaranteed = false;
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
     }
 }

@@ -321,7 +321,7 @@ impl Supervisor {
             drop(err.1);
             match outcome {
                 Outcome::Started { pid, cgroup, .. } => {
-                    let now = now();
+                    let now = crate::pod::now_nanos();
                     let s = &mut self.slots[i];
                     s.pid = Some(pid);
                     s.cgroup = Some(cgroup);
@@ -398,7 +398,7 @@ impl Supervisor {
             signal,
             reason: reason.into(),
             started_at,
-            finished_at: now(),
+            finished_at: crate::pod::now_nanos(),
         };
         s.pid = None;
         s.state.state = State::Terminated(t.clone());
@@ -479,10 +479,6 @@ impl Supervisor {
 
 fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-}
-
-fn now() -> String {
-    jiff::Timestamp::now().to_string()
 }
 
 /// Did the kernel's OOM killer kill a process of this cgroup (v1 `oom_control`,
