@@ -206,6 +206,7 @@ pub fn unmount_under(dir: &Path) {
 /// SIGKILL, by PID, every process whose command line mentions `dir`: the daemons a
 /// client started for this test only (conmon, containerd shims), when the client's own
 /// cleanup failed. Never this process.
+/// (`dir` is never empty: it is a test's own temporary directory.)
 pub fn kill_processes_mentioning(dir: &Path) {
     let needle = dir.as_os_str().as_encoded_bytes();
     let me = std::process::id();
@@ -222,7 +223,13 @@ pub fn kill_processes_mentioning(dir: &Path) {
         let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
             continue;
         };
-        if cmdline.windows(needle.len()).any(|w| w == needle) {
+        // The dir itself, not a longer name it prefixes (`…-2` must not match
+        // another test's `…-25`): followed by '/', the end of an argument, or '='.
+        let mentions = (0..cmdline.len().saturating_sub(needle.len() - 1)).any(|i| {
+            cmdline[i..].starts_with(needle)
+                && matches!(cmdline.get(i + needle.len()), None | Some(b'/' | 0 | b'"'))
+        });
+        if mentions {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
