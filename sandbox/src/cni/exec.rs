@@ -69,14 +69,14 @@ pub(crate) fn run(inv: &Invocation<'_>, config: &Value) -> Result<Option<Value>>
 
     // Feed stdin and drain stdout/stderr on threads so that a plugin which
     // ignores stdin or fills a pipe cannot block us past the deadline.
-    if let Some(mut stdin) = child.stdin.take() {
+    let feeder = child.stdin.take().map(|mut stdin| {
         thread::spawn(move || {
             // A plugin may exit without reading its config; that is its business.
             let _ = stdin.write_all(&input);
-        });
-    }
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
+        })
+    });
+    let (stdout, stdout_thread) = drain(child.stdout.take());
+    let (stderr, stderr_thread) = drain(child.stderr.take());
 
     let status = match wait_until(&mut child, deadline) {
         Some(status) => status,
@@ -92,7 +92,23 @@ pub(crate) fn run(inv: &Invocation<'_>, config: &Value) -> Result<Option<Value>>
     let grace = deadline
         .saturating_duration_since(Instant::now())
         .min(Duration::from_secs(1));
-    let err = stderr.recv_timeout(grace + POLL).unwrap_or_default();
+    let err = stderr.recv_timeout(grace + POLL);
+    // The helper threads are done (the plugin exited, its pipes were read to
+    // the end): join them, so that no thread of ours is still running when the
+    // caller forks next (a fork beside a running thread may inherit its locks).
+    // A pipe still held open by a plugin's leftover child keeps its thread; that
+    // one owns nothing but its buffer.
+    if let Some(t) = feeder {
+        let _ = t.join();
+    }
+    let _ = stdout_thread.map(thread::JoinHandle::join);
+    let err = match err {
+        Ok(err) => {
+            let _ = stderr_thread.map(thread::JoinHandle::join);
+            err
+        }
+        Err(_) => Vec::new(),
+    };
     if status.success() {
         parse_output(&inv.call, &out)
     } else {
@@ -143,18 +159,21 @@ fn spawn(inv: &Invocation<'_>, path: &Path) -> Result<Child> {
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
+/// Reads `pipe` to its end on a thread; the output arrives on the receiver.
+fn drain<R: Read + Send + 'static>(
+    pipe: Option<R>,
+) -> (mpsc::Receiver<Vec<u8>>, Option<thread::JoinHandle<()>>) {
     let (tx, rx) = mpsc::channel();
-    if let Some(pipe) = pipe {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.take(MAX_OUTPUT).read_to_end(&mut buf);
-            let _ = tx.send(buf);
-        });
-    } else {
+    let Some(pipe) = pipe else {
         let _ = tx.send(Vec::new());
-    }
-    rx
+        return (rx, None);
+    };
+    let handle = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.take(MAX_OUTPUT).read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    (rx, Some(handle))
 }
 
 /// Polls (not blocks) so the child stays unreaped, and its pid and process
