@@ -77,6 +77,22 @@ pub enum Error {
         /// What podrt cannot do, and what to do instead.
         message: String,
     },
+    /// Setting up or tearing down the pod's network failed (names the plugin,
+    /// the network and its config file).
+    #[error("pod network: {0}")]
+    Network(#[from] crate::cni::Error),
+    /// A `hostPort` another pod on this host has already.
+    #[error("{field}: host port {port} is already taken by pod {other:?} ({other_field})")]
+    HostPortTaken {
+        /// Field path in the new pod.
+        field: String,
+        /// `8080/tcp`.
+        port: String,
+        /// The pod that has it.
+        other: String,
+        /// Field path in that pod.
+        other_field: String,
+    },
     /// The supervisor that was creating the pod failed or vanished.
     #[error("creating pod {pod}: {message}")]
     Create {

@@ -4,13 +4,16 @@
 //! shared `/dev/shm` (a tmpfs of its own, so POSIX shared memory is shared by the
 //! pod's containers as their IPC namespace is).
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::PodSpec;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::{Mount, MountBuilder};
 
+use crate::cni::Dns;
 use crate::error::{Error, Result};
+use crate::network::PodNetwork;
 use crate::paths::PodPaths;
 use crate::record::write_atomic;
 
@@ -28,20 +31,32 @@ pub struct ClusterDns {
 }
 
 /// Write the pod's `hosts`, `hostname`, `resolv.conf`, and mount its shm tmpfs.
+/// `network` is the pod's CNI attachment: its addresses go into `hosts`, and the
+/// DNS its plugins returned, if any, takes the host's place in `resolv.conf`.
 pub fn write(
     spec: &PodSpec,
     paths: &PodPaths,
     hostname: &str,
     namespace: &str,
     dns: &ClusterDns,
+    network: Option<&PodNetwork>,
 ) -> Result<()> {
     let dir = paths.etc("");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
-    write_atomic(&paths.etc("hosts"), hosts(spec, hostname).as_bytes())?;
+    let ips = network.map(PodNetwork::pod_ips).unwrap_or_default();
+    write_atomic(&paths.etc("hosts"), hosts(spec, hostname, &ips).as_bytes())?;
     write_atomic(&paths.etc("hostname"), format!("{hostname}\n").as_bytes())?;
+    let cni_dns = network
+        .and_then(|n| n.result.as_ref())
+        .map(|r| &r.dns)
+        .filter(|d| !d.nameservers.is_empty());
+    let base = match cni_dns {
+        Some(d) => cni_resolv_conf(d),
+        None => host_resolv_conf(),
+    };
     write_atomic(
         &paths.etc("resolv.conf"),
-        resolv_conf(spec, namespace, dns, &host_resolv_conf()).as_bytes(),
+        resolv_conf(spec, namespace, dns, &base).as_bytes(),
     )?;
     let shm = shm_dir(paths);
     std::fs::create_dir_all(&shm).map_err(|e| Error::io("creating", &shm, e))?;
@@ -89,15 +104,20 @@ pub fn mounts(paths: &PodPaths, host_network: bool) -> Vec<Mount> {
     list.into_iter().filter_map(|m| m.ok()).collect()
 }
 
-/// The pod's `/etc/hosts`, as kubelet writes it.
-pub fn hosts(spec: &PodSpec, hostname: &str) -> String {
+/// The pod's `/etc/hosts`, as kubelet writes it: the hostname maps to the pod's
+/// addresses (to 127.0.1.1 for a pod without any, such as a `hostNetwork` one).
+pub fn hosts(spec: &PodSpec, hostname: &str, pod_ips: &[IpAddr]) -> String {
     let mut s = String::from("# Kubernetes-managed hosts file (podrt).\n");
     s.push_str("127.0.0.1\tlocalhost\n");
     s.push_str("::1\tlocalhost ip6-localhost ip6-loopback\n");
     s.push_str("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\n");
     s.push_str("fe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n");
-    // Until the pod has an address of its own, its name resolves to loopback.
-    s.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    if pod_ips.is_empty() {
+        s.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    }
+    for ip in pod_ips {
+        s.push_str(&format!("{ip}\t{hostname}\n"));
+    }
     let aliases = spec.host_aliases.iter().flatten();
     let mut first = true;
     for a in aliases {
@@ -107,6 +127,24 @@ pub fn hosts(spec: &PodSpec, hostname: &str) -> String {
         }
         let names = a.hostnames.clone().unwrap_or_default().join("\t");
         s.push_str(&format!("{}\t{names}\n", a.ip));
+    }
+    s
+}
+
+/// The DNS a CNI result gave, in resolv.conf's words, to stand for the host's file.
+fn cni_resolv_conf(dns: &Dns) -> String {
+    let mut s = String::new();
+    if let Some(domain) = &dns.domain {
+        s.push_str(&format!("domain {domain}\n"));
+    }
+    if !dns.search.is_empty() {
+        s.push_str(&format!("search {}\n", dns.search.join(" ")));
+    }
+    for n in &dns.nameservers {
+        s.push_str(&format!("nameserver {n}\n"));
+    }
+    if !dns.options.is_empty() {
+        s.push_str(&format!("options {}\n", dns.options.join(" ")));
     }
     s
 }
@@ -182,10 +220,33 @@ mod tests {
     fn hosts_has_localhost_hostname_and_aliases() {
         let s = spec(serde_json::json!({"containers": [],
             "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["foo", "bar"]}]}));
-        let h = hosts(&s, "web");
+        let h = hosts(&s, "web", &[]);
         assert!(h.contains("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("127.0.1.1\tweb\n"));
         assert!(h.contains("10.1.2.3\tfoo\tbar\n"));
+        let with_ip = hosts(&s, "web", &["10.88.0.9".parse().unwrap()]);
+        assert!(with_ip.contains("10.88.0.9\tweb\n"), "{with_ip}");
+        assert!(!with_ip.contains("127.0.1.1"), "{with_ip}");
+    }
+
+    #[test]
+    fn cni_dns_stands_for_the_hosts_file() {
+        let dns = Dns {
+            nameservers: vec!["10.88.0.1".into()],
+            domain: None,
+            search: vec!["pods.example".into()],
+            options: vec![],
+        };
+        let plain = spec(serde_json::json!({"containers": [], "dnsPolicy": "Default"}));
+        assert_eq!(
+            resolv_conf(
+                &plain,
+                "default",
+                &ClusterDns::default(),
+                &cni_resolv_conf(&dns)
+            ),
+            "search pods.example\nnameserver 10.88.0.1\n"
+        );
     }
 
     #[test]

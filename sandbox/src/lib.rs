@@ -15,6 +15,7 @@ pub mod image;
 pub mod listing;
 pub mod lock;
 pub mod manifest;
+pub mod network;
 pub mod overlay;
 pub mod paths;
 pub mod pins;

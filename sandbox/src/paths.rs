@@ -100,3 +100,9 @@ pub fn pods_dir(root: &Path) -> PathBuf {
 pub fn names_lock(root: &Path) -> PathBuf {
     root.join("pods.lock")
 }
+
+/// Where the built-in network's `host-local` IPAM keeps its leases: under the
+/// root, so they live and die with the pods (both go on reboot with `/run`).
+pub fn ipam_dir(root: &Path) -> PathBuf {
+    root.join("cni").join("networks")
+}

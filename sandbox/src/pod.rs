@@ -20,6 +20,7 @@ use crate::etc_files::{self, ClusterDns};
 use crate::image::ImageStore;
 use crate::lock::Lock;
 use crate::manifest::ValidPod;
+use crate::network::{self, host_ports, NetworkOptions, PodNetwork};
 use crate::paths::{self, PodPaths};
 use crate::record::{ContainerRecord, PodRecord, PodStage, ProcRef, RECORD_VERSION};
 use crate::{overlay, pins, pod_cgroup, pod_init, volumes};
@@ -37,6 +38,8 @@ pub struct Options {
     /// small fresh processes (see [`crate::reexec`]); `None` keeps them as forks of
     /// the caller.
     pub helper_exe: Option<PathBuf>,
+    /// Where CNI networks and plugins are, and the built-in network's settings.
+    pub network: NetworkOptions,
     /// This process is the pod's dedicated supervisor (`podrt apply`'s fork): it is
     /// recorded from the first write, so a `delete` racing the creation can stop it.
     pub as_supervisor: bool,
@@ -49,6 +52,7 @@ impl Default for Options {
             cgroup_parent: "/podrt".into(),
             dns: ClusterDns::default(),
             helper_exe: None,
+            network: NetworkOptions::default(),
             as_supervisor: false,
         }
     }
@@ -155,6 +159,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
     if find(&opts.root, &pod.name)?.is_some() {
         return Err(Error::PodExists(pod.name.clone()));
     }
+    check_host_ports(&opts.root, manifest)?;
     let uid = uuid::Uuid::new_v4().to_string();
     let paths = PodPaths::new(&opts.root, &uid);
     std::fs::create_dir(&paths.dir).map_err(|e| Error::io("creating", &paths.dir, e))?;
@@ -203,6 +208,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
         },
         containers: Vec::new(),
         volumes: Vec::new(),
+        network: None,
     };
     let sandbox = Sandbox { paths, record };
     if let Err(e) = sandbox.save() {
@@ -212,9 +218,42 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
     Ok(sandbox)
 }
 
+/// Refuse a pod whose host ports another pod has (under the names lock, so two
+/// racing `apply`s cannot both get a port).
+fn check_host_ports(root: &Path, manifest: &Pod) -> Result<()> {
+    let wanted = host_ports::of(&manifest.spec.clone().unwrap_or_default());
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    for other in crate::listing::list_pod_sandboxes(root)? {
+        let taken = host_ports::of(&other.record.manifest.spec.clone().unwrap_or_default());
+        if let Some((w, t)) = host_ports::first_clash(&wanted, &taken) {
+            return Err(Error::HostPortTaken {
+                field: w.field.clone(),
+                port: format!("{}/{}", w.host_port, w.protocol),
+                other: other.record.name.clone(),
+                other_field: t.field.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Result<()> {
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
     let paths = sandbox.paths.clone();
+    // The network is chosen and checked first: a bad config fails before any
+    // kernel object exists.
+    let planned = if spec.host_network == Some(true) {
+        None
+    } else {
+        let list = network::resolve(&opts.network, &opts.root)?;
+        Some(PodNetwork::plan(
+            list,
+            &opts.network,
+            &host_ports::of(&spec),
+        )?)
+    };
     let init_names: Vec<&str> = spec
         .init_containers
         .iter()
@@ -239,18 +278,45 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
         },
         &|kind| paths.ns(kind),
     )?;
+    if let Some(net) = planned {
+        attach_network(sandbox, net)?;
+    }
     etc_files::write(
         &spec,
         &paths,
         &sandbox.record.hostname,
         &sandbox.record.namespace,
         &opts.dns,
+        sandbox.record.network.as_ref(),
     )?;
     sandbox.record.volumes = volumes::prepare(&spec, &paths)?;
     if spec.share_process_namespace == Some(true) {
         sandbox.record.pod_init = Some(pod_init::spawn(&paths.dir, opts.helper_exe.as_deref())?);
     }
     sandbox.save()
+}
+
+/// CNI ADD on the pinned network namespace. The attachment is recorded first, so a
+/// failure (or a crash) half-way leaves what DEL needs to release it.
+fn attach_network(sandbox: &mut Sandbox, net: PodNetwork) -> Result<()> {
+    sandbox.record.network = Some(net);
+    sandbox.save()?;
+    let netns = sandbox.paths.ns("net");
+    if let Some(net) = sandbox.record.network.as_mut() {
+        net.add(&sandbox.record.uid, &netns)?;
+    }
+    sandbox.save()
+}
+
+/// CNI DEL, if the pod was attached; the record forgets the attachment once
+/// every plugin released its part.
+fn detach_network(sandbox: &mut Sandbox) -> Result<()> {
+    let Some(net) = &sandbox.record.network else {
+        return Ok(());
+    };
+    net.del(&sandbox.record.uid, &sandbox.paths.ns("net"))?;
+    sandbox.record.network = None;
+    Ok(())
 }
 
 /// `CreateContainer`: mount the container's overlay root over its image, build its
@@ -447,6 +513,9 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
     {
         // SAFETY: kill of a process of this pod, verified by PID and start time.
         unsafe { libc::kill(p.pid, libc::SIGKILL) };
+    }
+    if let Err(e) = detach_network(sandbox) {
+        first.get_or_insert(e);
     }
     volumes::release(&sandbox.record.volumes);
     etc_files::release(&sandbox.paths);

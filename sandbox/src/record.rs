@@ -108,6 +108,10 @@ pub struct PodRecord {
     /// The pod's volumes as made on the host.
     #[serde(default)]
     pub volumes: Vec<crate::volumes::PreparedVolume>,
+    /// The pod's CNI attachment, recorded before ADD runs so that DEL can undo
+    /// even a half-made one; `None` for a `hostNetwork` pod.
+    #[serde(default)]
+    pub network: Option<crate::network::PodNetwork>,
 }
 
 impl PodRecord {

@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Pod, PodCondition, PodStatus,
+    ContainerStatus, Pod, PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use podrt_runtime::ContainerStatus as Rt;
@@ -69,6 +69,14 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
     let inits_done = inits.iter().all(|s| exit_code(s) == Some(0));
     let phase = phase(&inits, &apps, spec.restart_policy.as_deref());
     let ready = !apps.is_empty() && apps.iter().all(|s| s.ready);
+    let pod_ips: Vec<PodIP> = r
+        .network
+        .as_ref()
+        .map(|n| n.pod_ips())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|ip| PodIP { ip: ip.to_string() })
+        .collect();
     let condition = |typ: &str, ok: bool| PodCondition {
         type_: typ.to_string(),
         status: if ok { "True" } else { "False" }.into(),
@@ -85,6 +93,8 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
         ]),
         start_time: time(&r.created),
         host_ip: None,
+        pod_ip: pod_ips.first().map(|ip| ip.ip.clone()),
+        pod_ips: (!pod_ips.is_empty()).then_some(pod_ips),
         init_container_statuses: (!inits.is_empty()).then_some(inits),
         container_statuses: Some(apps),
         qos_class: Some(crate::qos::qos_class(&spec).into()),

@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod pods;
+pub mod test_host;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,12 +1,15 @@
 //! Helpers for pod tests: a private podrt root with the vendored busybox imported,
-//! `podrt` run against it, manifests written from YAML text, and a guard that
-//! force-deletes every pod and removes its files and cgroups, also when a test fails.
+//! `podrt` run against it inside a network namespace of the test's own standing for
+//! the host ([`TestHost`]), podrt's built-in network (the host's CNI configs are
+//! never read), manifests written from YAML text, and a guard that force-deletes
+//! every pod and removes its files and cgroups, also when a test fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+use crate::test_host::TestHost;
 use crate::{binary, repo, require_root, unique};
 
 /// A private podrt root for one test.
@@ -19,6 +22,10 @@ pub struct PodEnv {
     pub cgroup_parent: String,
     /// Extra global flags (e.g. `--cluster-dns`).
     pub flags: Vec<String>,
+    /// `--cni-conf-dir`: empty unless a test writes a config there.
+    pub cni_conf_dir: PathBuf,
+    /// The network namespace every podrt command runs in.
+    pub host: TestHost,
 }
 
 impl PodEnv {
@@ -53,11 +60,14 @@ impl PodEnv {
         std::fs::create_dir_all(&dir).expect("create test dir");
         let root = dir.join("root");
         let cgroup_parent = format!("/{}", unique("podrt-test-pods"));
+        let host = TestHost::new(&dir.join("host-netns"));
         PodEnv {
+            cni_conf_dir: dir.join("net.d"),
             dir,
             root,
             cgroup_parent,
             flags: Vec::new(),
+            host,
         }
     }
 
@@ -68,8 +78,11 @@ impl PodEnv {
             .arg(&self.root)
             .arg("--cgroup-parent")
             .arg(&self.cgroup_parent)
+            .arg("--cni-conf-dir")
+            .arg(&self.cni_conf_dir)
             .args(&self.flags)
             .stdin(Stdio::null());
+        self.host.enter(&mut c);
         c
     }
 
@@ -155,14 +168,16 @@ impl PodEnv {
         format!("{}/pod{uid}/{id}", self.cgroup_parent)
     }
 
-    /// Mounts under this test's root still in the mount table.
+    /// Mounts podrt made under this test's directory still in the mount table (the
+    /// test host's netns pin is the test's own, not counted).
     pub fn mounts_under_root(&self) -> Vec<String> {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         // With the slash: podrt-pods-1-1 must not match podrt-pods-1-15's mounts.
         let prefix = format!("{}/", self.dir.display());
+        let pin = self.host.pin.display().to_string();
         info.lines()
             .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&prefix))
+            .filter(|m| m.starts_with(&prefix) && *m != pin)
             .map(String::from)
             .collect()
     }
@@ -197,6 +212,8 @@ impl Drop for PodEnv {
         for m in self.mounts_under_root().iter().rev() {
             let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
         }
+        // Last, the test host: its bridge, veths and rules go with it.
+        let _ = nix::mount::umount2(&self.host.pin, nix::mount::MntFlags::MNT_DETACH);
         remove_cgroup_tree(&self.cgroup_parent);
         let _ = std::fs::remove_dir_all(&self.dir);
     }

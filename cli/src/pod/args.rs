@@ -22,6 +22,19 @@ pub struct Cli {
     /// Cluster domain for the search path (as kubelet's --cluster-domain).
     #[arg(long, global = true, default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// CNI network configs; the lexically first `.conflist`/`.conf`/`.json` is
+    /// used, and podrt's built-in network when there is none.
+    #[arg(long, global = true, default_value = podrt_sandbox::network::DEFAULT_CONF_DIR, env = "PODRT_CNI_CONF_DIR")]
+    pub cni_conf_dir: PathBuf,
+    /// CNI plugin dirs, searched in order (repeat the flag, or separate with ':').
+    #[arg(long, global = true, value_delimiter = ':', default_values = podrt_sandbox::network::DEFAULT_BIN_DIRS, env = "PODRT_CNI_BIN_DIR")]
+    pub cni_bin_dir: Vec<PathBuf>,
+    /// The built-in network's subnet (bridge podrt0, host-local IPAM).
+    #[arg(long, global = true, default_value = podrt_sandbox::network::DEFAULT_SUBNET)]
+    pub pod_subnet: String,
+    /// Let the built-in network masquerade pod traffic leaving the subnet.
+    #[arg(long, global = true)]
+    pub pod_masquerade: bool,
     /// Print debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -53,6 +66,20 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Show the pod network.
+    Network {
+        /// What to show.
+        #[command(subcommand)]
+        command: NetworkCommand,
+    },
+}
+
+/// `network …`.
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// The network new pods join, where its config comes from, and the pods on it.
+    #[command(alias = "list")]
+    Ls,
 }
 
 /// `apply`.

@@ -5,10 +5,13 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 use podrt_sandbox::etc_files::ClusterDns;
 use podrt_sandbox::image::ImageStore;
+use podrt_sandbox::network::{self, NetworkOptions};
 use podrt_sandbox::pod::{self, Options, Sandbox};
 use podrt_sandbox::{manifest, status, supervisor};
 
-use super::args::{ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, Output};
+use super::args::{
+    ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, NetworkCommand, Output,
+};
 use super::print;
 
 /// Run the command; the exit status on success.
@@ -21,6 +24,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             domain: cli.cluster_domain.clone(),
         },
         helper_exe: std::env::current_exe().ok(),
+        network: network_options(cli)?,
         as_supervisor: false,
     };
     match &cli.command {
@@ -53,7 +57,29 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
                 Ok(0)
             }
         },
+        Command::Network {
+            command: NetworkCommand::Ls,
+        } => {
+            let networks = podrt_sandbox::network::summary::list(&opts.network, &opts.root)?;
+            print!("{}", print::networks(&networks));
+            Ok(0)
+        }
     }
+}
+
+/// The CNI settings from the global flags, the subnet checked.
+fn network_options(cli: &Cli) -> Result<NetworkOptions> {
+    let subnet = cli
+        .pod_subnet
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--pod-subnet: {e}"))?;
+    network::builtin::check_subnet(&subnet).map_err(|e| anyhow::anyhow!("--pod-subnet: {e}"))?;
+    Ok(NetworkOptions {
+        conf_dir: cli.cni_conf_dir.clone(),
+        bin_dirs: cli.cni_bin_dir.clone(),
+        subnet,
+        masquerade: cli.pod_masquerade,
+    })
 }
 
 fn check_kind(kind: &str) -> Result<()> {

@@ -5,6 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{Error, Result};
@@ -12,8 +13,9 @@ use super::error::{Error, Result};
 /// File name endings libcni accepts in a config directory.
 const EXTENSIONS: [&str; 3] = ["conf", "conflist", "json"];
 
-/// A network: a named chain of plugin configs run in order on ADD.
-#[derive(Debug, Clone, PartialEq)]
+/// A network: a named chain of plugin configs run in order on ADD. It is
+/// serializable so a pod can keep the exact config its ADD used for its DEL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetworkList {
     /// The network's name (`name`), given to every plugin.
     pub name: String,

@@ -8,6 +8,7 @@
 mod age;
 mod containers;
 mod describe;
+mod networks;
 mod qos;
 mod status;
 mod table;
@@ -19,6 +20,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
 pub use age::human_duration;
+pub use networks::networks;
 
 /// One row of `get pods`, each cell as kubectl prints it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,63 @@
+//! The pod's network: which CNI network a pod joins, attaching its pinned network
+//! namespace to it when the sandbox is made (ADD) and detaching it when the pod goes
+//! (DEL), and the pod's `hostPort`s. The protocol itself is [`crate::cni`]'s; this
+//! module decides what to run and keeps what DEL needs in the pod's record.
+//!
+//! The network is the lexically first config in the CNI config dir, as containerd
+//! and CRI-O choose it, or podrt's built-in one ([`builtin`]) when there is none.
+
+pub mod attachment;
+pub mod builtin;
+pub mod host_ports;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use crate::cni::{Cidr, NetworkList};
+use crate::error::Result;
+
+pub use attachment::PodNetwork;
+
+/// The interface CNI creates in every pod (`CNI_IFNAME`), as kubelet names it.
+pub const POD_IFNAME: &str = "eth0";
+
+/// Where networks and plugins are found, and the built-in network's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkOptions {
+    /// CNI config dir (`--cni-conf-dir`, `/etc/cni/net.d`).
+    pub conf_dir: PathBuf,
+    /// CNI plugin dirs, searched in order (`--cni-bin-dir`).
+    pub bin_dirs: Vec<PathBuf>,
+    /// The built-in network's subnet (`--pod-subnet`, `10.88.0.0/16`).
+    pub subnet: Cidr,
+    /// The built-in network masquerades pod traffic leaving the subnet
+    /// (`--pod-masquerade`); off by default, so podrt adds no NAT rule of its own.
+    pub masquerade: bool,
+}
+
+/// The CNI config dir containerd, CRI-O and podman read.
+pub const DEFAULT_CONF_DIR: &str = "/etc/cni/net.d";
+/// Where Debian's `containernetworking-plugins` and upstream's tarball put plugins.
+pub const DEFAULT_BIN_DIRS: [&str; 2] = ["/usr/lib/cni", "/opt/cni/bin"];
+/// The built-in network's default subnet (podman's and CRI-O's default too).
+pub const DEFAULT_SUBNET: &str = "10.88.0.0/16";
+
+impl Default for NetworkOptions {
+    fn default() -> Self {
+        NetworkOptions {
+            conf_dir: PathBuf::from(DEFAULT_CONF_DIR),
+            bin_dirs: DEFAULT_BIN_DIRS.iter().map(PathBuf::from).collect(),
+            subnet: builtin::default_subnet(),
+            masquerade: false,
+        }
+    }
+}
+
+/// The network pods made now join: the first config in the config dir, or the
+/// built-in one, whose IP leases live under `root` (they go when the pods do).
+pub fn resolve(opts: &NetworkOptions, root: &Path) -> Result<NetworkList> {
+    match NetworkList::load_dir(&opts.conf_dir)? {
+        Some(list) => Ok(list),
+        None => Ok(builtin::network(opts, root)),
+    }
+}
