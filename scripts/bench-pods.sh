@@ -6,6 +6,8 @@
 #      deleted, for a pod of three busybox `sleep 3600` containers:
 #        podrt:  podrt apply -f pod.yaml            (returns once all 3 run)
 #                podrt delete pod bench --grace-period=0 --force
+#                (the pod joins podrt's built-in CNI network: veth, IP lease;
+#                podman's pod has no network, so this handicaps podrt)
 #        podman: podman pod create --network none   (+ its infra container)
 #                podman run -d --pod benchp IMAGE sleep 3600   (x3)
 #                podman pod rm -f -t 0 benchp
@@ -26,8 +28,8 @@
 # private state under one temp dir: podrt a private --root and --cgroup-parent
 # /podrt-bench; podman private --root/--runroot/--tmpdir, network config dir and
 # containers.conf, and --cgroup-parent /podrt-bench-podman. The whole script
-# re-executes itself in a private mount namespace, so the mounts it or the tools
-# make vanish with it, and a tmpfs there hides /var/lib/containers, where podman
+# re-executes itself in a private mount and network namespace, so the mounts and
+# the pod network (bridge, veths) it or the tools make vanish with it, and a tmpfs there hides /var/lib/containers, where podman
 # would otherwise write its host-wide blob-info cache whatever --root says.
 #
 # Env: BENCH_PODRT_RUNS (default 20), BENCH_PODMAN_RUNS (default 10),
@@ -62,7 +64,7 @@ done
 
 # Everything below runs in a private mount namespace (see the header).
 if [ "${PODRT_BENCH_PODS_IN_NS:-}" != 1 ]; then
-    exec unshare --mount --propagation private -- \
+    exec unshare --mount --net --propagation private -- \
         env PODRT_BENCH_PODS_IN_NS=1 bash "${BASH_SOURCE[0]}" "$@"
 fi
 
@@ -105,7 +107,7 @@ events_logger = "file"
 network_config_dir = "$pm_dir/networks"
 EOF
 pm=(podman --root "$pm_dir/storage" --runroot "$pm_dir/run" --tmpdir "$pm_dir/tmp")
-pr=("$podrt" --root "$root" --cgroup-parent "$cg_podrt")
+pr=("$podrt" --root "$root" --cgroup-parent "$cg_podrt" --cni-conf-dir "$tmp/net.d")
 
 # On any exit: delete the pods, reset podman's private storage, kill whatever
 # of ours survived (every such process names the temp dir on its command line),
@@ -172,7 +174,7 @@ EOF
 
 echo "podrt:  $("$podrt" --version 2>/dev/null || echo "$podrt"), $podrt"
 echo "podman: $("${pm[@]}" --version), $(crun --version | head -n1), conmon $(conmon --version | sed -n 's/^conmon version //p')"
-echo "pod: 3 busybox containers running 'sleep 3600', no network; runs: podrt $runs_podrt, podman $runs_podman (interleaved)"
+echo "pod: 3 busybox containers running 'sleep 3600'; podrt's on its built-in CNI network, podman's with --network none; runs: podrt $runs_podrt, podman $runs_podman (interleaved)"
 
 # The driver times each iteration with perf_counter_ns (no shell or `date` fork
 # inside the timed region) and does the process accounting.

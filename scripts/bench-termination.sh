@@ -7,9 +7,14 @@
 #      wall time minus the 2 s grace period is how late the SIGKILL came, plus the
 #      removal of the pod (an upper bound on the lateness; target <= 50 ms).
 # Needs root, target/release/podrt and vendor-images/build (scripts/setup.sh).
+# Runs in a private network namespace (re-executed under `unshare --net`), so the
+# pods' built-in CNI network lives and dies with the script, never on the host.
 # Env: RUNS (default 10).
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "error: run as root" >&2; exit 1; }
+if [ "${PODRT_BENCH_TERM_IN_NS:-}" != 1 ]; then
+    exec unshare --net -- env PODRT_BENCH_TERM_IN_NS=1 bash "${BASH_SOURCE[0]}" "$@"
+fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 podrt="$repo/target/release/podrt"
 [ -x "$podrt" ] || (cd "$repo" && cargo build --release --bins)
@@ -17,7 +22,7 @@ podrt="$repo/target/release/podrt"
 runs="${RUNS:-10}"
 tmp="$(mktemp -d /tmp/podrt-bench-term.XXXXXX)"
 cg="/podrt-bench-term-$$"
-P=("$podrt" --root "$tmp/root" --cgroup-parent "$cg")
+P=("$podrt" --root "$tmp/root" --cgroup-parent "$cg" --cni-conf-dir "$tmp/net.d")
 cleanup() {
     for p in $("${P[@]}" get pods -o name 2>/dev/null); do
         "${P[@]}" delete pod "${p#pod/}" --grace-period=0 --force >/dev/null 2>&1 || true
