@@ -83,6 +83,10 @@ root="$tmp/podrt-root"
 pm_dir="$tmp/podman"
 mkdir -p "$root" "$pm_dir/networks" "$pm_dir/tmp"
 made_varlib=0
+# /sys/fs/cgroup is one tmpfs for every mount namespace: a mount point made
+# there for hugetlb outlives our namespace and must be removed on exit, or
+# podman (and everything else) would take the empty dir for a controller.
+made_hugetlb=0
 
 # Debian's crun 1.8.1 rejects a hybrid cgroup host while a controller (here
 # hugetlb) lives only in cgroup2; giving hugetlb a v1 hierarchy makes it accept
@@ -90,6 +94,7 @@ made_varlib=0
 # our private mount namespace, this mount goes away with the script.
 if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null || true)" = cgroup2fs ] &&
     ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+    [ -d /sys/fs/cgroup/hugetlb ] || made_hugetlb=1
     mkdir -p /sys/fs/cgroup/hugetlb
     mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
     echo "note: mounted the hugetlb cgroup v1 controller at /sys/fs/cgroup/hugetlb (private mount namespace) so crun accepts this hybrid cgroup host"
@@ -140,6 +145,10 @@ cleanup() {
         [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
         [ -d "$d" ] && echo "cleanup: $d is not empty, left in place" >&2
     done
+    if [ "$made_hugetlb" = 1 ]; then
+        umount /sys/fs/cgroup/hugetlb 2>/dev/null
+        rmdir /sys/fs/cgroup/hugetlb 2>/dev/null
+    fi
     umount /var/lib/containers 2>/dev/null
     [ "$made_varlib" = 1 ] && rmdir /var/lib/containers 2>/dev/null
     return 0
