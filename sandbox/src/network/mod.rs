@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cni::{Cidr, NetworkList};
 use crate::error::Result;
+use host_ports::HostPort;
 
 pub use attachment::PodNetwork;
 
@@ -59,5 +60,44 @@ pub fn resolve(opts: &NetworkOptions, root: &Path) -> Result<NetworkList> {
     match NetworkList::load_dir(&opts.conf_dir)? {
         Some(list) => Ok(list),
         None => Ok(builtin::network(opts, root)),
+    }
+}
+
+/// The network a pod with `ports` joins: [`resolve`]'s, except that a pod without
+/// host ports runs the built-in network without its `portmap` step, which would
+/// only cost it a plugin run and a dozen iptables calls each way. (A user's
+/// config always runs as written.) The pod's record keeps the list it ran, so
+/// its DEL runs the same.
+pub fn for_pod(opts: &NetworkOptions, root: &Path, ports: &[HostPort]) -> Result<NetworkList> {
+    let mut list = resolve(opts, root)?;
+    if list.source.is_none() && ports.is_empty() {
+        list.plugins
+            .retain(|p| p.get("type").and_then(|t| t.as_str()) != Some("portmap"));
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_network_runs_portmap_only_for_host_ports() {
+        let opts = NetworkOptions {
+            conf_dir: PathBuf::from("/nonexistent/net.d"),
+            ..NetworkOptions::default()
+        };
+        let root = Path::new("/r");
+        let plain = for_pod(&opts, root, &[]).unwrap();
+        assert_eq!(plain.plugins.len(), 1);
+        assert_eq!(plain.plugins[0]["type"], "bridge");
+        let port = HostPort {
+            host_port: 8080,
+            container_port: 80,
+            protocol: "tcp".into(),
+            host_ip: String::new(),
+            field: String::new(),
+        };
+        assert_eq!(for_pod(&opts, root, &[port]).unwrap().plugins.len(), 2);
     }
 }
