@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
+    LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
     LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, ProcessBuilder,
     RootBuilder, Spec, UserBuilder,
 };
@@ -16,24 +16,7 @@ use oci_spec::runtime::{
 use crate::error::{Error, Result};
 use crate::image::ImageConfig;
 use crate::manifest::ContainerResources;
-
-/// The capabilities containerd and CRI-O give a container that is not privileged.
-pub const DEFAULT_CAPABILITIES: [&str; 14] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+use crate::security::{self, ContainerSecurity, SecurityOptions};
 
 /// The CFS period podrt uses for cpu limits (kubelet's default).
 const CPU_PERIOD: u64 = 100_000;
@@ -75,6 +58,10 @@ pub struct SpecInput<'a> {
     pub cgroups_path: String,
     /// Its validated resources.
     pub resources: &'a ContainerResources,
+    /// The pod's spec (its security context and sysctls).
+    pub pod: &'a PodSpec,
+    /// Installation-wide security settings.
+    pub security: &'a SecurityOptions,
 }
 
 /// Build the runtime spec of one container.
@@ -108,13 +95,15 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .filter(|w| !w.is_empty())
         .or_else(|| input.image.working_dir.clone().filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".into());
-    let (uid, gid) = user(c, input.image, input)?;
-    let caps = capabilities(c, input.field)?;
-    let no_new_privs = c
-        .security_context
-        .as_ref()
-        .and_then(|s| s.allow_privilege_escalation)
-        == Some(false);
+    let sec = security::for_container(
+        input.pod.security_context.as_ref(),
+        c,
+        input.field,
+        input.security,
+    )?;
+    let (uid, gid, from_image) = user(input.image, input, &sec)?;
+    sec.check_non_root(uid, from_image)?;
+    let caps = sec.capabilities.clone();
     let built = |e: oci_spec::OciSpecError| unsupported("", &e.to_string());
     let process = ProcessBuilder::default()
         .args(argv)
@@ -124,6 +113,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
             UserBuilder::default()
                 .uid(uid)
                 .gid(gid)
+                .additional_gids(sec.additional_gids.clone())
                 .build()
                 .map_err(built)?,
         )
@@ -137,7 +127,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
                 .build()
                 .map_err(built)?,
         )
-        .no_new_privileges(no_new_privs)
+        .no_new_privileges(sec.no_new_privileges)
         .build()
         .map_err(built)?;
     let mut spec = Spec::default();
@@ -146,12 +136,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     spec.set_root(Some(
         RootBuilder::default()
             .path(input.rootfs.clone())
-            .readonly(
-                c.security_context
-                    .as_ref()
-                    .and_then(|s| s.read_only_root_filesystem)
-                    == Some(true),
-            )
+            .readonly(sec.read_only_root)
             .build()
             .map_err(built)?,
     ));
@@ -164,17 +149,42 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .collect();
     mounts.extend(input.mounts.iter().cloned());
     spec.set_mounts(Some(mounts));
-    let default_linux = spec.linux().clone().unwrap_or_default();
-    let linux = LinuxBuilder::default()
-        .namespaces(namespaces(&input.join).map_err(built)?)
-        .cgroups_path(PathBuf::from(&input.cgroups_path))
-        .resources(resources(input.resources).map_err(built)?)
-        .masked_paths(default_linux.masked_paths().clone().unwrap_or_default())
-        .readonly_paths(default_linux.readonly_paths().clone().unwrap_or_default())
-        .build()
-        .map_err(built)?;
-    spec.set_linux(Some(linux));
+    let sysctls = security::sysctls::for_pod(input.pod)?;
+    spec.set_linux(Some(linux_section(input, &sec, sysctls).map_err(built)?));
+    if sec.privileged {
+        security::privileged::apply(&mut spec);
+    }
     Ok(spec)
+}
+
+/// Namespaces, cgroup, resources, sysctls, seccomp and the `/proc` masks.
+fn linux_section(
+    input: &SpecInput,
+    sec: &ContainerSecurity,
+    sysctls: HashMap<String, String>,
+) -> std::result::Result<oci_spec::runtime::Linux, oci_spec::OciSpecError> {
+    let defaults = Spec::default().linux().clone().unwrap_or_default();
+    let (masked, readonly) = if sec.unmasked_proc {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            defaults.masked_paths().clone().unwrap_or_default(),
+            defaults.readonly_paths().clone().unwrap_or_default(),
+        )
+    };
+    let mut b = LinuxBuilder::default()
+        .namespaces(namespaces(&input.join)?)
+        .cgroups_path(PathBuf::from(&input.cgroups_path))
+        .resources(resources(input.resources)?)
+        .masked_paths(masked)
+        .readonly_paths(readonly);
+    if !sysctls.is_empty() {
+        b = b.sysctl(sysctls);
+    }
+    if let Some(filter) = &sec.seccomp {
+        b = b.seccomp(filter.clone());
+    }
+    b.build()
 }
 
 /// kubelet's rule: `command` replaces the Entrypoint (and drops Cmd), `args`
@@ -263,10 +273,14 @@ pub fn expand(s: &str, vars: &HashMap<&str, &str>) -> String {
     out
 }
 
-/// uid/gid from `securityContext.runAsUser`/`runAsGroup`, else the image's `User`
-/// (numeric, or a name looked up in the image's /etc/passwd and /etc/group).
-fn user(c: &Container, image: &ImageConfig, input: &SpecInput) -> Result<(u32, u32)> {
-    let sc = c.security_context.as_ref();
+/// uid/gid from `runAsUser`/`runAsGroup` (container, else pod), else the image's
+/// `User` (numeric, or a name looked up in the image's /etc/passwd and
+/// /etc/group); and whether the uid is the image's.
+fn user(
+    image: &ImageConfig,
+    input: &SpecInput,
+    sec: &ContainerSecurity,
+) -> Result<(u32, u32, bool)> {
     let (mut uid, mut gid) = (0u32, 0u32);
     if let Some(u) = image.user.as_deref().filter(|u| !u.is_empty()) {
         let (user, group) = match u.split_once(':') {
@@ -289,19 +303,13 @@ fn user(c: &Container, image: &ImageConfig, input: &SpecInput) -> Result<(u32, u
                 })?;
         }
     }
-    if let Some(u) = sc.and_then(|s| s.run_as_user) {
-        uid = u32::try_from(u).map_err(|_| Error::Unsupported {
-            field: format!("{}.securityContext.runAsUser", input.field),
-            message: format!("{u} is not a valid uid"),
-        })?;
+    if let Some(g) = sec.run_as_group {
+        gid = g;
     }
-    if let Some(g) = sc.and_then(|s| s.run_as_group) {
-        gid = u32::try_from(g).map_err(|_| Error::Unsupported {
-            field: format!("{}.securityContext.runAsGroup", input.field),
-            message: format!("{g} is not a valid gid"),
-        })?;
+    match sec.run_as_user {
+        Some(u) => Ok((u, gid, false)),
+        None => Ok((uid, gid, true)),
     }
-    Ok((uid, gid))
 }
 
 /// A numeric id, or the id (and, for passwd, primary gid) of `name` in the rootfs file.
@@ -328,72 +336,6 @@ fn lookup(rootfs: &std::path::Path, file: &str, name: &str) -> Option<(u32, u32)
         let primary = f.get(3).and_then(|g| g.parse().ok()).unwrap_or(id);
         Some((id, primary))
     })
-}
-
-/// The default set, or every capability when privileged, with `add`/`drop`.
-fn capabilities(c: &Container, field: &str) -> Result<std::collections::HashSet<Capability>> {
-    let sc = c.security_context.as_ref();
-    let parse = |name: &str, at: String| -> Result<Capability> {
-        let upper = name.to_ascii_uppercase();
-        let full = if upper.starts_with("CAP_") {
-            upper
-        } else {
-            format!("CAP_{upper}")
-        };
-        cap_named(&full).ok_or_else(|| Error::Unsupported {
-            field: at,
-            message: format!("unknown capability {name:?}"),
-        })
-    };
-    let mut set: std::collections::HashSet<Capability> =
-        if sc.and_then(|s| s.privileged) == Some(true) {
-            all_capabilities()
-        } else {
-            DEFAULT_CAPABILITIES
-                .iter()
-                .filter_map(|n| cap_named(n))
-                .collect()
-        };
-    let caps = sc.and_then(|s| s.capabilities.as_ref());
-    for (i, name) in caps
-        .and_then(|c| c.drop.as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if name.eq_ignore_ascii_case("ALL") {
-            set.clear();
-        } else {
-            let at = format!("{field}.securityContext.capabilities.drop[{i}]");
-            set.remove(&parse(name, at)?);
-        }
-    }
-    for (i, name) in caps
-        .and_then(|c| c.add.as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if name.eq_ignore_ascii_case("ALL") {
-            set.extend(all_capabilities());
-        } else {
-            let at = format!("{field}.securityContext.capabilities.add[{i}]");
-            set.insert(parse(name, at)?);
-        }
-    }
-    Ok(set)
-}
-
-fn all_capabilities() -> std::collections::HashSet<Capability> {
-    caps::all()
-        .into_iter()
-        .filter_map(|c| cap_named(&c.to_string()))
-        .collect()
-}
-
-/// The spec's capability called `name` (`CAP_CHOWN`), by its JSON name.
-fn cap_named(name: &str) -> Option<Capability> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
 fn namespaces(
@@ -426,11 +368,17 @@ fn namespaces(
 }
 
 /// Memory and cpu from `resources`, as kubelet sets them: limit → memory limit and
-/// CFS quota, cpu request → shares.
+/// CFS quota, cpu request → shares. The device cgroup starts by denying every
+/// device, as the OCI default spec does; the runtime then allows the default
+/// `/dev` nodes (a privileged container's rules are replaced whole).
 fn resources(
     r: &ContainerResources,
 ) -> std::result::Result<oci_spec::runtime::LinuxResources, oci_spec::OciSpecError> {
-    let mut b = LinuxResourcesBuilder::default();
+    let deny_all = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()?;
+    let mut b = LinuxResourcesBuilder::default().devices(vec![deny_all]);
     if let Some(bytes) = r.memory_limit {
         b = b.memory(LinuxMemoryBuilder::default().limit(bytes as i64).build()?);
     }
@@ -488,32 +436,5 @@ mod tests {
         assert_eq!(expand("$(A)-$(B)", &vars), "1-two");
         assert_eq!(expand("$$(A)", &vars), "$(A)");
         assert_eq!(expand("$(C) $A $(", &vars), "$(C) $A $(");
-    }
-
-    #[test]
-    fn capabilities_add_and_drop_forgive_case_and_prefix() {
-        let c = container(
-            serde_json::json!({"name": "a", "securityContext": {"capabilities":
-            {"drop": ["net_raw"], "add": ["SYS_TIME", "CAP_NET_ADMIN"]}}}),
-        );
-        let set = capabilities(&c, "spec.containers[0]").unwrap();
-        assert!(set.contains(&Capability::SysTime));
-        assert!(set.contains(&Capability::NetAdmin));
-        assert!(!set.contains(&Capability::NetRaw));
-        assert!(set.contains(&Capability::Chown));
-        let bad = container(
-            serde_json::json!({"name": "a", "securityContext": {"capabilities": {"add": ["FLY"]}}}),
-        );
-        let err = capabilities(&bad, "spec.containers[0]")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("spec.containers[0].securityContext.capabilities.add[0]"),
-            "{err}"
-        );
-        let all = container(
-            serde_json::json!({"name": "a", "securityContext": {"capabilities": {"drop": ["ALL"]}}}),
-        );
-        assert!(capabilities(&all, "f").unwrap().is_empty());
     }
 }

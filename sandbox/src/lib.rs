@@ -25,6 +25,7 @@ pub mod pod_init;
 pub mod qos;
 pub mod record;
 pub mod reexec;
+pub mod security;
 pub mod status;
 pub mod supervisor;
 pub mod terminate;

@@ -23,6 +23,7 @@ use crate::manifest::ValidPod;
 use crate::network::{self, host_ports, NetworkOptions, PodNetwork};
 use crate::paths::{self, PodPaths};
 use crate::record::{ContainerRecord, PodRecord, PodStage, ProcRef, RECORD_VERSION};
+use crate::security::SecurityOptions;
 use crate::{overlay, pins, pod_cgroup, pod_init, volumes};
 
 /// Settings of the podrt installation that pods are made under.
@@ -40,6 +41,8 @@ pub struct Options {
     pub helper_exe: Option<PathBuf>,
     /// Where CNI networks and plugins are, and the built-in network's settings.
     pub network: NetworkOptions,
+    /// Installation-wide security settings (kept in each pod's record).
+    pub security: SecurityOptions,
     /// This process is the pod's dedicated supervisor (`podrt apply`'s fork): it is
     /// recorded from the first write, so a `delete` racing the creation can stop it.
     pub as_supervisor: bool,
@@ -53,6 +56,7 @@ impl Default for Options {
             dns: ClusterDns::default(),
             helper_exe: None,
             network: NetworkOptions::default(),
+            security: SecurityOptions::default(),
             as_supervisor: false,
         }
     }
@@ -209,6 +213,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
         containers: Vec::new(),
         volumes: Vec::new(),
         network: None,
+        security: opts.security.clone(),
     };
     let sandbox = Sandbox { paths, record };
     if let Err(e) = sandbox.save() {
@@ -247,12 +252,9 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
     let planned = if spec.host_network == Some(true) {
         None
     } else {
-        let list = network::resolve(&opts.network, &opts.root)?;
-        Some(PodNetwork::plan(
-            list,
-            &opts.network,
-            &host_ports::of(&spec),
-        )?)
+        let ports = host_ports::of(&spec);
+        let list = network::for_pod(&opts.network, &opts.root, &ports)?;
+        Some(PodNetwork::plan(list, &opts.network, &ports)?)
     };
     let init_names: Vec<&str> = spec
         .init_containers
@@ -365,6 +367,8 @@ pub fn create_container(
             mounts,
             cgroups_path: format!("{}/{id}", sandbox.record.cgroup_parent),
             resources,
+            pod: &spec,
+            security: &sandbox.record.security,
         })?;
         let log = OpenOptions::new()
             .create(true)

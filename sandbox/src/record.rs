@@ -112,6 +112,10 @@ pub struct PodRecord {
     /// even a half-made one; `None` for a `hostNetwork` pod.
     #[serde(default)]
     pub network: Option<crate::network::PodNetwork>,
+    /// The security settings the pod was made under (its containers are made
+    /// later, by processes that have no command line of their own).
+    #[serde(default)]
+    pub security: crate::security::SecurityOptions,
 }
 
 impl PodRecord {

@@ -29,8 +29,13 @@ pub struct PreparedVolume {
 /// checked or created. On failure, what was made is undone.
 pub fn prepare(spec: &PodSpec, paths: &PodPaths) -> Result<Vec<PreparedVolume>> {
     let mut done = Vec::new();
+    let fs_group = spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.fs_group)
+        .and_then(|g| u32::try_from(g).ok());
     for (i, v) in spec.volumes.iter().flatten().enumerate() {
-        match prepare_one(v, i, paths) {
+        match prepare_one(v, i, paths, fs_group) {
             Ok(p) => done.push(p),
             Err(e) => {
                 release(&done);
@@ -49,7 +54,12 @@ pub fn release(volumes: &[PreparedVolume]) {
     }
 }
 
-fn prepare_one(v: &Volume, i: usize, paths: &PodPaths) -> Result<PreparedVolume> {
+fn prepare_one(
+    v: &Volume,
+    i: usize,
+    paths: &PodPaths,
+    fs_group: Option<u32>,
+) -> Result<PreparedVolume> {
     let field = format!("spec.volumes[{i}]");
     if let Some(empty) = &v.empty_dir {
         let dir = paths.volume(&v.name);
@@ -66,6 +76,12 @@ fn prepare_one(v: &Volume, i: usize, paths: &PodPaths) -> Result<PreparedVolume>
                 None => None,
             };
             mount_tmpfs(&dir, size)?;
+        }
+        if let Err(e) = share_with_pod(&dir, fs_group) {
+            if memory {
+                let _ = umount2(&dir, MntFlags::MNT_DETACH);
+            }
+            return Err(e);
         }
         return Ok(PreparedVolume {
             name: v.name.clone(),
@@ -89,6 +105,20 @@ fn prepare_one(v: &Volume, i: usize, paths: &PodPaths) -> Result<PreparedVolume>
             v.name
         ),
     })
+}
+
+/// An emptyDir is writable by every user of the pod, as kubelet makes it (0777);
+/// with `fsGroup` it belongs to that group and new files inherit it (setgid).
+fn share_with_pod(dir: &Path, fs_group: Option<u32>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut mode = 0o777;
+    if let Some(gid) = fs_group {
+        std::os::unix::fs::chown(dir, None, Some(gid))
+            .map_err(|e| Error::io("giving the fsGroup to emptyDir", dir, e))?;
+        mode |= 0o2000;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("setting the mode of emptyDir", dir, e))
 }
 
 fn mount_tmpfs(dir: &Path, size: Option<u64>) -> Result<()> {

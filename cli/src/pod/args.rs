@@ -35,6 +35,9 @@ pub struct Cli {
     /// Let the built-in network masquerade pod traffic leaving the subnet.
     #[arg(long, global = true)]
     pub pod_masquerade: bool,
+    /// Where `seccompProfile: Localhost` profiles are (as kubelet's flag).
+    #[arg(long, global = true, default_value = podrt_sandbox::security::seccomp::DEFAULT_PROFILE_ROOT)]
+    pub seccomp_profile_root: PathBuf,
     /// Print debug messages.
     #[arg(long, global = true)]
     pub debug: bool,

@@ -7,6 +7,7 @@ use podrt_sandbox::etc_files::ClusterDns;
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::network::{self, NetworkOptions};
 use podrt_sandbox::pod::{self, Options, Sandbox};
+use podrt_sandbox::security::SecurityOptions;
 use podrt_sandbox::{manifest, status, supervisor};
 
 use super::args::{
@@ -25,6 +26,9 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         },
         helper_exe: std::env::current_exe().ok(),
         network: network_options(cli)?,
+        security: SecurityOptions {
+            seccomp_profile_root: cli.seccomp_profile_root.clone(),
+        },
         as_supervisor: false,
     };
     match &cli.command {
