@@ -29,8 +29,12 @@ fn pod_ip(env: &PodEnv, pod: &str) -> String {
 /// Leases in the built-in network's host-local store (every file but its lock
 /// and its last-reserved marker is one).
 fn leases(env: &PodEnv) -> Vec<String> {
-    let dir = env.root.join("cni/networks/podrt");
-    std::fs::read_dir(&dir)
+    leases_in(&env.root.join("cni/networks/podrt"))
+}
+
+/// The leases in one host-local store.
+fn leases_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -406,15 +410,7 @@ fn broken_cni_configs_fail_with_the_file_and_plugin_named_and_leave_nothing() {
             .filter(|l| l.starts_with("veth"))
             .collect();
         assert!(veths.is_empty(), "{what}: veths left: {veths:?}");
-        let lease_dir = env.dir.join("ipam/t");
-        let left: Vec<String> = std::fs::read_dir(&lease_dir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with("10.99."))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let left = leases_in(&env.dir.join("ipam/t"));
         assert!(left.is_empty(), "{what}: leases left: {left:?}");
         assert!(env.pod_dirs().is_empty(), "{what}: pod dirs left");
     }

@@ -125,45 +125,32 @@ pub fn from_json(
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
-/// Does a Docker rule's `includes` hold and its `excludes` not?
+/// Does a Docker rule's `includes` hold and its `excludes` not? `includes`
+/// needs every condition it lists (all its caps, one of its arches, the
+/// kernel); `excludes` drops the rule if any of its conditions holds.
 fn applies(rule: &Value, caps: &HashSet<Capability>) -> bool {
-    let holds = |cond: &Value| -> bool {
-        let caps_ok = cond["caps"].as_array().is_none_or(|want| {
-            want.iter().filter_map(Value::as_str).all(|c| {
-                serde_json::from_value::<Capability>(Value::String(c.to_string()))
-                    .is_ok_and(|c| caps.contains(&c))
-            })
-        });
-        let arch_ok = cond["arches"].as_array().is_none_or(|arches| {
-            arches
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|a| a == native_arch_name())
-        });
-        let kernel_ok = cond["minKernel"].as_str().is_none_or(kernel_at_least);
-        caps_ok && arch_ok && kernel_ok
+    let held = |c: &str| {
+        serde_json::from_value::<Capability>(Value::String(c.to_string()))
+            .is_ok_and(|c| caps.contains(&c))
     };
-    let empty = |v: &Value| v.as_object().is_none_or(|o| o.is_empty());
-    let inc = &rule["includes"];
-    let exc = &rule["excludes"];
-    (empty(inc) || holds(inc)) && (empty(exc) || !any_holds(exc, caps))
-}
-
-/// An `excludes` matches if any of its conditions holds (Docker's rule).
-fn any_holds(cond: &Value, caps: &HashSet<Capability>) -> bool {
-    let has_cap = cond["caps"].as_array().is_some_and(|want| {
-        want.iter().filter_map(Value::as_str).any(|c| {
-            serde_json::from_value::<Capability>(Value::String(c.to_string()))
-                .is_ok_and(|c| caps.contains(&c))
+    let strings = |cond: &Value, key: &str| -> Option<Vec<String>> {
+        cond[key].as_array().map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
         })
-    });
-    let arch = cond["arches"].as_array().is_some_and(|a| {
-        a.iter()
-            .filter_map(Value::as_str)
-            .any(|a| a == native_arch_name())
-    });
-    let kernel = cond["minKernel"].as_str().is_some_and(kernel_at_least);
-    has_cap || arch || kernel
+    };
+    let native = |a: &String| a == native_arch_name();
+    let inc = &rule["includes"];
+    let included = strings(inc, "caps").is_none_or(|c| c.iter().all(|c| held(c)))
+        && strings(inc, "arches").is_none_or(|a| a.iter().any(native))
+        && inc["minKernel"].as_str().is_none_or(kernel_at_least);
+    let exc = &rule["excludes"];
+    let excluded = strings(exc, "caps").is_some_and(|c| c.iter().any(|c| held(c)))
+        || strings(exc, "arches").is_some_and(|a| a.iter().any(native))
+        || exc["minKernel"].as_str().is_some_and(kernel_at_least);
+    included && !excluded
 }
 
 /// Docker's name for the machine's architecture.
@@ -242,24 +229,14 @@ mod tests {
                 {"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_SYS_PTRACE"]}}
             ]
         });
-        let plain = from_json(docker.clone(), &caps(&[])).unwrap();
-        let names: Vec<String> = plain
-            .syscalls()
-            .clone()
-            .unwrap()
-            .iter()
-            .flat_map(|s| s.names().clone())
-            .collect();
-        assert_eq!(names, ["read", "ptrace"]);
-        let admin = from_json(docker, &caps(&[Capability::SysAdmin])).unwrap();
-        let names: Vec<String> = admin
-            .syscalls()
-            .clone()
-            .unwrap()
-            .iter()
-            .flat_map(|s| s.names().clone())
-            .collect();
-        assert_eq!(names, ["read", "mount", "ptrace"]);
+        let names = |held: &[Capability]| -> Vec<String> {
+            let profile = from_json(docker.clone(), &caps(held)).unwrap();
+            let rules = profile.syscalls().clone().unwrap();
+            rules.iter().flat_map(|s| s.names().clone()).collect()
+        };
+        assert_eq!(names(&[]), ["read", "ptrace"]);
+        assert_eq!(names(&[Capability::SysAdmin]), ["read", "mount", "ptrace"]);
+        assert_eq!(names(&[Capability::SysPtrace]), ["read"]);
     }
 
     #[test]
