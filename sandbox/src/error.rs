@@ -118,6 +118,15 @@ impl Error {
         Error::io(what, path, std::io::Error::last_os_error())
     }
 
+    /// The message as said of a container already named: a runtime error of
+    /// that container without its `container NAME:` prefix, anything else whole.
+    pub fn in_container(&self) -> String {
+        match self {
+            Error::Container { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// Wrap a runtime error as belonging to a container.
     pub fn container(container: &str) -> impl FnOnce(podrt_runtime::Error) -> Error + '_ {
         move |source| Error::Container {

@@ -226,7 +226,7 @@ fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Res
         ) {
             Ok(record) => made.push((item.name.clone(), record.id)),
             Err(e) => {
-                let _ = writeln!(out, "error {} {}", item.name, one_line(&e.to_string()));
+                let _ = writeln!(out, "error {} {}", item.name, one_line(&e.in_container()));
             }
         }
     }
