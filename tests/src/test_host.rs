@@ -101,6 +101,14 @@ impl TestHost {
             .collect()
     }
 
+    /// Its veth interfaces (pods' host ends, once CNI made them).
+    pub fn veths(&self) -> Vec<String> {
+        self.links()
+            .into_iter()
+            .filter(|l| l.starts_with("veth"))
+            .collect()
+    }
+
     /// Interfaces enslaved to `bridge`.
     pub fn bridge_ports(&self, bridge: &str) -> Vec<String> {
         self.ok(&["ip", "-o", "link", "show", "master", bridge])

@@ -46,12 +46,7 @@ fn leases_in(dir: &Path) -> Vec<String> {
 
 /// No veth, no lease, no per-pod NAT chain, no pod directory.
 fn assert_nothing_left(env: &PodEnv, what: &str) {
-    let veths: Vec<String> = env
-        .host
-        .links()
-        .into_iter()
-        .filter(|l| l.starts_with("veth"))
-        .collect();
+    let veths = env.host.veths();
     assert!(
         veths.is_empty(),
         "{what}: veths left on the host: {veths:?}"
@@ -403,12 +398,7 @@ fn broken_cni_configs_fail_with_the_file_and_plugin_named_and_leave_nothing() {
         }
         assert!(err.lines().count() == 1, "{what}: one line: {err}");
         // The bridge plugin ran before the broken one: its veth and lease are gone.
-        let veths: Vec<String> = env
-            .host
-            .links()
-            .into_iter()
-            .filter(|l| l.starts_with("veth"))
-            .collect();
+        let veths = env.host.veths();
         assert!(veths.is_empty(), "{what}: veths left: {veths:?}");
         let left = leases_in(&env.dir.join("ipam/t"));
         assert!(left.is_empty(), "{what}: leases left: {left:?}");
