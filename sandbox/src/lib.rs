@@ -22,6 +22,7 @@ pub mod pins;
 pub mod pod;
 pub mod pod_cgroup;
 pub mod pod_init;
+pub mod policy;
 pub mod qos;
 pub mod record;
 pub mod reexec;

@@ -53,6 +53,12 @@ pub fn parse(text: &str, source: &str) -> Result<Manifest, Error> {
     parse::parse(text, source)
 }
 
+/// Splits YAML or JSON text into its non-empty documents, unparsed (for other
+/// documents podrt reads, such as PodSecurityPolicy files).
+pub fn documents(text: &str, source: &str) -> Result<Vec<serde_json::Value>, Error> {
+    parse::documents(text, source)
+}
+
 /// Reads and parses a manifest file; `-` reads standard input.
 pub fn parse_file(path: &Path) -> Result<Manifest, Error> {
     let read_error = |source| Error::Read {

@@ -91,7 +91,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Manifest, Error> {
 /// stream first (better messages, and `{…}{…}` is not YAML); everything else,
 /// and `{` text that is YAML flow syntax, goes to the YAML parser. Empty
 /// documents are dropped.
-fn documents(text: &str, file: &str) -> Result<Vec<Value>, Error> {
+pub(crate) fn documents(text: &str, file: &str) -> Result<Vec<Value>, Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('{') {
         let json: Result<Vec<Value>, _> = serde_json::Deserializer::from_str(text)

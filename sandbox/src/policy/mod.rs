@@ -1,0 +1,138 @@
+//! Admission: before anything of a pod is created, it is judged against the
+//! policy in force, either a Pod Security Standards level ([`standards`]) or
+//! a PodSecurityPolicy document ([`psp`]). A refusal lists every rule the pod
+//! breaks, each with the pod field at fault, so the user fixes the manifest in
+//! one round; a PodSecurityPolicy may also fill in defaults, and the pod that
+//! is created (and shown by `get -o yaml`) is the defaulted one.
+
+mod pod_view;
+pub mod psp;
+pub mod standards;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Pod;
+
+pub use standards::Level;
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The pod field at fault, e.g. `spec.containers[0].securityContext.privileged`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+    /// The rule: a PSS control (`baseline: Host Namespaces`) or a PSP field (`hostNetwork`).
+    pub rule: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} [{}]", self.field, self.message, self.rule)
+    }
+}
+
+/// Every rule a pod breaks, under the policy's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The policy, e.g. `restricted` or `PodSecurityPolicy "strict"`.
+    pub policy: String,
+    /// What the pod breaks, in the order the checks found it.
+    pub violations: Vec<Violation>,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "forbidden by policy {}:", self.policy)?;
+        for v in &self.violations {
+            write!(f, "\n  {v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a policy could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Neither a level nor a readable file.
+    #[error("cannot read policy {}: {source} (a policy is privileged, baseline, restricted or a PodSecurityPolicy file)", path.display())]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not YAML or JSON.
+    #[error("{0}")]
+    Text(String),
+    /// A field of the policy is wrong.
+    #[error("{file}: {field}{sep}{message}", sep = if field.is_empty() { "" } else { ": " })]
+    Field {
+        /// The policy file.
+        file: String,
+        /// The policy field (empty for the whole document).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The policy a pod is admitted under.
+#[derive(Debug, Clone)]
+pub enum Policy {
+    /// A Pod Security Standards level.
+    Level(Level),
+    /// A PodSecurityPolicy document.
+    Psp(Box<psp::PodSecurityPolicy>),
+}
+
+impl Policy {
+    /// `privileged`, `baseline`, `restricted`, or the path of a
+    /// PodSecurityPolicy file; a relative path is taken from `base`.
+    pub fn load(spec: &str, base: &Path) -> Result<Policy, PolicyError> {
+        if let Some(level) = Level::parse(spec) {
+            return Ok(Policy::Level(level));
+        }
+        let path = base.join(spec);
+        Ok(Policy::Psp(Box::new(psp::load::load(&path)?)))
+    }
+
+    /// How refusals name the policy.
+    pub fn name(&self) -> String {
+        match self {
+            Policy::Level(l) => l.name().to_string(),
+            Policy::Psp(p) => format!("PodSecurityPolicy {:?}", p.metadata.name),
+        }
+    }
+
+    /// `pod` as it is to be created (defaulted by a PodSecurityPolicy), or
+    /// every rule it breaks.
+    pub fn admit(&self, pod: &Pod) -> Result<Pod, Refusal> {
+        let found = match self {
+            Policy::Level(level) => {
+                let annotations: Vec<(String, String)> = pod
+                    .metadata
+                    .annotations
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let spec = pod.spec.clone().unwrap_or_default();
+                let found = level.check(&annotations, &spec);
+                if found.is_empty() {
+                    return Ok(pod.clone());
+                }
+                found
+            }
+            Policy::Psp(p) => match psp::admit(p, pod) {
+                Ok(admitted) => return Ok(admitted),
+                Err(found) => found,
+            },
+        };
+        Err(Refusal {
+            policy: self.name(),
+            violations: found,
+        })
+    }
+}
