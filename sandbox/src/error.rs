@@ -30,6 +30,20 @@ pub enum Error {
         /// The field errors.
         invalid: crate::manifest::Invalid,
     },
+    /// The admission policy refused the pod; every broken rule is listed.
+    #[error("pod {pod} is {refusal}")]
+    Refused {
+        /// Pod name.
+        pod: String,
+        /// What it breaks.
+        refusal: crate::policy::Refusal,
+    },
+    /// The admission policy could not be read.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The config file could not be used.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The image store refused.
     #[error(transparent)]
     Image(#[from] crate::image::Error),

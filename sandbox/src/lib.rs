@@ -5,6 +5,7 @@
 //! volumes, a pod cgroup and one runtime container per Kubernetes container.
 
 pub mod cni;
+pub mod config;
 pub mod container_spec;
 pub mod cri_log;
 pub mod delete;

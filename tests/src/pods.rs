@@ -26,6 +26,9 @@ pub struct PodEnv {
     pub cni_conf_dir: PathBuf,
     /// The network namespace every podrt command runs in.
     pub host: TestHost,
+    /// `PODRT_CONFIG`: empty unless a test writes settings there, so the
+    /// machine's /etc/podrt/config.yaml never changes what a test sees.
+    pub config: PathBuf,
 }
 
 impl PodEnv {
@@ -61,7 +64,10 @@ impl PodEnv {
         let root = dir.join("root");
         let cgroup_parent = format!("/{}", unique("podrt-test-pods"));
         let host = TestHost::new(&dir.join("host-netns"));
+        let config = dir.join("config.yaml");
+        std::fs::write(&config, "# podrt test config\n").expect("write test config");
         PodEnv {
+            config,
             cni_conf_dir: dir.join("net.d"),
             dir,
             root,
@@ -81,6 +87,7 @@ impl PodEnv {
             .arg("--cni-conf-dir")
             .arg(&self.cni_conf_dir)
             .args(&self.flags)
+            .env("PODRT_CONFIG", &self.config)
             .stdin(Stdio::null());
         self.host.enter(&mut c);
         c
@@ -180,6 +187,28 @@ impl PodEnv {
             .filter(|m| m.starts_with(&prefix) && *m != pin)
             .map(String::from)
             .collect()
+    }
+
+    /// Fails the test if anything of a pod is left: a pod directory, a mount,
+    /// the test's cgroup parent, or a veth on the test host.
+    pub fn assert_nothing_left(&self) {
+        assert!(
+            self.pod_dirs().is_empty(),
+            "pod dirs left: {:?}",
+            self.pod_dirs()
+        );
+        let mounts = self.mounts_under_root();
+        assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+        assert!(
+            !crate::cgroup_exists(&self.cgroup_parent),
+            "cgroup parent {} made",
+            self.cgroup_parent
+        );
+        assert!(
+            self.host.veths().is_empty(),
+            "veths left: {:?}",
+            self.host.veths()
+        );
     }
 
     /// Pod directories left under the root.

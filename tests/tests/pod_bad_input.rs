@@ -16,20 +16,7 @@ fn refused(env: &PodEnv, yaml: &str, expect: &[&str]) {
         assert!(err.contains(e), "expected {e:?} in: {err}");
     }
     assert!(!err.contains("panicked"), "{err}");
-    assert!(
-        env.pod_dirs().is_empty(),
-        "pod dirs left: {:?}",
-        env.pod_dirs()
-    );
-    assert!(
-        env.mounts_under_root().is_empty(),
-        "{:?}",
-        env.mounts_under_root()
-    );
-    assert!(
-        !podrt_tests::cgroup_exists(&env.cgroup_parent),
-        "cgroup parent made"
-    );
+    env.assert_nothing_left();
 }
 
 const HEAD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n";

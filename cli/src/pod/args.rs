@@ -35,9 +35,14 @@ pub struct Cli {
     /// Let the built-in network masquerade pod traffic leaving the subnet.
     #[arg(long, global = true)]
     pub pod_masquerade: bool,
-    /// Where `seccompProfile: Localhost` profiles are (as kubelet's flag).
-    #[arg(long, global = true, default_value = podrt_sandbox::security::seccomp::DEFAULT_PROFILE_ROOT)]
-    pub seccomp_profile_root: PathBuf,
+    /// Where `seccompProfile: Localhost` profiles are (as kubelet's flag;
+    /// default: the config file's seccompProfileRoot, else /var/lib/kubelet/seccomp).
+    #[arg(long, global = true)]
+    pub seccomp_profile_root: Option<PathBuf>,
+    /// podrt's config file (policy, defaultCapabilities, seccompProfileRoot);
+    /// /etc/podrt/config.yaml is read when it exists.
+    #[arg(long, global = true, env = "PODRT_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Print debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -69,12 +74,38 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Check manifests against an admission policy without creating anything.
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Show the pod network.
     Network {
         /// What to show.
         #[command(subcommand)]
         command: NetworkCommand,
     },
+}
+
+/// `policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Report which pods of a manifest (or of every manifest under a
+    /// directory) the policy would refuse, and why; exit status 1 if any.
+    Check(PolicyCheckArgs),
+}
+
+/// `policy check`.
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// A manifest, or a directory searched for *.yaml, *.yml and *.json.
+    #[arg(short = 'f', long = "filename")]
+    pub file: PathBuf,
+    /// privileged, baseline, restricted, or a PodSecurityPolicy file
+    /// (default: the config file's policy).
+    #[arg(long)]
+    pub policy: Option<String>,
 }
 
 /// `network …`.
@@ -94,6 +125,10 @@ pub struct ApplyArgs {
     /// Give the pod this name instead of the manifest's (one pod per manifest).
     #[arg(long)]
     pub name: Option<String>,
+    /// Admit pods under this policy: privileged, baseline, restricted, or a
+    /// PodSecurityPolicy file (default: the config file's policy, else none).
+    #[arg(long)]
+    pub policy: Option<String>,
 }
 
 /// Output formats of `get`.

@@ -3,20 +3,27 @@
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
+use podrt_sandbox::config::{self, Config};
 use podrt_sandbox::etc_files::ClusterDns;
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::network::{self, NetworkOptions};
 use podrt_sandbox::pod::{self, Options, Sandbox};
+use podrt_sandbox::policy::Policy;
 use podrt_sandbox::security::SecurityOptions;
 use podrt_sandbox::{manifest, status, supervisor};
 
 use super::args::{
     ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, NetworkCommand, Output,
+    PolicyCommand,
 };
 use super::print;
 
 /// Run the command; the exit status on success.
 pub fn dispatch(cli: &Cli) -> Result<i32> {
+    let config = match &cli.config {
+        Some(path) => Config::load(path, true)?,
+        None => Config::load(std::path::Path::new(config::DEFAULT_PATH), false)?,
+    };
     let opts = Options {
         root: cli.root.clone(),
         cgroup_parent: cli.cgroup_parent.clone(),
@@ -26,13 +33,25 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         },
         helper_exe: std::env::current_exe().ok(),
         network: network_options(cli)?,
-        security: SecurityOptions {
-            seccomp_profile_root: cli.seccomp_profile_root.clone(),
-        },
+        security: security_options(cli, &config),
         as_supervisor: false,
     };
     match &cli.command {
-        Command::Apply(a) => apply(&opts, a),
+        Command::Apply(a) => apply(&opts, a, policy(&config, a.policy.as_deref())?),
+        Command::Policy {
+            command: PolicyCommand::Check(a),
+        } => {
+            let Some(policy) = policy(&config, a.policy.as_deref())? else {
+                bail!("no policy to check against: give --policy (privileged, baseline, restricted or a PodSecurityPolicy file) or set policy in the config file");
+            };
+            let found = podrt_sandbox::policy::report::check_path(&a.file, &policy)
+                .with_context(|| format!("reading {}", a.file.display()))?;
+            print!("{}", print::verdicts(&policy.name(), &found));
+            let all_allowed = found
+                .iter()
+                .all(|v| matches!(v.outcome, podrt_sandbox::policy::report::Outcome::Allowed));
+            Ok(if all_allowed { 0 } else { 1 })
+        }
         Command::Get(a) => get(&opts, a),
         Command::Describe(a) => {
             check_kind(&a.kind)?;
@@ -71,6 +90,33 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     }
 }
 
+/// Security settings: flags first, then the config file, then podrt's defaults.
+fn security_options(cli: &Cli, config: &Config) -> SecurityOptions {
+    let defaults = SecurityOptions::default();
+    SecurityOptions {
+        seccomp_profile_root: cli
+            .seccomp_profile_root
+            .clone()
+            .or_else(|| config.seccomp_profile_root.clone())
+            .unwrap_or(defaults.seccomp_profile_root),
+        default_capabilities: config
+            .default_capabilities
+            .clone()
+            .unwrap_or(defaults.default_capabilities),
+    }
+}
+
+/// The admission policy in force: `--policy` (relative to the working
+/// directory), else the config file's (relative to its directory), else none.
+fn policy(config: &Config, flag: Option<&str>) -> Result<Option<Policy>> {
+    let loaded = match (flag, &config.policy) {
+        (Some(p), _) => Policy::load(p, std::path::Path::new("."))?,
+        (None, Some(p)) => Policy::load(p, &config.dir)?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(loaded))
+}
+
 /// The CNI settings from the global flags, the subnet checked.
 fn network_options(cli: &Cli) -> Result<NetworkOptions> {
     let subnet = cli
@@ -104,7 +150,7 @@ fn select(opts: &Options, names: &[String]) -> Result<Vec<Sandbox>> {
         .collect()
 }
 
-fn apply(opts: &Options, a: &ApplyArgs) -> Result<i32> {
+fn apply(opts: &Options, a: &ApplyArgs, policy: Option<Policy>) -> Result<i32> {
     let parsed = manifest::parse_file(&a.file)?;
     for w in &parsed.warnings {
         eprintln!("Warning: {w}");
@@ -136,6 +182,15 @@ fn apply(opts: &Options, a: &ApplyArgs) -> Result<i32> {
         })?;
         for w in &v.warnings {
             eprintln!("Warning: {w}");
+        }
+        // Admission: the pod created is the one the policy defaulted.
+        if let Some(policy) = &policy {
+            p = policy
+                .admit(&p)
+                .map_err(|refusal| podrt_sandbox::Error::Refused {
+                    pod: v.name.clone(),
+                    refusal,
+                })?;
         }
         valid.push((p, v));
     }

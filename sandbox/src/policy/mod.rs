@@ -7,6 +7,7 @@
 
 mod pod_view;
 pub mod psp;
+pub mod report;
 pub mod standards;
 
 use std::fmt;

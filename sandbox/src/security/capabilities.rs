@@ -28,21 +28,22 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-/// The default set, or every capability podrt holds when `privileged`, with
-/// `add`/`drop` applied (`add: [ALL]` is every capability podrt holds too);
-/// `field` is the container's place in the manifest.
+/// `defaults` (the installation's default set), or every capability podrt
+/// holds when `privileged`, with `add`/`drop` applied (`add: [ALL]` is every
+/// capability podrt holds too); `field` is the container's place in the manifest.
 pub fn capability_set(
     sc: Option<&SecurityContext>,
     privileged: bool,
+    defaults: &[String],
     field: &str,
 ) -> Result<HashSet<Capability>> {
     let mut set: HashSet<Capability> = if privileged {
         all_capabilities()
     } else {
-        DEFAULT_CAPABILITIES
-            .iter()
-            .filter_map(|n| cap_named(n))
-            .collect()
+        let named = defaults.iter().enumerate();
+        named
+            .map(|(i, n)| parse(n, format!("defaultCapabilities[{i}]")))
+            .collect::<Result<_>>()?
     };
     let caps = sc.and_then(|s| s.capabilities.as_ref());
     let drop = caps.and_then(|c| c.drop.as_ref()).into_iter().flatten();
@@ -99,6 +100,10 @@ fn cap_named(name: &str) -> Option<Capability> {
 mod tests {
     use super::*;
 
+    fn defaults() -> Vec<String> {
+        DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+    }
+
     fn sc(json: serde_json::Value) -> SecurityContext {
         serde_json::from_value(json).unwrap()
     }
@@ -108,7 +113,7 @@ mod tests {
         let c = sc(
             serde_json::json!({"capabilities": {"add": ["net_admin", "CAP_SYS_TIME"], "drop": ["chown", "KILL"]}}),
         );
-        let set = capability_set(Some(&c), false, "spec.containers[0]").unwrap();
+        let set = capability_set(Some(&c), false, &defaults(), "spec.containers[0]").unwrap();
         assert!(set.contains(&Capability::NetAdmin));
         assert!(set.contains(&Capability::SysTime));
         assert!(!set.contains(&Capability::Chown));
@@ -119,7 +124,7 @@ mod tests {
     #[test]
     fn unknown_names_the_field() {
         let c = sc(serde_json::json!({"capabilities": {"add": ["FLY"]}}));
-        let err = capability_set(Some(&c), false, "spec.containers[0]")
+        let err = capability_set(Some(&c), false, &defaults(), "spec.containers[0]")
             .unwrap_err()
             .to_string();
         assert!(
@@ -132,12 +137,15 @@ mod tests {
     fn drop_all_and_privileged() {
         let c =
             sc(serde_json::json!({"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}));
-        let set = capability_set(Some(&c), false, "f").unwrap();
+        let set = capability_set(Some(&c), false, &defaults(), "f").unwrap();
         assert_eq!(
             set.into_iter().collect::<Vec<_>>(),
             [Capability::NetBindService]
         );
-        assert_eq!(capability_set(None, true, "f").unwrap(), all_capabilities());
+        assert_eq!(
+            capability_set(None, true, &defaults(), "f").unwrap(),
+            all_capabilities()
+        );
         assert!(all_capabilities().contains(&Capability::SysAdmin));
     }
 }

@@ -31,12 +31,16 @@ pub use capabilities::DEFAULT_CAPABILITIES;
 pub struct SecurityOptions {
     /// Where `Localhost` seccomp profiles are found (`--seccomp-profile-root`).
     pub seccomp_profile_root: PathBuf,
+    /// The capabilities of a container that is not privileged, before its
+    /// `add`/`drop` (the config file's `defaultCapabilities`; names checked there).
+    pub default_capabilities: Vec<String>,
 }
 
 impl Default for SecurityOptions {
     fn default() -> Self {
         SecurityOptions {
             seccomp_profile_root: PathBuf::from(seccomp::DEFAULT_PROFILE_ROOT),
+            default_capabilities: DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect(),
         }
     }
 }
@@ -76,7 +80,7 @@ pub fn for_container(
 ) -> Result<ContainerSecurity> {
     let sc = c.security_context.as_ref();
     let privileged = sc.and_then(|s| s.privileged) == Some(true);
-    let caps = capabilities::capability_set(sc, privileged, field)?;
+    let caps = capabilities::capability_set(sc, privileged, &opts.default_capabilities, field)?;
     let escalation = sc.and_then(|s| s.allow_privilege_escalation);
     if escalation == Some(false) && (privileged || caps.contains(&Capability::SysAdmin)) {
         return Err(Error::Unsupported {
@@ -192,11 +196,12 @@ impl ContainerSecurity {
             Some(field) if uid == 0 => Err(Error::Unsupported {
                 field: field.clone(),
                 message: if from_image {
-                    "container has runAsNonRoot and image will run as root (uid 0); set runAsUser \
-                     or use an image with a non-root USER"
+                    "CreateContainerConfigError: container has runAsNonRoot and image will run as \
+                     root (uid 0); set runAsUser or use an image with a non-root USER"
                         .into()
                 } else {
-                    "container's runAsUser breaks non-root policy (uid 0)".into()
+                    "CreateContainerConfigError: container's runAsUser breaks non-root policy (uid 0)"
+                        .into()
                 },
             }),
             _ => Ok(()),

@@ -9,6 +9,7 @@ mod age;
 mod containers;
 mod describe;
 mod networks;
+mod policy;
 mod qos;
 mod status;
 mod table;
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 pub use age::human_duration;
 pub use networks::networks;
+pub use policy::verdicts;
 
 /// One row of `get pods`, each cell as kubectl prints it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
