@@ -174,6 +174,15 @@ pub fn effective_resources(spec: &Spec) -> LinuxResources {
     res
 }
 
+/// The test-only fault [`crate::fault::CGROUP_V2_LIMITS`]: v2 limits are not written.
+fn without_limits_if_faulted(r: &mut LinuxResources) {
+    if crate::fault::active(crate::fault::CGROUP_V2_LIMITS) {
+        r.set_memory(None);
+        r.set_cpu(None);
+        r.set_pids(None);
+    }
+}
+
 impl Cgroup {
     /// A handle on the cgroup at `path` (relative to each hierarchy's root).
     pub fn open(path: &str) -> Result<Cgroup> {
@@ -229,6 +238,7 @@ impl Cgroup {
         let mut r = resources.clone();
         if self.manager.v2() {
             r.set_devices(None);
+            without_limits_if_faulted(&mut r);
         }
         r
     }
@@ -250,6 +260,9 @@ impl Cgroup {
             .map_err(|e| cg_err(&path, "creating", e))?;
         let mut r = resources.clone();
         r.set_devices(None);
+        if self.manager.v2() {
+            without_limits_if_faulted(&mut r);
+        }
         self.manager
             .set(&r)
             .map_err(|e| cg_err(&path, "applying the pod's resources", e))

@@ -21,6 +21,7 @@ pub mod device_filter;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod fault;
 pub mod hooks;
 pub mod init;
 pub mod lsm;

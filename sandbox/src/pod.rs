@@ -43,6 +43,8 @@ pub struct Options {
     pub network: NetworkOptions,
     /// Installation-wide security settings (kept in each pod's record).
     pub security: SecurityOptions,
+    /// kubelet's `--pod-max-pids`: the most processes a pod's cgroup may hold.
+    pub pod_max_pids: Option<i64>,
     /// This process is the pod's dedicated supervisor (`podrt apply`'s fork): it is
     /// recorded from the first write, so a `delete` racing the creation can stop it.
     pub as_supervisor: bool,
@@ -57,6 +59,7 @@ impl Default for Options {
             helper_exe: None,
             network: NetworkOptions::default(),
             security: SecurityOptions::default(),
+            pod_max_pids: None,
             as_supervisor: false,
         }
     }
@@ -269,7 +272,7 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
         .collect();
     pod_cgroup::create(
         &sandbox.record.cgroup_parent,
-        &pod_cgroup::pod_resources(&containers),
+        &pod_cgroup::pod_resources(&containers, opts.pod_max_pids),
     )?;
     pins::pin(
         &pins::PinRequest {

@@ -3,9 +3,10 @@
 //! pod's limit is their sum, or the largest init container's if that is more (init
 //! containers run alone, before the app containers); cpu shares are the sum of the
 //! requests. A pod with an unlimited container gets no pod-level limit of that kind.
+//! The pids limit is the installation's (`--pod-max-pids`), as kubelet's is.
 
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 use podrt_runtime::cgroups::Cgroup;
 
@@ -15,8 +16,12 @@ use crate::manifest::ContainerResources;
 /// kubelet's CFS period.
 const CPU_PERIOD: u64 = 100_000;
 
-/// The pod-level resources from the containers' (`init` says which are init containers).
-pub fn pod_resources(containers: &[(bool, &ContainerResources)]) -> LinuxResources {
+/// The pod-level resources from the containers' (`init` says which are init
+/// containers) and the installation's pids limit.
+pub fn pod_resources(
+    containers: &[(bool, &ContainerResources)],
+    max_pids: Option<i64>,
+) -> LinuxResources {
     let apps: Vec<&ContainerResources> = containers
         .iter()
         .filter(|(init, _)| !init)
@@ -52,6 +57,11 @@ pub fn pod_resources(containers: &[(bool, &ContainerResources)]) -> LinuxResourc
     if let Ok(c) = cpu.build() {
         b = b.cpu(c);
     }
+    if let Some(n) = max_pids.filter(|n| *n > 0) {
+        if let Ok(p) = LinuxPidsBuilder::default().limit(n).build() {
+            b = b.pids(p);
+        }
+    }
     b.build().unwrap_or_default()
 }
 
@@ -79,19 +89,21 @@ mod tests {
     fn limits_are_summed_only_when_every_container_has_one() {
         let a = res(Some(64 << 20), Some(500), Some(250));
         let b = res(Some(32 << 20), None, Some(100));
-        let r = pod_resources(&[(false, &a), (false, &b)]);
+        let r = pod_resources(&[(false, &a), (false, &b)], Some(100));
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(96 << 20));
         let cpu = r.cpu().as_ref().unwrap();
         assert_eq!(cpu.quota(), None, "b has no cpu limit, so the pod has none");
         assert_eq!(cpu.shares(), Some(358));
+        assert_eq!(r.pids().as_ref().map(|p| p.limit()), Some(100));
     }
 
     #[test]
     fn a_larger_init_container_sets_the_pod_limit() {
         let init = res(Some(256 << 20), Some(2000), None);
         let app = res(Some(64 << 20), Some(500), None);
-        let r = pod_resources(&[(true, &init), (false, &app)]);
+        let r = pod_resources(&[(true, &init), (false, &app)], None);
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(256 << 20));
         assert_eq!(r.cpu().as_ref().unwrap().quota(), Some(200_000));
+        assert!(r.pids().is_none());
     }
 }

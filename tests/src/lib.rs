@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod pods;
+pub mod scenarios;
 pub mod test_host;
 
 use std::path::{Path, PathBuf};

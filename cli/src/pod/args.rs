@@ -43,6 +43,10 @@ pub struct Cli {
     /// /etc/podrt/config.yaml is read when it exists.
     #[arg(long, global = true, env = "PODRT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The most processes one pod may hold (its cgroup's pids limit, as
+    /// kubelet's --pod-max-pids; -1: no limit).
+    #[arg(long, global = true, default_value_t = -1, allow_negative_numbers = true)]
+    pub pod_max_pids: i64,
     /// Print debug messages.
     #[arg(long, global = true)]
     pub debug: bool,

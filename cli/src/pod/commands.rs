@@ -34,6 +34,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         helper_exe: std::env::current_exe().ok(),
         network: network_options(cli)?,
         security: security_options(cli, &config),
+        pod_max_pids: (cli.pod_max_pids > 0).then_some(cli.pod_max_pids),
         as_supervisor: false,
     };
     match &cli.command {

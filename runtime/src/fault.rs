@@ -1,0 +1,20 @@
+//! Test-only fault switches. `PODRT_TEST_FAULT=<name>` breaks one named code
+//! path on purpose, so a test can prove that its checks notice when that path
+//! is wrong (a VM test that passes whatever the code does proves nothing).
+//! Nothing but tests sets it, and every time a switch is taken podrt says so
+//! on stderr, so it can never go unnoticed.
+
+/// The environment variable.
+pub const VAR: &str = "PODRT_TEST_FAULT";
+
+/// Skip writing memory, cpu and pids limits on cgroup v2.
+pub const CGROUP_V2_LIMITS: &str = "cgroup-v2-limits";
+
+/// Whether the switch `name` is on (and, if so, a warning on stderr).
+pub fn active(name: &str) -> bool {
+    let on = std::env::var_os(VAR).is_some_and(|v| v == name);
+    if on {
+        eprintln!("podrt: {VAR}={name}: this code path is broken on purpose (a test-only switch)");
+    }
+    on
+}
