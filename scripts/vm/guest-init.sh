@@ -10,7 +10,7 @@ export PATH=/bin
 if [ "$1" != stage2 ]; then
     mkdir -p /newroot
     mount -t tmpfs -o mode=755 tmpfs /newroot
-    for d in bin lib lib64 bundles modules init test.sh dev etc; do
+    for d in bin lib lib64 bundles modules init test.sh pods.sh cni images dev etc; do
         [ -e "/$d" ] && cp -a "/$d" /newroot/
     done
     exec switch_root /newroot /init stage2

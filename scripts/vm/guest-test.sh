@@ -208,4 +208,23 @@ else
     result nothing_left_behind FAIL "state=[$left] cgroups=[$cgs]"
 fi
 echo "INFO uptime_cs $(now)"
+
+# The pod scenarios (tests/scenarios/pods.sh, the same list the host runs), then
+# the limits scenario once more with the v2 limits path broken on purpose: its
+# lines start with FAULT and it must fail, which shows the checks can.
+if [ -x /bin/podrt ] && [ -f /pods.sh ]; then
+    mkdir -p /tmp/sc/work /tmp/sc/net.d /tmp/scf/work
+    : > /tmp/sc/config.yaml
+    t=$(now)
+    PODRT=/bin/podrt SC_ROOT=/run/podrt-pods SC_CG=/podrt-scenarios SC_CONFIG=/tmp/sc/config.yaml \
+        SC_NETD=/tmp/sc/net.d SC_CNI_BIN=/cni SC_LAYOUT=/images/oci-image SC_WORK=/tmp/sc/work \
+        sh /pods.sh 2>&1 | grep -v '^DONE$'
+    echo "INFO pod_scenarios_cs $(($(now) - t))"
+    PODRT_TEST_FAULT=cgroup-v2-limits SC_ONLY=limits SC_TAG='FAULT ' \
+        PODRT=/bin/podrt SC_ROOT=/run/podrt-fault SC_CG=/podrt-fault SC_CONFIG=/tmp/sc/config.yaml \
+        SC_NETD=/tmp/sc/net.d SC_CNI_BIN=/cni SC_LAYOUT=/images/oci-image SC_WORK=/tmp/scf/work \
+        sh /pods.sh 2>/dev/null | grep '^FAULT RESULT'
+else
+    echo "INFO no podrt in the VM: pod scenarios not run"
+fi
 echo DONE

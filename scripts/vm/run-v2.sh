@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Test podrt-runc on a pure cgroup v2 host: boot Debian's 6.1 kernel under qemu's
-# software emulation (this machine's hybrid cgroups and PVM /dev/kvm rule out both
-# testing on the host and KVM), with an initramfs holding busybox, podrt-runc and its
-# libraries, the vendored rootfs and bundles. The guest runs scripts/vm/guest-test.sh
-# and powers off; its `RESULT name PASS|FAIL detail` lines are printed here.
+# Test podrt-runc and podrt on a pure cgroup v2 host: boot Debian's 6.1 kernel under
+# qemu's software emulation (this machine's hybrid cgroups and PVM /dev/kvm rule out
+# both testing on the host and KVM), with an initramfs holding busybox, podrt-runc,
+# podrt and their libraries, the vendored rootfs, bundles and OCI image, the CNI
+# bridge and host-local plugins, and tests/scenarios/pods.sh. The guest runs
+# scripts/vm/guest-test.sh (podrt-runc checks, then the pod scenarios) and powers
+# off; its `RESULT name PASS|FAIL detail` lines (and `FAULT RESULT` lines of the
+# run with a deliberately broken v2 path) are printed here.
 #
 # Exit status: 0 when every RESULT is PASS, 1 when one is not (or the guest did not
 # finish), 2 when something needed is missing (run scripts/setup.sh).
 # Env: PODRT_RUNC      podrt-runc to test (default target/release/podrt-runc)
-#      PODRT_VM_TIMEOUT seconds before the VM is stopped (default 150)
-#      PODRT_VM_KEEP=1  keep the work directory (initramfs, console log)
+#      PODRT           podrt to test (default target/release/podrt)
+#      PODRT_CNI_BIN_DIR where the bridge and host-local plugins are (default /usr/lib/cni)
+#      PODRT_VM_TIMEOUT seconds before the VM is stopped (default 300)
+#      PODRT_VM_KEEP=1  keep the work directory (console log, results)
+#      PODRT_VM_CACHE   where built initramfs images are kept by input hash
+#                       (default /var/tmp/podrt-vm-cache; the three newest stay)
 #      PODRT_VM_INSTALL=1 apt-get install what is missing instead of failing
 # The VM has no network device (-nic none) and writes nothing outside its work dir.
 set -euo pipefail
@@ -17,12 +24,16 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 runc="${PODRT_RUNC:-$repo/target/release/podrt-runc}"
+podrt="${PODRT:-$repo/target/release/podrt}"
+cni_bin="${PODRT_CNI_BIN_DIR:-/usr/lib/cni}"
 rootfs="$repo/vendor-images/build/rootfs"
+layout="$repo/vendor-images/build/oci-image"
 base_config="$repo/vendor-images/build/bundle/config.json"
-timeout_s="${PODRT_VM_TIMEOUT:-150}"
+timeout_s="${PODRT_VM_TIMEOUT:-300}"
 # Modules loaded in the guest, with their dependencies: overlay for image layers,
-# loop for /dev/loop-control, the device-cgroup probe.
-modules=(overlay loop)
+# loop for /dev/loop-control (the device-cgroup probe), veth and bridge for the
+# pod network.
+modules=(overlay loop veth bridge)
 
 # modinfo lives in /sbin, which a test harness's PATH may lack.
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -46,6 +57,11 @@ command -v modinfo >/dev/null || die "modinfo missing: run scripts/setup.sh (kmo
 command -v python3 >/dev/null || die "python3 missing: run scripts/setup.sh"
 [ -x /bin/busybox ] || die "/bin/busybox missing: run scripts/setup.sh (it installs busybox-static)"
 [ -x "$runc" ] || die "$runc missing: build it with 'cargo build --release --bins'"
+[ -x "$podrt" ] || die "$podrt missing: build it with 'cargo build --release --bins'"
+for p in bridge host-local; do
+    [ -x "$cni_bin/$p" ] || die "CNI plugin $cni_bin/$p missing: run scripts/setup.sh (it installs containernetworking-plugins)"
+done
+[ -f "$layout/index.json" ] || die "$layout missing: run vendor-images/build.sh"
 if [ ! -x "$rootfs/bin/busybox" ] || [ ! -f "$base_config" ]; then
     die "vendored rootfs/bundle missing: run vendor-images/build.sh"
 fi
@@ -58,55 +74,91 @@ cleanup() {
     if [ "${PODRT_VM_KEEP:-0}" = 1 ]; then echo "run-v2: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-ird="$work/initramfs"
-mkdir -p "$ird"/{bin,dev,etc,modules,bundles}
-
-# busybox and its applets.
-cp /bin/busybox "$ird/bin/busybox"
-for a in $(/bin/busybox --list); do
-    [ "$a" = busybox ] || ln -s busybox "$ird/bin/$a"
-done
-# The kernel opens /dev/console before any devtmpfs exists.
-mknod -m 600 "$ird/dev/console" c 5 1
-
-# podrt-runc and the shared libraries it links, at the same paths.
-install -m 755 "$runc" "$ird/bin/podrt-runc"
-for lib in $(ldd "$runc" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
-    mkdir -p "$ird$(dirname "$lib")"
-    cp -L "$lib" "$ird$lib"
-done
-
-# Modules in dependency order (a module's dependencies before it).
-declare -A seen=()
-add_module() {
-    local m="$1" dep file
-    [ -n "${seen[$m]:-}" ] && return 0
-    seen[$m]=1
-    file="$(modinfo -k "$kver" -F filename "$m" 2>/dev/null)" || die "module $m not found for $kver"
-    case "$file" in
-        (builtin|"(builtin)"|"") return 0 ;;
-    esac
-    for dep in $(modinfo -k "$kver" -F depends "$m" | tr ',' ' '); do
-        add_module "$dep"
-    done
-    case "$file" in
-        (*.ko) cp "$file" "$ird/modules/$m.ko" ;;
-        (*.ko.xz) xz -dc "$file" > "$ird/modules/$m.ko" ;;
-        (*.ko.zst) zstd -qdc "$file" > "$ird/modules/$m.ko" ;;
-        (*) die "module $m: unknown file type $file" ;;
-    esac
-    echo "$m.ko" >> "$ird/modules/order"
+# The initramfs is cached by a hash of everything that goes into it (binaries and
+# their libraries, scripts, rootfs, image, kernel modules), so a repeated run with
+# the same inputs boots at once.
+cache="${PODRT_VM_CACHE:-/var/tmp/podrt-vm-cache}"
+exes=("$runc" "$podrt" "$cni_bin/bridge" "$cni_bin/host-local" /bin/busybox)
+libs() { for exe in "${exes[@]}"; do ldd "$exe" 2>/dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }'; done | sort -u; }
+inputs_hash() {
+    {
+        echo "$kernel $kver ${modules[*]}"
+        sha256sum "${exes[@]}" $(libs) "$here/guest-init.sh" "$here/guest-test.sh" \
+            "$here/make-bundles.py" "$repo/tests/scenarios/pods.sh" "$base_config"
+        for m in "${modules[@]}"; do modinfo -k "$kver" -F filename "$m" 2>/dev/null; done
+        (cd "$rootfs" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+        (cd "$layout" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    } | sha256sum | cut -c1-16
 }
-for m in "${modules[@]}"; do add_module "$m"; done
+build_initramfs() {
+    ird="$work/initramfs"
+    mkdir -p "$ird"/{bin,dev,etc,modules,bundles,cni,images}
 
-# The vendored rootfs, shared read-only by every bundle, and the bundles.
-cp -a "$rootfs" "$ird/bundles/rootfs"
-python3 "$here/make-bundles.py" "$base_config" "$ird/bundles" /bundles/rootfs
-install -m 755 "$here/guest-init.sh" "$ird/init"
-install -m 644 "$here/guest-test.sh" "$ird/test.sh"
+    # busybox and its applets.
+    cp /bin/busybox "$ird/bin/busybox"
+    for a in $(/bin/busybox --list); do
+        [ "$a" = busybox ] || ln -s busybox "$ird/bin/$a"
+    done
+    # The kernel opens /dev/console before any devtmpfs exists.
+    mknod -m 600 "$ird/dev/console" c 5 1
 
-# Uncompressed: unpacking gzip under emulation costs more than reading more bytes.
-(cd "$ird" && find . -print0 | cpio --null -o -H newc --quiet) > "$work/initramfs.cpio"
+    # podrt-runc, podrt, the CNI plugins and the shared libraries they link, at the same paths.
+    install -m 755 "$runc" "$ird/bin/podrt-runc"
+    install -m 755 "$podrt" "$ird/bin/podrt"
+    install -m 755 "$cni_bin/bridge" "$cni_bin/host-local" "$ird/cni/"
+    for exe in "$runc" "$podrt" "$cni_bin/bridge" "$cni_bin/host-local"; do
+        for lib in $(ldd "$exe" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
+            mkdir -p "$ird$(dirname "$lib")"
+            cp -L "$lib" "$ird$lib"
+        done
+    done
+    cp -a "$layout" "$ird/images/oci-image"
+    install -m 644 "$repo/tests/scenarios/pods.sh" "$ird/pods.sh"
+
+    # Modules in dependency order (a module's dependencies before it).
+    declare -A seen=()
+    add_module() {
+        local m="$1" dep file
+        [ -n "${seen[$m]:-}" ] && return 0
+        seen[$m]=1
+        file="$(modinfo -k "$kver" -F filename "$m" 2>/dev/null)" || die "module $m not found for $kver"
+        case "$file" in
+            (builtin|"(builtin)"|"") return 0 ;;
+        esac
+        for dep in $(modinfo -k "$kver" -F depends "$m" | tr ',' ' '); do
+            add_module "$dep"
+        done
+        case "$file" in
+            (*.ko) cp "$file" "$ird/modules/$m.ko" ;;
+            (*.ko.xz) xz -dc "$file" > "$ird/modules/$m.ko" ;;
+            (*.ko.zst) zstd -qdc "$file" > "$ird/modules/$m.ko" ;;
+            (*) die "module $m: unknown file type $file" ;;
+        esac
+        echo "$m.ko" >> "$ird/modules/order"
+    }
+    for m in "${modules[@]}"; do add_module "$m"; done
+
+    # The vendored rootfs, shared read-only by every bundle, and the bundles.
+    cp -a "$rootfs" "$ird/bundles/rootfs"
+    python3 "$here/make-bundles.py" "$base_config" "$ird/bundles" /bundles/rootfs
+    install -m 755 "$here/guest-init.sh" "$ird/init"
+    install -m 644 "$here/guest-test.sh" "$ird/test.sh"
+
+    # Uncompressed: unpacking gzip under emulation costs more than reading more bytes.
+    (cd "$ird" && find . -print0 | cpio --null -o -H newc --quiet) > "$1"
+}
+key="$(inputs_hash)"
+initrd="$cache/initramfs-$key.cpio"
+if [ -f "$initrd" ]; then
+    echo "INFO initramfs cached $key"
+else
+    mkdir -p "$cache"
+    build_initramfs "$initrd.$$"
+    mv "$initrd.$$" "$initrd"
+    # Keep the three newest.
+    ls -t "$cache"/initramfs-*.cpio 2>/dev/null | tail -n +4 | xargs -r rm -f
+    echo "INFO initramfs built $key"
+fi
 t_built=$(date +%s.%N)
 
 # Serial 0: the console (log); serial 1: the test script's output.
@@ -114,7 +166,7 @@ t_built=$(date +%s.%N)
 set +e
 timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 \
     -accel tcg -m 1024 -smp 2 -nographic -nic none -no-reboot \
-    -kernel "$kernel" -initrd "$work/initramfs.cpio" \
+    -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 loglevel=4 panic=-1 cgroup_no_v1=all mitigations=off" \
     -serial "file:$work/console.log" -serial "file:$work/results.txt" \
     -monitor none < /dev/null > "$work/qemu.out" 2>&1
@@ -123,16 +175,21 @@ set -e
 t_end=$(date +%s.%N)
 
 tr -d '\r' < "$work/results.txt" > "$work/results.clean"
-grep -E '^(RESULT|INFO) ' "$work/results.clean" || true
+grep -E '^(RESULT|INFO|FAULT) ' "$work/results.clean" || true
 awk -v s="$t_start" -v b="$t_built" -v e="$t_end" \
     'BEGIN { printf "TIMING build_s %.1f vm_s %.1f total_s %.1f\n", b - s, e - b, e - s }'
 fail=0
 if ! grep -qx DONE "$work/results.clean"; then
-    echo "run-v2: the guest did not finish (qemu exit $qemu_rc; timeout ${timeout_s}s). Console tail:" >&2
-    tail -n 40 "$work/console.log" >&2 || true
+    echo "run-v2: the guest did not finish (qemu exit $qemu_rc; timeout ${timeout_s}s)" >&2
     cat "$work/qemu.out" >&2 || true
     fail=1
 fi
 grep -q '^RESULT ' "$work/results.clean" || { echo "run-v2: no RESULT lines" >&2; fail=1; }
 if grep -q '^RESULT [^ ]* FAIL' "$work/results.clean"; then fail=1; fi
+if [ $fail = 1 ]; then
+    echo "run-v2: VM console (last 60 lines):" >&2
+    tail -n 60 "$work/console.log" >&2 || true
+    echo "run-v2: guest output that is not a RESULT line (last 40):" >&2
+    grep -vE '^(RESULT|INFO|FAULT) |^DONE$' "$work/results.clean" | tail -n 40 >&2 || true
+fi
 exit $fail

@@ -251,7 +251,7 @@ if wanted nothing_left; then
     [ -z "$cgs" ] || bad="$bad cgroups:$cgs"
     mounts=$(awk -v r="$SC_ROOT/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | head -n 5)
     [ -z "$mounts" ] || bad="$bad mounts:$mounts"
-    veths=$(ip -o link show type veth 2>/dev/null | head -n 5)
+    veths=$(ip -o link 2>/dev/null | grep veth | head -n 5)
     [ -z "$veths" ] || bad="$bad veths:$veths"
     if [ -z "$bad" ]; then
         result nothing_left PASS "no pods, pod cgroups, mounts or veths"

@@ -1,12 +1,16 @@
-//! podrt-runc on a pure cgroup v2 host, as most users run it. This machine's cgroups
-//! are hybrid (v1 controllers), so `scripts/vm/run-v2.sh` boots Debian's 6.1 kernel
-//! under qemu's software emulation with cgroup2 alone at /sys/fs/cgroup, runs
-//! podrt-runc there on the vendored bundle, and reports one `RESULT` line per check.
+//! podrt-runc and podrt on a pure cgroup v2 host, as most users run them. This
+//! machine's cgroups are hybrid (v1 controllers), so `scripts/vm/run-v2.sh` boots
+//! Debian's 6.1 kernel under qemu's software emulation with cgroup2 alone at
+//! /sys/fs/cgroup, runs podrt-runc there on the vendored bundle and then the pod
+//! scenarios of tests/scenarios/pods.sh (the list the host test runs too), and
+//! reports one `RESULT` line per check. The limits scenario runs once more with
+//! the v2 limits path broken on purpose (PODRT_TEST_FAULT), and must fail then.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use podrt_tests::scenarios::{problems, results, POD_SCENARIOS};
 use podrt_tests::*;
 
 /// Every check the guest script makes; a missing line fails the test too.
@@ -67,6 +71,7 @@ fn podrt_runc_works_on_a_pure_cgroup_v2_host() {
     let started = Instant::now();
     let out = Command::new(&script)
         .env("PODRT_RUNC", binary("podrt-runc"))
+        .env("PODRT", binary("podrt"))
         .output()
         .expect("spawn scripts/vm/run-v2.sh");
     let took = started.elapsed();
@@ -80,34 +85,21 @@ fn podrt_runc_works_on_a_pure_cgroup_v2_host() {
         "run-v2.sh is missing something it needs: {stderr}"
     );
 
-    let results: Vec<(&str, &str, &str)> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("RESULT "))
-        .map(|l| {
-            let mut parts = l.splitn(3, ' ');
-            (
-                parts.next().unwrap_or(""),
-                parts.next().unwrap_or(""),
-                parts.next().unwrap_or(""),
-            )
-        })
-        .collect();
-    let mut problems = Vec::new();
-    for check in CHECKS {
-        match results.iter().find(|(name, _, _)| name == check) {
-            None => problems.push(format!("{check}: no RESULT line")),
-            Some((_, "PASS", _)) => {}
-            Some((_, verdict, detail)) => problems.push(format!("{check}: {verdict} {detail}")),
-        }
+    let expected: Vec<&str> = CHECKS.iter().chain(POD_SCENARIOS).copied().collect();
+    let mut wrong = problems(&results(&stdout, ""), &expected);
+    // The broken path must be caught, naming the file that shows it.
+    match results(&stdout, "FAULT ").iter().find(|o| o.name == "limits") {
+        Some(o) if o.verdict == "FAIL" && o.detail.contains("memory.max=max") => {}
+        Some(o) => wrong.push(format!(
+            "limits with PODRT_TEST_FAULT=cgroup-v2-limits: {} {} (it must fail, showing memory.max=max)",
+            o.verdict, o.detail
+        )),
+        None => wrong.push("limits with PODRT_TEST_FAULT=cgroup-v2-limits: no FAULT RESULT line".into()),
     }
-    for (name, verdict, detail) in &results {
-        if !CHECKS.contains(name) && *verdict != "PASS" {
-            problems.push(format!("{name}: {verdict} {detail}"));
-        }
-    }
+    let problems = wrong;
     assert!(
         problems.is_empty() && out.status.success(),
-        "podrt-runc on cgroup v2 (in a VM, {:.1} s; exit {:?}):\n  {}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+        "podrt-runc and podrt on cgroup v2 (in a VM, {:.1} s; exit {:?}):\n  {}\n--- stdout\n{stdout}--- stderr\n{stderr}",
         took.as_secs_f64(),
         out.status.code(),
         problems.join("\n  ")
