@@ -78,6 +78,13 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// The pod with UID `uid` under `root`, if it has a record.
+    pub fn by_uid(root: &Path, uid: &str) -> Option<Sandbox> {
+        let paths = PodPaths::new(root, uid);
+        let record = PodRecord::load(&paths.record()).ok()?;
+        Some(Sandbox { paths, record })
+    }
+
     /// The pod whose state directory is `pod_dir` (`<root>/pods/<uid>`).
     pub fn at(pod_dir: &Path) -> Result<Sandbox> {
         let root = pod_dir
@@ -148,7 +155,20 @@ impl Sandbox {
 /// pin its namespaces, write its `/etc` files, prepare its volumes and (with
 /// `shareProcessNamespace`) start its PID 1. On failure everything made is removed.
 pub fn run_pod_sandbox(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
-    let mut sandbox = claim(opts, pod, manifest)?;
+    let uid = uuid::Uuid::new_v4().to_string();
+    run_pod_sandbox_as(opts, pod, manifest, &uid)
+}
+
+/// [`run_pod_sandbox`] with a UID the caller chose (a fresh UUID), so it can find
+/// exactly this pod afterwards even when another one of the same name wins the
+/// race for the name.
+pub fn run_pod_sandbox_as(
+    opts: &Options,
+    pod: &ValidPod,
+    manifest: &Pod,
+    uid: &str,
+) -> Result<Sandbox> {
+    let mut sandbox = claim(opts, pod, manifest, uid)?;
     match build_sandbox(&mut sandbox, opts, pod) {
         Ok(()) => Ok(sandbox),
         Err(e) => {
@@ -159,7 +179,7 @@ pub fn run_pod_sandbox(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result
 }
 
 /// Reserve the name under the names lock and write the first record.
-fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
+fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sandbox> {
     let pods = paths::pods_dir(&opts.root);
     std::fs::create_dir_all(&pods).map_err(|e| Error::io("creating", &pods, e))?;
     let _names = Lock::exclusive(&paths::names_lock(&opts.root))?;
@@ -167,7 +187,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<Sandbox> {
         return Err(Error::PodExists(pod.name.clone()));
     }
     check_host_ports(&opts.root, manifest)?;
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = uid.to_string();
     let paths = PodPaths::new(&opts.root, &uid);
     std::fs::create_dir(&paths.dir).map_err(|e| Error::io("creating", &paths.dir, e))?;
     let spec = manifest.spec.clone().unwrap_or_default();

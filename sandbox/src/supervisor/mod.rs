@@ -35,6 +35,10 @@ pub use policy::RestartPolicy;
 /// stopped it, in which case nothing of the pod is left. Call from a
 /// single-threaded process.
 pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox> {
+    // The UID is chosen here, so everything below finds this pod and never another
+    // of the same name that won a race for it.
+    let uid = uuid::Uuid::new_v4().to_string();
+    let ours = || Sandbox::by_uid(&opts.root, &uid);
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("creating a pipe for", &opts.root, e.into()))?;
     // Double fork: the supervisor is not our child, so a long-lived caller never
@@ -49,7 +53,7 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
         drop(read_end);
         // SAFETY: as above; the intermediate child only forks and exits.
         match unsafe { libc::fork() } {
-            0 => supervisor_main(opts, manifest, valid, write_end),
+            0 => supervisor_main(opts, manifest, valid, &uid, write_end),
             // SAFETY: leave the intermediate child at once.
             _ => unsafe { libc::_exit(0) },
         }
@@ -64,7 +68,10 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
     if report.starts_with("ok") {
         // Created: every app container was started (or the pod failed for good in
         // its init containers). Record it, unless a delete got there first.
-        let mut s = pod::get(&opts.root, &valid.name)?;
+        let mut s = ours().ok_or_else(|| Error::Create {
+            pod: valid.name.clone(),
+            message: "the pod was deleted while it was being created".into(),
+        })?;
         let _lock = s.lock()?;
         if s.record.stage == PodStage::Creating {
             s.record.stage = PodStage::Created;
@@ -74,7 +81,7 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
     }
     if let Some(msg) = report.strip_prefix("error ") {
         // The supervisor has stopped; remove what it made.
-        if let Ok(Some(mut s)) = pod::find(&opts.root, &valid.name) {
+        if let Some(mut s) = ours() {
             if let Ok(_lock) = s.lock() {
                 if s.record.stage == PodStage::Creating {
                     pod::stop_pod_sandbox(&s, Duration::ZERO);
@@ -91,8 +98,7 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
     // or crashed. Clean up whatever it left.
     // Under the pod's lock: a `delete` holds it while it stops the supervisor and
     // marks the pod Deleting, and then removes the pod itself.
-    let found = pod::find(&opts.root, &valid.name).ok().flatten();
-    let message = match found {
+    let message = match ours() {
         Some(mut s) => match s.lock() {
             Ok(_lock) if s.record.stage == PodStage::Creating => {
                 pod::remove_pod_sandbox(&mut s);
@@ -109,7 +115,13 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
 }
 
 /// The forked supervisor: make the sandbox, hand over to the small supervisor.
-fn supervisor_main(opts: &Options, manifest: &Pod, valid: &ValidPod, report: OwnedFd) -> ! {
+fn supervisor_main(
+    opts: &Options,
+    manifest: &Pod,
+    valid: &ValidPod,
+    uid: &str,
+    report: OwnedFd,
+) -> ! {
     // Detach from the caller's session and stdio (a caller reading our stdout to its
     // end must not wait for the pod), and adopt every container's process.
     // SAFETY: setsid/prctl with integer arguments.
@@ -123,7 +135,7 @@ fn supervisor_main(opts: &Options, manifest: &Pod, valid: &ValidPod, report: Own
         as_supervisor: true,
         ..opts.clone()
     };
-    let (sandbox, plan) = match prepare(&opts, manifest, valid) {
+    let (sandbox, plan) = match prepare(&opts, manifest, valid, uid) {
         Ok(x) => x,
         Err(e) => {
             use std::io::Write;
@@ -141,8 +153,8 @@ fn supervisor_main(opts: &Options, manifest: &Pod, valid: &ValidPod, report: Own
 }
 
 /// Make the sandbox and write the supervisor's plan; on failure nothing is left.
-fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<(Sandbox, Plan)> {
-    let mut sandbox = pod::run_pod_sandbox(opts, valid, manifest)?;
+fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Result<(Sandbox, Plan)> {
+    let mut sandbox = pod::run_pod_sandbox_as(opts, valid, manifest, uid)?;
     let spec = manifest.spec.clone().unwrap_or_default();
     let plan = Plan {
         pod: valid.name.clone(),
