@@ -11,6 +11,7 @@ pub mod cri_log;
 pub mod delete;
 pub mod error;
 pub mod etc_files;
+pub mod gc;
 pub mod hooks;
 pub mod image;
 pub mod listing;

@@ -78,6 +78,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Remove what no pod owns: pod directories without a record, pods whose
+    /// create or delete was interrupted, pod cgroups and IP leases of pods that
+    /// do not exist.
+    Gc,
     /// Check manifests against an admission policy without creating anything.
     Policy {
         /// What to do.

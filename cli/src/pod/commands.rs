@@ -66,6 +66,17 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Exec(a) => super::exec::exec(&opts, a),
         Command::Delete(a) => delete(&opts, a),
         Command::Images => images(&opts),
+        Command::Gc => {
+            let removed =
+                podrt_sandbox::gc::collect(&opts.root, &opts.cgroup_parent, &opts.network)?;
+            for r in &removed {
+                println!("removed {} {}: {}", r.kind, r.what, r.why);
+            }
+            if removed.is_empty() {
+                println!("nothing to remove");
+            }
+            Ok(0)
+        }
         Command::Image { command } => match command {
             ImageCommand::Import { path, name } => {
                 let store = ImageStore::open(&opts.root)?;

@@ -1,0 +1,232 @@
+//! `podrt gc`: finding and removing what no pod owns any more. A command killed
+//! half-way (or a machine that lost power) can leave a pod directory without a
+//! record, a half-made pod whose supervisor is gone, a pod cgroup whose pod
+//! directory is gone, or an IP lease of a pod that no longer exists. Each is
+//! found from what the kernel and the disk show, never from what podrt
+//! believes, and removed the way podrt removes a pod; each removal is reported.
+//!
+//! What a running command might still be making is left alone: record-less pod
+//! directories are looked at under the names lock (a claim holds it until the
+//! record is written), and a pod is only taken for half-made when the
+//! supervisor recorded in it is dead.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::lock::Lock;
+use crate::network::NetworkOptions;
+use crate::paths::{self, PodPaths};
+use crate::pod::{self, Sandbox};
+use crate::record::{PodRecord, PodStage};
+
+/// One thing removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// What it was: `pod directory`, `half-made pod`, `cgroup`, `IP lease`.
+    pub kind: &'static str,
+    /// Which one (a path, a pod name and UID, an address).
+    pub what: String,
+    /// Why it was an orphan.
+    pub why: String,
+}
+
+/// Finds and removes orphans under `root` and below `cgroup_parent`.
+pub fn collect(root: &Path, cgroup_parent: &str, network: &NetworkOptions) -> Result<Vec<Removed>> {
+    let mut out = Vec::new();
+    pods(root, &mut out)?;
+    cgroups(root, cgroup_parent, &mut out);
+    leases(root, network, &mut out);
+    Ok(out)
+}
+
+/// Whether pod `uid` has a record. Asked at the moment of removal: a pod's record
+/// is written before its cgroup and its lease exist, so a pod being created now
+/// is never taken for an orphan.
+fn pod_exists(root: &Path, uid: &str) -> bool {
+    PodPaths::new(root, uid).record().exists()
+}
+
+/// Pod directories without a record, and pods left half-made or half-deleted by a
+/// supervisor that is gone.
+fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
+    let dir = paths::pods_dir(root);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let uids: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for uid in uids {
+        let paths = PodPaths::new(root, &uid);
+        if PodRecord::load(&paths.record()).is_err() {
+            // A claim writes the record under the names lock: once we hold it, a
+            // directory still without one will never get one.
+            let _names = Lock::exclusive(&paths::names_lock(root))?;
+            if PodRecord::load(&paths.record()).is_ok() {
+                continue;
+            }
+            unmount_below(&paths.dir);
+            if std::fs::remove_dir_all(&paths.dir).is_ok() {
+                out.push(Removed {
+                    kind: "pod directory",
+                    what: paths.dir.display().to_string(),
+                    why: "it has no pod record (a create was interrupted)".into(),
+                });
+            }
+            continue;
+        }
+        let Some(mut sandbox) = Sandbox::by_uid(root, &uid) else {
+            continue;
+        };
+        let Ok(_lock) = sandbox.lock() else {
+            continue;
+        };
+        let r = &sandbox.record;
+        // Pods made through the library API have no supervisor recorded: theirs
+        // is the caller, and gc cannot know whether it lives.
+        let supervisor_gone = r.supervisor.is_some_and(|p| !p.alive());
+        let why = match r.stage {
+            PodStage::Creating if supervisor_gone => "its creation was interrupted",
+            PodStage::Deleting if supervisor_gone => "its deletion was interrupted",
+            _ => continue,
+        };
+        let what = format!("{} ({})", r.name, r.uid);
+        pod::stop_pod_sandbox(&sandbox, Duration::ZERO);
+        pod::remove_pod_sandbox(&mut sandbox);
+        out.push(Removed {
+            kind: "pod",
+            what,
+            why: why.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Unmounts everything mounted below `dir`, deepest first.
+fn unmount_below(dir: &Path) {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = format!("{}/", dir.display());
+    let mut mounts: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounts {
+        let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Pod cgroups (`<parent>/pod<uid>`) in any hierarchy whose pod does not exist:
+/// their processes are killed and the directories removed, deepest first.
+fn cgroups(root: &Path, parent: &str, out: &mut Vec<Removed>) {
+    let rel = parent.trim_matches('/');
+    if rel.is_empty() {
+        return;
+    }
+    let mut seen = HashSet::new();
+    for (mount, _) in podrt_runtime::cgroups::hierarchies() {
+        let Ok(entries) = std::fs::read_dir(mount.join(rel)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(uid) = name.strip_prefix("pod") else {
+                continue;
+            };
+            if pod_exists(root, uid) || !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            remove_cgroup_dir(&e.path());
+            if seen.insert(uid.to_string()) {
+                out.push(Removed {
+                    kind: "cgroup",
+                    what: format!("/{rel}/{name}"),
+                    why: "no pod has that UID".into(),
+                });
+            }
+        }
+    }
+}
+
+/// Kills what is in `dir` and below, then removes the directories bottom-up.
+fn remove_cgroup_dir(dir: &Path) {
+    let mut dirs = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        if let Ok(rd) = std::fs::read_dir(&dirs[i]) {
+            dirs.extend(
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        i += 1;
+    }
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: kill of a process in a podrt pod cgroup that no pod owns.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    for d in dirs.iter().rev() {
+        for _ in 0..200 {
+            match std::fs::remove_dir(d) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+/// host-local leases of pods that do not exist, in the built-in network's store
+/// and in the current network's `dataDir` (default `/var/lib/cni/networks`),
+/// which outlives `/run`. Only leases whose container ID is a pod UID (a UUID, as
+/// podrt gives CNI) are considered: another runtime's leases are never touched.
+fn leases(root: &Path, network: &NetworkOptions, out: &mut Vec<Removed>) {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(paths::ipam_dir(root)) {
+        dirs.extend(rd.flatten().map(|e| e.path()));
+    }
+    if let Ok(list) = crate::network::resolve(network, root) {
+        for plugin in &list.plugins {
+            let ipam = &plugin["ipam"];
+            if ipam["type"] == "host-local" {
+                let data = ipam["dataDir"].as_str().unwrap_or("/var/lib/cni/networks");
+                dirs.push(Path::new(data).join(&list.name));
+            }
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.parse::<std::net::IpAddr>().is_err() {
+                continue; // lock, last_reserved_ip.N
+            }
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let id = text.lines().next().unwrap_or("").trim();
+            if uuid::Uuid::try_parse(id).is_err() || pod_exists(root, id) {
+                continue;
+            }
+            if std::fs::remove_file(e.path()).is_ok() {
+                out.push(Removed {
+                    kind: "IP lease",
+                    what: format!("{name} in {}", dir.display()),
+                    why: format!("pod {id} does not exist"),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `podrt gc` against the orphans an interrupted command or a lost machine
+//! leaves: a pod directory with a mount but no record, a pod cgroup with a
+//! process but no pod, IP leases of pods that are gone, and a pod whose
+//! creation stopped with its supervisor. Each is removed and reported; what
+//! belongs to a live pod, or to another runtime, is left alone.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use podrt_tests::pods::{text, PodEnv};
+use podrt_tests::{cgroup_exists, cgroup_v2, wait_until};
+
+const ORPHAN: &str = "0b0e5b5e-6c2a-4b7e-9a35-1d3f8f4c2a11";
+
+/// A sleeping process the test starts and puts into cgroup `rel` in every
+/// hierarchy it makes (memory and pids on v1, the unified one on v2).
+fn process_in_cgroup(rel: &str) -> (Child, Vec<PathBuf>) {
+    let child = Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .expect("spawn sleep");
+    let roots: Vec<PathBuf> = if cgroup_v2() {
+        vec![PathBuf::from("/sys/fs/cgroup")]
+    } else {
+        ["memory", "pids"]
+            .iter()
+            .map(|c| Path::new("/sys/fs/cgroup").join(c))
+            .collect()
+    };
+    let mut dirs = Vec::new();
+    for r in roots {
+        let d = r.join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(d.join("ctr")).expect("make an orphan cgroup");
+        std::fs::write(d.join("ctr/cgroup.procs"), child.id().to_string()).expect("move sleep");
+        dirs.push(d);
+    }
+    (child, dirs)
+}
+
+#[test]
+fn gc_removes_orphans_and_only_orphans() {
+    let env = PodEnv::new();
+    // A live pod, which gc must not touch.
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: live}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, \"3600\"]}\n",
+    );
+    let live_uid = env.pod_json("live")["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A pod directory with a mount and no record.
+    let stray = env.root.join("pods").join(ORPHAN);
+    let mnt = stray.join("volumes/scratch");
+    std::fs::create_dir_all(&mnt).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &mnt,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("mount a tmpfs in the stray pod dir");
+
+    // A pod cgroup with a process in it and no pod.
+    let cg = format!("{}/pod{ORPHAN}", env.cgroup_parent);
+    let (mut sleeper, _dirs) = process_in_cgroup(&cg);
+
+    // Leases: an orphan of podrt's, another runtime's, and the live pod's.
+    let leases = env.root.join("cni/networks/podrt");
+    std::fs::create_dir_all(&leases).unwrap();
+    std::fs::write(leases.join("10.88.200.1"), format!("{ORPHAN}\r\neth0")).unwrap();
+    let foreign = "f".repeat(64);
+    std::fs::write(leases.join("10.88.200.2"), format!("{foreign}\r\neth0")).unwrap();
+    let live_lease = std::fs::read_dir(&leases)
+        .unwrap()
+        .flatten()
+        .find(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with(&live_uid)))
+        .map(|e| e.path())
+        .expect("the live pod's lease");
+
+    let report = env.ok(&["gc"]);
+    assert!(
+        report.contains(&format!("removed pod directory {}", stray.display())),
+        "{report}"
+    );
+    assert!(report.contains(&format!("removed cgroup {cg}")), "{report}");
+    assert!(
+        report.contains("removed IP lease 10.88.200.1") && !report.contains("10.88.200.2"),
+        "{report}"
+    );
+    assert!(!stray.exists());
+    assert!(
+        !env.mounts_under_root().iter().any(|m| m.contains(ORPHAN)),
+        "{:?}",
+        env.mounts_under_root()
+    );
+    assert!(!cgroup_exists(&cg), "orphan cgroup {cg} left");
+    let status = wait_until(5, || matches!(sleeper.try_wait(), Ok(Some(_))));
+    assert!(status, "the orphan cgroup's process was not killed");
+    assert!(!leases.join("10.88.200.1").exists());
+    assert!(
+        leases.join("10.88.200.2").exists(),
+        "another runtime's lease was taken"
+    );
+    assert!(live_lease.exists(), "the live pod's lease was taken");
+    let phase = env.pod_json("live")["status"]["phase"].clone();
+    assert_eq!(phase, "Running");
+
+    // Nothing more to do.
+    assert_eq!(env.ok(&["gc"]).trim(), "nothing to remove");
+    let _ = sleeper.kill();
+}
+
+#[test]
+fn gc_finishes_a_pod_whose_creation_was_interrupted() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: half}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, \"3600\"]}\n",
+    );
+    let dir = env.pod_dir("half");
+    let record_path = dir.join("pod.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    let supervisor = record["supervisor"]["pid"]
+        .as_i64()
+        .expect("supervisor pid") as i32;
+    // The supervisor dies while the pod is still being created (as if `apply`
+    // and its supervisor were killed half-way).
+    // SAFETY: kill of the supervisor this test's podrt started, by its PID.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    assert!(wait_until(5, || !Path::new(&format!("/proc/{supervisor}"))
+        .exists()
+        || std::fs::read_to_string(format!("/proc/{supervisor}/stat"))
+            .is_ok_and(|s| s.contains(") Z "))));
+    record["stage"] = "creating".into();
+    std::fs::write(&record_path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+
+    let report = env.ok(&["gc"]);
+    assert!(
+        report.contains("removed pod half (") && report.contains("creation was interrupted"),
+        "{report}"
+    );
+    let out = env.podrt(&["get", "pod", "half"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    env.assert_nothing_left();
+    let leases = env.root.join("cni/networks/podrt");
+    let left: Vec<_> = std::fs::read_dir(&leases)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("10."))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "leases left: {left:?}");
+}
