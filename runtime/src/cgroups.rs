@@ -361,12 +361,27 @@ pub fn frozen_at(path: &str) -> bool {
 fn remove_leftover_dirs(path: &str) {
     let rel = path.trim_start_matches('/');
     for (mountpoint, _) in hierarchies() {
+        let dir = mountpoint.join(rel);
+        if dir != mountpoint && dir.is_dir() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Remove the parents of cgroup `path` that are left empty, in every hierarchy,
+/// up to (not including) the hierarchy roots: a standalone container's
+/// `/podrt-vm` once its last container is gone. Never called for a container
+/// inside a pod, whose parent is the pod's cgroup and keeps the pod's limits
+/// while the container is restarted.
+pub fn prune_empty_parents(path: &str) {
+    let rel = path.trim_start_matches('/');
+    for (mountpoint, _) in hierarchies() {
         let mut dir = mountpoint.join(rel);
-        while dir.starts_with(&mountpoint) && dir != mountpoint {
-            if dir.is_dir() && std::fs::remove_dir(&dir).is_err() {
-                break;
+        while dir.pop() && dir.starts_with(&mountpoint) && dir != mountpoint {
+            if !dir.is_dir() {
+                continue;
             }
-            if !dir.pop() {
+            if std::fs::remove_dir(&dir).is_err() {
                 break;
             }
         }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod etc_files;
 pub mod gc;
 pub mod hooks;
+pub mod host_check;
 pub mod image;
 pub mod listing;
 pub mod lock;

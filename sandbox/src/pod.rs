@@ -45,6 +45,9 @@ pub struct Options {
     pub security: SecurityOptions,
     /// kubelet's `--pod-max-pids`: the most processes a pod's cgroup may hold.
     pub pod_max_pids: Option<i64>,
+    /// kubelet's `crashLoopBackOff.maxContainerRestartPeriod`: the longest wait
+    /// before restarting a container (5 minutes when `None`).
+    pub max_container_restart_period: Option<std::time::Duration>,
     /// This process is the pod's dedicated supervisor (`podrt apply`'s fork): it is
     /// recorded from the first write, so a `delete` racing the creation can stop it.
     pub as_supervisor: bool,
@@ -60,6 +63,7 @@ impl Default for Options {
             network: NetworkOptions::default(),
             security: SecurityOptions::default(),
             pod_max_pids: None,
+            max_container_restart_period: None,
             as_supervisor: false,
         }
     }
@@ -558,6 +562,8 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
             }
         }
     }
+    // The installation's parent (`/podrt`) goes with its last pod.
+    podrt_runtime::cgroups::prune_empty_parents(&sandbox.record.cgroup_parent);
     if let Err(e) = remove_tree(&sandbox.paths.dir) {
         first.get_or_insert(e);
     }

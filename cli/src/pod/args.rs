@@ -47,6 +47,10 @@ pub struct Cli {
     /// kubelet's --pod-max-pids; -1: no limit).
     #[arg(long, global = true, default_value_t = -1, allow_negative_numbers = true)]
     pub pod_max_pids: i64,
+    /// The longest wait before a crashed container is restarted (kubelet's
+    /// crashLoopBackOff.maxContainerRestartPeriod; default 5m, e.g. 30s, 0s).
+    #[arg(long, global = true, value_parser = humantime::parse_duration)]
+    pub max_container_restart_period: Option<std::time::Duration>,
     /// Print debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -78,6 +82,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Report what this host offers podrt, and what podrt cannot do here and why;
+    /// exit status 1 if pods cannot run at all.
+    Check,
     /// Remove what no pod owns: pod directories without a record, pods whose
     /// create or delete was interrupted, pod cgroups and IP leases of pods that
     /// do not exist.

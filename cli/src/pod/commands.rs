@@ -35,6 +35,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         network: network_options(cli)?,
         security: security_options(cli, &config),
         pod_max_pids: (cli.pod_max_pids > 0).then_some(cli.pod_max_pids),
+        max_container_restart_period: cli.max_container_restart_period,
         as_supervisor: false,
     };
     match &cli.command {
@@ -66,6 +67,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Exec(a) => super::exec::exec(&opts, a),
         Command::Delete(a) => delete(&opts, a),
         Command::Images => images(&opts),
+        Command::Check => {
+            let items = podrt_sandbox::host_check::report(&opts.root, &opts.network);
+            print!("{}", print::host_check(&items));
+            let missing = items
+                .iter()
+                .any(|i| i.status == podrt_sandbox::host_check::Status::Missing);
+            Ok(if missing { 1 } else { 0 })
+        }
         Command::Gc => {
             let removed =
                 podrt_sandbox::gc::collect(&opts.root, &opts.cgroup_parent, &opts.network)?;

@@ -44,7 +44,11 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete { force, ids } => {
             for id in ids {
                 match Container::load(root, id) {
-                    Ok(c) => c.delete(*force)?,
+                    Ok(c) => {
+                        let cgroup = c.state.cgroup_path.clone();
+                        c.delete(*force)?;
+                        rt::cgroups::prune_empty_parents(&cgroup);
+                    }
                     // runc: deleting a missing container with --force is not an error.
                     Err(rt::Error::NotFound(_)) if *force => {}
                     Err(e) => return Err(e.into()),
@@ -108,7 +112,9 @@ fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> 
         None => wait::wait_forwarding(c.state.pid)?,
     };
     if !keep {
+        let cgroup = c.state.cgroup_path.clone();
         c.delete(true)?;
+        rt::cgroups::prune_empty_parents(&cgroup);
     }
     Ok(code)
 }

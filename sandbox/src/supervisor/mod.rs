@@ -168,6 +168,7 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
             .collect(),
         containers: spec.containers.iter().map(|c| c.name.clone()).collect(),
         helper_exe: opts.helper_exe.clone(),
+        max_restart_period: opts.max_container_restart_period,
     };
     if let Err(e) = plan.save(&sandbox.paths.supervisor_plan()) {
         pod::remove_pod_sandbox(&mut sandbox);

@@ -25,6 +25,9 @@ pub struct Plan {
     pub containers: Vec<String>,
     /// The podrt binary, to run container creation in a fresh process.
     pub helper_exe: Option<PathBuf>,
+    /// The ceiling of the restart back-off, if lower than kubelet's 5 minutes.
+    #[serde(default)]
+    pub max_restart_period: Option<std::time::Duration>,
 }
 
 impl Plan {

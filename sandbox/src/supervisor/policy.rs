@@ -1,7 +1,9 @@
 //! When a container is restarted: `restartPolicy` and kubelet's back-off. The first
 //! restart is immediate; each further one waits twice as long as the last, from 10 s
 //! up to 5 minutes, counted from when the container ended; a container that ran for
-//! 10 minutes before ending starts the sequence again.
+//! 10 minutes before ending starts the sequence again. The ceiling can be lowered
+//! (`--max-container-restart-period`, as kubelet's `crashLoopBackOff.maxContainerRestartPeriod`),
+//! which also caps the first wait.
 
 use std::time::Duration;
 
@@ -32,21 +34,28 @@ const RESET_AFTER: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone, Default)]
 pub struct Backoff {
     current: Option<Duration>,
+    max: Option<Duration>,
 }
 
 impl Backoff {
+    /// A back-off whose waits never exceed `max` (kubelet's 5 minutes when `None`).
+    pub fn with_max(max: Option<Duration>) -> Backoff {
+        Backoff { current: None, max }
+    }
+
     /// The delay before restarting a container that ran for `ran`, and advance.
     pub fn next(&mut self, ran: Duration) -> Duration {
         if ran >= RESET_AFTER {
             self.current = None;
         }
+        let max = self.max.unwrap_or(MAX).min(MAX);
         match self.current {
             None => {
-                self.current = Some(INITIAL);
+                self.current = Some(INITIAL.min(max));
                 Duration::ZERO
             }
             Some(d) => {
-                self.current = Some((d * 2).min(MAX));
+                self.current = Some((d * 2).min(max));
                 d
             }
         }
@@ -64,6 +73,17 @@ mod tests {
             .map(|_| b.next(Duration::from_secs(1)).as_secs())
             .collect();
         assert_eq!(got, [0, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
+    fn a_lower_ceiling_caps_every_wait() {
+        let mut b = Backoff::with_max(Some(Duration::from_secs(15)));
+        let got: Vec<u64> = (0..4)
+            .map(|_| b.next(Duration::from_secs(1)).as_secs())
+            .collect();
+        assert_eq!(got, [0, 10, 15, 15]);
+        let mut none = Backoff::with_max(Some(Duration::ZERO));
+        assert!((0..5).all(|_| none.next(Duration::ZERO).is_zero()));
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl Supervisor {
                 last_state: None,
                 restart_count: 0,
             },
-            backoff: Backoff::default(),
+            backoff: Backoff::with_max(plan.max_restart_period),
             restart_at: None,
             done: false,
             pipes: Vec::new(),
@@ -515,6 +515,7 @@ mod tests {
             init_containers: vec!["i".into()],
             containers: vec!["a".into(), "b".into()],
             helper_exe: None,
+            max_restart_period: None,
         };
         let s = Supervisor::new(plan, None);
         assert_eq!(s.slots.len(), 3);

@@ -8,6 +8,7 @@
 mod age;
 mod containers;
 mod describe;
+mod host_check;
 mod networks;
 mod policy;
 mod qos;
@@ -21,6 +22,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
 pub use age::human_duration;
+pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
 

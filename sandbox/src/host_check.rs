@@ -1,0 +1,429 @@
+//! `podrt check`: what this host offers podrt and what podrt cannot do here,
+//! in the spirit of `runc features` and `podman info`. Everything is read from
+//! the kernel and the disk (`/proc`, the cgroup mounts, the CNI dirs); nothing
+//! is created or changed. A `Missing` item stops pods from running at all; a
+//! `Limited` one says which feature is lost and why.
+
+use std::path::{Path, PathBuf};
+
+use crate::network::NetworkOptions;
+
+/// How an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Present and usable.
+    Ok,
+    /// Usable, with something podrt cannot do (see the detail).
+    Limited,
+    /// Pods cannot run without it.
+    Missing,
+}
+
+impl Status {
+    /// `ok`, `limited`, `missing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Limited => "limited",
+            Status::Missing => "missing",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// What was checked (`kernel`, `namespaces`, `cgroups`, …).
+    pub name: &'static str,
+    /// How it stands.
+    pub status: Status,
+    /// What was found, and what follows from it.
+    pub detail: String,
+}
+
+fn item(name: &'static str, status: Status, detail: impl Into<String>) -> Item {
+    Item {
+        name,
+        status,
+        detail: detail.into(),
+    }
+}
+
+/// The whole report for a podrt using `root` and `network`.
+pub fn report(root: &Path, network: &NetworkOptions) -> Vec<Item> {
+    vec![
+        kernel(),
+        user(),
+        namespaces(),
+        cgroups(),
+        overlay(),
+        seccomp(),
+        capabilities(),
+        pidfd(),
+        masked_paths(),
+        cni(root, network),
+        state_root(root),
+        item(
+            "user namespaces",
+            Status::Limited,
+            "podrt runs pods in the host's user namespace (hostUsers: false is ignored)",
+        ),
+    ]
+}
+
+fn kernel() -> Item {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version: Vec<u32> = release
+        .split(|c: char| !c.is_ascii_digit())
+        .take(2)
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    // pidfd_open (5.3) and the cgroup v2 freezer (5.2) are the newest things podrt needs.
+    if version.as_slice() >= [5, 3].as_slice() {
+        item("kernel", Status::Ok, format!("Linux {release}"))
+    } else {
+        item(
+            "kernel",
+            Status::Missing,
+            format!("Linux {release}: podrt needs 5.3 or later (pidfd_open)"),
+        )
+    }
+}
+
+fn user() -> Item {
+    if nix::unistd::geteuid().is_root() {
+        item("user", Status::Ok, "root")
+    } else {
+        item(
+            "user",
+            Status::Missing,
+            "not root: podrt creates namespaces, mounts and cgroups, run it as root",
+        )
+    }
+}
+
+fn namespaces() -> Item {
+    let kinds = ["mnt", "uts", "ipc", "net", "pid", "cgroup", "user", "time"];
+    let have: Vec<&str> = kinds
+        .iter()
+        .copied()
+        .filter(|k| Path::new("/proc/self/ns").join(k).exists())
+        .collect();
+    let missing: Vec<&str> = ["mnt", "uts", "ipc", "net", "pid", "cgroup"]
+        .into_iter()
+        .filter(|k| !have.contains(k))
+        .collect();
+    if missing.is_empty() {
+        item("namespaces", Status::Ok, have.join(" "))
+    } else {
+        item(
+            "namespaces",
+            Status::Missing,
+            format!("have {}; missing {}", have.join(" "), missing.join(" ")),
+        )
+    }
+}
+
+fn cgroups() -> Item {
+    let hierarchies = podrt_runtime::cgroups::hierarchies();
+    let unified = hierarchies
+        .iter()
+        .any(|(p, v2)| *v2 && p == Path::new("/sys/fs/cgroup"));
+    let controllers: Vec<String> = if unified {
+        std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    } else {
+        let mut c: Vec<String> = hierarchies
+            .iter()
+            .filter(|(_, v2)| !v2)
+            .filter_map(|(p, _)| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .flat_map(|n| n.split(',').map(String::from).collect::<Vec<_>>())
+            .filter(|n| n != "systemd" && n != "unified")
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    if hierarchies.is_empty() {
+        return item(
+            "cgroups",
+            Status::Missing,
+            "no cgroup filesystem is mounted",
+        );
+    }
+    let layout = if unified {
+        "v2 (unified)"
+    } else if hierarchies.iter().any(|(_, v2)| *v2) {
+        "hybrid (v1 controllers, v2 unified beside them)"
+    } else {
+        "v1"
+    };
+    let lacking: Vec<&str> = ["memory", "cpu", "pids", "cpuset"]
+        .into_iter()
+        .filter(|c| !controllers.iter().any(|have| have == c))
+        .collect();
+    let detail = format!("{layout}; controllers {}", controllers.join(" "));
+    if lacking.is_empty() {
+        item("cgroups", Status::Ok, detail)
+    } else {
+        item(
+            "cgroups",
+            Status::Limited,
+            format!(
+                "{detail}; no {}: those limits cannot be set",
+                lacking.join(", ")
+            ),
+        )
+    }
+}
+
+fn overlay() -> Item {
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if filesystems
+        .lines()
+        .any(|l| l.trim_end().ends_with("overlay"))
+    {
+        return item("overlayfs", Status::Ok, "in /proc/filesystems");
+    }
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let module = Path::new("/lib/modules")
+        .join(&release)
+        .join("kernel/fs/overlayfs");
+    if module.exists() {
+        item("overlayfs", Status::Ok, "a module, loaded on first mount")
+    } else {
+        item(
+            "overlayfs",
+            Status::Missing,
+            "not in /proc/filesystems and no module: image roots cannot be mounted",
+        )
+    }
+}
+
+fn seccomp() -> Item {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let actions =
+        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    if status
+        .lines()
+        .any(|l| l.starts_with("Seccomp_filters:") || l.starts_with("Seccomp:"))
+        && !actions.is_empty()
+    {
+        item(
+            "seccomp",
+            Status::Ok,
+            format!("filters; actions {}", actions.trim()),
+        )
+    } else {
+        item(
+            "seccomp",
+            Status::Limited,
+            "no seccomp filters: RuntimeDefault and Localhost profiles cannot be applied",
+        )
+    }
+}
+
+fn capabilities() -> Item {
+    let held = caps::read(None, caps::CapSet::Permitted).unwrap_or_default();
+    let mut lacking: Vec<String> = caps::all()
+        .into_iter()
+        .filter(|c| !held.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    lacking.sort();
+    if lacking.is_empty() {
+        item("capabilities", Status::Ok, "every capability")
+    } else if held.contains(&caps::Capability::CAP_SYS_ADMIN) {
+        item(
+            "capabilities",
+            Status::Limited,
+            format!(
+                "podrt lacks {}: privileged containers do not get {}",
+                lacking.join(", "),
+                if lacking.len() == 1 { "it" } else { "them" }
+            ),
+        )
+    } else {
+        item(
+            "capabilities",
+            Status::Missing,
+            format!(
+                "podrt lacks {} (CAP_SYS_ADMIN among them)",
+                lacking.join(", ")
+            ),
+        )
+    }
+}
+
+fn pidfd() -> Item {
+    // SAFETY: pidfd_open of our own PID; the descriptor is closed at once.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, std::process::id(), 0) };
+    if fd >= 0 {
+        // SAFETY: closing the descriptor just opened.
+        unsafe { libc::close(fd as i32) };
+        item("pidfd", Status::Ok, "pidfd_open works")
+    } else {
+        item(
+            "pidfd",
+            Status::Limited,
+            format!("pidfd_open: {}", std::io::Error::last_os_error()),
+        )
+    }
+}
+
+fn masked_paths() -> Item {
+    let absent: Vec<&str> = [
+        "/proc/kcore",
+        "/proc/sysrq-trigger",
+        "/proc/timer_list",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/sched_debug",
+    ]
+    .into_iter()
+    .filter(|p| !Path::new(p).exists())
+    .collect();
+    if absent.is_empty() {
+        item("/proc", Status::Ok, "every masked path exists")
+    } else {
+        item(
+            "/proc",
+            Status::Ok,
+            format!(
+                "{} absent on this kernel (nothing to mask there)",
+                absent.join(" ")
+            ),
+        )
+    }
+}
+
+fn cni(root: &Path, network: &NetworkOptions) -> Item {
+    let list = match crate::network::resolve(network, root) {
+        Ok(l) => l,
+        Err(e) => {
+            return item(
+                "cni",
+                Status::Missing,
+                format!("{e}: only hostNetwork pods can run"),
+            )
+        }
+    };
+    let source = list
+        .source
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in".into());
+    let types: Vec<String> = list
+        .plugins
+        .iter()
+        .filter_map(|p| p["type"].as_str().map(String::from))
+        .collect();
+    let found = |t: &str| network.bin_dirs.iter().any(|d| d.join(t).is_file());
+    let missing: Vec<&str> = types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !found(t))
+        .collect();
+    let dirs: Vec<String> = network
+        .bin_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let detail = format!("network {} ({source}): {}", list.name, types.join(", "));
+    if missing.iter().any(|t| *t != "portmap") {
+        return item(
+            "cni",
+            Status::Missing,
+            format!(
+                "{detail}; {} not in {}: only hostNetwork pods can run",
+                missing.join(", "),
+                dirs.join(":")
+            ),
+        );
+    }
+    if missing.contains(&"portmap") {
+        return item(
+            "cni",
+            Status::Limited,
+            format!(
+                "{detail}; portmap not in {}: hostPort cannot be used",
+                dirs.join(":")
+            ),
+        );
+    }
+    let iptables = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+                .any(|d| d.join("iptables").is_file())
+        })
+        .unwrap_or(false);
+    if types.iter().any(|t| t == "portmap") && !iptables {
+        return item(
+            "cni",
+            Status::Limited,
+            format!("{detail}; no iptables: portmap, and so hostPort, cannot work"),
+        );
+    }
+    item("cni", Status::Ok, detail)
+}
+
+fn state_root(root: &Path) -> Item {
+    let mut at = root;
+    while !at.exists() {
+        match at.parent() {
+            Some(p) => at = p,
+            None => break,
+        }
+    }
+    match nix::unistd::access(at, nix::unistd::AccessFlags::W_OK) {
+        Ok(()) => item(
+            "state",
+            Status::Ok,
+            format!("{} (writable)", root.display()),
+        ),
+        Err(e) => item(
+            "state",
+            Status::Missing,
+            format!("{}: {} is not writable: {e}", root.display(), at.display()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_item_reports_and_this_host_can_run_pods() {
+        let dir = std::env::temp_dir().join(format!("podrt-check-{}", std::process::id()));
+        let opts = NetworkOptions {
+            conf_dir: dir.join("net.d"),
+            ..NetworkOptions::default()
+        };
+        let items = report(&dir, &opts);
+        let names: Vec<&str> = items.iter().map(|i| i.name).collect();
+        for want in [
+            "kernel",
+            "namespaces",
+            "cgroups",
+            "overlayfs",
+            "seccomp",
+            "capabilities",
+            "cni",
+            "state",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        assert!(items.iter().all(|i| !i.detail.is_empty()));
+        let kernel = items.iter().find(|i| i.name == "kernel").unwrap();
+        assert_eq!(kernel.status, Status::Ok, "{}", kernel.detail);
+    }
+}
