@@ -67,8 +67,16 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
         .map(|c| container_status(sandbox, live, &c.name, c.image.as_deref(), waiting))
         .collect();
     let inits_done = inits.iter().all(|s| exit_code(s) == Some(0));
-    let phase = phase(&inits, &apps, spec.restart_policy.as_deref());
-    let ready = !apps.is_empty() && apps.iter().all(|s| s.ready);
+    // A creation whose supervisor died is not a pod that runs, whatever of it
+    // was started: it is shown for what it is until `podrt gc` (or a delete)
+    // removes it.
+    let interrupted = r.stage == PodStage::Creating && r.supervisor.is_some_and(|p| !p.alive());
+    let phase = if interrupted {
+        "Pending"
+    } else {
+        phase(&inits, &apps, spec.restart_policy.as_deref())
+    };
+    let ready = !interrupted && !apps.is_empty() && apps.iter().all(|s| s.ready);
     let pod_ips: Vec<PodIP> = r
         .network
         .as_ref()
@@ -84,6 +92,11 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
         ..PodCondition::default()
     };
     PodStatus {
+        reason: interrupted.then(|| "CreationInterrupted".to_string()),
+        message: interrupted.then(|| {
+            "the pod's creation was interrupted (its supervisor is gone): podrt gc or delete removes it"
+                .to_string()
+        }),
         phase: Some(phase.to_string()),
         conditions: Some(vec![
             condition("Initialized", inits_done),

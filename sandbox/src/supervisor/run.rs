@@ -118,9 +118,30 @@ impl Supervisor {
         }
     }
 
+    /// Tell `apply` how creation ended. Before an `ok`, the pod is marked made in
+    /// its record: were `apply` killed now, the pod is whole, and nothing may
+    /// take it for a creation that was interrupted.
     fn send_report(&mut self, line: &str) {
         if let Some(mut r) = self.report.take() {
+            if line == "ok" {
+                self.mark_created();
+            }
             let _ = writeln!(r, "{line}");
+        }
+    }
+
+    fn mark_created(&self) {
+        let Ok(mut sandbox) = crate::pod::Sandbox::at(&self.plan.pod_dir) else {
+            return;
+        };
+        let Ok(_lock) = sandbox.lock() else {
+            return;
+        };
+        if sandbox.record.stage == crate::record::PodStage::Creating {
+            sandbox.record.stage = crate::record::PodStage::Created;
+            if let Err(e) = sandbox.save() {
+                tracing::warn!("{e}");
+            }
         }
     }
 
