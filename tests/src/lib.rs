@@ -4,6 +4,7 @@
 //! the test fails.
 
 pub mod clients;
+pub mod fuzzing;
 pub mod pods;
 pub mod scenarios;
 pub mod test_host;
