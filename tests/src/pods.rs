@@ -35,12 +35,7 @@ impl PodEnv {
     /// A fresh root with busybox imported as `busybox:latest`.
     pub fn new() -> PodEnv {
         let env = PodEnv::empty();
-        let layout = repo().join("vendor-images/build/oci-image");
-        assert!(
-            layout.join("index.json").exists(),
-            "{} is missing: run vendor-images/build.sh (scripts/setup.sh does)",
-            layout.display()
-        );
+        let layout = busybox_layout();
         let out = env.podrt(&[
             "image",
             "import",
@@ -217,6 +212,17 @@ impl PodEnv {
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
             .unwrap_or_default()
     }
+}
+
+/// The vendored busybox OCI image layout, which must have been built.
+pub fn busybox_layout() -> PathBuf {
+    let layout = repo().join("vendor-images/build/oci-image");
+    assert!(
+        layout.join("index.json").exists(),
+        "{} is missing: run vendor-images/build.sh (scripts/setup.sh does)",
+        layout.display()
+    );
+    layout
 }
 
 impl Default for PodEnv {

@@ -51,6 +51,27 @@ fn pods(env: &PodEnv) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Require exactly `names` in `get pods`, each Running, with one pod dir and veth each.
+fn only_running(env: &PodEnv, names: &[String]) {
+    let mut listed = pods(env);
+    listed.sort();
+    let mut want: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), "Running".to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(listed, want);
+    assert_eq!(env.pod_dirs().len(), names.len(), "one directory per pod");
+    assert_eq!(env.host.veths().len(), names.len(), "one veth per pod");
+}
+
+/// `delete pod NAME --grace-period=0 --force` as an argument list.
+fn delete(name: &str) -> Vec<String> {
+    ["delete", "pod", name, "--grace-period=0", "--force"]
+        .map(String::from)
+        .to_vec()
+}
+
 fn no_panic(outs: &[Output]) {
     for o in outs {
         let err = text(&o.stderr);
@@ -82,27 +103,11 @@ fn twenty_applies_and_twenty_deletes_in_parallel() {
             text(&o.stderr)
         );
     }
-    let mut listed = pods(&env);
-    listed.sort();
-    let mut want: Vec<(String, String)> = names
-        .iter()
-        .map(|n| (n.clone(), "Running".to_string()))
-        .collect();
-    want.sort();
-    assert_eq!(listed, want);
-    assert_eq!(env.pod_dirs().len(), 20, "one directory per pod");
-    assert_eq!(env.host.veths().len(), 20, "one veth per pod");
+    only_running(&env, &names);
 
     // Twenty deletes of those and twenty applies of new pods, all at once.
     let fresh: Vec<String> = (0..20).map(|i| format!("new{i}")).collect();
-    let mut mixed: Vec<Vec<String>> = names
-        .iter()
-        .map(|n| {
-            ["delete", "pod", n, "--grace-period=0", "--force"]
-                .map(String::from)
-                .to_vec()
-        })
-        .collect();
+    let mut mixed: Vec<Vec<String>> = names.iter().map(|n| delete(n)).collect();
     for n in &fresh {
         let f = env.manifest(n, &pod(n, "3600"));
         mixed.push(vec!["apply".into(), "-f".into(), f.display().to_string()]);
@@ -112,25 +117,9 @@ fn twenty_applies_and_twenty_deletes_in_parallel() {
     for o in &outs {
         assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     }
-    let mut listed = pods(&env);
-    listed.sort();
-    let mut want: Vec<(String, String)> = fresh
-        .iter()
-        .map(|n| (n.clone(), "Running".to_string()))
-        .collect();
-    want.sort();
-    assert_eq!(listed, want);
-    assert_eq!(env.pod_dirs().len(), 20);
-    assert_eq!(env.host.veths().len(), 20);
+    only_running(&env, &fresh);
 
-    let deletes = fresh
-        .iter()
-        .map(|n| {
-            ["delete", "pod", n, "--grace-period=0", "--force"]
-                .map(String::from)
-                .to_vec()
-        })
-        .collect();
+    let deletes = fresh.iter().map(|n| delete(n)).collect();
     let outs = all_at_once(&env, deletes);
     no_panic(&outs);
     for (n, o) in fresh.iter().zip(&outs) {
@@ -188,13 +177,7 @@ fn ten_applies_of_one_name_make_one_pod() {
     assert_eq!(env.pod_dirs().len(), 2);
 
     // Ten deletes of one pod: it goes once; the others see it going or gone.
-    let deletes = (0..10)
-        .map(|_| {
-            ["delete", "pod", "two", "--grace-period=0", "--force"]
-                .map(String::from)
-                .to_vec()
-        })
-        .collect();
+    let deletes = (0..10).map(|_| delete("two")).collect();
     let outs = all_at_once(&env, deletes);
     no_panic(&outs);
     for o in &outs {

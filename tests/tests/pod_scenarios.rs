@@ -14,12 +14,7 @@ use podrt_tests::scenarios::{problems, results, POD_SCENARIOS};
 #[test]
 fn pod_scenarios_pass_on_this_host() {
     let env = PodEnv::empty();
-    let layout = repo().join("vendor-images/build/oci-image");
-    assert!(
-        layout.join("index.json").exists(),
-        "{} is missing: run vendor-images/build.sh (scripts/setup.sh does)",
-        layout.display()
-    );
+    let layout = podrt_tests::pods::busybox_layout();
     let work = env.dir.join("scenarios");
     std::fs::create_dir_all(&work).unwrap();
     let cni_bin = std::env::var("PODRT_CNI_BIN_DIR").unwrap_or_else(|_| "/usr/lib/cni".into());

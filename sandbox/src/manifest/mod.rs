@@ -53,6 +53,12 @@ pub fn parse(text: &str, source: &str) -> Result<Manifest, Error> {
     parse::parse(text, source)
 }
 
+/// The volume sources set on `v`, spelled as the Pod fields are (`emptyDir`,
+/// `hostPath`, `cephfs`, …).
+pub fn volume_sources(v: &k8s_openapi::api::core::v1::Volume) -> Vec<&'static str> {
+    volumes::set_sources(v)
+}
+
 /// Splits YAML or JSON text into its non-empty documents, unparsed (for other
 /// documents podrt reads, such as PodSecurityPolicy files).
 pub fn documents(text: &str, source: &str) -> Result<Vec<serde_json::Value>, Error> {

@@ -72,7 +72,7 @@ fn source(volume: &Volume, path: &FieldPath, report: &mut Report) -> Option<PodV
 }
 
 /// The names of the sources set on a volume, in Kubernetes' spelling.
-fn set_sources(v: &Volume) -> Vec<&'static str> {
+pub(crate) fn set_sources(v: &Volume) -> Vec<&'static str> {
     let sources: [(&str, bool); 30] = [
         ("awsElasticBlockStore", v.aws_elastic_block_store.is_some()),
         ("azureDisk", v.azure_disk.is_some()),

@@ -99,44 +99,14 @@ pub(crate) fn pod_context(spec: &PodSpec) -> Option<&PodSecurityContext> {
 }
 
 /// A volume's type, spelled as PodSecurityPolicy's `volumes` list spells it
-/// (`emptyDir`, `hostPath`, `configMap`, …). A volume with no source is an
-/// `emptyDir`, as the API server defaults it.
+/// (`emptyDir`, `hostPath`, `configMap`, …: the Pod field's name, but `cephFS`).
+/// A volume with no source is an `emptyDir`, as the API server defaults it.
 pub(crate) fn volume_type(v: &Volume) -> &'static str {
-    let set: [(&'static str, bool); 30] = [
-        ("awsElasticBlockStore", v.aws_elastic_block_store.is_some()),
-        ("azureDisk", v.azure_disk.is_some()),
-        ("azureFile", v.azure_file.is_some()),
-        ("cephFS", v.cephfs.is_some()),
-        ("cinder", v.cinder.is_some()),
-        ("configMap", v.config_map.is_some()),
-        ("csi", v.csi.is_some()),
-        ("downwardAPI", v.downward_api.is_some()),
-        ("emptyDir", v.empty_dir.is_some()),
-        ("ephemeral", v.ephemeral.is_some()),
-        ("fc", v.fc.is_some()),
-        ("flexVolume", v.flex_volume.is_some()),
-        ("flocker", v.flocker.is_some()),
-        ("gcePersistentDisk", v.gce_persistent_disk.is_some()),
-        ("gitRepo", v.git_repo.is_some()),
-        ("glusterfs", v.glusterfs.is_some()),
-        ("hostPath", v.host_path.is_some()),
-        ("image", v.image.is_some()),
-        ("iscsi", v.iscsi.is_some()),
-        ("nfs", v.nfs.is_some()),
-        ("persistentVolumeClaim", v.persistent_volume_claim.is_some()),
-        ("photonPersistentDisk", v.photon_persistent_disk.is_some()),
-        ("portworxVolume", v.portworx_volume.is_some()),
-        ("projected", v.projected.is_some()),
-        ("quobyte", v.quobyte.is_some()),
-        ("rbd", v.rbd.is_some()),
-        ("scaleIO", v.scale_io.is_some()),
-        ("secret", v.secret.is_some()),
-        ("storageos", v.storageos.is_some()),
-        ("vsphereVolume", v.vsphere_volume.is_some()),
-    ];
-    set.iter()
-        .find(|(_, is)| *is)
-        .map_or("emptyDir", |(name, _)| *name)
+    match crate::manifest::volume_sources(v).first() {
+        Some(&"cephfs") => "cephFS",
+        Some(name) => name,
+        None => "emptyDir",
+    }
 }
 
 /// Every volume type name [`volume_type`] can return.
