@@ -8,7 +8,8 @@
 //! What a running command might still be making is left alone: record-less pod
 //! directories are looked at under the names lock (a claim holds it until the
 //! record is written), and a pod is only taken for half-made when the
-//! supervisor recorded in it is dead.
+//! supervisor recorded in it is dead. A deletion that was interrupted starts
+//! over with the pod's whole grace period, as kubelet's does after a restart.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -82,28 +83,54 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
         let Some(mut sandbox) = Sandbox::by_uid(root, &uid) else {
             continue;
         };
-        let Ok(_lock) = sandbox.lock() else {
-            continue;
+        let stage = {
+            let Ok(_lock) = sandbox.lock() else {
+                continue;
+            };
+            let r = &sandbox.record;
+            // Pods made through the library API have no supervisor recorded: theirs
+            // is the caller, and gc cannot know whether it lives.
+            let supervisor_gone = r.supervisor.is_some_and(|p| !p.alive());
+            match r.stage {
+                PodStage::Creating | PodStage::Deleting if supervisor_gone => r.stage,
+                _ => continue,
+            }
         };
-        let r = &sandbox.record;
-        // Pods made through the library API have no supervisor recorded: theirs
-        // is the caller, and gc cannot know whether it lives.
-        let supervisor_gone = r.supervisor.is_some_and(|p| !p.alive());
-        let why = match r.stage {
-            PodStage::Creating if supervisor_gone => "its creation was interrupted",
-            PodStage::Deleting if supervisor_gone => "its deletion was interrupted",
-            _ => continue,
-        };
-        let what = format!("{} ({})", r.name, r.uid);
-        pod::stop_pod_sandbox(&sandbox, Duration::ZERO);
-        pod::remove_pod_sandbox(&mut sandbox);
-        out.push(Removed {
-            kind: "pod",
-            what,
-            why: why.into(),
-        });
+        let what = format!("{} ({})", sandbox.record.name, sandbox.record.uid);
+        if stage == PodStage::Deleting {
+            // As kubelet after a restart: the termination starts over, with the
+            // pod's whole grace period (preStop, stop signal, then SIGKILL).
+            let grace = Duration::from_secs(grace_period(&sandbox));
+            let _ = crate::delete::delete_pod(&mut sandbox, grace);
+            out.push(Removed {
+                kind: "pod",
+                what,
+                why: format!(
+                    "its deletion was interrupted (carried on with its {}s grace period)",
+                    grace.as_secs()
+                ),
+            });
+        } else {
+            let Ok(_lock) = sandbox.lock() else {
+                continue;
+            };
+            pod::stop_pod_sandbox(&sandbox, Duration::ZERO);
+            pod::remove_pod_sandbox(&mut sandbox);
+            out.push(Removed {
+                kind: "pod",
+                what,
+                why: "its creation was interrupted".into(),
+            });
+        }
     }
     Ok(())
+}
+
+/// The pod's `terminationGracePeriodSeconds`, 30 when unset.
+fn grace_period(sandbox: &Sandbox) -> u64 {
+    let spec = sandbox.record.manifest.spec.as_ref();
+    spec.and_then(|s| s.termination_grace_period_seconds)
+        .map_or(30, |g| g.max(0) as u64)
 }
 
 /// Unmounts everything mounted below `dir`, deepest first.

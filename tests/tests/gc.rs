@@ -155,3 +155,44 @@ fn gc_finishes_a_pod_whose_creation_was_interrupted() {
         .unwrap_or_default();
     assert!(left.is_empty(), "leases left: {left:?}");
 }
+
+#[test]
+fn gc_carries_an_interrupted_deletion_on_with_the_full_grace_period() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, \"trap '' TERM; while true; do sleep 0.1; done\"]}\n",
+    );
+    let dir = env.pod_dir("stubborn");
+    let record_path = dir.join("pod.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    let supervisor = record["supervisor"]["pid"]
+        .as_i64()
+        .expect("supervisor pid") as i32;
+    // A deletion began, and its supervisor died before the grace period ended.
+    // SAFETY: kill of the supervisor this test's podrt started, by its PID.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    assert!(wait_until(5, || {
+        std::fs::read_to_string(format!("/proc/{supervisor}/stat"))
+            .map_or(true, |s| s.contains(") Z "))
+    }));
+    record["stage"] = "deleting".into();
+    record["deletionTimestamp"] = "2026-12-02T00:00:00Z".into();
+    std::fs::write(&record_path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+    let shown = text(&env.podrt(&["get", "pods"]).stdout);
+    assert!(shown.contains("Terminating"), "{shown}");
+
+    let started = std::time::Instant::now();
+    let report = env.ok(&["gc"]);
+    let took = started.elapsed();
+    assert!(
+        report.contains("removed pod stubborn (") && report.contains("2s grace period"),
+        "{report}"
+    );
+    // The container ignores SIGTERM: only SIGKILL at the end of the grace period stops it.
+    assert!(
+        took >= std::time::Duration::from_secs(2),
+        "gc took {took:?}: no grace period"
+    );
+    env.assert_nothing_left();
+}
