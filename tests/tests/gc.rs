@@ -196,3 +196,123 @@ fn gc_carries_an_interrupted_deletion_on_with_the_full_grace_period() {
     );
     env.assert_nothing_left();
 }
+
+#[test]
+fn after_a_reboot_podrt_starts_clean_and_gc_reconciles_leases() {
+    let mut env = PodEnv::new();
+    // A network whose host-local store is outside the root, as /var/lib/cni is
+    // outside /run: it outlives a reboot, the pods do not.
+    let store = env.dir.join("var-lib-cni");
+    std::fs::create_dir_all(&env.cni_conf_dir).unwrap();
+    std::fs::write(
+        env.cni_conf_dir.join("10-reboot.conflist"),
+        format!(
+            r#"{{"cniVersion":"1.0.0","name":"rb","plugins":[{{"type":"bridge","bridge":"rbr0","isGateway":true,"ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.77.0.0/24"}}]],"dataDir":"{}"}}}}]}}"#,
+            store.display()
+        ),
+    )
+    .unwrap();
+    env.flags = vec!["--cni-bin-dir".into(), "/usr/lib/cni".into()];
+    for name in ["r1", "r2"] {
+        env.apply(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - {{name: c, image: busybox, command: [sleep, \"3600\"]}}\n"
+        ));
+    }
+    let lease_files = || -> Vec<String> {
+        std::fs::read_dir(store.join("rb"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("10.77."))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(lease_files().len(), 2);
+
+    // The reboot: every process of the pods gone, /run (the root) empty, the
+    // cgroup tree gone; the lease store stays.
+    let rel = env.cgroup_parent.trim_start_matches('/').to_string();
+    for _ in 0..50 {
+        let mut any = false;
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for d in walk_dirs(&h.path().join(&rel)) {
+                for pid in std::fs::read_to_string(d.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<i32>().ok())
+                {
+                    any = true;
+                    // SAFETY: kill of a container process of this test's pods.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        for dir in env.pod_dirs() {
+            let record: serde_json::Value = std::fs::read_to_string(dir.join("pod.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            if let Some(pid) = record["supervisor"]["pid"].as_i64() {
+                // SAFETY: kill of a supervisor this test's podrt started, by its PID.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        }
+        if !any {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for m in env.mounts_under_root().iter().rev() {
+        let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+    }
+    std::fs::remove_dir_all(&env.root).unwrap();
+    podrt_tests::pods::remove_cgroup_tree(&env.cgroup_parent);
+
+    // podrt starts clean on the empty root.
+    assert_eq!(
+        text(&env.podrt(&["get", "pods"]).stderr).trim(),
+        "No resources found"
+    );
+    let report = env.ok(&["gc"]);
+    assert_eq!(
+        report
+            .lines()
+            .filter(|l| l.starts_with("removed IP lease 10.77.0."))
+            .count(),
+        2,
+        "{report}"
+    );
+    assert!(lease_files().is_empty());
+    // And works: a new pod gets an address from the reconciled store.
+    let out = env.podrt(&[
+        "image",
+        "import",
+        podrt_tests::pods::busybox_layout().to_str().unwrap(),
+        "--name",
+        "busybox",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    env.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: r3}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, \"3600\"]}\n");
+    assert_eq!(lease_files().len(), 1);
+    env.ok(&["delete", "pod", "r3", "--grace-period=0", "--force"]);
+    env.assert_nothing_left();
+}
+
+/// `dir` and every directory below it.
+fn walk_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        out.push(dir.to_path_buf());
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(walk_dirs(&e.path()));
+            }
+        }
+    }
+    out
+}
