@@ -4,6 +4,35 @@
 pub mod pod;
 pub mod runc;
 
+/// The exit status of a bug (sysexits' EX_SOFTWARE), never a user's mistake.
+pub const EXIT_BUG: i32 = 70;
+
+/// A panic is a bug in podrt: say so on one line of stderr (where, and what)
+/// and exit with [`EXIT_BUG`], instead of Rust's multi-line report and 101.
+pub fn install_panic_hook(program: &'static str) {
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!("{}", panic_line(program, info));
+        std::process::exit(EXIT_BUG);
+    }));
+}
+
+fn panic_line(program: &str, info: &std::panic::PanicHookInfo<'_>) -> String {
+    let what = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    format!(
+        "{program}: internal error (a bug, please report it): {}{at}",
+        what.replace('\n', " ")
+    )
+}
+
 /// The error and its causes on one line, skipping a cause whose text the message
 /// before it already contains (runtime errors print their own source).
 pub(crate) fn one_line(e: &anyhow::Error) -> String {
