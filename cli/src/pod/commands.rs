@@ -153,6 +153,22 @@ fn network_options(cli: &Cli) -> Result<NetworkOptions> {
     })
 }
 
+/// One line on stderr for each made pod whose supervisor is gone: its
+/// containers run on, but nothing restarts them or copies their output.
+fn warn_unsupervised(sandboxes: &[Sandbox]) {
+    for s in sandboxes {
+        let r = &s.record;
+        if r.stage == podrt_sandbox::record::PodStage::Created {
+            if let Some(p) = r.supervisor.filter(|p| !p.alive()) {
+                eprintln!(
+                    "Warning: pod {}: its supervisor (pid {}) is gone; its containers are not restarted and their output is not logged (delete and apply it again)",
+                    r.name, p.pid
+                );
+            }
+        }
+    }
+}
+
 fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
@@ -234,10 +250,9 @@ fn apply(opts: &Options, a: &ApplyArgs, policy: Option<Policy>) -> Result<i32> {
 
 fn get(opts: &Options, a: &GetArgs) -> Result<i32> {
     check_kind(&a.kind)?;
-    let pods: Vec<_> = select(opts, &a.names)?
-        .iter()
-        .map(status::pod_object)
-        .collect();
+    let sandboxes = select(opts, &a.names)?;
+    warn_unsupervised(&sandboxes);
+    let pods: Vec<_> = sandboxes.iter().map(status::pod_object).collect();
     let now = SystemTime::now();
     match a.output {
         None | Some(Output::Wide) => {
