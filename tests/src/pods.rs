@@ -184,6 +184,41 @@ impl PodEnv {
             .collect()
     }
 
+    /// The pod's record (`pod.json`) as JSON.
+    pub fn record(&self, pod: &str) -> Value {
+        let path = self.pod_dir(pod).join("pod.json");
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read pod.json"))
+            .expect("pod.json is JSON")
+    }
+
+    /// Change the pod's record on disk, as a crash at some step would have left it.
+    pub fn edit_record(&self, pod: &str, edit: impl FnOnce(&mut Value)) {
+        let path = self.pod_dir(pod).join("pod.json");
+        let mut record = self.record(pod);
+        edit(&mut record);
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&record).expect("serialize"),
+        )
+        .expect("write pod.json");
+    }
+
+    /// SIGKILL the pod's supervisor (which this test's podrt started) and wait
+    /// until it is gone; its PID.
+    pub fn kill_supervisor(&self, pod: &str) -> i32 {
+        let pid = self.record(pod)["supervisor"]["pid"]
+            .as_i64()
+            .expect("the record names a supervisor") as i32;
+        // SAFETY: kill of the supervisor this test's podrt started, by its PID.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let gone = crate::wait_until(5, || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map_or(true, |s| s.contains(") Z "))
+        });
+        assert!(gone, "supervisor {pid} did not die");
+        pid
+    }
+
     /// Fails the test if anything of a pod is left: a pod directory, a mount,
     /// the test's cgroup parent, or a veth on the test host.
     pub fn assert_nothing_left(&self) {

@@ -109,18 +109,7 @@ fn a_creation_killed_at_any_point_is_whole_or_gone_after_gc() {
 fn a_pod_whose_supervisor_died_is_reported_and_deletes_cleanly() {
     let env = PodEnv::new();
     env.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: orphan}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: busybox, command: [sleep, \"3600\"]}\n");
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.pod_dir("orphan").join("pod.json")).unwrap(),
-    )
-    .unwrap();
-    let pid = record["supervisor"]["pid"]
-        .as_i64()
-        .expect("supervisor pid") as i32;
-    // SAFETY: kill of the supervisor this test's podrt started, by its PID.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    assert!(podrt_tests::wait_until(5, || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
-    }));
+    let pid = env.kill_supervisor("orphan");
     let out = env.podrt(&["get", "pods"]);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");

@@ -118,23 +118,10 @@ fn gc_finishes_a_pod_whose_creation_was_interrupted() {
     env.apply(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: half}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, \"3600\"]}\n",
     );
-    let dir = env.pod_dir("half");
-    let record_path = dir.join("pod.json");
-    let mut record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
-    let supervisor = record["supervisor"]["pid"]
-        .as_i64()
-        .expect("supervisor pid") as i32;
     // The supervisor dies while the pod is still being created (as if `apply`
     // and its supervisor were killed half-way).
-    // SAFETY: kill of the supervisor this test's podrt started, by its PID.
-    unsafe { libc::kill(supervisor, libc::SIGKILL) };
-    assert!(wait_until(5, || !Path::new(&format!("/proc/{supervisor}"))
-        .exists()
-        || std::fs::read_to_string(format!("/proc/{supervisor}/stat"))
-            .is_ok_and(|s| s.contains(") Z "))));
-    record["stage"] = "creating".into();
-    std::fs::write(&record_path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+    env.kill_supervisor("half");
+    env.edit_record("half", |r| r["stage"] = "creating".into());
 
     let report = env.ok(&["gc"]);
     assert!(
@@ -162,23 +149,12 @@ fn gc_carries_an_interrupted_deletion_on_with_the_full_grace_period() {
     env.apply(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, \"trap '' TERM; while true; do sleep 0.1; done\"]}\n",
     );
-    let dir = env.pod_dir("stubborn");
-    let record_path = dir.join("pod.json");
-    let mut record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
-    let supervisor = record["supervisor"]["pid"]
-        .as_i64()
-        .expect("supervisor pid") as i32;
     // A deletion began, and its supervisor died before the grace period ended.
-    // SAFETY: kill of the supervisor this test's podrt started, by its PID.
-    unsafe { libc::kill(supervisor, libc::SIGKILL) };
-    assert!(wait_until(5, || {
-        std::fs::read_to_string(format!("/proc/{supervisor}/stat"))
-            .map_or(true, |s| s.contains(") Z "))
-    }));
-    record["stage"] = "deleting".into();
-    record["deletionTimestamp"] = "2026-12-02T00:00:00Z".into();
-    std::fs::write(&record_path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+    env.kill_supervisor("stubborn");
+    env.edit_record("stubborn", |r| {
+        r["stage"] = "deleting".into();
+        r["deletionTimestamp"] = "2026-12-02T00:00:00Z".into();
+    });
     let shown = text(&env.podrt(&["get", "pods"]).stdout);
     assert!(shown.contains("Terminating"), "{shown}");
 

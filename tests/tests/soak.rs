@@ -124,10 +124,7 @@ fn fifty_cycles_leave_nothing_and_a_restarting_supervisor_stays_flat() {
     env.apply(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: crasher}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, \"exit 1\"], resources: {limits: {memory: 32Mi}}}\n",
     );
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.pod_dir("crasher").join("pod.json")).unwrap(),
-    )
-    .unwrap();
+    let record = env.record("crasher");
     let supervisor = record["supervisor"]["pid"]
         .as_i64()
         .expect("supervisor pid");
