@@ -16,7 +16,12 @@ use crate::record::{PodRecord, PodStage};
 /// then remove everything. Idempotent.
 pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
     {
-        let _lock = sandbox.lock()?;
+        let _lock = match sandbox.lock() {
+            Ok(lock) => lock,
+            // Another delete got there first and removed it all.
+            Err(_) if !sandbox.paths.record().exists() => return Ok(()),
+            Err(e) => return Err(e),
+        };
         if sandbox.record.stage == PodStage::Creating {
             // Creation still under way: its supervisor would go on making things
             // while we remove them. Stop it first; what it made is removed below.
@@ -57,6 +62,13 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
     } else {
         crate::terminate::terminate(sandbox, grace);
     }
+    // The removal itself under the pod's lock: of several deletes racing, one
+    // removes the pod (one CNI DEL, one unpin); the others find it gone.
+    let _lock = match sandbox.lock() {
+        Ok(lock) => lock,
+        Err(_) if !sandbox.paths.record().exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     stop_pod_sandbox(sandbox, Duration::ZERO);
     match remove_pod_sandbox(sandbox) {
         Some(e) => Err(e),

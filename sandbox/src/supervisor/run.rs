@@ -207,10 +207,12 @@ impl Supervisor {
                 return 1;
             }
         };
+        // Listening before the first start: `apply` returns on the ok that
+        // start_next_phase may send, and the next command must find the socket.
+        let listener = control::listen(&self.plan.pod_dir);
         if !self.start_next_phase() {
             return 1;
         }
-        let listener = control::listen(&self.plan.pod_dir);
         crate::trim::drop_clean_file_pages();
         let mut trimmed = Instant::now();
         loop {
