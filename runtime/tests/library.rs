@@ -77,7 +77,20 @@ fn a_spec_built_in_memory_runs_without_a_config_file() {
         Container::load(&state_root, "lib").unwrap().status(),
         ContainerStatus::Running
     );
+    let cgroup = c.state.cgroup_path.clone();
     c.delete(true).unwrap();
     assert!(!state_root.join("lib").exists());
+    // delete removes the container's own cgroup; the parent it made (/podrt) is
+    // the caller's to prune, as podrt-runc's delete does.
+    podrt_runtime::cgroups::prune_empty_parents(&cgroup);
+    assert!(
+        !std::path::Path::new("/sys/fs/cgroup/memory")
+            .join(cgroup.trim_start_matches('/'))
+            .exists()
+            && !std::path::Path::new("/sys/fs/cgroup")
+                .join(cgroup.trim_start_matches('/'))
+                .exists(),
+        "cgroup {cgroup} left"
+    );
     std::fs::remove_dir_all(&state_root).unwrap();
 }
