@@ -70,8 +70,7 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
             if PodRecord::load(&paths.record()).is_ok() {
                 continue;
             }
-            unmount_below(&paths.dir);
-            if std::fs::remove_dir_all(&paths.dir).is_ok() {
+            if pod::remove_tree(&paths.dir).is_ok() {
                 out.push(Removed {
                     kind: "pod directory",
                     what: paths.dir.display().to_string(),
@@ -88,11 +87,8 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
                 continue;
             };
             let r = &sandbox.record;
-            // Pods made through the library API have no supervisor recorded: theirs
-            // is the caller, and gc cannot know whether it lives.
-            let supervisor_gone = r.supervisor.is_some_and(|p| !p.alive());
             match r.stage {
-                PodStage::Creating | PodStage::Deleting if supervisor_gone => r.stage,
+                PodStage::Creating | PodStage::Deleting if r.dead_supervisor().is_some() => r.stage,
                 _ => continue,
             }
         };
@@ -131,21 +127,6 @@ fn grace_period(sandbox: &Sandbox) -> u64 {
     let spec = sandbox.record.manifest.spec.as_ref();
     spec.and_then(|s| s.termination_grace_period_seconds)
         .map_or(30, |g| g.max(0) as u64)
-}
-
-/// Unmounts everything mounted below `dir`, deepest first.
-fn unmount_below(dir: &Path) {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let prefix = format!("{}/", dir.display());
-    let mut mounts: Vec<&str> = mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| m.starts_with(&prefix))
-        .collect();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in mounts {
-        let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
-    }
 }
 
 /// Pod cgroups (`<parent>/pod<uid>`) in any hierarchy whose pod does not exist:

@@ -325,7 +325,7 @@ fn cni(root: &Path, network: &NetworkOptions) -> Item {
         .iter()
         .filter_map(|p| p["type"].as_str().map(String::from))
         .collect();
-    let found = |t: &str| network.bin_dirs.iter().any(|d| d.join(t).is_file());
+    let found = |t: &str| crate::cni::exec::plugin_path(t, &network.bin_dirs).is_some();
     let missing: Vec<&str> = types
         .iter()
         .map(String::as_str)

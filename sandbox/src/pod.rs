@@ -84,9 +84,7 @@ pub struct Sandbox {
 impl Sandbox {
     /// The pod with UID `uid` under `root`, if it has a record.
     pub fn by_uid(root: &Path, uid: &str) -> Option<Sandbox> {
-        let paths = PodPaths::new(root, uid);
-        let record = PodRecord::load(&paths.record()).ok()?;
-        Some(Sandbox { paths, record })
+        Sandbox::at(&PodPaths::new(root, uid).dir).ok()
     }
 
     /// The pod whose state directory is `pod_dir` (`<root>/pods/<uid>`).
@@ -117,6 +115,17 @@ impl Sandbox {
         let lock = Lock::exclusive(&self.paths.lock())?;
         self.record = PodRecord::load(&self.paths.record())?;
         Ok(lock)
+    }
+
+    /// Record that every container was started (the pod is made), unless a
+    /// delete has begun meanwhile; under the pod's lock.
+    pub fn mark_created(&mut self) -> Result<()> {
+        let _lock = self.lock()?;
+        if self.record.stage == PodStage::Creating {
+            self.record.stage = PodStage::Created;
+            self.save()?;
+        }
+        Ok(())
     }
 
     /// The runtime's view of container `name`, if it was made.
@@ -572,7 +581,7 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
 
 /// Remove the pod directory, refusing to cross into anything still mounted below it
 /// (a mount missed by the steps above must not take host files with it).
-fn remove_tree(dir: &Path) -> Result<()> {
+pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let prefix = format!("{}/", dir.display());
     let busy: Vec<&str> = mountinfo

@@ -119,6 +119,12 @@ pub struct PodRecord {
 }
 
 impl PodRecord {
+    /// The supervisor recorded for the pod, if it is dead (a pod made through
+    /// the library API records none: its caller is its supervisor).
+    pub fn dead_supervisor(&self) -> Option<ProcRef> {
+        self.supervisor.filter(|p| !p.alive())
+    }
+
     /// Read `pod.json`.
     pub fn load(path: &Path) -> Result<PodRecord> {
         let text = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;

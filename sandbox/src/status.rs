@@ -70,7 +70,7 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
     // A creation whose supervisor died is not a pod that runs, whatever of it
     // was started: it is shown for what it is until `podrt gc` (or a delete)
     // removes it.
-    let interrupted = r.stage == PodStage::Creating && r.supervisor.is_some_and(|p| !p.alive());
+    let interrupted = r.stage == PodStage::Creating && r.dead_supervisor().is_some();
     let phase = if interrupted {
         "Pending"
     } else {

@@ -74,8 +74,8 @@ cleanup() {
     if [ "${PODRT_VM_KEEP:-0}" = 1 ]; then echo "run-v2: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-# The initramfs is cached by a hash of everything that goes into it (binaries and
-# their libraries, scripts, rootfs, image, kernel modules), so a repeated run with
+# The initramfs is cached by a hash of everything that goes into it (this script,
+# binaries and their libraries, scripts, rootfs, image, kernel modules), so a repeated run with
 # the same inputs boots at once.
 cache="${PODRT_VM_CACHE:-/var/tmp/podrt-vm-cache}"
 exes=("$runc" "$podrt" "$cni_bin/bridge" "$cni_bin/host-local" /bin/busybox)
@@ -83,7 +83,7 @@ libs() { for exe in "${exes[@]}"; do ldd "$exe" 2>/dev/null | awk '/=> \// { pri
 inputs_hash() {
     {
         echo "$kernel $kver ${modules[*]}"
-        sha256sum "${exes[@]}" $(libs) "$here/guest-init.sh" "$here/guest-test.sh" \
+        sha256sum "${BASH_SOURCE[0]}" "${exes[@]}" $(libs) "$here/guest-init.sh" "$here/guest-test.sh" \
             "$here/make-bundles.py" "$repo/tests/scenarios/pods.sh" "$base_config"
         for m in "${modules[@]}"; do modinfo -k "$kver" -F filename "$m" 2>/dev/null; done
         (cd "$rootfs" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
@@ -106,11 +106,9 @@ build_initramfs() {
     install -m 755 "$runc" "$ird/bin/podrt-runc"
     install -m 755 "$podrt" "$ird/bin/podrt"
     install -m 755 "$cni_bin/bridge" "$cni_bin/host-local" "$ird/cni/"
-    for exe in "$runc" "$podrt" "$cni_bin/bridge" "$cni_bin/host-local"; do
-        for lib in $(ldd "$exe" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
-            mkdir -p "$ird$(dirname "$lib")"
-            cp -L "$lib" "$ird$lib"
-        done
+    for lib in $(libs); do
+        mkdir -p "$ird$(dirname "$lib")"
+        cp -L "$lib" "$ird$lib"
     done
     cp -a "$layout" "$ird/images/oci-image"
     install -m 644 "$repo/tests/scenarios/pods.sh" "$ird/pods.sh"

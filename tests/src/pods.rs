@@ -184,6 +184,31 @@ impl PodEnv {
             .collect()
     }
 
+    /// `podrt apply -f` the YAML with `extra` arguments and require a refusal:
+    /// exit status 1, each of `expect` in stderr, no panic, and nothing of the
+    /// pod left. Its stderr.
+    pub fn apply_refused(&self, yaml: &str, extra: &[&str], expect: &[&str]) -> String {
+        let file = self.manifest(&unique("bad"), yaml);
+        let mut args = vec!["apply", "-f", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = self.podrt(&args);
+        let err = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "accepted ({extra:?}):\n{yaml}\nstderr: {err}"
+        );
+        for e in expect {
+            assert!(err.contains(e), "expected {e:?} in: {err}");
+        }
+        assert!(
+            !err.contains("panicked") && !err.contains("internal error"),
+            "{err}"
+        );
+        self.assert_nothing_left();
+        err
+    }
+
     /// The pod's record (`pod.json`) as JSON.
     pub fn record(&self, pod: &str) -> Value {
         let path = self.pod_dir(pod).join("pod.json");

@@ -1,25 +1,10 @@
 //! Bad manifests are refused before anything exists: exit status 1, one message
 //! naming the field, and no pod directory, mount, cgroup or process left.
 
-use podrt_tests::pods::{text, PodEnv};
+use podrt_tests::pods::PodEnv;
 
 fn refused(env: &PodEnv, yaml: &str, expect: &[&str]) {
-    let file = env.manifest(&podrt_tests::unique("bad"), yaml);
-    let out = env.podrt(&["apply", "-f", file.to_str().unwrap()]);
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "accepted:\n{yaml}\nstderr: {err}"
-    );
-    for e in expect {
-        assert!(err.contains(e), "expected {e:?} in: {err}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("internal error"),
-        "{err}"
-    );
-    env.assert_nothing_left();
+    env.apply_refused(yaml, &[], expect);
 }
 
 const HEAD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n";

@@ -58,24 +58,9 @@ fn admitted(env: &PodEnv, policy: &str, name: &str, yaml: &str) {
 /// Apply `yaml` under `policy`, require a refusal naming each of `expect`,
 /// and require that nothing of the pod exists.
 fn refused(env: &PodEnv, policy: &str, yaml: &str, expect: &[&str]) -> String {
-    let file = env.manifest(&unique("bad"), yaml);
-    let out = env.podrt(&["apply", "-f", file.to_str().unwrap(), "--policy", policy]);
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "accepted under {policy}:\n{yaml}\nstderr: {err}"
-    );
-    assert!(err.contains("forbidden by policy"), "{err}");
-    for e in expect {
-        assert!(err.contains(e), "expected {e:?} in: {err}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("internal error"),
-        "{err}"
-    );
-    env.assert_nothing_left();
-    err
+    let mut all = vec!["forbidden by policy"];
+    all.extend_from_slice(expect);
+    env.apply_refused(yaml, &["--policy", policy], &all)
 }
 
 /// The line of `/proc/self/status` starting with `key`, its value.

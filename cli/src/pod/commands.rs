@@ -159,7 +159,7 @@ fn warn_unsupervised(sandboxes: &[Sandbox]) {
     for s in sandboxes {
         let r = &s.record;
         if r.stage == podrt_sandbox::record::PodStage::Created {
-            if let Some(p) = r.supervisor.filter(|p| !p.alive()) {
+            if let Some(p) = r.dead_supervisor() {
                 eprintln!(
                     "Warning: pod {}: its supervisor (pid {}) is gone; its containers are not restarted and their output is not logged (delete and apply it again)",
                     r.name, p.pid

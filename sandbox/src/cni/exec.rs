@@ -42,18 +42,20 @@ pub(crate) struct Invocation<'a> {
     pub timeout: Duration,
 }
 
+/// The executable plugin `name` in `dirs`, first match wins.
+pub(crate) fn plugin_path(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter().map(|dir| dir.join(name)).find(|path| {
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
 /// Finds the executable for `call.plugin` in `dirs`, first match wins.
 pub(crate) fn find_plugin(call: &Call, dirs: &[PathBuf]) -> Result<PathBuf> {
-    dirs.iter()
-        .map(|dir| dir.join(&call.plugin))
-        .find(|path| {
-            path.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-        .ok_or_else(|| Error::PluginNotFound {
-            call: Box::new(call.clone()),
-            dirs: dirs.to_vec(),
-        })
+    plugin_path(&call.plugin, dirs).ok_or_else(|| Error::PluginNotFound {
+        call: Box::new(call.clone()),
+        dirs: dirs.to_vec(),
+    })
 }
 
 /// Runs the plugin with `config` on stdin; returns its parsed stdout, or `None`

@@ -8,7 +8,7 @@
 
 mod config;
 mod error;
-mod exec;
+pub(crate) mod exec;
 mod result;
 mod runtime;
 #[cfg(test)]

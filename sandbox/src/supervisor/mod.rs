@@ -72,10 +72,9 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
             pod: valid.name.clone(),
             message: "the pod was deleted while it was being created".into(),
         })?;
-        let _lock = s.lock()?;
+        // The supervisor marked it before it said ok; this only covers a failed write.
         if s.record.stage == PodStage::Creating {
-            s.record.stage = PodStage::Created;
-            s.save()?;
+            s.mark_created()?;
         }
         return Ok(s);
     }

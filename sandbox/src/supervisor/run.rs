@@ -131,17 +131,9 @@ impl Supervisor {
     }
 
     fn mark_created(&self) {
-        let Ok(mut sandbox) = crate::pod::Sandbox::at(&self.plan.pod_dir) else {
-            return;
-        };
-        let Ok(_lock) = sandbox.lock() else {
-            return;
-        };
-        if sandbox.record.stage == crate::record::PodStage::Creating {
-            sandbox.record.stage = crate::record::PodStage::Created;
-            if let Err(e) = sandbox.save() {
-                tracing::warn!("{e}");
-            }
+        let made = crate::pod::Sandbox::at(&self.plan.pod_dir).and_then(|mut s| s.mark_created());
+        if let Err(e) = made {
+            tracing::warn!("{e}");
         }
     }
 
