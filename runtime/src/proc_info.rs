@@ -10,6 +10,10 @@ pub struct ProcStat {
     pub ppid: i32,
     /// Start time in clock ticks after boot (field 22).
     pub start_time: u64,
+    /// The exit status in `waitpid` form (field 52, Linux 3.5+): meaningful only
+    /// while the process is a zombie, which is how a process that is not our child
+    /// can still tell us how it ended, until its parent reaps it.
+    pub exit_status: Option<i32>,
 }
 
 /// Read and parse `/proc/<pid>/stat`; `None` if the process is gone.
@@ -28,6 +32,7 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
         state: fields.first()?.chars().next()?,
         ppid: fields.get(1)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
+        exit_status: fields.get(49).and_then(|f| f.parse().ok()),
     })
 }
 
@@ -42,6 +47,18 @@ mod tests {
         assert_eq!(st.state, 'S');
         assert_eq!(st.ppid, 1);
         assert_eq!(st.start_time, 12345);
+        assert_eq!(st.exit_status, None);
+    }
+
+    #[test]
+    fn reads_a_zombies_exit_status() {
+        let fields: Vec<String> = (3..=52)
+            .map(|i| if i == 52 { "256".into() } else { "0".into() })
+            .collect();
+        let s = format!("7 (sh) Z {}", fields[1..].join(" "));
+        let st = parse_stat(&s).unwrap();
+        assert_eq!(st.state, 'Z');
+        assert_eq!(st.exit_status, Some(256));
     }
 
     #[test]

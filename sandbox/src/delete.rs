@@ -7,14 +7,28 @@ use std::time::{Duration, Instant};
 use podrt_runtime::ContainerStatus;
 
 use crate::error::{Error, Result};
+use crate::lock::Lock;
 use crate::pod::{remove_pod_sandbox, stop_pod_sandbox, Sandbox};
 use crate::record::{PodRecord, PodStage};
 
 /// Delete a pod as `podrt delete` does: mark it Deleting (so `get` shows
 /// Terminating), stop a supervisor still creating it, terminate every container
 /// gracefully ([`crate::terminate`]: preStop, stop signal, SIGKILL after `grace`),
-/// then remove everything. Idempotent.
+/// then remove everything. Idempotent. The pod's delete lock is held, shared,
+/// throughout: while anybody holds it, nobody else needs to carry the deletion on.
 pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
+    let deleting = match Lock::shared(&sandbox.paths.delete_lock()) {
+        Ok(lock) => lock,
+        // Another delete got there first and removed it all.
+        Err(_) if !sandbox.paths.record().exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    delete_pod_holding(sandbox, grace, deleting)
+}
+
+/// [`delete_pod`] for a caller that holds the pod's delete lock already (and
+/// hands it over, to be released at the end).
+pub fn delete_pod_holding(sandbox: &mut Sandbox, grace: Duration, _deleting: Lock) -> Result<()> {
     {
         let _lock = match sandbox.lock() {
             Ok(lock) => lock,

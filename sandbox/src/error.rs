@@ -107,6 +107,14 @@ pub enum Error {
         /// Field path in that pod.
         other_field: String,
     },
+    /// A new supervisor could not take over a pod whose supervisor died.
+    #[error("taking over pod {pod} from its dead supervisor: {message}")]
+    Adopt {
+        /// Pod name.
+        pod: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The supervisor that was creating the pod failed or vanished.
     #[error("creating pod {pod}: {message}")]
     Create {

@@ -82,22 +82,28 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
         let Some(mut sandbox) = Sandbox::by_uid(root, &uid) else {
             continue;
         };
-        let stage = {
+        let deleting = {
             let Ok(_lock) = sandbox.lock() else {
                 continue;
             };
             let r = &sandbox.record;
             match r.stage {
-                PodStage::Creating | PodStage::Deleting if r.dead_supervisor().is_some() => r.stage,
+                PodStage::Creating if r.dead_supervisor().is_some() => None,
+                // Nobody deletes it any more (nobody holds its delete lock).
+                PodStage::Deleting => match Lock::try_exclusive(&sandbox.paths.delete_lock()) {
+                    Ok(Some(l)) => Some(l),
+                    _ => continue,
+                },
                 _ => continue,
             }
         };
         let what = format!("{} ({})", sandbox.record.name, sandbox.record.uid);
-        if stage == PodStage::Deleting {
+        if let Some(deleting) = deleting {
             // As kubelet after a restart: the termination starts over, with the
             // pod's whole grace period (preStop, stop signal, then SIGKILL).
-            let grace = Duration::from_secs(grace_period(&sandbox));
-            let _ = crate::delete::delete_pod(&mut sandbox, grace);
+            let grace = crate::reconcile::grace_period(&sandbox);
+            let _ = deleting.downgrade();
+            let _ = crate::delete::delete_pod_holding(&mut sandbox, grace, deleting);
             out.push(Removed {
                 kind: "pod",
                 what,
@@ -120,13 +126,6 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The pod's `terminationGracePeriodSeconds`, 30 when unset.
-fn grace_period(sandbox: &Sandbox) -> u64 {
-    let spec = sandbox.record.manifest.spec.as_ref();
-    spec.and_then(|s| s.termination_grace_period_seconds)
-        .map_or(30, |g| g.max(0) as u64)
 }
 
 /// Pod cgroups (`<parent>/pod<uid>`) in any hierarchy whose pod does not exist:

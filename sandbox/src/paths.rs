@@ -64,6 +64,28 @@ impl PodPaths {
         self.container(name).join("log")
     }
 
+    /// Held (shared) by every process deleting the pod: while it is locked, the
+    /// deletion is under way and nobody needs to carry it on.
+    pub fn delete_lock(&self) -> PathBuf {
+        PodPaths::delete_lock_in(&self.dir)
+    }
+
+    /// Present once the pod's supervisor has ended its work (nothing of the pod
+    /// will run again): a dead supervisor then needs no successor.
+    pub fn supervisor_done(&self) -> PathBuf {
+        PodPaths::supervisor_done_in(&self.dir)
+    }
+
+    /// [`PodPaths::supervisor_done`] of the pod directory `dir`.
+    pub fn supervisor_done_in(dir: &Path) -> PathBuf {
+        dir.join("supervisor.done")
+    }
+
+    /// [`PodPaths::delete_lock`] of the pod directory `dir`.
+    pub fn delete_lock_in(dir: &Path) -> PathBuf {
+        dir.join("delete.lock")
+    }
+
     /// The runtime's state root for this pod's containers.
     pub fn runtime_root(&self) -> PathBuf {
         self.dir.join("runtime")

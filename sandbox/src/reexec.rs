@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// First argument that makes the binary a pod supervisor.
 pub const SUPERVISE: &str = "__podrt-supervise";
+/// Last argument of [`SUPERVISE`] for a supervisor taking a pod over.
+pub const ADOPT: &str = "adopt";
 /// First argument that makes the binary a pod's PID 1.
 pub const POD_INIT: &str = "__podrt-pod-init";
 /// First argument that makes the binary a supervisor's container creator.
@@ -47,6 +49,7 @@ pub fn dispatch() -> Option<i32> {
     }
     let dir = PathBuf::from(args.next()?);
     let report: Option<i32> = args.next().and_then(|a| a.to_str()?.parse().ok());
+    let adopting = args.next().is_some_and(|a| a == ADOPT);
     // SAFETY: prctl with a pointer to a NUL-terminated constant.
     unsafe {
         libc::prctl(
@@ -64,15 +67,26 @@ pub fn dispatch() -> Option<i32> {
             return Some(1);
         }
     };
-    // SAFETY: the descriptor number was handed to us by the process that exec'd us
-    // for exactly this; we take ownership of it once.
-    let report = report.map(|fd| unsafe { std::fs::File::from_raw_fd(fd) });
-    Some(crate::supervisor::run::Supervisor::new(plan, report).run())
+    let report = report.map(|fd| {
+        // Not inherited by the processes we start: `apply` reads to the end.
+        // SAFETY: fcntl on the descriptor handed to us.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // SAFETY: the descriptor number was handed to us by the process that exec'd
+        // us for exactly this; we take ownership of it once.
+        unsafe { std::fs::File::from_raw_fd(fd) }
+    });
+    let mut supervisor = if adopting {
+        crate::supervisor::run::Supervisor::adopting(plan, report)
+    } else {
+        crate::supervisor::run::Supervisor::new(plan, report)
+    };
+    Some(supervisor.run())
 }
 
 /// Replace this process with `exe` as the supervisor of the pod at `pod_dir`,
-/// reporting to `apply` on descriptor `report`. Returns only on failure.
-pub fn supervise(exe: &Path, pod_dir: &Path, report: RawFd) -> std::io::Error {
+/// reporting on descriptor `report`: to `apply` for a new pod, or to the command
+/// that found the pod's supervisor dead when `adopting`. Returns only on failure.
+pub fn supervise(exe: &Path, pod_dir: &Path, report: RawFd, adopting: bool) -> std::io::Error {
     // SAFETY: fcntl on a descriptor we hold: keep it open across exec.
     unsafe { libc::fcntl(report, libc::F_SETFD, 0) };
     let mut cmd = std::process::Command::new(exe);
@@ -80,6 +94,9 @@ pub fn supervise(exe: &Path, pod_dir: &Path, report: RawFd) -> std::io::Error {
         .arg(SUPERVISE)
         .arg(pod_dir)
         .arg(report.to_string());
+    if adopting {
+        cmd.arg(ADOPT);
+    }
     use std::os::unix::process::CommandExt;
     cmd.exec()
 }

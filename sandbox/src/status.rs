@@ -13,8 +13,14 @@ use podrt_runtime::ContainerStatus as Rt;
 use crate::pod::Sandbox;
 use crate::record::PodStage;
 use crate::supervisor::state::{
-    ContainerState as ContainerStateFile, State as Recorded, Terminated,
+    ContainerState as ContainerStateFile, State as Recorded, Terminated, UNKNOWN_REASON,
 };
+
+/// `exitCode` of a container whose exit status nobody saw.
+pub const UNKNOWN_EXIT_CODE: i32 = -1;
+/// `message` of such a termination.
+const UNSEEN_MESSAGE: &str =
+    "the container ended while no supervisor watched it: its exit status is unknown";
 
 /// The pod as `get -o yaml` shows it: the manifest with `metadata.uid`,
 /// `creationTimestamp`, `deletionTimestamp` and `status` filled in.
@@ -246,13 +252,15 @@ fn running(started_at: Option<Time>) -> ContainerState {
 fn terminated(t: &Terminated, st: &ContainerStatus) -> ContainerState {
     ContainerState {
         terminated: Some(ContainerStateTerminated {
-            exit_code: t.exit_code,
+            // The API has no "unknown" exit code: -1, which no process can exit
+            // with, and the reason and message say what it means.
+            exit_code: t.exit_code.unwrap_or(UNKNOWN_EXIT_CODE),
             signal: t.signal,
             reason: Some(t.reason.clone()),
             started_at: t.started_at.as_deref().and_then(time),
             finished_at: time(&t.finished_at),
             container_id: st.container_id.clone(),
-            message: None,
+            message: t.exit_code.is_none().then(|| UNSEEN_MESSAGE.to_string()),
         }),
         ..ContainerState::default()
     }
@@ -262,9 +270,9 @@ fn terminated(t: &Terminated, st: &ContainerStatus) -> ContainerState {
 fn unknown(started_at: Option<Time>, st: &ContainerStatus) -> ContainerState {
     ContainerState {
         terminated: Some(ContainerStateTerminated {
-            exit_code: -1,
-            reason: Some("Unknown".into()),
-            message: Some("the container ended while its supervisor was not running".into()),
+            exit_code: UNKNOWN_EXIT_CODE,
+            reason: Some(UNKNOWN_REASON.into()),
+            message: Some(UNSEEN_MESSAGE.into()),
             started_at,
             container_id: st.container_id.clone(),
             ..ContainerStateTerminated::default()

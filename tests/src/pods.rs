@@ -144,13 +144,38 @@ impl PodEnv {
         serde_json::from_str(&out).expect("get -o json is JSON")
     }
 
-    /// The pod's state directory.
+    /// The pod's state directory, found by reading the records, not through a
+    /// podrt command (which would look after the pod first: a test that has just
+    /// broken something must see it as it was left).
     pub fn pod_dir(&self, pod: &str) -> PathBuf {
-        let uid = self.pod_json(pod)["metadata"]["uid"]
-            .as_str()
-            .expect("metadata.uid")
+        self.pod_dirs()
+            .into_iter()
+            .find(|d| {
+                std::fs::read_to_string(d.join("pod.json"))
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                    .is_some_and(|r| r["name"] == pod)
+            })
+            .unwrap_or_else(|| panic!("no record of pod {pod} under {}", self.root.display()))
+    }
+
+    /// Host PID of container `name`'s process, from the runtime's state (not
+    /// through a podrt command, as [`PodEnv::pod_dir`]).
+    pub fn container_pid(&self, pod: &str, name: &str) -> i32 {
+        let dir = self.pod_dir(pod);
+        let record = self.record(pod);
+        let id = record["containers"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .and_then(|c| c["id"].as_str())
+            .unwrap_or_else(|| panic!("no container {name} in the record of {pod}"))
             .to_string();
-        self.root.join("pods").join(uid)
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("runtime").join(id).join("state.json"))
+                .expect("read the runtime state"),
+        )
+        .expect("state.json is JSON");
+        state["pid"].as_i64().expect("pid") as i32
     }
 
     /// Container `name`'s cgroup path (relative to the hierarchy roots).

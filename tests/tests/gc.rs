@@ -155,9 +155,8 @@ fn gc_carries_an_interrupted_deletion_on_with_the_full_grace_period() {
         r["stage"] = "deleting".into();
         r["deletionTimestamp"] = "2026-12-02T00:00:00Z".into();
     });
-    let shown = text(&env.podrt(&["get", "pods"]).stdout);
-    assert!(shown.contains("Terminating"), "{shown}");
-
+    // (Any other command would carry it on in the background first: see
+    // adoption.rs. gc does it in the foreground and says so.)
     let started = std::time::Instant::now();
     let report = env.ok(&["gc"]);
     let took = started.elapsed();

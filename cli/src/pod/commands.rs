@@ -10,7 +10,7 @@ use podrt_sandbox::network::{self, NetworkOptions};
 use podrt_sandbox::pod::{self, Options, Sandbox};
 use podrt_sandbox::policy::Policy;
 use podrt_sandbox::security::SecurityOptions;
-use podrt_sandbox::{manifest, status, supervisor};
+use podrt_sandbox::{manifest, reconcile, status, supervisor};
 
 use super::args::{
     ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, NetworkCommand, Output,
@@ -38,6 +38,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         max_container_restart_period: cli.max_container_restart_period,
         as_supervisor: false,
     };
+    look_after_pods(&opts, &cli.command);
     match &cli.command {
         Command::Apply(a) => apply(&opts, a, policy(&config, a.policy.as_deref())?),
         Command::Policy {
@@ -83,6 +84,9 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             }
             if removed.is_empty() {
                 println!("nothing to remove");
+            }
+            for line in reconcile::reconcile(&opts, reconcile::Scope::AdoptOnly, &[]) {
+                eprintln!("Warning: {line}");
             }
             Ok(0)
         }
@@ -153,19 +157,22 @@ fn network_options(cli: &Cli) -> Result<NetworkOptions> {
     })
 }
 
-/// One line on stderr for each made pod whose supervisor is gone: its
-/// containers run on, but nothing restarts them or copies their output.
-fn warn_unsupervised(sandboxes: &[Sandbox]) {
-    for s in sandboxes {
-        let r = &s.record;
-        if r.stage == podrt_sandbox::record::PodStage::Created {
-            if let Some(p) = r.dead_supervisor() {
-                eprintln!(
-                    "Warning: pod {}: its supervisor (pid {}) is gone; its containers are not restarted and their output is not logged (delete and apply it again)",
-                    r.name, p.pid
-                );
-            }
-        }
+/// Before a command on pods: take over pods whose supervisor died, carry
+/// interrupted deletions on, remove interrupted creations; one line on stderr
+/// for each ([`reconcile`]). `gc` does it after its own work.
+fn look_after_pods(opts: &Options, command: &Command) {
+    let deleting: &[String] = match command {
+        Command::Apply(_)
+        | Command::Get(_)
+        | Command::Describe(_)
+        | Command::Logs(_)
+        | Command::Exec(_) => &[],
+        // A delete carries its own pods' deletions on itself, in the foreground.
+        Command::Delete(a) => &a.names,
+        _ => return,
+    };
+    for line in reconcile::reconcile(opts, reconcile::Scope::Everything, deleting) {
+        eprintln!("Warning: {line}");
     }
 }
 
@@ -251,7 +258,6 @@ fn apply(opts: &Options, a: &ApplyArgs, policy: Option<Policy>) -> Result<i32> {
 fn get(opts: &Options, a: &GetArgs) -> Result<i32> {
     check_kind(&a.kind)?;
     let sandboxes = select(opts, &a.names)?;
-    warn_unsupervised(&sandboxes);
     let pods: Vec<_> = sandboxes.iter().map(status::pod_object).collect();
     let now = SystemTime::now();
     match a.output {

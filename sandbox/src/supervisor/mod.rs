@@ -8,8 +8,11 @@
 //! ([`state`]) and restarts per `restartPolicy` ([`policy`]). Commands reach it on
 //! its socket ([`control`]).
 
+pub mod adopt;
 pub mod control;
 pub mod creator;
+pub mod exit;
+pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod run;
@@ -144,7 +147,7 @@ fn supervisor_main(
     };
     redirect_stdio(Some(&sandbox.paths.supervisor_log()));
     if let Some(exe) = &opts.helper_exe {
-        let err = crate::reexec::supervise(exe, &sandbox.paths.dir, report.as_raw_fd());
+        let err = crate::reexec::supervise(exe, &sandbox.paths.dir, report.as_raw_fd(), false);
         tracing::warn!("re-executing {} as the supervisor: {err}", exe.display());
     }
     let code = run::Supervisor::new(plan, Some(report)).run();
@@ -176,7 +179,8 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
     Ok((sandbox, plan))
 }
 
-fn redirect_stdio(log: Option<&std::path::Path>) {
+/// Point stdin and stdout at /dev/null and stderr at `log` (or /dev/null).
+pub(crate) fn redirect_stdio(log: Option<&std::path::Path>) {
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -2,28 +2,33 @@
 //! containers; copy their output into CRI-format logs; on each exit record the
 //! termination (OOMKilled from the cgroup's OOM events) and restart per
 //! `restartPolicy` with kubelet's back-off; stop restarting once the pod is being
-//! deleted. It waits on one `poll`: the SIGCHLD signalfd, the output pipes, and the
-//! earliest restart due.
+//! deleted. It waits on one `poll`: the SIGCHLD signalfd, the output FIFOs, the
+//! pidfds of containers taken over from a dead supervisor ([`super::adopt`]), and
+//! the earliest restart due.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use super::adopt;
 use super::control;
 use super::creator::{self, Item, Outcome};
+use super::exit::{self, Exit};
+use super::output;
 use super::plan::Plan;
 use super::policy::Backoff;
 #[cfg(test)]
 use super::policy::RestartPolicy;
-use super::state::{ContainerState, State, Terminated};
+use super::state::{ContainerState, State};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
+use crate::pidfd::Watched;
 
 /// How often the supervisor drops the clean code pages it touched.
 const TRIM_EVERY: Duration = Duration::from_secs(30);
@@ -39,6 +44,9 @@ struct Slot {
     name: String,
     init: bool,
     pid: Option<i32>,
+    /// For a container taken over from a dead supervisor: not our child, so
+    /// watched through a pidfd rather than reaped.
+    watch: Option<Watched>,
     cgroup: Option<String>,
     started: Option<(Instant, String)>,
     state: ContainerState,
@@ -46,6 +54,8 @@ struct Slot {
     restart_at: Option<Instant>,
     /// It will never run again.
     done: bool,
+    /// A start was tried (by this supervisor or the one it took over from).
+    attempted: bool,
     pipes: Vec<Pipe>,
 }
 
@@ -57,8 +67,10 @@ pub struct Supervisor {
     report: Option<File>,
     /// A delete has begun: restart nothing.
     terminating: bool,
-    /// The termination sequence was handed to a terminator process.
-    terminator_started: bool,
+    /// The terminator process carrying out a delete's termination, while it runs.
+    terminator: Option<i32>,
+    /// Take over the containers of a dead supervisor before anything else.
+    adopting: bool,
 }
 
 impl Supervisor {
@@ -68,6 +80,7 @@ impl Supervisor {
             name: name.clone(),
             init,
             pid: None,
+            watch: None,
             cgroup: None,
             started: None,
             state: ContainerState {
@@ -86,6 +99,7 @@ impl Supervisor {
             backoff: Backoff::with_max(plan.max_restart_period),
             restart_at: None,
             done: false,
+            attempted: false,
             pipes: Vec::new(),
         };
         let slots = plan
@@ -99,8 +113,17 @@ impl Supervisor {
             slots,
             report,
             terminating: false,
-            terminator_started: false,
+            terminator: None,
+            adopting: false,
         }
+    }
+
+    /// A supervisor that takes the pod over from a dead one ([`super::adopt`]),
+    /// reporting `ok PID RUNNING ENDED UNKNOWN` to `report` once it has.
+    pub fn adopting(plan: Plan, report: Option<File>) -> Supervisor {
+        let mut s = Supervisor::new(plan, report);
+        s.adopting = true;
+        s
     }
 
     fn state_path(&self, name: &str) -> PathBuf {
@@ -122,10 +145,15 @@ impl Supervisor {
     /// its record: were `apply` killed now, the pod is whole, and nothing may
     /// take it for a creation that was interrupted.
     fn send_report(&mut self, line: &str) {
+        if self.report.is_some() && line == "ok" {
+            self.mark_created();
+        }
+        self.report_line(line);
+    }
+
+    /// Send the one report line, once.
+    fn report_line(&mut self, line: &str) {
         if let Some(mut r) = self.report.take() {
-            if line == "ok" {
-                self.mark_created();
-            }
             let _ = writeln!(r, "{line}");
         }
     }
@@ -168,9 +196,10 @@ impl Supervisor {
                         .parse::<u64>()
                         .unwrap_or(30_000);
                     self.stop_restarts();
-                    if !self.terminator_started {
-                        self.terminator_started = true;
-                        terminator::spawn(&self.plan, Duration::from_millis(ms));
+                    // One terminator at a time; a delete after one has died (with
+                    // the command that asked for it) starts a new one.
+                    if self.terminator.is_none() {
+                        self.terminator = terminator::spawn(&self.plan, Duration::from_millis(ms));
                     }
                     "ok".to_string()
                 }
@@ -202,6 +231,9 @@ impl Supervisor {
         // Listening before the first start: `apply` returns on the ok that
         // start_next_phase may send, and the next command must find the socket.
         let listener = control::listen(&self.plan.pod_dir);
+        if self.adopting && !self.take_over() {
+            return 1;
+        }
         if !self.start_next_phase() {
             return 1;
         }
@@ -221,6 +253,11 @@ impl Supervisor {
                 .all(|s| s.done && s.pipes.is_empty() && s.pid.is_none())
             {
                 self.send_report("ok");
+                // Nothing of the pod will run again: no successor is needed.
+                let done = crate::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
+                if let Err(e) = std::fs::write(&done, b"") {
+                    tracing::warn!("creating {}: {e}", done.display());
+                }
                 return 0;
             }
             let timeout = self
@@ -234,11 +271,16 @@ impl Supervisor {
                 fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
             }
             let skip = fds.len();
+            // (slot, Some(pipe)) for an output FIFO, (slot, None) for a pidfd.
             let mut owners = Vec::new();
             for (i, s) in self.slots.iter().enumerate() {
                 for (j, p) in s.pipes.iter().enumerate() {
                     fds.push(PollFd::new(p.fd.as_fd(), PollFlags::POLLIN));
-                    owners.push((i, j));
+                    owners.push((i, Some(j)));
+                }
+                if let Some(w) = &s.watch {
+                    fds.push(PollFd::new(w.fd.as_fd(), PollFlags::POLLIN));
+                    owners.push((i, None));
                 }
             }
             let t = match timeout {
@@ -249,7 +291,7 @@ impl Supervisor {
             if poll(&mut fds, t).is_err() {
                 continue;
             }
-            let ready: Vec<(usize, usize)> = fds[skip..]
+            let ready: Vec<(usize, Option<usize>)> = fds[skip..]
                 .iter()
                 .zip(owners)
                 .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
@@ -260,11 +302,106 @@ impl Supervisor {
             if let Some(l) = &listener {
                 self.serve(l);
             }
-            for (i, j) in ready.into_iter().rev() {
-                self.drain(i, j);
+            // Output first: what a container wrote before it ended goes to its log.
+            let (pipes, watched): (Vec<_>, Vec<_>) =
+                ready.into_iter().partition(|(_, j)| j.is_some());
+            for (i, j) in pipes.into_iter().rev() {
+                if let Some(j) = j {
+                    self.drain(i, j);
+                }
+            }
+            for (i, _) in watched {
+                self.watched_ended(i);
             }
             self.restart_due();
         }
+    }
+
+    /// Take the pod over from its dead supervisor ([`adopt`]): restore every
+    /// container's record, watch the live ones, and tell the command waiting on us;
+    /// then record the ones that ended meanwhile and apply the restart policy to
+    /// them. False (the command told) if the pod cannot be found again.
+    fn take_over(&mut self) -> bool {
+        let resumed = match adopt::resume(&self.plan) {
+            Ok(r) => r,
+            Err(e) => {
+                self.report_line(&format!("error {e}"));
+                return false;
+            }
+        };
+        let policy = self.plan.restart_policy;
+        // Containers that ended while no supervisor watched, with what is known.
+        let mut seen = Vec::new();
+        for r in resumed {
+            let Some(i) = self.slots.iter().position(|s| s.name == r.name) else {
+                continue;
+            };
+            let s = &mut self.slots[i];
+            s.cgroup = r.cgroup;
+            if let Some(state) = r.state {
+                s.state = state;
+            }
+            match &s.state.state {
+                State::Running { started_at } => {
+                    s.attempted = true;
+                    s.started = Some((Instant::now(), started_at.clone()));
+                    // A zombie (its new parent has not reaped it yet) still
+                    // says how it ended.
+                    match r.live {
+                        Some(w) => match w.exit_status() {
+                            Some(status) => seen.push((i, Exit::Status(status))),
+                            None => {
+                                s.pid = Some(w.proc.pid);
+                                s.watch = Some(w);
+                                s.pipes = reopen_logs(&self.plan.pod_dir, &s.name, r.outputs);
+                            }
+                        },
+                        None => seen.push((i, Exit::Unknown)),
+                    }
+                }
+                State::Terminated(t) => {
+                    s.attempted = true;
+                    if exit::restarts(policy, s.init, t.exit_code) {
+                        s.restart_at = Some(Instant::now());
+                    } else {
+                        s.done = true;
+                    }
+                }
+                // Waiting out a back-off (the back-off itself starts over, as
+                // kubelet's does when kubelet restarts).
+                State::Waiting { reason, .. }
+                    if reason == "CrashLoopBackOff" || reason == "CreateContainerError" =>
+                {
+                    s.attempted = true;
+                    s.restart_at = Some(Instant::now());
+                }
+                State::Waiting { .. } => {}
+            }
+        }
+        // An init container that failed for good (restartPolicy Never): nothing
+        // else will ever run.
+        let failed_for_good = self.slots.iter().any(|s| {
+            s.init
+                && s.done
+                && matches!(&s.state.state, State::Terminated(t) if t.exit_code != Some(0))
+        });
+        if failed_for_good {
+            for s in self.slots.iter_mut() {
+                s.done = true;
+                s.restart_at = None;
+            }
+        }
+        let running = self.slots.iter().filter(|s| s.watch.is_some()).count();
+        let unknown = seen.iter().filter(|(_, e)| *e == Exit::Unknown).count();
+        self.report_line(&format!(
+            "ok {} {running} {} {unknown}",
+            std::process::id(),
+            seen.len()
+        ));
+        for (i, exit) in seen {
+            self.ended(i, exit);
+        }
+        true
     }
 
     /// Copy what a pipe has into the log; at end of file close it.
@@ -290,7 +427,8 @@ impl Supervisor {
                 .filter(|&i| !self.slots[i].init)
                 .collect(),
         };
-        if targets.iter().any(|&i| self.slots[i].pid.is_some()) {
+        // What already ran (before a takeover too) is left to its restart policy.
+        if targets.iter().any(|&i| self.slots[i].attempted) {
             return true;
         }
         let failed = self.start(&targets);
@@ -311,29 +449,40 @@ impl Supervisor {
         let mut items = Vec::new();
         let mut ends = Vec::new();
         for &i in targets {
-            let log = self
-                .plan
-                .pod_dir
-                .join("containers")
-                .join(&self.slots[i].name);
-            let (Ok(out), Ok(err), Ok(())) = (pipe(), pipe(), std::fs::create_dir_all(&log)) else {
-                return Some(format!(
-                    "creating pipes for container {}",
-                    self.slots[i].name
-                ));
+            let name = &self.slots[i].name;
+            let dir = self.plan.pod_dir.join("containers").join(name);
+            let channels = std::fs::create_dir_all(&dir).and_then(|()| {
+                Ok((
+                    output::create(&output::fifo_path(&dir, Stream::Stdout))?,
+                    output::create(&output::fifo_path(&dir, Stream::Stderr))?,
+                ))
+            });
+            let (out, err) = match channels {
+                Ok(c) => c,
+                Err(e) => {
+                    return Some(format!(
+                        "creating the output FIFOs of container {name} in {}: {e}",
+                        dir.display()
+                    ))
+                }
             };
             items.push(Item {
-                name: self.slots[i].name.clone(),
-                out: out.1.as_raw_fd(),
-                err: err.1.as_raw_fd(),
+                name: name.clone(),
+                out: out.writer.as_raw_fd(),
+                err: err.writer.as_raw_fd(),
             });
-            ends.push((i, out, err, log.join("log")));
+            ends.push((i, out, err, dir.join("log")));
+        }
+        for &i in targets {
+            self.slots[i].attempted = true;
         }
         let outcomes = creator::run(&self.plan, &items);
         let mut first_error = None;
         for ((i, out, err, log), outcome) in ends.into_iter().zip(outcomes) {
-            drop(out.1);
-            drop(err.1);
+            // The container holds its ends now; ours would keep the FIFOs from
+            // ever reaching their end.
+            drop(out.writer);
+            drop(err.writer);
             match outcome {
                 Outcome::Started { pid, cgroup, .. } => {
                     let now = crate::pod::now_nanos();
@@ -342,7 +491,8 @@ impl Supervisor {
                     s.cgroup = Some(cgroup);
                     s.started = Some((Instant::now(), now.clone()));
                     s.state.state = State::Running { started_at: now };
-                    for (fd, stream) in [(out.0, Stream::Stdout), (err.0, Stream::Stderr)] {
+                    for (fd, stream) in [(out.reader, Stream::Stdout), (err.reader, Stream::Stderr)]
+                    {
                         if let Ok(f) = std::fs::OpenOptions::new()
                             .create(true)
                             .append(true)
@@ -380,49 +530,43 @@ impl Supervisor {
             if pid <= 0 {
                 return;
             }
-            if let Some(i) = self.slots.iter().position(|s| s.pid == Some(pid)) {
-                self.ended(i, status);
+            if self.terminator == Some(pid) {
+                self.terminator = None;
+            }
+            // A watched container is not our child: a child with its (recycled)
+            // PID is someone else.
+            if let Some(i) = self
+                .slots
+                .iter()
+                .position(|s| s.pid == Some(pid) && s.watch.is_none())
+            {
+                self.ended(i, Exit::Status(status));
             }
         }
     }
 
-    fn ended(&mut self, i: usize, status: libc::c_int) {
-        let (exit_code, signal) = if libc::WIFSIGNALED(status) {
-            let sig = libc::WTERMSIG(status);
-            (128 + sig, Some(sig))
-        } else {
-            (libc::WEXITSTATUS(status), None)
+    /// A watched container's pidfd says it has ended.
+    fn watched_ended(&mut self, i: usize) {
+        let Some(w) = self.slots[i].watch.take() else {
+            return;
         };
+        let exit = w.exit_status().map_or(Exit::Unknown, Exit::Status);
+        self.ended(i, exit);
+    }
+
+    fn ended(&mut self, i: usize, exit: Exit) {
         let policy = self.plan.restart_policy;
         let terminating = self.terminating();
         let s = &mut self.slots[i];
-        let oom = signal == Some(libc::SIGKILL) && s.cgroup.as_deref().is_some_and(oom_killed);
-        let reason = if oom {
-            "OOMKilled"
-        } else if exit_code == 0 {
-            "Completed"
-        } else {
-            "Error"
-        };
         let (ran, started_at) = match s.started.take() {
             Some((at, text)) => (at.elapsed(), Some(text)),
             None => (Duration::ZERO, None),
         };
-        let t = Terminated {
-            exit_code,
-            signal,
-            reason: reason.into(),
-            started_at,
-            finished_at: crate::pod::now_nanos(),
-        };
+        let t = exit::terminated(exit, s.cgroup.as_deref(), started_at);
+        let exit_code = t.exit_code;
         s.pid = None;
         s.state.state = State::Terminated(t.clone());
-        let restart = !terminating
-            && if s.init {
-                exit_code != 0 && policy.retries_init()
-            } else {
-                policy.restarts_app(exit_code)
-            };
+        let restart = !terminating && exit::restarts(policy, s.init, exit_code);
         if restart {
             s.state.last_state = Some(t);
             let delay = s.backoff.next(ran);
@@ -441,9 +585,9 @@ impl Supervisor {
         } else {
             s.done = true;
         }
-        let init_ok = s.init && exit_code == 0;
-        let init_failed_for_good = s.init && exit_code != 0 && !restart;
-        let init_retried = s.init && exit_code != 0 && restart;
+        let init_ok = s.init && exit_code == Some(0);
+        let init_failed_for_good = s.init && exit_code != Some(0) && !restart;
+        let init_retried = s.init && exit_code != Some(0) && restart;
         self.save(i);
         if init_retried {
             // The pod exists and is failing in its init containers: apply returns
@@ -492,29 +636,27 @@ impl Supervisor {
     }
 }
 
-fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-}
-
-/// Did the kernel's OOM killer kill a process of this cgroup (v1 `oom_control`,
-/// v2 `memory.events`)?
-fn oom_killed(cgroup: &str) -> bool {
-    let rel = cgroup.trim_start_matches('/');
-    let files = [
-        Path::new("/sys/fs/cgroup/memory")
-            .join(rel)
-            .join("memory.oom_control"),
-        Path::new("/sys/fs/cgroup").join(rel).join("memory.events"),
-    ];
-    files.iter().any(|f| {
-        std::fs::read_to_string(f).is_ok_and(|text| {
-            text.lines().any(|l| {
-                l.strip_prefix("oom_kill ")
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-                    .is_some_and(|n| n > 0)
+/// Log writers for a taken-over container's reopened output FIFOs.
+fn reopen_logs(
+    pod_dir: &std::path::Path,
+    name: &str,
+    outputs: Vec<(OwnedFd, Stream)>,
+) -> Vec<Pipe> {
+    let log = pod_dir.join("containers").join(name).join("log");
+    outputs
+        .into_iter()
+        .filter_map(|(fd, stream)| {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .ok()?;
+            Some(Pipe {
+                fd,
+                writer: LineWriter::new(f, stream),
             })
         })
-    })
+        .collect()
 }
 
 #[cfg(test)]

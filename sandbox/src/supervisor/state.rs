@@ -11,15 +11,19 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::record::{read_json, write_atomic};
 
+/// kubelet's reason for a container whose end nobody saw.
+pub const UNKNOWN_REASON: &str = "ContainerStatusUnknown";
+
 /// How a container ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Terminated {
-    /// Exit status, or 128 + the signal's number.
-    pub exit_code: i32,
+    /// Exit status, or 128 + the signal's number; `None` when nobody could see it
+    /// (the container ended while its supervisor was gone).
+    pub exit_code: Option<i32>,
     /// The signal that killed it.
     pub signal: Option<i32>,
-    /// `Completed`, `Error` or `OOMKilled`.
+    /// `Completed`, `Error`, `OOMKilled` or [`UNKNOWN_REASON`].
     pub reason: String,
     /// When it started (RFC 3339).
     pub started_at: Option<String>,

@@ -8,12 +8,13 @@ use std::time::Duration;
 use super::plan::Plan;
 
 /// Carry out the pod's graceful termination ([`crate::terminate`]) in a process of
-/// its own, a child of ours that goes on even if we are killed meanwhile.
-pub fn spawn(plan: &Plan, grace: Duration) {
+/// its own, a child of ours that goes on even if we are killed meanwhile. Its PID,
+/// unless the fork failed.
+pub fn spawn(plan: &Plan, grace: Duration) -> Option<i32> {
     // SAFETY: fork of the supervisor, a single-threaded process.
     let pid = unsafe { libc::fork() };
     if pid != 0 {
-        return;
+        return (pid > 0).then_some(pid);
     }
     if let Some(exe) = &plan.helper_exe {
         use std::os::unix::process::CommandExt;
@@ -31,8 +32,10 @@ pub fn spawn(plan: &Plan, grace: Duration) {
     unsafe { libc::_exit(0) };
 }
 
-/// The terminator's work: load the pod at `pod_dir` and terminate it.
+/// The terminator's work: load the pod at `pod_dir` and terminate it, holding the
+/// pod's delete lock (shared) meanwhile: the deletion is under way while it runs.
 pub fn terminate_pod_at(pod_dir: &Path, grace: Duration) {
+    let _deleting = crate::lock::Lock::shared(&crate::paths::PodPaths::delete_lock_in(pod_dir));
     match crate::pod::Sandbox::at(pod_dir) {
         Ok(sandbox) => crate::terminate::terminate(&sandbox, grace),
         Err(e) => eprintln!("terminating the pod at {}: {e}", pod_dir.display()),

@@ -145,7 +145,13 @@ fn describe_state(w: &mut Page, name: &str, state: Option<&ContainerState>) {
         if let Some(message) = t.message.as_deref().filter(|m| !m.is_empty()) {
             w.line(3, format!("Message:\t{message}"));
         }
-        w.line(3, format!("Exit Code:\t{}", t.exit_code));
+        // The API's -1 with kubelet's ContainerStatusUnknown: nobody saw the exit.
+        let code = if t.exit_code == podrt_sandbox::status::UNKNOWN_EXIT_CODE {
+            "unknown".to_string()
+        } else {
+            t.exit_code.to_string()
+        };
+        w.line(3, format!("Exit Code:\t{code}"));
         if let Some(signal) = t.signal.filter(|s| *s > 0) {
             w.line(3, format!("Signal:\t{signal}"));
         }

@@ -1,0 +1,158 @@
+//! What every podrt command does first about pods whose processes died (a
+//! supervisor SIGKILLed, the OOM killer, a crashed command), so that no pod is ever
+//! lost track of:
+//! - a made pod whose supervisor is dead is taken over by a new supervisor
+//!   ([`crate::supervisor::adopt`]): its containers were never stopped;
+//! - a pod being deleted that nobody is deleting any more (no holder of its delete
+//!   lock) has its deletion carried on in the background, with its whole grace
+//!   period again, as kubelet does after a restart;
+//! - a creation whose supervisor died is removed, every trace of it.
+//!
+//! Each is done under the pod's lock after checking again, so that of several
+//! commands only one acts, and each yields one line for the user.
+
+use std::time::Duration;
+
+use crate::lock::Lock;
+use crate::pod::{self, Options, Sandbox};
+use crate::record::PodStage;
+use crate::supervisor::adopt;
+
+/// What to look after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// All of it.
+    Everything,
+    /// Only take over pods whose supervisor died (`podrt gc` removes the rest
+    /// itself and says so).
+    AdoptOnly,
+}
+
+/// Look after every pod under the root (see the module comment), except that the
+/// deletions of the pods named in `deleting` are left to the caller (a `delete`
+/// of them carries them on in the foreground). One line per pod acted on.
+pub fn reconcile(opts: &Options, scope: Scope, deleting: &[String]) -> Vec<String> {
+    let Ok(pods) = pod::list_pod_sandboxes(&opts.root) else {
+        return Vec::new();
+    };
+    let mut said = Vec::new();
+    for s in pods {
+        let r = &s.record;
+        let act = match r.stage {
+            PodStage::Created => needs_supervisor(&s) && opts.helper_exe.is_some(),
+            _ if scope == Scope::AdoptOnly => false,
+            PodStage::Deleting => !deleting.contains(&r.name) && !being_deleted(&s),
+            PodStage::Creating => r.dead_supervisor().is_some(),
+        };
+        if act {
+            if let Some(line) = look_after(opts, s) {
+                said.push(line);
+            }
+        }
+    }
+    said
+}
+
+/// Did the pod's supervisor die before its work was done?
+fn needs_supervisor(sandbox: &Sandbox) -> bool {
+    sandbox.record.dead_supervisor().is_some() && !sandbox.paths.supervisor_done().exists()
+}
+
+/// Is somebody deleting the pod (holding its delete lock)?
+fn being_deleted(sandbox: &Sandbox) -> bool {
+    !matches!(
+        Lock::try_exclusive(&sandbox.paths.delete_lock()),
+        Ok(Some(_))
+    )
+}
+
+/// Act on one pod, under its lock and on a fresh reading of its record.
+fn look_after(opts: &Options, sandbox: Sandbox) -> Option<String> {
+    let mut s = Sandbox::by_uid(&opts.root, &sandbox.record.uid)?;
+    let lock = s.lock().ok()?;
+    let name = s.record.name.clone();
+    let dead = s.record.dead_supervisor();
+    match s.record.stage {
+        PodStage::Created => {
+            let (Some(old), Some(exe)) = (dead, opts.helper_exe.as_deref()) else {
+                return None;
+            };
+            if !needs_supervisor(&s) {
+                return None;
+            }
+            Some(match adopt::spawn(&mut s, exe) {
+                Ok(a) => format!(
+                    "pod {name}: its supervisor (pid {}) was gone; a new one (pid {}) took over its {} running container(s){}",
+                    old.pid,
+                    a.supervisor.pid,
+                    a.running,
+                    match (a.ended, a.unknown) {
+                        (0, _) => String::new(),
+                        (n, 0) => format!("; {n} had ended meanwhile"),
+                        (n, u) => format!("; {n} had ended meanwhile ({u} with exit status unknown)"),
+                    }
+                ),
+                Err(e) => format!("pod {name}: {e}"),
+            })
+        }
+        PodStage::Deleting => {
+            // Nobody holds the delete lock: take it, and hand it to the process
+            // that carries the deletion on, so no other command starts one too.
+            let deleting = Lock::try_exclusive(&s.paths.delete_lock()).ok()??;
+            deleting.downgrade().ok()?;
+            let grace = grace_period(&s);
+            carry_deletion_on(s, lock, deleting, grace);
+            Some(format!(
+                "pod {name}: its deletion was interrupted; carrying it on in the background with its {}s grace period",
+                grace.as_secs()
+            ))
+        }
+        PodStage::Creating => {
+            dead?;
+            pod::stop_pod_sandbox(&s, Duration::ZERO);
+            Some(match pod::remove_pod_sandbox(&mut s) {
+                None => format!("pod {name}: its creation was interrupted; removed what was made"),
+                Some(e) => format!("pod {name}: its creation was interrupted; removing it: {e}"),
+            })
+        }
+    }
+}
+
+/// The pod's `terminationGracePeriodSeconds`, 30 when unset.
+pub fn grace_period(sandbox: &Sandbox) -> Duration {
+    let spec = sandbox.record.manifest.spec.as_ref();
+    Duration::from_secs(
+        spec.and_then(|s| s.termination_grace_period_seconds)
+            .map_or(30, |g| g.max(0) as u64),
+    )
+}
+
+/// Delete the pod in a detached process of its own (a fork of this command, which
+/// may be short-lived), holding `deleting`. The pod's lock is let go in the child
+/// at once: the deletion takes it again itself.
+fn carry_deletion_on(mut sandbox: Sandbox, pod_lock: Lock, deleting: Lock, grace: Duration) {
+    // SAFETY: fork of a single-threaded command; the child carries on in Rust
+    // as an ordinary process and exits without returning.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        drop(pod_lock);
+        // Double fork: init's child, not the command's; our caller may wait for
+        // our output to end, so stdio goes too.
+        // SAFETY: as above.
+        if unsafe { libc::fork() } != 0 {
+            // SAFETY: leave the intermediate child at once.
+            unsafe { libc::_exit(0) };
+        }
+        // SAFETY: setsid with no arguments.
+        unsafe { libc::setsid() };
+        crate::supervisor::redirect_stdio(None);
+        let _ = crate::delete::delete_pod_holding(&mut sandbox, grace, deleting);
+        // SAFETY: leave without the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    if pid > 0 {
+        let mut status = 0;
+        // SAFETY: reap the intermediate child we forked.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+    }
+}

@@ -1,0 +1,191 @@
+//! Taking a pod over from a supervisor that died while the pod ran. Its containers
+//! run on (their output waits in its FIFOs, [`super::output`]); the next podrt
+//! command ([`crate::reconcile`]) starts a new supervisor in adopt mode ([`spawn`])
+//! under the pod's lock and records it once it answers. The new supervisor
+//! ([`resume`]) finds each container again by the PID and start time the runtime
+//! recorded, never by name; watches the live ones through pidfds (they are init's
+//! children now, not its own); reopens their output FIFOs; and carries on from
+//! the recorded states: restart counts and last terminations. A container that
+//! ended while nobody watched is recorded with an unknown exit status.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use super::output;
+use super::plan::Plan;
+use super::state::ContainerState;
+use crate::cri_log::Stream;
+use crate::error::{Error, Result};
+use crate::pidfd::Watched;
+use crate::pod::Sandbox;
+use crate::record::ProcRef;
+
+/// One container as the new supervisor finds it.
+pub struct Resumed {
+    /// Container name.
+    pub name: String,
+    /// What the dead supervisor last recorded.
+    pub state: Option<ContainerState>,
+    /// Its process, if the same process still runs.
+    pub live: Option<Watched>,
+    /// Its cgroup (for OOM kills).
+    pub cgroup: Option<String>,
+    /// Its output FIFOs, reopened, when it runs.
+    pub outputs: Vec<(OwnedFd, Stream)>,
+}
+
+/// Find the pod's containers again (see the module comment).
+pub fn resume(plan: &Plan) -> Result<Vec<Resumed>> {
+    let sandbox = Sandbox::at(&plan.pod_dir)?;
+    let mut found = Vec::new();
+    for name in plan.init_containers.iter().chain(&plan.containers) {
+        let state = ContainerState::load(&sandbox.paths.container_state(name))?;
+        let rt = sandbox.runtime_container(name);
+        let live = rt.as_ref().filter(|c| c.state.pid > 0).and_then(|c| {
+            Watched::open(ProcRef {
+                pid: c.state.pid,
+                start_time: c.state.pid_start_time,
+            })
+        });
+        let mut outputs = Vec::new();
+        if live.is_some() {
+            let dir = sandbox.paths.container(name);
+            for stream in [Stream::Stdout, Stream::Stderr] {
+                let path = output::fifo_path(&dir, stream);
+                match output::open_reader(&path) {
+                    Ok(fd) => outputs.push((fd, stream)),
+                    Err(e) => tracing::warn!("reopening {}: {e}", path.display()),
+                }
+            }
+        }
+        found.push(Resumed {
+            name: name.clone(),
+            state,
+            live,
+            cgroup: rt.map(|c| c.state.cgroup_path),
+            outputs,
+        });
+    }
+    Ok(found)
+}
+
+/// What a new supervisor said once it had taken a pod over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adopted {
+    /// The new supervisor.
+    pub supervisor: ProcRef,
+    /// Containers it found running.
+    pub running: usize,
+    /// Containers that had ended while no supervisor watched.
+    pub ended: usize,
+    /// Of those, how many ended so long ago that the kernel no longer said how.
+    pub unknown: usize,
+}
+
+/// Start a supervisor in adopt mode for `sandbox` (a made pod whose supervisor is
+/// dead; call with the pod's lock held) from the podrt binary `exe`, wait until it
+/// has taken the containers over, and record it as the pod's supervisor. Call from
+/// a single-threaded process.
+pub fn spawn(sandbox: &mut Sandbox, exe: &Path) -> Result<Adopted> {
+    let pod = sandbox.record.name.clone();
+    let failed = |message: String| Error::Adopt {
+        pod: pod.clone(),
+        message,
+    };
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| failed(format!("creating a pipe: {e}")))?;
+    let dir = sandbox.paths.dir.clone();
+    let log = sandbox.paths.supervisor_log();
+    // SAFETY: fork in a single-threaded process (the CLI); the children only set up
+    // their process and exec (or exit).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(failed(format!("fork: {}", std::io::Error::last_os_error())));
+    }
+    if pid == 0 {
+        drop(read_end);
+        // Double fork, as for the first supervisor: init's child, not ours.
+        // SAFETY: as above.
+        if unsafe { libc::fork() } != 0 {
+            // SAFETY: leave the intermediate child at once.
+            unsafe { libc::_exit(0) };
+        }
+        // SAFETY: setsid/prctl with integer arguments.
+        unsafe {
+            libc::setsid();
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+        super::redirect_stdio(Some(&log));
+        let err = crate::reexec::supervise(exe, &dir, write_end.as_raw_fd(), true);
+        let mut report = std::fs::File::from(write_end);
+        let _ = std::io::Write::write_fmt(
+            &mut report,
+            format_args!("error running {}: {err}\n", exe.display()),
+        );
+        // SAFETY: leave the forked child without the parent's destructors.
+        unsafe { libc::_exit(1) };
+    }
+    let mut status = 0;
+    // SAFETY: reap the intermediate child we forked.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    drop(write_end);
+    let mut report = String::new();
+    let _ = std::fs::File::from(read_end).read_to_string(&mut report);
+    let adopted = parse_report(&report).map_err(failed)?;
+    sandbox.record.supervisor = Some(adopted.supervisor);
+    sandbox.save()?;
+    Ok(adopted)
+}
+
+/// Parse `ok PID RUNNING ENDED UNKNOWN`, or the supervisor's `error MESSAGE`.
+fn parse_report(report: &str) -> std::result::Result<Adopted, String> {
+    let line = report.lines().next().unwrap_or("");
+    if let Some(msg) = line.strip_prefix("error ") {
+        return Err(msg.to_string());
+    }
+    let mut words = line.split(' ');
+    let parsed = (words.next() == Some("ok"))
+        .then(|| {
+            let pid: i32 = words.next()?.parse().ok()?;
+            let running = words.next()?.parse().ok()?;
+            let ended = words.next()?.parse().ok()?;
+            let unknown = words.next()?.parse().ok()?;
+            Some((pid, running, ended, unknown))
+        })
+        .flatten();
+    let Some((pid, running, ended, unknown)) = parsed else {
+        return Err(format!(
+            "the new supervisor died without a word (said {line:?}; see the pod's supervisor.log)"
+        ));
+    };
+    let supervisor =
+        ProcRef::of(pid).ok_or_else(|| format!("the new supervisor (pid {pid}) died at once"))?;
+    Ok(Adopted {
+        supervisor,
+        running,
+        ended,
+        unknown,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_parsed() {
+        let me = std::process::id();
+        let got = parse_report(&format!("ok {me} 2 1 1\n")).unwrap();
+        assert_eq!(
+            (got.supervisor.pid, got.running, got.ended, got.unknown),
+            (me as i32, 2, 1, 1)
+        );
+        assert!(parse_report(&format!("ok {me} 2 1\n")).is_err());
+        assert_eq!(parse_report("error no plan\n").unwrap_err(), "no plan");
+        assert!(parse_report("")
+            .unwrap_err()
+            .contains("died without a word"));
+        assert!(parse_report("ok x").is_err());
+    }
+}

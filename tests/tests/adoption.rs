@@ -1,0 +1,264 @@
+//! A pod outlives its supervisor: SIGKILL it while the pod runs, and the containers
+//! run on, their output waiting; the next podrt command says so in one line and a
+//! new supervisor takes the pod over (found again by PID and start time), with what
+//! the kernel still knows: restart counts kept, an exit nobody saw shown as
+//! unknown. A deletion whose deleter, supervisor and terminator were all killed is
+//! carried on by the next command with the whole grace period again.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use podrt_tests::pods::{text, PodEnv};
+use podrt_tests::wait_until;
+use serde_json::Value;
+
+fn status<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    pod["status"]["containerStatuses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no status of {name}: {pod}"))
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[test]
+fn a_pod_whose_supervisor_died_is_taken_over_by_the_next_command() {
+    let env = PodEnv::new();
+    // talker writes all the time (with pipes to a dead supervisor it would die of
+    // SIGPIPE); quitter's first run ends while no supervisor watches, its second
+    // runs on.
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: orphan}\nspec:\n  terminationGracePeriodSeconds: 1\n  volumes: [{name: v, emptyDir: {}}]\n  containers:\n  - {name: talker, image: busybox, command: [sh, -c, \"i=0; while true; do echo line $i; i=$((i+1)); sleep 0.02; done\"]}\n  - name: quitter\n    image: busybox\n    command: [sh, -c, \"if [ -e /v/once ]; then exec sleep 3600; fi; touch /v/once; while [ ! -e /v/stop ]; do sleep 0.02; done; exit 3\"]\n    volumeMounts: [{name: v, mountPath: /v}]\n",
+    );
+    let talker = env.container_pid("orphan", "talker");
+    let quitter = env.container_pid("orphan", "quitter");
+    let old = env.kill_supervisor("orphan");
+
+    // No podrt command runs now: nobody supervises the pod.
+    std::thread::sleep(Duration::from_millis(300));
+    let volume = env.pod_dir("orphan").join("volumes/v");
+    std::fs::write(volume.join("stop"), b"").expect("create /v/stop");
+    assert!(wait_until(5, || !alive(quitter)), "quitter did not end");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(talker), "talker died without its supervisor");
+
+    let out = env.podrt(&["get", "pods"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!("pod orphan: its supervisor (pid {old}) was gone"))
+            && err.contains("took over its 1 running container(s)")
+            && err.contains("1 had ended meanwhile"),
+        "{err}"
+    );
+    // quitter's new parent (init, here) may not have reaped it yet: then the
+    // kernel still shows its exit status; else nobody knows it.
+    let unknown = err.contains("(1 with exit status unknown)");
+    let new = env.record("orphan")["supervisor"]["pid"]
+        .as_i64()
+        .expect("a new supervisor is recorded") as i32;
+    assert_ne!(new, old);
+    assert!(alive(new), "the new supervisor {new} is not running");
+
+    // talker is the same process, never restarted, and nothing it wrote while
+    // unsupervised was lost: its log counts on without a gap.
+    let pod = env.pod_json("orphan");
+    let t = status(&pod, "talker");
+    assert_eq!(t["restartCount"], 0, "{t}");
+    assert!(t["state"]["running"].is_object(), "{t}");
+    assert!(alive(talker) && env.container_pid("orphan", "talker") == talker);
+    std::thread::sleep(Duration::from_millis(200));
+    let log = env.ok(&["logs", "orphan", "-c", "talker"]);
+    let numbers: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("line ")?.trim().parse().ok())
+        .collect();
+    assert!(numbers.len() > 30, "too few lines: {log}");
+    for (i, n) in numbers.iter().enumerate() {
+        assert_eq!(*n, i as u64, "a gap in talker's log at line {i}: {log}");
+    }
+
+    // quitter ended unseen: restarted (restartPolicy Always); its last state has
+    // the exit status the kernel showed, or says it is unknown; none is made up.
+    let pod = wait_for(&env, "orphan", |p| {
+        status(p, "quitter")["state"]["running"].is_object()
+    });
+    let q = status(&pod, "quitter");
+    assert_eq!(q["restartCount"], 1, "{q}");
+    let last = &q["lastState"]["terminated"];
+    let described = env.ok(&["describe", "pod", "orphan"]);
+    let exit_line = described
+        .lines()
+        .find(|l| l.contains("Exit Code:"))
+        .unwrap_or_else(|| panic!("no exit code: {described}"))
+        .to_string();
+    if unknown {
+        assert_eq!(last["reason"], "ContainerStatusUnknown", "{q}");
+        assert_eq!(last["exitCode"], -1, "{q}");
+        let message = last["message"].as_str().unwrap_or_default();
+        assert!(message.contains("unknown"), "{q}");
+        assert!(exit_line.contains("unknown"), "{described}");
+    } else {
+        assert_eq!(last["reason"], "Error", "{q}");
+        assert_eq!(last["exitCode"], 3, "{q}");
+        assert!(exit_line.trim_end().ends_with('3'), "{described}");
+    }
+    println!(
+        "quitter's unseen exit: {}",
+        if unknown {
+            "unknown"
+        } else {
+            "read from its zombie"
+        }
+    );
+
+    // The new supervisor restarts what ends from now on: talker, killed.
+    // SAFETY: kill of a container process this test's pod runs, by its PID.
+    unsafe { libc::kill(talker, libc::SIGKILL) };
+    let pod = wait_for(&env, "orphan", |p| {
+        let t = status(p, "talker");
+        t["restartCount"] == 1 && t["state"]["running"].is_object()
+    });
+    assert!(status(&pod, "talker")["lastState"]["terminated"].is_object());
+    let log = env.ok(&["logs", "orphan", "-c", "talker"]);
+    assert!(log.lines().filter(|l| *l == "line 0").count() >= 2, "{log}");
+
+    // Taken over once: the next command is quiet; delete removes it all.
+    let out = env.podrt(&["get", "pods"]);
+    assert_eq!(text(&out.stderr), "", "a second takeover");
+    assert_eq!(env.ok(&["gc"]).trim(), "nothing to remove");
+    env.ok(&["delete", "pod", "orphan"]);
+    assert!(!alive(new), "the new supervisor outlived its pod");
+    env.assert_nothing_left();
+}
+
+/// `get pod -o json` until `ok` holds (10 s at most).
+fn wait_for(env: &PodEnv, pod: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = env.pod_json(pod);
+        if ok(&p) || Instant::now() > deadline {
+            assert!(ok(&p), "never came: {p}");
+            return p;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The PIDs of `pid`'s children.
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_deletion_whose_processes_all_died_is_carried_on_with_the_whole_grace_period() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, \"trap '' TERM; while true; do sleep 0.1; done\"]}\n",
+    );
+    let container = env.container_pid("stubborn", "c");
+    let supervisor = env.record("stubborn")["supervisor"]["pid"]
+        .as_i64()
+        .expect("supervisor") as i32;
+    let before = children(supervisor);
+    let mut delete = env.cmd();
+    delete
+        .args(["delete", "pod", "stubborn"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut delete = delete.spawn().expect("spawn podrt delete");
+    // The supervisor starts its terminator when the delete asks.
+    let mut terminator = None;
+    assert!(
+        wait_until(5, || {
+            terminator = children(supervisor)
+                .into_iter()
+                .find(|p| !before.contains(p) && *p != container);
+            terminator.is_some()
+        }),
+        "no terminator started"
+    );
+    // Kill everything that carries the deletion: the command, the supervisor and
+    // its terminator (all started by this test's podrt).
+    let _ = delete.kill();
+    let _ = delete.wait();
+    for pid in [supervisor, terminator.expect("terminator")] {
+        // SAFETY: kill of a process this test's podrt started, by its PID.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(wait_until(5, || !alive(supervisor)));
+    assert!(alive(container), "the container ignores SIGTERM");
+    assert_eq!(env.record("stubborn")["stage"], "deleting");
+
+    let started = Instant::now();
+    let out = env.podrt(&["get", "pods"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("pod stubborn: its deletion was interrupted; carrying it on")
+            && err.contains("2s grace period"),
+        "{err}"
+    );
+    assert!(
+        text(&out.stdout).contains("Terminating"),
+        "{}",
+        text(&out.stdout)
+    );
+    // One carrier: the next command sees the deletion under way.
+    let again = env.podrt(&["get", "pods"]);
+    assert_eq!(text(&again.stderr), "", "a second carrier");
+
+    assert!(
+        wait_until(15, || !Path::new(&env.root.join("pods")).exists()
+            || env.pod_dirs().is_empty()),
+        "the pod was not removed"
+    );
+    let took = started.elapsed();
+    // Only SIGKILL at the end of a new grace period stops the container.
+    assert!(
+        took >= Duration::from_secs(2),
+        "removed after {took:?}: no grace period"
+    );
+    assert!(!alive(container));
+    env.assert_nothing_left();
+}
+
+#[test]
+fn a_pod_that_has_finished_needs_no_new_supervisor() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: done}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: c, image: busybox, command: [\"true\"]}\n",
+    );
+    let supervisor = env.record("done")["supervisor"]["pid"]
+        .as_i64()
+        .expect("supervisor") as i32;
+    // Its only container ends and will never run again: the supervisor's work
+    // is over and it exits by itself.
+    assert!(
+        wait_until(10, || !alive(supervisor)),
+        "the supervisor of a finished pod did not exit"
+    );
+    for _ in 0..2 {
+        let out = env.podrt(&["get", "pods"]);
+        assert_eq!(text(&out.stderr), "", "a finished pod was taken over");
+        assert!(
+            text(&out.stdout).contains("Completed"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    assert_eq!(
+        env.record("done")["supervisor"]["pid"].as_i64(),
+        Some(supervisor as i64),
+        "a new supervisor was recorded"
+    );
+    env.ok(&["delete", "pod", "done"]);
+    env.assert_nothing_left();
+}
