@@ -26,12 +26,71 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn a_pod_whose_supervisor_died_is_taken_over_by_the_next_command() {
+    take_over(false);
+}
+
+/// The same under a subreaper that reaps the orphaned containers the moment they
+/// end, as a host's init does: nobody can know how the unseen one ended.
+#[test]
+fn an_exit_nobody_saw_is_shown_as_unknown() {
+    take_over(true);
+}
+
+/// The test reaper, killed when the test ends, passed or not.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Who applies the pod: podrt directly, or podrt under the test reaper (then the
+/// supervisor, and after it the containers, are the reaper's).
+fn apply_orphan(env: &PodEnv, yaml: &str, under_reaper: bool) -> Option<Reaper> {
+    if !under_reaper {
+        env.apply(yaml);
+        return None;
+    }
+    let file = env.manifest("orphan", yaml);
+    let podrt = env.cmd();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_podrt-test-reaper"));
+    cmd.arg(podrt.get_program())
+        .args(podrt.get_args())
+        .args(["apply", "-f", file.to_str().expect("utf-8 path")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in podrt.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let mut reaper = Reaper(cmd.spawn().expect("spawn the test reaper"));
+    let mut out = std::io::BufReader::new(reaper.0.stdout.take().expect("stdout"));
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut out, &mut line).expect("read the reaper");
+        said.push_str(&line);
+        if n == 0 || line.starts_with("exit ") {
+            break;
+        }
+    }
+    assert!(said.contains("exit 0"), "apply under the reaper: {said}");
+    Some(reaper)
+}
+
+fn take_over(under_reaper: bool) {
     let env = PodEnv::new();
     // talker writes all the time (with pipes to a dead supervisor it would die of
     // SIGPIPE); quitter's first run ends while no supervisor watches, its second
     // runs on.
-    env.apply(
+    let reaper = apply_orphan(
+        &env,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: orphan}\nspec:\n  terminationGracePeriodSeconds: 1\n  volumes: [{name: v, emptyDir: {}}]\n  containers:\n  - {name: talker, image: busybox, command: [sh, -c, \"i=0; while true; do echo line $i; i=$((i+1)); sleep 0.02; done\"]}\n  - name: quitter\n    image: busybox\n    command: [sh, -c, \"if [ -e /v/once ]; then exec sleep 3600; fi; touch /v/once; while [ ! -e /v/stop ]; do sleep 0.02; done; exit 3\"]\n    volumeMounts: [{name: v, mountPath: /v}]\n",
+        under_reaper,
     );
     let talker = env.container_pid("orphan", "talker");
     let quitter = env.container_pid("orphan", "quitter");
@@ -58,6 +117,9 @@ fn a_pod_whose_supervisor_died_is_taken_over_by_the_next_command() {
     // quitter's new parent (init, here) may not have reaped it yet: then the
     // kernel still shows its exit status; else nobody knows it.
     let unknown = err.contains("(1 with exit status unknown)");
+    if under_reaper {
+        assert!(unknown, "the reaper reaped quitter, yet: {err}");
+    }
     let new = env.record("orphan")["supervisor"]["pid"]
         .as_i64()
         .expect("a new supervisor is recorded") as i32;
@@ -132,8 +194,12 @@ fn a_pod_whose_supervisor_died_is_taken_over_by_the_next_command() {
     assert_eq!(text(&out.stderr), "", "a second takeover");
     assert_eq!(env.ok(&["gc"]).trim(), "nothing to remove");
     env.ok(&["delete", "pod", "orphan"]);
-    assert!(!alive(new), "the new supervisor outlived its pod");
+    assert!(
+        wait_until(5, || !alive(new)),
+        "the new supervisor outlived its pod"
+    );
     env.assert_nothing_left();
+    drop(reaper);
 }
 
 /// `get pod -o json` until `ok` holds (10 s at most).
@@ -260,5 +326,48 @@ fn a_pod_that_has_finished_needs_no_new_supervisor() {
         "a new supervisor was recorded"
     );
     env.ok(&["delete", "pod", "done"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn a_delete_goes_on_when_only_the_supervisor_dies() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: halfway}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, \"trap '' TERM; while true; do sleep 0.1; done\"]}\n",
+    );
+    let container = env.container_pid("halfway", "c");
+    let supervisor = env.record("halfway")["supervisor"]["pid"]
+        .as_i64()
+        .expect("supervisor") as i32;
+    let started = Instant::now();
+    let mut delete = env.cmd();
+    delete
+        .args(["delete", "pod", "halfway"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let delete = delete.spawn().expect("spawn podrt delete");
+    assert!(
+        wait_until(5, || env.record("halfway")["stage"] == "deleting"),
+        "the delete did not begin"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill of the supervisor this test's podrt started, by its PID.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    // The delete and the terminator go on: no other command steps in.
+    let out = env.podrt(&["get", "pods"]);
+    assert_eq!(text(&out.stderr), "", "a second carrier");
+    assert!(
+        text(&out.stdout).contains("Terminating"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = delete.wait_with_output().expect("wait for delete");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "deleted after {took:?}: no grace period"
+    );
+    assert!(!alive(container));
     env.assert_nothing_left();
 }
