@@ -92,7 +92,7 @@ fn look_after(opts: &Options, sandbox: Sandbox) -> Option<String> {
                         (n, u) => format!("; {n} had ended meanwhile ({u} with exit status unknown)"),
                     }
                 ),
-                Err(e) => format!("pod {name}: {e}"),
+                Err(e) => e.to_string(),
             })
         }
         PodStage::Deleting => {

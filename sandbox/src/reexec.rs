@@ -6,6 +6,7 @@
 //! thing in `main`, before any argument parsing.
 
 use std::ffi::{CString, OsString};
+use std::io::Write;
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -60,14 +61,7 @@ pub fn dispatch() -> Option<i32> {
             0,
         )
     };
-    let plan = match crate::supervisor::Plan::load(&dir.join("supervisor.json")) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("podrt supervisor: {e}");
-            return Some(1);
-        }
-    };
-    let report = report.map(|fd| {
+    let mut report = report.map(|fd| {
         // Not inherited by the processes we start: `apply` reads to the end.
         // SAFETY: fcntl on the descriptor handed to us.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -75,6 +69,16 @@ pub fn dispatch() -> Option<i32> {
         // us for exactly this; we take ownership of it once.
         unsafe { std::fs::File::from_raw_fd(fd) }
     });
+    let plan = match crate::supervisor::Plan::load(&dir.join("supervisor.json")) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("podrt supervisor: {e}");
+            if let Some(r) = report.as_mut() {
+                let _ = writeln!(r, "error {e}");
+            }
+            return Some(1);
+        }
+    };
     let mut supervisor = if adopting {
         crate::supervisor::run::Supervisor::adopting(plan, report)
     } else {

@@ -371,3 +371,26 @@ fn a_delete_goes_on_when_only_the_supervisor_dies() {
     assert!(!alive(container));
     env.assert_nothing_left();
 }
+
+#[test]
+fn a_pod_that_cannot_be_taken_over_says_why_and_still_deletes() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: lost}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: busybox, command: [sleep, \"3600\"]}\n",
+    );
+    env.kill_supervisor("lost");
+    let plan = env.pod_dir("lost").join("supervisor.json");
+    std::fs::remove_file(&plan).expect("remove the plan");
+    let out = env.podrt(&["get", "pods"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("taking over pod lost from its dead supervisor")
+            && err.contains("supervisor.json"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    env.ok(&["delete", "pod", "lost"]);
+    env.assert_nothing_left();
+}
