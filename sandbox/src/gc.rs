@@ -90,8 +90,10 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
             match r.stage {
                 PodStage::Creating if r.dead_supervisor().is_some() => None,
                 // Nobody deletes it any more (nobody holds its delete lock).
+                // Shared again before the pod lock goes: flock's downgrade is not
+                // atomic, and under the pod lock nobody can slip in between.
                 PodStage::Deleting => match Lock::try_exclusive(&sandbox.paths.delete_lock()) {
-                    Ok(Some(l)) => Some(l),
+                    Ok(Some(l)) if l.downgrade().is_ok() => Some(l),
                     _ => continue,
                 },
                 _ => continue,
@@ -102,7 +104,6 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
             // As kubelet after a restart: the termination starts over, with the
             // pod's whole grace period (preStop, stop signal, then SIGKILL).
             let grace = crate::reconcile::grace_period(&sandbox);
-            let _ = deleting.downgrade();
             let _ = crate::delete::delete_pod_holding(&mut sandbox, grace, deleting);
             out.push(Removed {
                 kind: "pod",

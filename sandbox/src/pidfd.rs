@@ -1,10 +1,13 @@
 //! Watching a process that is not our child through a pidfd: a descriptor that
 //! names one process (never a later one with a recycled PID) and becomes readable
 //! when it exits. A supervisor taking over a pod from a dead one uses it for the
-//! containers it did not start: they were reparented to init, so `waitpid` cannot
-//! see them.
+//! containers it did not start: they were reparented to init (or the nearest
+//! subreaper), so `waitpid` cannot see them, and their new parent may reap them at
+//! once. How one ended is read from the pidfd itself where the kernel keeps it
+//! (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`, Linux 6.15 and later, even after the
+//! process was reaped), else from `/proc` while it is a zombie, else unknown.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::record::ProcRef;
 
@@ -25,6 +28,9 @@ impl Watched {
         // SAFETY: pidfd_open with integer arguments; the result is checked.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, proc.pid, 0) };
         if fd < 0 {
+            // ESRCH: gone (and reaped). Anything else (no pidfds before Linux
+            // 5.3, out of descriptors) says nothing about the process: go by
+            // /proc, and watch nothing.
             return None;
         }
         // SAFETY: a descriptor the kernel just gave us and nobody else owns.
@@ -34,15 +40,64 @@ impl Watched {
         same.then_some(Watched { proc, fd })
     }
 
-    /// Once it has exited: its `waitpid` status if the kernel still shows it (it
-    /// is a zombie its parent has not reaped yet), else `None`.
+    /// Has it ended (the pidfd is readable: the whole thread group has exited)?
+    pub fn ended(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one pollfd we own, without waiting.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n == 1 && p.revents != 0
+    }
+
+    /// Once it has exited: its `waitpid` status, from the pidfd when the kernel
+    /// keeps it there (after reaping) or from `/proc` while it is a zombie; else
+    /// `None`.
     pub fn exit_status(&self) -> Option<i32> {
+        if let Some(status) = self.exit_info() {
+            return Some(status);
+        }
         let st = podrt_runtime::proc_info::stat(self.proc.pid)?;
         (st.start_time == self.proc.start_time && st.state == 'Z')
             .then_some(st.exit_status)
             .flatten()
     }
+
+    /// `PIDFD_GET_INFO` asking for `PIDFD_INFO_EXIT`: the status, if the kernel
+    /// has it (it is recorded when the process is reaped, on Linux 6.15+).
+    fn exit_info(&self) -> Option<i32> {
+        let mut info = PidfdInfo {
+            mask: PIDFD_INFO_EXIT,
+            ..PidfdInfo::default()
+        };
+        // SAFETY: the ioctl writes at most size_of::<PidfdInfo>() bytes (the size
+        // encoded in the request number) into the struct we own.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), PIDFD_GET_INFO, &mut info) };
+        (rc == 0 && info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code)
+    }
 }
+
+/// `struct pidfd_info` as of Linux 6.15 (`PIDFD_INFO_SIZE_VER0`, 64 bytes); the
+/// kernel fills what fits.
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    /// pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid.
+    ids: [u32; 11],
+    exit_code: i32,
+}
+
+/// `PIDFD_INFO_EXIT` in `pidfd_info.mask`.
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+
+/// `_IOWR(PIDFS_IOCTL_MAGIC = 0xFF, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: libc::c_ulong =
+    ((3 << 30) | ((std::mem::size_of::<PidfdInfo>() as u32) << 16) | (0xFF << 8) | 11)
+        as libc::c_ulong;
 
 #[cfg(test)]
 mod tests {
@@ -64,9 +119,35 @@ mod tests {
         // SAFETY: poll on one pollfd we own.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 5000) };
         assert_eq!(n, 1);
+        assert!(w.ended());
         // Our own child, not reaped yet: a zombie whose status the kernel shows.
         assert_eq!(w.exit_status(), Some(0));
         child.wait().unwrap();
-        assert_eq!(w.exit_status(), None);
+        // Reaped: only a kernel that keeps the status with the pidfd still knows.
+        let want = pidfd_keeps_exit_status().then_some(0);
+        assert_eq!(w.exit_status(), want);
+    }
+
+    #[test]
+    fn a_reaped_process_status_is_read_from_its_pidfd_where_the_kernel_keeps_it() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 0.05; exit 3"])
+            .spawn()
+            .unwrap();
+        let w = Watched::open(ProcRef::of(child.id() as i32).unwrap()).unwrap();
+        assert!(!w.ended());
+        child.wait().unwrap();
+        assert!(w.ended());
+        let want = pidfd_keeps_exit_status().then_some(3 << 8);
+        assert_eq!(w.exit_status(), want);
+    }
+
+    /// Linux 6.15 or later (PIDFD_INFO_EXIT).
+    fn pidfd_keeps_exit_status() -> bool {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut nums = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        (nums.next().unwrap(), nums.next().unwrap()) >= (6, 15)
     }
 }

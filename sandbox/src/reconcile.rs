@@ -39,7 +39,10 @@ pub fn reconcile(opts: &Options, scope: Scope, deleting: &[String]) -> Vec<Strin
     for s in pods {
         let r = &s.record;
         let act = match r.stage {
-            PodStage::Created => needs_supervisor(&s) && opts.helper_exe.is_some(),
+            // A pod about to be deleted needs no new supervisor first.
+            PodStage::Created => {
+                needs_supervisor(&s) && opts.helper_exe.is_some() && !deleting.contains(&r.name)
+            }
             _ if scope == Scope::AdoptOnly => false,
             PodStage::Deleting => !deleting.contains(&r.name) && !being_deleted(&s),
             PodStage::Creating => r.dead_supervisor().is_some(),
@@ -58,12 +61,11 @@ fn needs_supervisor(sandbox: &Sandbox) -> bool {
     sandbox.record.dead_supervisor().is_some() && !sandbox.paths.supervisor_done().exists()
 }
 
-/// Is somebody deleting the pod (holding its delete lock)?
+/// Is somebody deleting the pod (holding its delete lock)? Asked without the
+/// pod's lock, so the probe must not create the file (the pod's directory may be
+/// being removed); [`look_after`] asks again under the lock.
 fn being_deleted(sandbox: &Sandbox) -> bool {
-    !matches!(
-        Lock::try_exclusive(&sandbox.paths.delete_lock()),
-        Ok(Some(_))
-    )
+    Lock::is_held(&sandbox.paths.delete_lock())
 }
 
 /// Act on one pod, under its lock and on a fresh reading of its record.
@@ -80,8 +82,12 @@ fn look_after(opts: &Options, sandbox: Sandbox) -> Option<String> {
             if !needs_supervisor(&s) {
                 return None;
             }
-            Some(match adopt::spawn(&mut s, exe) {
-                Ok(a) => format!(
+            // The new supervisor takes the lock itself to record itself: of
+            // several commands here at once, only one supervisor keeps the pod.
+            drop(lock);
+            Some(match adopt::spawn(&s, exe) {
+                Ok(None) => return None,
+                Ok(Some(a)) => format!(
                     "pod {name}: its supervisor (pid {}) was gone; a new one (pid {}) took over its {} running container(s){}",
                     old.pid,
                     a.supervisor.pid,
@@ -101,11 +107,15 @@ fn look_after(opts: &Options, sandbox: Sandbox) -> Option<String> {
             let deleting = Lock::try_exclusive(&s.paths.delete_lock()).ok()??;
             deleting.downgrade().ok()?;
             let grace = grace_period(&s);
-            carry_deletion_on(s, lock, deleting, grace);
-            Some(format!(
-                "pod {name}: its deletion was interrupted; carrying it on in the background with its {}s grace period",
-                grace.as_secs()
-            ))
+            Some(match carry_deletion_on(s, lock, deleting, grace) {
+                Ok(()) => format!(
+                    "pod {name}: its deletion was interrupted; carrying it on in the background with its {}s grace period",
+                    grace.as_secs()
+                ),
+                Err(e) => format!(
+                    "pod {name}: its deletion was interrupted; carrying it on failed ({e}); `podrt delete pod {name}` does it"
+                ),
+            })
         }
         PodStage::Creating => {
             dead?;
@@ -129,19 +139,29 @@ pub fn grace_period(sandbox: &Sandbox) -> Duration {
 
 /// Delete the pod in a detached process of its own (a fork of this command, which
 /// may be short-lived), holding `deleting`. The pod's lock is let go in the child
-/// at once: the deletion takes it again itself.
-fn carry_deletion_on(mut sandbox: Sandbox, pod_lock: Lock, deleting: Lock, grace: Duration) {
+/// at once: the deletion takes it again itself. Fails only if fork does.
+fn carry_deletion_on(
+    mut sandbox: Sandbox,
+    pod_lock: Lock,
+    deleting: Lock,
+    grace: Duration,
+) -> std::io::Result<()> {
     // SAFETY: fork of a single-threaded command; the child carries on in Rust
     // as an ordinary process and exits without returning.
     let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     if pid == 0 {
         drop(pod_lock);
         // Double fork: init's child, not the command's; our caller may wait for
         // our output to end, so stdio goes too.
         // SAFETY: as above.
-        if unsafe { libc::fork() } != 0 {
-            // SAFETY: leave the intermediate child at once.
-            unsafe { libc::_exit(0) };
+        let grandchild = unsafe { libc::fork() };
+        if grandchild != 0 {
+            // SAFETY: leave the intermediate child at once, saying whether the
+            // second fork failed.
+            unsafe { libc::_exit(i32::from(grandchild < 0)) };
         }
         // SAFETY: setsid with no arguments.
         unsafe { libc::setsid() };
@@ -150,9 +170,12 @@ fn carry_deletion_on(mut sandbox: Sandbox, pod_lock: Lock, deleting: Lock, grace
         // SAFETY: leave without the parent's destructors.
         unsafe { libc::_exit(0) };
     }
-    if pid > 0 {
-        let mut status = 0;
-        // SAFETY: reap the intermediate child we forked.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
+    let mut status = 0;
+    // SAFETY: reap the intermediate child we forked.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("the second fork failed"))
     }
 }

@@ -28,6 +28,7 @@ pub fn dispatch() -> Option<i32> {
     let mut args = std::env::args_os().skip(1);
     let first = args.next()?;
     if first == POD_INIT {
+        close_inherited(None);
         crate::pod_init::reap_forever();
     }
     if first == CREATE {
@@ -40,6 +41,7 @@ pub fn dispatch() -> Option<i32> {
         return Some(0);
     }
     if first == TERMINATE {
+        close_inherited(None);
         let dir = PathBuf::from(args.next()?);
         let ms: u64 = args.next()?.to_str()?.parse().ok()?;
         crate::supervisor::terminator::terminate_pod_at(&dir, std::time::Duration::from_millis(ms));
@@ -51,6 +53,7 @@ pub fn dispatch() -> Option<i32> {
     let dir = PathBuf::from(args.next()?);
     let report: Option<i32> = args.next().and_then(|a| a.to_str()?.parse().ok());
     let adopting = args.next().is_some_and(|a| a == ADOPT);
+    close_inherited(report);
     // SAFETY: prctl with a pointer to a NUL-terminated constant.
     unsafe {
         libc::prctl(
@@ -85,6 +88,24 @@ pub fn dispatch() -> Option<i32> {
         crate::supervisor::run::Supervisor::new(plan, report)
     };
     Some(supervisor.run())
+}
+
+/// Close every descriptor above stderr but `keep`. The long-lived processes
+/// would otherwise hold, for the pod's whole life, whatever the command that
+/// started them inherited without close-on-exec (a test harness's pipe, make's
+/// jobserver), and whoever waits for that to close would wait for the pod.
+fn close_inherited(keep: Option<i32>) {
+    let ranges = match keep {
+        Some(k) if k >= 3 => [
+            (3, k as libc::c_uint - 1),
+            (k as libc::c_uint + 1, libc::c_uint::MAX),
+        ],
+        _ => [(3, libc::c_uint::MAX), (1, 0)],
+    };
+    for (first, last) in ranges.into_iter().filter(|(f, l)| f <= l) {
+        // SAFETY: close_range with integer arguments: closes only descriptors.
+        unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    }
 }
 
 /// Replace this process with `exe` as the supervisor of the pod at `pod_dir`,

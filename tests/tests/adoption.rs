@@ -394,3 +394,133 @@ fn a_pod_that_cannot_be_taken_over_says_why_and_still_deletes() {
     env.ok(&["delete", "pod", "lost"]);
     env.assert_nothing_left();
 }
+
+/// The supervisors running for the pod at `dir` (their command lines name it).
+fn supervisors_of(dir: &Path) -> Vec<i32> {
+    let needle = dir.as_os_str().as_encoded_bytes().to_vec();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if args.get(1) == Some(&&b"__podrt-supervise"[..])
+            && args.get(2) == Some(&&needle[..])
+            && alive(pid)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn commands_taking_over_at_once_leave_one_supervisor() {
+    let env = PodEnv::new();
+    env.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: contested}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: busybox, command: [sleep, \"3600\"]}\n",
+    );
+    let dir = env.pod_dir("contested");
+    let old = env.kill_supervisor("contested");
+    let commands: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = env.cmd();
+            c.args(["get", "pods"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            c.spawn().expect("spawn podrt get pods")
+        })
+        .collect();
+    let said: Vec<String> = commands
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().expect("wait for podrt get pods");
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            text(&out.stderr)
+        })
+        .collect();
+    let took: Vec<&String> = said.iter().filter(|s| s.contains("took over")).collect();
+    assert_eq!(took.len(), 1, "one takeover is reported: {said:?}");
+    assert!(
+        took[0].contains(&format!("(pid {old}) was gone")),
+        "{said:?}"
+    );
+    let recorded = env.record("contested")["supervisor"]["pid"]
+        .as_i64()
+        .expect("a supervisor is recorded") as i32;
+    assert!(
+        wait_until(5, || supervisors_of(&dir) == vec![recorded]),
+        "supervisors running: {:?}, recorded: {recorded}",
+        supervisors_of(&dir)
+    );
+    assert_eq!(text(&env.podrt(&["get", "pods"]).stderr), "");
+    env.ok(&["delete", "pod", "contested"]);
+    env.assert_nothing_left();
+}
+
+/// Linux 6.15 or later keeps a reaped process's exit status with its pidfd.
+fn pidfd_keeps_exit_status() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut nums = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (nums.next().unwrap_or(0), nums.next().unwrap_or(0)) >= (6, 15)
+}
+
+/// A container taken over that then ends, under a subreaper that reaps it at once:
+/// its exit status comes from the pidfd where the kernel keeps it (else it is
+/// unknown), what it wrote while unsupervised is logged, and the supervisor
+/// finishes although the container had closed its stdout before the takeover (a
+/// FIFO reopened without a writer never reports end of file). (What is written to
+/// a FIFO and then closed by its last holder while nobody reads is gone: the
+/// kernel frees a pipe's buffer with its last descriptor.)
+#[test]
+fn an_exit_after_the_takeover_is_seen_and_its_output_kept() {
+    let env = PodEnv::new();
+    let reaper = apply_orphan(
+        &env,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: orphan}\nspec:\n  restartPolicy: Never\n  volumes: [{name: v, emptyDir: {}}]\n  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, \"while [ ! -e /v/go ]; do sleep 0.02; done; echo unseen >&2; exec 1>&-; while [ ! -e /v/stop ]; do sleep 0.02; done; echo bye >&2; exit 3\"]\n    volumeMounts: [{name: v, mountPath: /v}]\n",
+        true,
+    );
+    let volume = env.pod_dir("orphan").join("volumes/v");
+    env.kill_supervisor("orphan");
+    std::fs::write(volume.join("go"), b"").expect("create /v/go");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = env.podrt(&["get", "pods"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("took over its 1 running container(s)"),
+        "{err}"
+    );
+    let new = env.record("orphan")["supervisor"]["pid"]
+        .as_i64()
+        .expect("a new supervisor is recorded") as i32;
+
+    std::fs::write(volume.join("stop"), b"").expect("create /v/stop");
+    assert!(
+        wait_until(10, || !alive(new)),
+        "the new supervisor did not finish after the pod's only container ended"
+    );
+    assert!(env.pod_dir("orphan").join("supervisor.done").exists());
+    let pod = env.pod_json("orphan");
+    let t = &status(&pod, "c")["state"]["terminated"];
+    if pidfd_keeps_exit_status() {
+        assert_eq!(t["exitCode"], 3, "{pod}");
+        assert_eq!(t["reason"], "Error", "{pod}");
+    } else {
+        assert_eq!(t["reason"], "ContainerStatusUnknown", "{pod}");
+        assert_eq!(t["exitCode"], -1, "{pod}");
+    }
+    let log = env.ok(&["logs", "orphan"]);
+    assert!(
+        log.lines().any(|l| l == "unseen") && log.lines().any(|l| l == "bye"),
+        "{log}"
+    );
+    assert_eq!(text(&env.podrt(&["get", "pods"]).stderr), "");
+    env.ok(&["delete", "pod", "orphan"]);
+    env.assert_nothing_left();
+    drop(reaper);
+}

@@ -161,14 +161,19 @@ fn network_options(cli: &Cli) -> Result<NetworkOptions> {
 /// interrupted deletions on, remove interrupted creations; one line on stderr
 /// for each ([`reconcile`]). `gc` does it after its own work.
 fn look_after_pods(opts: &Options, command: &Command) {
+    let own;
     let deleting: &[String] = match command {
         Command::Apply(_)
         | Command::Get(_)
         | Command::Describe(_)
         | Command::Logs(_)
         | Command::Exec(_) => &[],
-        // A delete carries its own pods' deletions on itself, in the foreground.
-        Command::Delete(a) => &a.names,
+        // A delete carries its own pods' deletions on itself, in the foreground,
+        // and needs no new supervisor for them first.
+        Command::Delete(a) => {
+            own = delete_names(a).unwrap_or_else(|_| a.names.clone());
+            &own
+        }
         _ => return,
     };
     for line in reconcile::reconcile(opts, reconcile::Scope::Everything, deleting) {
@@ -285,7 +290,9 @@ fn get(opts: &Options, a: &GetArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
+/// The pods a delete names: on the command line (after `pod`, or all the words
+/// with -f) and in the -f file.
+fn delete_names(a: &DeleteArgs) -> Result<Vec<String>> {
     let mut names = a.names.clone();
     match (&a.file, &a.kind) {
         (Some(file), kind) => {
@@ -301,6 +308,11 @@ fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
     if names.is_empty() {
         bail!("delete needs at least one pod name");
     }
+    Ok(names)
+}
+
+fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
+    let names = delete_names(a)?;
     let mut code = 0;
     for name in &names {
         let mut sandbox = match pod::find(&opts.root, name)? {

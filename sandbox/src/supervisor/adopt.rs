@@ -1,12 +1,16 @@
 //! Taking a pod over from a supervisor that died while the pod ran. Its containers
 //! run on (their output waits in its FIFOs, [`super::output`]); the next podrt
 //! command ([`crate::reconcile`]) starts a new supervisor in adopt mode ([`spawn`])
-//! under the pod's lock and records it once it answers. The new supervisor
+//! and waits for its answer. The new supervisor first records itself as the pod's
+//! supervisor under the pod's lock ([`claim`]), unless another live one already
+//! has: so a command killed while it waits leaves no unrecorded supervisor behind,
+//! and of several commands adopting at once only one supervisor stays. It then
 //! ([`resume`]) finds each container again by the PID and start time the runtime
-//! recorded, never by name; watches the live ones through pidfds (they are init's
-//! children now, not its own); reopens their output FIFOs; and carries on from
-//! the recorded states: restart counts and last terminations. A container that
-//! ended while nobody watched is recorded with an unknown exit status.
+//! recorded, never by name; watches the live ones through pidfds (they are
+//! children of init or of the nearest subreaper now, not its own); reopens their
+//! output FIFOs; and carries on from the recorded states: restart counts and last
+//! terminations. A container that ended while nobody watched is recorded with an
+//! unknown exit status unless the kernel still shows it as a zombie.
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -19,7 +23,7 @@ use crate::cri_log::Stream;
 use crate::error::{Error, Result};
 use crate::pidfd::Watched;
 use crate::pod::Sandbox;
-use crate::record::ProcRef;
+use crate::record::{PodStage, ProcRef};
 
 /// One container as the new supervisor finds it.
 pub struct Resumed {
@@ -70,6 +74,44 @@ pub fn resume(plan: &Plan) -> Result<Vec<Resumed>> {
     Ok(found)
 }
 
+/// What [`claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// We are the pod's supervisor now, recorded as such.
+    Ours,
+    /// Leave the pod alone, for this reason (another supervisor has it, it is
+    /// being deleted, or nothing of it will run again).
+    Leave(String),
+}
+
+/// Record this process as the supervisor of the pod at `pod_dir`, under the pod's
+/// lock and on a fresh reading of its record, if the pod still needs one: a made
+/// pod whose recorded supervisor is dead and whose work is not done.
+pub fn claim(pod_dir: &Path) -> Result<Claim> {
+    let mut sandbox = Sandbox::at(pod_dir)?;
+    let _lock = sandbox.lock()?;
+    let me = ProcRef::of(std::process::id() as i32).ok_or_else(|| Error::Adopt {
+        pod: sandbox.record.name.clone(),
+        message: "cannot read this supervisor's own start time from /proc".into(),
+    })?;
+    let r = &sandbox.record;
+    if r.stage != PodStage::Created {
+        return Ok(Claim::Leave(format!("the pod is {:?} now", r.stage)));
+    }
+    if sandbox.paths.supervisor_done().exists() {
+        return Ok(Claim::Leave("nothing of the pod will run again".into()));
+    }
+    if let Some(other) = r.supervisor.filter(|p| p.alive() && *p != me) {
+        return Ok(Claim::Leave(format!(
+            "supervisor pid {} has taken it over",
+            other.pid
+        )));
+    }
+    sandbox.record.supervisor = Some(me);
+    sandbox.save()?;
+    Ok(Claim::Ours)
+}
+
 /// What a new supervisor said once it had taken a pod over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Adopted {
@@ -84,10 +126,11 @@ pub struct Adopted {
 }
 
 /// Start a supervisor in adopt mode for `sandbox` (a made pod whose supervisor is
-/// dead; call with the pod's lock held) from the podrt binary `exe`, wait until it
-/// has taken the containers over, and record it as the pod's supervisor. Call from
-/// a single-threaded process.
-pub fn spawn(sandbox: &mut Sandbox, exe: &Path) -> Result<Adopted> {
+/// dead) from the podrt binary `exe` and wait until it has taken the containers
+/// over; it records itself ([`claim`]), so call without the pod's lock held.
+/// `None` if it left the pod to another supervisor. Call from a single-threaded
+/// process.
+pub fn spawn(sandbox: &Sandbox, exe: &Path) -> Result<Option<Adopted>> {
     let pod = sandbox.record.name.clone();
     let failed = |message: String| Error::Adopt {
         pod: pod.clone(),
@@ -132,41 +175,40 @@ pub fn spawn(sandbox: &mut Sandbox, exe: &Path) -> Result<Adopted> {
     drop(write_end);
     let mut report = String::new();
     let _ = std::fs::File::from(read_end).read_to_string(&mut report);
-    let adopted = parse_report(&report).map_err(failed)?;
-    sandbox.record.supervisor = Some(adopted.supervisor);
-    sandbox.save()?;
-    Ok(adopted)
+    parse_report(&report).map_err(|m| failed(format!("{m} (see {})", log.display())))
 }
 
-/// Parse `ok PID RUNNING ENDED UNKNOWN`, or the supervisor's `error MESSAGE`.
-fn parse_report(report: &str) -> std::result::Result<Adopted, String> {
+/// Parse `ok PID START RUNNING ENDED UNKNOWN`, `leave WHY` or the supervisor's
+/// `error MESSAGE`.
+fn parse_report(report: &str) -> std::result::Result<Option<Adopted>, String> {
     let line = report.lines().next().unwrap_or("");
     if let Some(msg) = line.strip_prefix("error ") {
         return Err(msg.to_string());
     }
+    if line.starts_with("leave ") {
+        return Ok(None);
+    }
     let mut words = line.split(' ');
     let parsed = (words.next() == Some("ok"))
         .then(|| {
-            let pid: i32 = words.next()?.parse().ok()?;
+            let supervisor = ProcRef {
+                pid: words.next()?.parse().ok()?,
+                start_time: words.next()?.parse().ok()?,
+            };
             let running = words.next()?.parse().ok()?;
             let ended = words.next()?.parse().ok()?;
             let unknown = words.next()?.parse().ok()?;
-            Some((pid, running, ended, unknown))
+            Some(Adopted {
+                supervisor,
+                running,
+                ended,
+                unknown,
+            })
         })
         .flatten();
-    let Some((pid, running, ended, unknown)) = parsed else {
-        return Err(format!(
-            "the new supervisor died without a word (said {line:?}; see the pod's supervisor.log)"
-        ));
-    };
-    let supervisor =
-        ProcRef::of(pid).ok_or_else(|| format!("the new supervisor (pid {pid}) died at once"))?;
-    Ok(Adopted {
-        supervisor,
-        running,
-        ended,
-        unknown,
-    })
+    parsed
+        .map(Some)
+        .ok_or_else(|| format!("the new supervisor died without a word (said {line:?})"))
 }
 
 #[cfg(test)]
@@ -175,13 +217,21 @@ mod tests {
 
     #[test]
     fn reports_are_parsed() {
-        let me = std::process::id();
-        let got = parse_report(&format!("ok {me} 2 1 1\n")).unwrap();
+        let got = parse_report("ok 42 977 2 1 1\n").unwrap().unwrap();
         assert_eq!(
-            (got.supervisor.pid, got.running, got.ended, got.unknown),
-            (me as i32, 2, 1, 1)
+            (got.supervisor, got.running, got.ended, got.unknown),
+            (
+                ProcRef {
+                    pid: 42,
+                    start_time: 977
+                },
+                2,
+                1,
+                1
+            )
         );
-        assert!(parse_report(&format!("ok {me} 2 1\n")).is_err());
+        assert!(parse_report("ok 42 977 2 1\n").is_err());
+        assert_eq!(parse_report("leave supervisor pid 7 has it\n"), Ok(None));
         assert_eq!(parse_report("error no plan\n").unwrap_err(), "no plan");
         assert!(parse_report("")
             .unwrap_err()

@@ -51,12 +51,30 @@ pub fn open_reader(path: &Path) -> std::io::Result<OwnedFd> {
     // The supervisor reads only what poll says is there; blocking reads make "no
     // data yet" impossible to mistake for the end.
     let raw = fd.as_raw_fd();
-    // SAFETY: fcntl on the descriptor just opened.
-    unsafe {
-        let flags = libc::fcntl(raw, libc::F_GETFL);
-        libc::fcntl(raw, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+    // SAFETY: fcntl F_GETFL on the descriptor just opened.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fcntl F_SETFL on the same descriptor with the flags it had.
+    if unsafe { libc::fcntl(raw, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(fd)
+}
+
+/// Does `fd` have data to read right now? (A FIFO reopened after its last writer
+/// closed it never reports end of file to `poll`, so what is left in it is read
+/// while this says so, and then it is closed.)
+pub fn readable_now(fd: &OwnedFd) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd we own, without waiting.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLIN != 0
 }
 
 fn open(path: &CString, flags: libc::c_int) -> std::io::Result<OwnedFd> {
@@ -103,7 +121,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("stderr.fifo");
         drop(create(&path).unwrap());
-        let mut r = std::fs::File::from(open_reader(&path).unwrap());
+        let fd = open_reader(&path).unwrap();
+        // poll reports neither data nor a hang-up (the kernel holds POLLHUP back
+        // until a writer has been seen), so the supervisor must not wait for one.
+        assert!(!readable_now(&fd));
+        let mut r = std::fs::File::from(fd);
         let mut buf = [0u8; 4];
         assert_eq!(r.read(&mut buf).unwrap(), 0);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -230,6 +230,10 @@ impl Supervisor {
         };
         // Listening before the first start: `apply` returns on the ok that
         // start_next_phase may send, and the next command must find the socket.
+        // Adopting: the pod is ours before its control socket is replaced.
+        if self.adopting && !self.claim() {
+            return 1;
+        }
         let listener = control::listen(&self.plan.pod_dir);
         if self.adopting && !self.take_over() {
             return 1;
@@ -317,11 +321,25 @@ impl Supervisor {
         }
     }
 
+    /// Record ourselves as the pod's supervisor ([`adopt::claim`]); false (the
+    /// command told) if the pod is not ours to take over.
+    fn claim(&mut self) -> bool {
+        let why = match adopt::claim(&self.plan.pod_dir) {
+            Ok(adopt::Claim::Ours) => return true,
+            Ok(adopt::Claim::Leave(why)) => format!("leave {why}"),
+            Err(e) => format!("error {e}"),
+        };
+        self.report_line(&why);
+        false
+    }
+
     /// Take the pod over from its dead supervisor ([`adopt`]): restore every
     /// container's record, watch the live ones, and tell the command waiting on us;
     /// then record the ones that ended meanwhile and apply the restart policy to
     /// them. False (the command told) if the pod cannot be found again.
     fn take_over(&mut self) -> bool {
+        let me = std::process::id();
+        let start_time = crate::record::ProcRef::of(me as i32).map_or(0, |p| p.start_time);
         let resumed = match adopt::resume(&self.plan) {
             Ok(r) => r,
             Err(e) => {
@@ -345,17 +363,17 @@ impl Supervisor {
                 State::Running { started_at } => {
                     s.attempted = true;
                     s.started = Some((Instant::now(), started_at.clone()));
-                    // A zombie (its new parent has not reaped it yet) still
-                    // says how it ended.
+                    // One that ended (its pidfd readable) may still say how:
+                    // a zombie not reaped yet.
                     match r.live {
-                        Some(w) => match w.exit_status() {
-                            Some(status) => seen.push((i, Exit::Status(status))),
-                            None => {
-                                s.pid = Some(w.proc.pid);
-                                s.watch = Some(w);
-                                s.pipes = reopen_logs(&self.plan.pod_dir, &s.name, r.outputs);
-                            }
-                        },
+                        Some(w) if w.ended() => {
+                            seen.push((i, w.exit_status().map_or(Exit::Unknown, Exit::Status)))
+                        }
+                        Some(w) => {
+                            s.pid = Some(w.proc.pid);
+                            s.watch = Some(w);
+                            s.pipes = reopen_logs(&self.plan.pod_dir, &s.name, r.outputs);
+                        }
                         None => seen.push((i, Exit::Unknown)),
                     }
                 }
@@ -394,8 +412,7 @@ impl Supervisor {
         let running = self.slots.iter().filter(|s| s.watch.is_some()).count();
         let unknown = seen.iter().filter(|(_, e)| *e == Exit::Unknown).count();
         self.report_line(&format!(
-            "ok {} {running} {} {unknown}",
-            std::process::id(),
+            "ok {me} {start_time} {running} {} {unknown}",
             seen.len()
         ));
         for (i, exit) in seen {
@@ -545,11 +562,25 @@ impl Supervisor {
         }
     }
 
-    /// A watched container's pidfd says it has ended.
+    /// A watched container's pidfd says it has ended. Its output FIFOs are
+    /// drained of what is left and closed now: a FIFO reopened after its writer had
+    /// already closed it never reports end of file.
     fn watched_ended(&mut self, i: usize) {
         let Some(w) = self.slots[i].watch.take() else {
             return;
         };
+        for mut pipe in std::mem::take(&mut self.slots[i].pipes) {
+            let mut buf = [0u8; 65536];
+            while output::readable_now(&pipe.fd) {
+                match nix::unistd::read(&pipe.fd, &mut buf) {
+                    Ok(n) if n > 0 => {
+                        let _ = pipe.writer.write(&buf[..n]);
+                    }
+                    _ => break,
+                }
+            }
+            let _ = pipe.writer.finish();
+        }
         let exit = w.exit_status().map_or(Exit::Unknown, Exit::Status);
         self.ended(i, exit);
     }
