@@ -67,6 +67,9 @@ fn apply_orphan(env: &PodEnv, yaml: &str, under_reaper: bool) -> Option<Reaper> 
             None => cmd.env_remove(k),
         };
     }
+    // The reaper, and podrt under it, in the test's own network namespace (what
+    // env.cmd() does is not carried by the program, arguments and environment).
+    env.host.enter(&mut cmd);
     let mut reaper = Reaper(cmd.spawn().expect("spawn the test reaper"));
     let mut out = std::io::BufReader::new(reaper.0.stdout.take().expect("stdout"));
     let mut said = String::new();

@@ -15,10 +15,6 @@ use podrt_tests::clients::{
 };
 use podrt_tests::{binary, cgroup_file, require_root, unique, wait_until};
 
-/// Where podman's runtime keeps state: podman passes no `--root` to the runtime, so
-/// podrt-runc uses its default.
-const PODRT_DEFAULT_ROOT: &str = "/run/podrt/runc";
-
 /// A hard limit to ask podman for: ours, capped (podman's default of 1048576 needs
 /// CAP_SYS_RESOURCE, which root lacks on these machines).
 fn hard_limit(resource: libc::__rlimit_resource_t, cap: u64) -> u64 {
@@ -56,14 +52,35 @@ impl Podman {
         let mut podman = Podman {
             conf: dir.join("containers.conf"),
             cgroup_parent: format!("/{}", unique("podrt-clients")),
-            runtime: binary("podrt-runc"),
+            runtime: PathBuf::new(),
             image: "localhost/podrt-busybox:latest".into(),
             ids: Default::default(),
             dir,
         };
+        podman.write_runtime();
         podman.write_conf();
         podman.load_image();
         podman
+    }
+
+    /// podman passes its runtime no `--root` (and 4.3's `--runtime-flag` does not
+    /// reach every call), so podrt-runc would keep its state in its default
+    /// /run/podrt/runc: podman gets a runtime that is podrt-runc with this test's
+    /// own state root.
+    fn write_runtime(&mut self) {
+        let script = self.dir.join("podrt-runc");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nexec '{}' --root '{}' \"$@\"\n",
+                binary("podrt-runc").display(),
+                self.runtime_root().display()
+            ),
+        )
+        .expect("write the runtime wrapper");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("make the runtime wrapper executable");
+        self.runtime = script;
     }
 
     fn write_conf(&mut self) {
@@ -104,6 +121,7 @@ impl Podman {
             v.push(flag.into());
             v.push(value.into());
         }
+
         for a in [
             "--storage-driver",
             "vfs",
@@ -115,6 +133,11 @@ impl Podman {
             v.push(a.into());
         }
         v
+    }
+
+    /// podrt-runc's state root for this podman.
+    fn runtime_root(&self) -> PathBuf {
+        self.dir.join("runtime-root")
     }
 
     fn podman(&self, args: &[&str]) -> Ran {
@@ -210,7 +233,7 @@ impl Podman {
     /// podrt-runc cleaned up after podman: no state directory, no container cgroup.
     #[track_caller]
     fn assert_gone(&self, cid: &str) {
-        let state = Path::new(PODRT_DEFAULT_ROOT).join(cid);
+        let state = self.runtime_root().join(cid);
         let cgroups = || cgroups_mentioning(&self.cgroup_parent, cid);
         assert!(
             wait_until(5, || !state.exists() && cgroups().is_empty()),
