@@ -527,3 +527,33 @@ fn an_exit_after_the_takeover_is_seen_and_its_output_kept() {
     env.assert_nothing_left();
     drop(reaper);
 }
+
+/// A delete of a pod whose supervisor died removes it without first starting a
+/// new supervisor for it, whether the pod is named or in the -f file.
+#[test]
+fn a_delete_takes_over_nothing_it_deletes() {
+    let env = PodEnv::new();
+    let yaml = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: c, image: busybox, command: [sleep, \"3600\"]}}\n")
+    };
+    env.apply(&yaml("named"));
+    env.apply(&yaml("filed"));
+    let file = env.manifest("filed", &yaml("filed"));
+    for (pod, args) in [
+        ("named", vec!["delete", "pod", "named"]),
+        (
+            "filed",
+            vec!["delete", "-f", file.to_str().expect("utf-8 path")],
+        ),
+    ] {
+        env.kill_supervisor(pod);
+        let out = env.podrt(&args);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            !err.contains("took over"),
+            "{args:?} took a pod over: {err}"
+        );
+    }
+    env.assert_nothing_left();
+}
