@@ -28,6 +28,7 @@ pub mod pod_cgroup;
 pub mod pod_init;
 pub mod policy;
 pub mod qos;
+pub mod ready;
 pub mod reconcile;
 pub mod record;
 pub mod reexec;

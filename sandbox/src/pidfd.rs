@@ -42,14 +42,7 @@ impl Watched {
 
     /// Has it ended (the pidfd is readable: the whole thread group has exited)?
     pub fn ended(&self) -> bool {
-        let mut p = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll on one pollfd we own, without waiting.
-        let n = unsafe { libc::poll(&mut p, 1, 0) };
-        n == 1 && p.revents != 0
+        crate::ready::readable_now(&self.fd)
     }
 
     /// Once it has exited: its `waitpid` status, from the pidfd when the kernel

@@ -28,7 +28,6 @@ pub fn dispatch() -> Option<i32> {
     let mut args = std::env::args_os().skip(1);
     let first = args.next()?;
     if first == POD_INIT {
-        close_inherited(None);
         crate::pod_init::reap_forever();
     }
     if first == CREATE {

@@ -161,21 +161,21 @@ fn network_options(cli: &Cli) -> Result<NetworkOptions> {
 /// interrupted deletions on, remove interrupted creations; one line on stderr
 /// for each ([`reconcile`]). `gc` does it after its own work.
 fn look_after_pods(opts: &Options, command: &Command) {
-    let own;
-    let deleting: &[String] = match command {
+    match command {
         Command::Apply(_)
         | Command::Get(_)
         | Command::Describe(_)
         | Command::Logs(_)
-        | Command::Exec(_) => &[],
-        // A delete carries its own pods' deletions on itself, in the foreground,
-        // and needs no new supervisor for them first.
-        Command::Delete(a) => {
-            own = delete_names(a).unwrap_or_else(|_| a.names.clone());
-            &own
-        }
-        _ => return,
-    };
+        | Command::Exec(_) => look_after_pods_but(opts, &[]),
+        // `delete` does it itself once it knows the names (-f means reading a file).
+        _ => {}
+    }
+}
+
+/// [`look_after_pods`], leaving alone the pods named in `deleting`: a delete
+/// carries their deletions on itself, in the foreground, and needs no new
+/// supervisor for them first.
+fn look_after_pods_but(opts: &Options, deleting: &[String]) {
     for line in reconcile::reconcile(opts, reconcile::Scope::Everything, deleting) {
         eprintln!("Warning: {line}");
     }
@@ -313,6 +313,7 @@ fn delete_names(a: &DeleteArgs) -> Result<Vec<String>> {
 
 fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
     let names = delete_names(a)?;
+    look_after_pods_but(opts, &names);
     let mut code = 0;
     for name in &names {
         let mut sandbox = match pod::find(&opts.root, name)? {

@@ -77,8 +77,8 @@ pub fn resume(plan: &Plan) -> Result<Vec<Resumed>> {
 /// What [`claim`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// We are the pod's supervisor now, recorded as such.
-    Ours,
+    /// We are the pod's supervisor now, recorded as this process.
+    Ours(ProcRef),
     /// Leave the pod alone, for this reason (another supervisor has it, it is
     /// being deleted, or nothing of it will run again).
     Leave(String),
@@ -109,7 +109,7 @@ pub fn claim(pod_dir: &Path) -> Result<Claim> {
     }
     sandbox.record.supervisor = Some(me);
     sandbox.save()?;
-    Ok(Claim::Ours)
+    Ok(Claim::Ours(me))
 }
 
 /// What a new supervisor said once it had taken a pod over.

@@ -63,20 +63,6 @@ pub fn open_reader(path: &Path) -> std::io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Does `fd` have data to read right now? (A FIFO reopened after its last writer
-/// closed it never reports end of file to `poll`, so what is left in it is read
-/// while this says so, and then it is closed.)
-pub fn readable_now(fd: &OwnedFd) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd we own, without waiting.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n == 1 && p.revents & libc::POLLIN != 0
-}
-
 fn open(path: &CString, flags: libc::c_int) -> std::io::Result<OwnedFd> {
     // SAFETY: open with a NUL-terminated path; the result is checked.
     let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
@@ -124,7 +110,7 @@ mod tests {
         let fd = open_reader(&path).unwrap();
         // poll reports neither data nor a hang-up (the kernel holds POLLHUP back
         // until a writer has been seen), so the supervisor must not wait for one.
-        assert!(!readable_now(&fd));
+        assert!(!crate::ready::readable_now(&fd));
         let mut r = std::fs::File::from(fd);
         let mut buf = [0u8; 4];
         assert_eq!(r.read(&mut buf).unwrap(), 0);

@@ -231,12 +231,19 @@ impl Supervisor {
         // Listening before the first start: `apply` returns on the ok that
         // start_next_phase may send, and the next command must find the socket.
         // Adopting: the pod is ours before its control socket is replaced.
-        if self.adopting && !self.claim() {
-            return 1;
-        }
+        let claimed = if self.adopting {
+            match self.claim() {
+                Some(me) => Some(me),
+                None => return 1,
+            }
+        } else {
+            None
+        };
         let listener = control::listen(&self.plan.pod_dir);
-        if self.adopting && !self.take_over() {
-            return 1;
+        if let Some(me) = claimed {
+            if !self.take_over(me) {
+                return 1;
+            }
         }
         if !self.start_next_phase() {
             return 1;
@@ -321,25 +328,23 @@ impl Supervisor {
         }
     }
 
-    /// Record ourselves as the pod's supervisor ([`adopt::claim`]); false (the
+    /// Record ourselves as the pod's supervisor ([`adopt::claim`]); `None` (the
     /// command told) if the pod is not ours to take over.
-    fn claim(&mut self) -> bool {
+    fn claim(&mut self) -> Option<crate::record::ProcRef> {
         let why = match adopt::claim(&self.plan.pod_dir) {
-            Ok(adopt::Claim::Ours) => return true,
+            Ok(adopt::Claim::Ours(me)) => return Some(me),
             Ok(adopt::Claim::Leave(why)) => format!("leave {why}"),
             Err(e) => format!("error {e}"),
         };
         self.report_line(&why);
-        false
+        None
     }
 
     /// Take the pod over from its dead supervisor ([`adopt`]): restore every
     /// container's record, watch the live ones, and tell the command waiting on us;
     /// then record the ones that ended meanwhile and apply the restart policy to
     /// them. False (the command told) if the pod cannot be found again.
-    fn take_over(&mut self) -> bool {
-        let me = std::process::id();
-        let start_time = crate::record::ProcRef::of(me as i32).map_or(0, |p| p.start_time);
+    fn take_over(&mut self, me: crate::record::ProcRef) -> bool {
         let resumed = match adopt::resume(&self.plan) {
             Ok(r) => r,
             Err(e) => {
@@ -412,7 +417,9 @@ impl Supervisor {
         let running = self.slots.iter().filter(|s| s.watch.is_some()).count();
         let unknown = seen.iter().filter(|(_, e)| *e == Exit::Unknown).count();
         self.report_line(&format!(
-            "ok {me} {start_time} {running} {} {unknown}",
+            "ok {} {} {running} {} {unknown}",
+            me.pid,
+            me.start_time,
             seen.len()
         ));
         for (i, exit) in seen {
@@ -569,16 +576,16 @@ impl Supervisor {
         let Some(w) = self.slots[i].watch.take() else {
             return;
         };
-        for mut pipe in std::mem::take(&mut self.slots[i].pipes) {
-            let mut buf = [0u8; 65536];
-            while output::readable_now(&pipe.fd) {
-                match nix::unistd::read(&pipe.fd, &mut buf) {
-                    Ok(n) if n > 0 => {
-                        let _ = pipe.writer.write(&buf[..n]);
-                    }
-                    _ => break,
-                }
+        for j in (0..self.slots[i].pipes.len()).rev() {
+            while self.slots[i]
+                .pipes
+                .get(j)
+                .is_some_and(|p| crate::ready::readable_now(&p.fd))
+            {
+                self.drain(i, j);
             }
+        }
+        for mut pipe in std::mem::take(&mut self.slots[i].pipes) {
             let _ = pipe.writer.finish();
         }
         let exit = w.exit_status().map_or(Exit::Unknown, Exit::Status);
