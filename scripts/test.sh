@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: set the machine up, then run every workspace
+# The project's test command: set the machine up (scripts/setup.sh and the
+# test-only packages of scripts/apt-packages-test.txt), then run every workspace
 # test as root. Extra arguments go to the test harness, e.g.
 #   scripts/test.sh some_test_name --nocapture
 set -euo pipefail
@@ -13,6 +14,8 @@ fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 scripts/setup.sh
+# What only the tests need (reference runtimes, qemu for the VM test, ...).
+scripts/apt-install.sh scripts/apt-packages-test.txt
 
 # Same fallback as setup.sh: rustup's cargo may not be on root's PATH.
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

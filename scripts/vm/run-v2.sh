@@ -9,15 +9,15 @@
 # run with a deliberately broken v2 path) are printed here.
 #
 # Exit status: 0 when every RESULT is PASS, 1 when one is not (or the guest did not
-# finish), 2 when something needed is missing (run scripts/setup.sh).
+# finish), 2 when something needed is missing (scripts/test.sh installs it).
 # Env: PODRT_RUNC      podrt-runc to test (default target/release/podrt-runc)
 #      PODRT           podrt to test (default target/release/podrt)
 #      PODRT_CNI_BIN_DIR where the bridge and host-local plugins are (default /usr/lib/cni)
 #      PODRT_VM_TIMEOUT seconds before the VM is stopped (default 300)
 #      PODRT_VM_KEEP=1  keep the work directory (console log, results)
-#      PODRT_VM_CACHE   where built initramfs images are kept by input hash
+#      PODRT_VM_CACHE   where the guest kernel is unpacked (kernel/) and built
+#                       initramfs images are kept by input hash
 #                       (default /var/tmp/podrt-vm-cache; the three newest stay)
-#      PODRT_VM_INSTALL=1 apt-get install what is missing instead of failing
 # The VM has no network device (-nic none) and writes nothing outside its work dir.
 set -euo pipefail
 
@@ -40,20 +40,34 @@ export PATH="$PATH:/usr/sbin:/sbin"
 die() { echo "run-v2: $*" >&2; exit 2; }
 t_start=$(date +%s.%N)
 
-# The newest Debian 6.1 kernel in /boot (never the running Firecracker kernel).
-find_kernel() { ls /boot/vmlinuz-6.1.*-amd64 2>/dev/null | sort -V | tail -n1; }
-kernel="$(find_kernel)"
-if [ -z "$kernel" ] || ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null; then
-    if [ "${PODRT_VM_INSTALL:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-            qemu-system-x86 linux-image-amd64 cpio
-        kernel="$(find_kernel)"
-    fi
+cache="${PODRT_VM_CACHE:-/var/tmp/podrt-vm-cache}"
+
+# The guest kernel: the package linux-image-amd64 depends on, fetched as a file
+# and unpacked into the cache. Installing it would put initramfs-tools and boot
+# hooks on this host for a kernel it never boots. The package leaves
+# modules.dep to its postinst, so depmod writes it here for modinfo.
+kpkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1/ { print $2; exit }' || true)"
+if [ -n "$kpkg" ] && [ ! -d "$cache/kernel/$kpkg" ]; then
+    command -v depmod >/dev/null || die "depmod missing: scripts/test.sh installs kmod"
+    mkdir -p "$cache/kernel"
+    ktmp="$(mktemp -d "$cache/kernel/.fetch.XXXXXX")"
+    (cd "$ktmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$kpkg") >&2 \
+        || { rm -rf "$ktmp"; die "apt-get download $kpkg failed"; }
+    dpkg-deb -x "$ktmp"/*.deb "$ktmp/root"
+    depmod -b "$ktmp/root" "${kpkg#linux-image-}"
+    mv "$ktmp/root" "$cache/kernel/$kpkg"
+    rm -rf "$ktmp"
+    # One kernel is enough: drop those of older packages.
+    find "$cache/kernel" -mindepth 1 -maxdepth 1 ! -name "$kpkg" -exec rm -rf {} +
+    echo "INFO kernel fetched $kpkg"
 fi
-[ -n "$kernel" ] || die "no Debian 6.1 kernel (/boot/vmlinuz-6.1.*-amd64): run scripts/setup.sh (it installs linux-image-amd64)"
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: run scripts/setup.sh (it installs qemu-system-x86)"
-command -v cpio >/dev/null || die "cpio missing: run scripts/setup.sh"
-command -v modinfo >/dev/null || die "modinfo missing: run scripts/setup.sh (kmod comes with linux-image-amd64)"
+# Without apt's lists (no `apt-get update` yet) the kernel fetched last serves.
+kroot="$(ls -d "$cache"/kernel/linux-image-6.1* 2>/dev/null | sort -V | tail -n1 || true)"
+kernel="$([ -z "$kroot" ] || ls "$kroot"/boot/vmlinuz-6.1.*-amd64 2>/dev/null | sort -V | tail -n1 || true)"
+[ -n "$kernel" ] || die "no Debian 6.1 kernel in $cache/kernel and apt knows no linux-image-amd64 to fetch (apt-get update)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: scripts/test.sh installs qemu-system-x86"
+command -v cpio >/dev/null || die "cpio missing: scripts/test.sh installs it"
+command -v modinfo >/dev/null || die "modinfo missing: scripts/test.sh installs kmod"
 command -v python3 >/dev/null || die "python3 missing: run scripts/setup.sh"
 [ -x /bin/busybox ] || die "/bin/busybox missing: run scripts/setup.sh (it installs busybox-static)"
 [ -x "$runc" ] || die "$runc missing: build it with 'cargo build --release --bins'"
@@ -65,8 +79,10 @@ done
 if [ ! -x "$rootfs/bin/busybox" ] || [ ! -f "$base_config" ]; then
     die "vendored rootfs/bundle missing: run vendor-images/build.sh"
 fi
-kver="${kernel#/boot/vmlinuz-}"
-[ -d "/lib/modules/$kver" ] || die "/lib/modules/$kver missing: reinstall linux-image-$kver"
+kver="${kernel##*/vmlinuz-}"
+[ -f "$kroot/lib/modules/$kver/modules.dep" ] || die "$kroot/lib/modules/$kver/modules.dep missing: remove $kroot to fetch it again"
+# Modules of the unpacked kernel, not of this host's.
+modinfo() { command modinfo -b "$kroot" "$@"; }
 
 work="$(mktemp -d /tmp/podrt-vm.XXXXXX)"
 # shellcheck disable=SC2317 # called by the trap
@@ -77,7 +93,6 @@ trap cleanup EXIT
 # The initramfs is cached by a hash of everything that goes into it (this script,
 # binaries and their libraries, scripts, rootfs, image, kernel modules), so a repeated run with
 # the same inputs boots at once.
-cache="${PODRT_VM_CACHE:-/var/tmp/podrt-vm-cache}"
 exes=("$runc" "$podrt" "$cni_bin/bridge" "$cni_bin/host-local" /bin/busybox)
 libs() { for exe in "${exes[@]}"; do ldd "$exe" 2>/dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }'; done | sort -u; }
 inputs_hash() {
