@@ -10,6 +10,10 @@ pub const VAR: &str = "PODRT_TEST_FAULT";
 /// Skip writing memory, cpu and pids limits on cgroup v2.
 pub const CGROUP_V2_LIMITS: &str = "cgroup-v2-limits";
 
+/// Bind mounts without `open_tree`/`move_mount`/`mount_setattr`, as on kernels
+/// before 5.12, so that path is tested on this one.
+pub const LEGACY_BINDS: &str = "legacy-binds";
+
 /// Whether the switch `name` is on (and, if so, a warning on stderr).
 pub fn active(name: &str) -> bool {
     let on = std::env::var_os(VAR).is_some_and(|v| v == name);

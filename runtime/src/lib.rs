@@ -23,6 +23,7 @@ pub mod error;
 pub mod exec;
 pub mod fault;
 pub mod hooks;
+pub mod in_root;
 pub mod init;
 pub mod lsm;
 pub mod mounts;

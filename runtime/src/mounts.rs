@@ -15,6 +15,7 @@ use libc::c_ulong;
 use oci_spec::runtime::Mount;
 
 use crate::error::{Error, Result};
+use crate::in_root::{identity, open_in_root, Fd, ProcFdPath};
 use crate::sync::{Step, StepError};
 
 /// What a mount target should be created as.
@@ -384,50 +385,284 @@ pub fn bind_remount(target: &CStr, flags: c_ulong) -> std::result::Result<(), i3
     }
 }
 
+/// The container's root as the child sees it while mounting: a descriptor of it
+/// and the length of its host path, so a planned target (`<rootfs>/a/b`) can be
+/// looked up again inside it as `/a/b`.
+#[derive(Debug, Clone, Copy)]
+pub struct Root {
+    /// `O_PATH` descriptor of the rootfs, opened after its self-bind.
+    pub fd: std::os::fd::RawFd,
+    /// Bytes of the rootfs's host path that prefix every target.
+    pub prefix_len: usize,
+    /// Bind with `mount(2)` and a verified remount instead of `open_tree` and
+    /// `mount_setattr` (kernels before 5.12, or the test-only fault switch).
+    pub legacy_binds: bool,
+}
+
+impl Root {
+    /// `target` as a path inside the root (`/a/b`; empty for the root itself).
+    fn inside<'a>(&self, target: &'a CStr) -> &'a CStr {
+        let bytes = target.to_bytes_with_nul();
+        CStr::from_bytes_with_nul(&bytes[self.prefix_len.min(bytes.len() - 1)..]).unwrap_or(c"")
+    }
+}
+
 impl MountOp {
-    /// Carry out this mount in the child. Async-signal-safe.
-    pub fn apply(&self, index: u32) -> std::result::Result<(), StepError> {
+    /// Carry out this mount in the child. The target is resolved inside the root
+    /// at this moment and mounted through its descriptor, so a path a running
+    /// container changed since the plan was made cannot lead the mount out of the
+    /// root. Async-signal-safe.
+    pub fn apply(&self, index: u32, root: &Root) -> std::result::Result<(), StepError> {
         let fail = |step, errno| StepError { step, errno, index };
-        make_target(&self.target, self.kind).map_err(|e| fail(Step::MountTarget, e))?;
-        let r = sys_mount(
-            self.source.as_deref(),
-            &self.target,
-            self.fstype.as_deref(),
-            self.flags,
-            self.data.as_deref(),
-        );
+        let inside = root.inside(&self.target);
+        let target = open_in_root(root.fd, inside, Some(self.kind))
+            .map_err(|e| fail(Step::MountTarget, e))?;
+        let at = ProcFdPath::new(target.0);
+        let bind = self.flags & libc::MS_BIND != 0 && self.fstype.is_none();
+        let r = match (&self.source, bind) {
+            (Some(src), true) => {
+                let recursive = self.flags & libc::MS_REC != 0;
+                bind_into(
+                    src,
+                    &target,
+                    inside,
+                    root,
+                    recursive,
+                    self.remount_flags,
+                    &self.propagation,
+                )
+            }
+            _ => sys_mount(
+                self.source.as_deref(),
+                at.as_cstr(),
+                self.fstype.as_deref(),
+                self.flags,
+                self.data.as_deref(),
+            )
+            .map_err(|e| (Step::Mount, e)),
+        };
         match (r, &self.fallback_bind) {
             (Ok(()), _) => {}
-            (Err(libc::EPERM | libc::EBUSY), Some(host)) => {
+            (Err((Step::Mount, libc::EPERM | libc::EBUSY)), Some(host)) if !bind => {
                 // sysfs or mqueue from a namespace we do not own: bind the host's copy.
-                sys_mount(
-                    Some(host),
-                    &self.target,
-                    None,
-                    libc::MS_BIND | libc::MS_REC,
-                    None,
-                )
-                .map_err(|e| fail(Step::Mount, e))?;
-                bind_remount(&self.target, self.flags).map_err(|e| fail(Step::Remount, e))?;
+                let flags = Some(libc::MS_BIND | libc::MS_REMOUNT | self.flags);
+                bind_into(host, &target, inside, root, true, flags, &[])
+                    .map_err(|(s, e)| fail(s, e))?;
             }
-            (Err(libc::ENOENT), _) if self.optional => {
+            (Err((_, libc::ENOENT)), _) if self.optional => {
                 // SAFETY: rmdir of the empty target we just created.
                 unsafe { libc::rmdir(self.target.as_ptr()) };
                 return Ok(());
             }
-            (Err(e), _) => return Err(fail(Step::Mount, e)),
+            (Err((step, e)), _) => return Err(fail(step, e)),
+        }
+        if bind {
+            return Ok(());
         }
         if let Some(plan) = &self.copy_up {
             plan.apply().map_err(|e| fail(Step::CopyUp, e))?;
         }
-        if let Some(flags) = self.remount_flags {
-            bind_remount(&self.target, flags).map_err(|e| fail(Step::Remount, e))?;
-        }
-        for &prop in &self.propagation {
-            sys_mount(None, &self.target, None, prop, None).map_err(|e| fail(Step::Remount, e))?;
+        if self.remount_flags.is_some() || !self.propagation.is_empty() {
+            // The new mount, found again inside the root (the descriptor above is the
+            // directory under it).
+            let mounted =
+                open_in_root(root.fd, inside, None).map_err(|e| fail(Step::Remount, e))?;
+            let at = ProcFdPath::new(mounted.0);
+            if let Some(flags) = self.remount_flags {
+                bind_remount(at.as_cstr(), flags).map_err(|e| fail(Step::Remount, e))?;
+            }
+            for &prop in &self.propagation {
+                sys_mount(None, at.as_cstr(), None, prop, None)
+                    .map_err(|e| fail(Step::Remount, e))?;
+            }
         }
         Ok(())
     }
+}
+
+/// `mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// The `MOUNT_ATTR_*` set and clear masks for `MS_*` remount flags.
+fn mount_attrs(flags: c_ulong) -> (u64, u64) {
+    let mut set = 0;
+    let mut clr = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, 0x1),
+        (libc::MS_NOSUID, 0x2),
+        (libc::MS_NODEV, 0x4),
+        (libc::MS_NOEXEC, 0x8),
+        (libc::MS_NODIRATIME, 0x80),
+        (256, 0x20_0000), // MS_NOSYMFOLLOW
+    ] {
+        if flags & ms != 0 {
+            set |= attr;
+        }
+    }
+    // The atime modes are one field: naming one clears the others.
+    for (ms, attr) in [
+        (libc::MS_NOATIME, 0x10),
+        (libc::MS_STRICTATIME, 0x20),
+        (libc::MS_RELATIME, 0x0),
+    ] {
+        if flags & ms != 0 {
+            set |= attr;
+            clr |= 0x70; // MOUNT_ATTR__ATIME
+        }
+    }
+    (set, clr)
+}
+
+fn mount_setattr(
+    fd: std::os::fd::RawFd,
+    flags: u32,
+    attr: &MountAttr,
+) -> std::result::Result<(), i32> {
+    // SAFETY: an empty path with AT_EMPTY_PATH on our descriptor, and a mount_attr
+    // of the size we pass.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as u32 | flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc < 0 {
+        Err(nix::errno::Errno::last_raw())
+    } else {
+        Ok(())
+    }
+}
+
+/// Bind `source` onto the directory or file `target` (a descriptor resolved inside
+/// the root): a detached copy of the source's mount is made (`open_tree`), given its
+/// flags while nobody can see it (`mount_setattr`), and attached at exactly that
+/// descriptor (`move_mount`), so no path is looked up after the target was
+/// resolved. Kernels without that API (before 5.12) bind onto `/proc/self/fd/N` and
+/// remount what they find again inside the root, checked to be the source.
+fn bind_into(
+    source: &CStr,
+    target: &Fd,
+    inside: &CStr,
+    root: &Root,
+    recursive: bool,
+    remount: Option<c_ulong>,
+    propagation: &[c_ulong],
+) -> std::result::Result<(), (Step, i32)> {
+    if !root.legacy_binds {
+        match bind_new_api(source, target, recursive, remount, propagation) {
+            Err((_, libc::ENOSYS)) => {}
+            other => return other,
+        }
+    }
+    let at = ProcFdPath::new(target.0);
+    let flags = libc::MS_BIND | if recursive { libc::MS_REC } else { 0 };
+    sys_mount(Some(source), at.as_cstr(), None, flags, None).map_err(|e| (Step::Mount, e))?;
+    if remount.is_none() && propagation.is_empty() {
+        return Ok(());
+    }
+    let mounted = open_in_root(root.fd, inside, None).map_err(|e| (Step::Remount, e))?;
+    let src = open_path(source).map_err(|e| (Step::Remount, e))?;
+    // What we found must be the source's root, not another mount a container
+    // redirected the path to.
+    if identity(mounted.0) != identity(src.0) || identity(mounted.0) == identity(target.0) {
+        return Err((Step::Remount, libc::EXDEV));
+    }
+    let at = ProcFdPath::new(mounted.0);
+    if let Some(flags) = remount {
+        bind_remount(at.as_cstr(), flags).map_err(|e| (Step::Remount, e))?;
+    }
+    for &prop in propagation {
+        sys_mount(None, at.as_cstr(), None, prop, None).map_err(|e| (Step::Remount, e))?;
+    }
+    Ok(())
+}
+
+fn open_path(path: &CStr) -> std::result::Result<Fd, i32> {
+    // SAFETY: open of a NUL-terminated path; the descriptor is owned by the Fd.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        Err(nix::errno::Errno::last_raw())
+    } else {
+        Ok(Fd(fd))
+    }
+}
+
+fn bind_new_api(
+    source: &CStr,
+    target: &Fd,
+    recursive: bool,
+    remount: Option<c_ulong>,
+    propagation: &[c_ulong],
+) -> std::result::Result<(), (Step, i32)> {
+    const OPEN_TREE_CLONE: u32 = 1;
+    const AT_RECURSIVE: u32 = 0x8000;
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    let rec = if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: open_tree of a NUL-terminated path; the result is owned by the Fd.
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            source.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec,
+        )
+    };
+    if tree < 0 {
+        return Err((Step::Mount, nix::errno::Errno::last_raw()));
+    }
+    let tree = Fd(tree as std::os::fd::RawFd);
+    if let Some(flags) = remount {
+        let (attr_set, attr_clr) = mount_attrs(flags);
+        let attr = MountAttr {
+            attr_set,
+            attr_clr,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // Only the top mount, as a bind remount does (`rro` would be recursive).
+        mount_setattr(tree.0, 0, &attr).map_err(|e| (Step::Remount, e))?;
+    }
+    // SAFETY: move_mount between two descriptors we hold, with empty paths.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.0,
+            c"".as_ptr(),
+            target.0,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if rc < 0 {
+        return Err((Step::Mount, nix::errno::Errno::last_raw()));
+    }
+    // The descriptor now names the attached mount.
+    for &prop in propagation {
+        let attr = MountAttr {
+            attr_set: 0,
+            attr_clr: 0,
+            propagation: prop & !libc::MS_REC,
+            userns_fd: 0,
+        };
+        let rec = if prop & libc::MS_REC != 0 {
+            AT_RECURSIVE
+        } else {
+            0
+        };
+        mount_setattr(tree.0, rec, &attr).map_err(|e| (Step::Remount, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use oci_spec::runtime::Spec;
 use crate::cgroups;
 use crate::devices::DevicePlan;
 use crate::error::{Error, Result};
-use crate::mounts::{bind_remount, cstring, plan_mount, sys_mount, MountOp};
+use crate::mounts::{bind_remount, cstring, plan_mount, sys_mount, MountOp, Root};
 use crate::namespaces::NamespacePlan;
 use crate::pivot_root;
 use crate::sync::{Step, StepError};
@@ -42,6 +42,9 @@ pub struct RootfsPlan {
     /// The mount point holding the rootfs: made private before pivot_root, which the
     /// kernel refuses when the new root's parent mount is shared.
     pub rootfs_parent: Option<CString>,
+    /// Bind the old way (`mount(2)` plus a checked remount) even where the kernel has
+    /// `open_tree`/`mount_setattr`: only the test-only fault switch sets it.
+    pub legacy_binds: bool,
 }
 
 fn propagation_flag(value: &str) -> Result<libc::c_ulong> {
@@ -119,6 +122,7 @@ impl RootfsPlan {
             rootfs: cstring(rootfs, "root.path")?,
             root_propagation: libc::MS_SLAVE | libc::MS_REC,
             no_pivot,
+            legacy_binds: crate::fault::active(crate::fault::LEGACY_BINDS),
             readonly_root: spec
                 .root()
                 .as_ref()
@@ -229,9 +233,28 @@ impl RootfsPlan {
             errno,
             index: 0,
         })?;
+        // Every target is looked up from this descriptor, opened after the self-bind so
+        // it sees the mounts made below; it is closed before pivot_root.
+        let root = crate::in_root::openat2(
+            libc::AT_FDCWD,
+            &self.rootfs,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(|errno| StepError {
+            step: Step::RootfsBind,
+            errno,
+            index: 1,
+        })?;
+        let ctx = Root {
+            fd: root.0,
+            prefix_len: self.rootfs.to_bytes().len(),
+            legacy_binds: self.legacy_binds,
+        };
         for (i, m) in self.mounts.iter().enumerate() {
-            m.apply(i as u32)?;
+            m.apply(i as u32, &ctx)?;
         }
+        drop(root);
         self.devices.apply()
     }
 

@@ -22,6 +22,7 @@ pub mod network;
 pub mod overlay;
 pub mod paths;
 pub mod pidfd;
+pub mod pinned_path;
 pub mod pins;
 pub mod pod;
 pub mod pod_cgroup;

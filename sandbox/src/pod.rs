@@ -392,6 +392,7 @@ pub fn create_container(
             container,
             field,
             &sandbox.record.volumes,
+            &dir,
         )?);
         let oci = container_spec::build(&SpecInput {
             container,
@@ -509,6 +510,8 @@ pub fn remove_container(sandbox: &mut Sandbox, name: &str) -> Result<()> {
 
 fn remove_container_files(paths: &PodPaths, name: &str) {
     let _ = overlay::unmount(&paths.rootfs(name));
+    // The container's pinned subPaths (mounts) go before their directory.
+    let _ = remove_tree(&paths.container(name).join("subpaths"));
     for sub in ["upper", "work", "rootfs"] {
         let _ = std::fs::remove_dir_all(paths.container(name).join(sub));
     }

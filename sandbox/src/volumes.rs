@@ -4,7 +4,8 @@
 //! checked or created per its `type` as kubelet does. Each mount is a bind mount in
 //! the container's spec, read-only when asked, narrowed by `subPath`.
 
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
@@ -13,6 +14,7 @@ use oci_spec::runtime::{Mount, MountBuilder};
 
 use crate::error::{Error, Result};
 use crate::paths::PodPaths;
+use crate::pinned_path;
 
 /// A volume made ready on the host.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -23,6 +25,17 @@ pub struct PreparedVolume {
     pub host_path: PathBuf,
     /// podrt made a tmpfs there, to unmount at deletion.
     pub tmpfs: bool,
+    /// A hostPath as it was found (and type-checked) at creation, bind-mounted here
+    /// in the pod's directory; containers mount this, never the path again.
+    #[serde(default)]
+    pub pinned: Option<PathBuf>,
+}
+
+impl PreparedVolume {
+    /// What containers bind-mount.
+    pub fn source(&self) -> &Path {
+        self.pinned.as_deref().unwrap_or(&self.host_path)
+    }
 }
 
 /// Make every volume of the pod ready: emptyDirs created (tmpfs mounted), hostPaths
@@ -51,6 +64,9 @@ pub fn prepare(spec: &PodSpec, paths: &PodPaths) -> Result<Vec<PreparedVolume>> 
 pub fn release(volumes: &[PreparedVolume]) {
     for v in volumes.iter().filter(|v| v.tmpfs) {
         let _ = umount2(&v.host_path, MntFlags::MNT_DETACH);
+    }
+    for pin in volumes.iter().filter_map(|v| v.pinned.as_ref()) {
+        let _ = umount2(pin, MntFlags::MNT_DETACH);
     }
 }
 
@@ -87,15 +103,19 @@ fn prepare_one(
             name: v.name.clone(),
             host_path: dir,
             tmpfs: memory,
+            pinned: None,
         });
     }
     if let Some(hp) = &v.host_path {
         let path = PathBuf::from(&hp.path);
-        ensure_host_path(&path, hp.type_.as_deref().unwrap_or(""), &field)?;
+        let fd = ensure_host_path(&path, hp.type_.as_deref().unwrap_or(""), &field)?;
+        let pin = paths.volume(&v.name);
+        pinned_path::pin(&fd, &pin)?;
         return Ok(PreparedVolume {
             name: v.name.clone(),
             host_path: path,
             tmpfs: false,
+            pinned: Some(pin),
         });
     }
     Err(Error::Unsupported {
@@ -136,77 +156,86 @@ fn mount_tmpfs(dir: &Path, size: Option<u64>) -> Result<()> {
     .map_err(|e| Error::io("mounting tmpfs on", dir, e.into()))
 }
 
-/// Check or create a hostPath per its `type`, with kubelet's meaning of each.
-fn ensure_host_path(path: &Path, typ: &str, field: &str) -> Result<()> {
-    let meta = std::fs::metadata(path);
+/// Check or create a hostPath per its `type`, with kubelet's meaning of each, and
+/// return the descriptor the check was made on: the object containers will get,
+/// whatever happens to the path afterwards.
+fn ensure_host_path(path: &Path, typ: &str, field: &str) -> Result<OwnedFd> {
     let missing = |kind: &str| Error::Unsupported {
         field: format!("{field}.hostPath.path"),
         message: format!("{} is not {kind} on this host", path.display()),
     };
-    match typ {
-        "" => Ok(()),
-        "DirectoryOrCreate" => match meta {
-            Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(missing("a directory")),
-            Err(_) => {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .create(path)
-                    .map_err(|e| Error::io("creating hostPath directory", path, e))?;
-                std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                    .map_err(|e| Error::io("setting mode 0755 on", path, e))
+    let want: Option<(u32, &str)> = match typ {
+        "" => None,
+        "DirectoryOrCreate" | "Directory" => Some((libc::S_IFDIR, "a directory")),
+        "FileOrCreate" | "File" => Some((libc::S_IFREG, "a file")),
+        "Socket" => Some((libc::S_IFSOCK, "a socket")),
+        "CharDevice" => Some((libc::S_IFCHR, "a character device")),
+        "BlockDevice" => Some((libc::S_IFBLK, "a block device")),
+        other => {
+            return Err(Error::Unsupported {
+                field: format!("{field}.hostPath.type"),
+                message: format!("unknown type {other:?}"),
+            })
+        }
+    };
+    let fd = match pinned_path::open_host(path) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match typ {
+                "DirectoryOrCreate" => {
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .create(path)
+                        .map_err(|e| Error::io("creating hostPath directory", path, e))?;
+                    std::fs::set_permissions(
+                        path,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                    )
+                    .map_err(|e| Error::io("setting mode 0755 on", path, e))?;
+                }
+                "FileOrCreate" => {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .mode(0o644)
+                        .open(path)
+                        .map(drop)
+                        .map_err(|e| Error::io("creating hostPath file", path, e))?;
+                }
+                "" => {
+                    return Err(Error::Unsupported {
+                        field: format!("{field}.hostPath.path"),
+                        message: format!("{} does not exist on this host", path.display()),
+                    })
+                }
+                _ => return Err(missing(want.map_or("there", |w| w.1))),
             }
-        },
-        "FileOrCreate" => match meta {
-            Ok(m) if m.is_file() => Ok(()),
-            Ok(_) => Err(missing("a file")),
-            Err(_) => std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o644)
-                .open(path)
-                .map(drop)
-                .map_err(|e| Error::io("creating hostPath file", path, e)),
-        },
-        "Directory" => meta
-            .ok()
-            .filter(|m| m.is_dir())
-            .map(drop)
-            .ok_or_else(|| missing("a directory")),
-        "File" => meta
-            .ok()
-            .filter(|m| m.is_file())
-            .map(drop)
-            .ok_or_else(|| missing("a file")),
-        "Socket" => meta
-            .ok()
-            .filter(|m| m.file_type().is_socket())
-            .map(drop)
-            .ok_or_else(|| missing("a socket")),
-        "CharDevice" => meta
-            .ok()
-            .filter(|m| m.file_type().is_char_device())
-            .map(drop)
-            .ok_or_else(|| missing("a character device")),
-        "BlockDevice" => meta
-            .ok()
-            .filter(|m| m.file_type().is_block_device())
-            .map(drop)
-            .ok_or_else(|| missing("a block device")),
-        other => Err(Error::Unsupported {
-            field: format!("{field}.hostPath.type"),
-            message: format!("unknown type {other:?}"),
-        }),
+            pinned_path::open_host(path).map_err(|e| Error::io("opening hostPath", path, e))?
+        }
+        Err(e) => return Err(Error::io("opening hostPath", path, e)),
+    };
+    if let Some((mode, kind)) = want {
+        let (actual, _) = pinned_path::stat(fd.as_raw_fd())
+            .map_err(|e| Error::io("inspecting hostPath", path, e))?;
+        if actual & libc::S_IFMT != mode {
+            return Err(missing(kind));
+        }
     }
+    Ok(fd)
 }
 
 /// The bind mounts of `container`'s `volumeMounts` (the container is at `field`,
 /// e.g. `spec.containers[0]`).
+///
+/// A `subPath` is opened inside its volume once, and that very object is pinned
+/// at `subpaths/<index>` under `pins` (the container's directory); the container
+/// mounts the pin.
 pub fn mounts_for(
     container: &Container,
     field: &str,
     volumes: &[PreparedVolume],
+    pins: &Path,
 ) -> Result<Vec<Mount>> {
     let mut out = Vec::new();
     for (i, vm) in container.volume_mounts.iter().flatten().enumerate() {
@@ -219,8 +248,13 @@ pub fn mounts_for(
                 message: format!("no volume {:?} in spec.volumes", vm.name),
             })?;
         let source = match vm.sub_path.as_deref().filter(|s| !s.is_empty()) {
-            Some(sub) => sub_path(&vol.host_path, sub, &format!("{at}.subPath"))?,
-            None => vol.host_path.clone(),
+            Some(sub) => {
+                let fd = sub_path(vol.source(), sub, &format!("{at}.subPath"))?;
+                let pin = pins.join("subpaths").join(i.to_string());
+                pinned_path::pin(&fd, &pin)?;
+                pin
+            }
+            None => vol.source().to_path_buf(),
         };
         let mut options = vec!["rbind".to_string()];
         if vm.read_only == Some(true) {
@@ -241,9 +275,9 @@ pub fn mounts_for(
     Ok(out)
 }
 
-/// Resolve `sub` inside `base`, creating it as a directory if missing (as kubelet
+/// Open `sub` inside `base`, creating it as a directory if missing (as kubelet
 /// does) and refusing anything that leaves the volume, through `..` or a symlink.
-fn sub_path(base: &Path, sub: &str, field: &str) -> Result<PathBuf> {
+fn sub_path(base: &Path, sub: &str, field: &str) -> Result<OwnedFd> {
     let rel = Path::new(sub);
     if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(Error::Unsupported {
@@ -251,23 +285,8 @@ fn sub_path(base: &Path, sub: &str, field: &str) -> Result<PathBuf> {
             message: format!("{sub:?} must be a relative path without '..'"),
         });
     }
-    let path = base.join(rel);
-    if std::fs::symlink_metadata(&path).is_err() {
-        std::fs::create_dir_all(&path).map_err(|e| Error::io("creating subPath", &path, e))?;
-    }
-    let real = path
-        .canonicalize()
-        .map_err(|e| Error::io("resolving subPath", &path, e))?;
-    let real_base = base
-        .canonicalize()
-        .map_err(|e| Error::io("resolving volume", base, e))?;
-    if !real.starts_with(&real_base) {
-        return Err(Error::Unsupported {
-            field: field.into(),
-            message: format!("{sub:?} leads outside its volume (through a symlink)"),
-        });
-    }
-    Ok(real)
+    let base_fd = pinned_path::open_host(base).map_err(|e| Error::io("opening volume", base, e))?;
+    pinned_path::open_beneath(&base_fd, base, sub, field)
 }
 
 #[cfg(test)]
@@ -279,7 +298,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("podrt-subpath-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::os::unix::fs::symlink("/etc", dir.join("escape")).unwrap();
-        assert!(sub_path(&dir, "a/b", "f").unwrap().ends_with("a/b"));
+        let fd = sub_path(&dir, "a/b", "f").unwrap();
+        let at = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert_eq!(at, dir.join("a/b"));
         assert!(sub_path(&dir, "../x", "f").is_err());
         assert!(sub_path(&dir, "/abs", "f").is_err());
         let err = sub_path(&dir, "escape", "f").unwrap_err().to_string();

@@ -29,6 +29,8 @@ pub struct PodEnv {
     /// `PODRT_CONFIG`: empty unless a test writes settings there, so the
     /// machine's /etc/podrt/config.yaml never changes what a test sees.
     pub config: PathBuf,
+    /// Extra environment for every podrt command (e.g. a test-only fault switch).
+    pub vars: Vec<(String, String)>,
 }
 
 impl PodEnv {
@@ -68,6 +70,7 @@ impl PodEnv {
             root,
             cgroup_parent,
             flags: Vec::new(),
+            vars: Vec::new(),
             host,
         }
     }
@@ -83,6 +86,7 @@ impl PodEnv {
             .arg(&self.cni_conf_dir)
             .args(&self.flags)
             .env("PODRT_CONFIG", &self.config)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         self.host.enter(&mut c);
         c

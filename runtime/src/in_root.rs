@@ -1,0 +1,257 @@
+//! Looking up paths inside a container's root while something else may be
+//! changing them. A volume is shared with containers that are already running, so a
+//! path string checked a moment ago can have had a component swapped for a symlink
+//! to the host's `/` by the time `mount(2)` follows it (the CVE-2021-25741 class).
+//! Here every lookup is one `openat2(RESOLVE_IN_ROOT)` from a descriptor of the
+//! root, so symlinks resolve as if the root were `/` and never lead out; the caller
+//! keeps the descriptor and mounts onto `/proc/self/fd/N` (or moves a mount there),
+//! so nothing is looked up twice.
+//!
+//! Everything here runs between `clone` and `exec`: no allocation, no locks, only
+//! syscalls on stack buffers.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use crate::mounts::TargetKind;
+
+/// `struct open_how` of `openat2(2)` (libc's is `non_exhaustive`).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Resolve inside the root given as `dirfd`, and refuse `/proc/self/fd`-style jumps.
+pub const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+/// Stay below `dirfd` (an escaping `..` or absolute symlink fails with `EXDEV`).
+pub const BENEATH: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+
+/// A descriptor closed when dropped (close is async-signal-safe).
+#[derive(Debug)]
+pub struct Fd(pub RawFd);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: closing a descriptor this value owns.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+impl From<Fd> for std::os::fd::OwnedFd {
+    fn from(fd: Fd) -> Self {
+        let raw = fd.0;
+        std::mem::forget(fd);
+        // SAFETY: `Fd` owned the descriptor and was forgotten, so it has one owner.
+        unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) }
+    }
+}
+
+/// `openat2(2)`; returns the errno on failure (`ENOSYS` before Linux 5.6).
+pub fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd, i32> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: path is NUL-terminated, `how` is a valid open_how of the size we pass.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        Err(nix::errno::Errno::last_raw())
+    } else {
+        Ok(Fd(fd as RawFd))
+    }
+}
+
+/// `/proc/self/fd/N` in a stack buffer, for syscalls that take a path.
+pub struct ProcFdPath {
+    buf: [u8; 32],
+}
+
+impl ProcFdPath {
+    /// The path of descriptor `fd`.
+    pub fn new(fd: RawFd) -> ProcFdPath {
+        let mut buf = [0u8; 32];
+        let prefix = b"/proc/self/fd/";
+        buf[..prefix.len()].copy_from_slice(prefix);
+        let mut digits = [0u8; 10];
+        let mut n = fd.max(0) as u32;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for i in 0..len {
+            buf[prefix.len() + i] = digits[len - 1 - i];
+        }
+        ProcFdPath { buf }
+    }
+
+    /// As a C string.
+    pub fn as_cstr(&self) -> &CStr {
+        // The buffer is zeroed past the digits, so a NUL is always there.
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"/proc/self/fd")
+    }
+}
+
+/// Open `path` (absolute or relative, resolved inside `root`) as an `O_PATH`
+/// descriptor. With `create`, missing components are made on the way, directories
+/// with mode 0755 and the last one as `create` says — each with `mkdirat`/`mknodat`
+/// on the descriptor of its parent, itself resolved inside the root, so a symlink
+/// swapped in meanwhile is followed inside the root or refused, never out of it.
+pub fn open_in_root(root: RawFd, path: &CStr, create: Option<TargetKind>) -> Result<Fd, i32> {
+    open_resolved(root, path, create, IN_ROOT)
+}
+
+/// [`open_in_root`] with other `RESOLVE_*` rules, e.g. [`BENEATH`] for a volume's
+/// `subPath`, where a symlink that leaves the volume is an error (`EXDEV`) rather
+/// than something to resolve inside it.
+pub fn open_resolved(
+    root: RawFd,
+    path: &CStr,
+    create: Option<TargetKind>,
+    resolve: u64,
+) -> Result<Fd, i32> {
+    let path = if path.to_bytes().is_empty() {
+        c"."
+    } else {
+        path
+    };
+    match openat2(root, path, libc::O_PATH, resolve) {
+        Err(libc::ENOENT) if create.is_some() => {}
+        other => return other,
+    }
+    let bytes = path.to_bytes();
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    if bytes.len() >= buf.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let mut parent: Option<Fd> = None;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |p| start + p);
+        let name = &bytes[start..end];
+        let last = end == bytes.len();
+        start = end + 1;
+        if name.is_empty() || name == b"." {
+            continue;
+        }
+        // The prefix up to this component, NUL-terminated in place.
+        let saved = buf[end];
+        buf[end] = 0;
+        let prefix = CStr::from_bytes_until_nul(&buf).map_err(|_| libc::EINVAL)?;
+        let opened = match openat2(root, prefix, libc::O_PATH, resolve) {
+            Err(libc::ENOENT) if name != b".." => {
+                let dir = parent.as_ref().map_or(root, |p| p.0);
+                let kind = if last { create } else { Some(TargetKind::Dir) };
+                make_entry(dir, &buf[end - name.len()..=end], kind)?;
+                openat2(root, prefix, libc::O_PATH, resolve)
+            }
+            other => other,
+        };
+        buf[end] = saved;
+        parent = Some(opened?);
+    }
+    parent.ok_or(libc::ENOENT)
+}
+
+/// Create `name` (NUL-terminated, one component) in the directory `dir`; an entry
+/// already there is left as it is.
+fn make_entry(dir: RawFd, name: &[u8], kind: Option<TargetKind>) -> Result<(), i32> {
+    let name = CStr::from_bytes_until_nul(name).map_err(|_| libc::EINVAL)?;
+    // SAFETY: mkdirat/mknodat on a descriptor we hold and a NUL-terminated name;
+    // neither follows a symlink in the last component.
+    let rc = unsafe {
+        match kind {
+            Some(TargetKind::File) => libc::mknodat(dir, name.as_ptr(), libc::S_IFREG | 0o644, 0),
+            _ => libc::mkdirat(dir, name.as_ptr(), 0o755),
+        }
+    };
+    if rc < 0 && nix::errno::Errno::last_raw() != libc::EEXIST {
+        return Err(nix::errno::Errno::last_raw());
+    }
+    Ok(())
+}
+
+/// `fstat` of a descriptor: (device, inode).
+pub fn identity(fd: RawFd) -> Result<(u64, u64), i32> {
+    // SAFETY: fstat into a zeroed struct we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(nix::errno::Errno::last_raw());
+    }
+    Ok((st.st_dev, st.st_ino))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+
+    fn fd_path(fd: &Fd) -> String {
+        std::fs::read_link(format!("/proc/self/fd/{}", fd.0))
+            .unwrap()
+            .display()
+            .to_string()
+    }
+
+    #[test]
+    fn proc_fd_path_formats_the_number() {
+        assert_eq!(ProcFdPath::new(0).as_cstr(), c"/proc/self/fd/0");
+        assert_eq!(ProcFdPath::new(1234).as_cstr(), c"/proc/self/fd/1234");
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root_and_missing_parts_are_made() {
+        let dir = std::env::temp_dir().join(format!("podrt-inroot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        std::os::unix::fs::symlink("/", dir.join("escape")).unwrap();
+        std::os::unix::fs::symlink("../../../real", dir.join("up")).unwrap();
+        let root = std::fs::File::open(&dir).unwrap();
+        let r = root.as_raw_fd();
+
+        // An absolute symlink to / is the root itself, not the host's /.
+        let fd = open_in_root(r, c"/escape/etc/x", Some(TargetKind::File)).unwrap();
+        assert_eq!(fd_path(&fd), dir.join("etc/x").display().to_string());
+        assert!(dir.join("etc/x").is_file());
+        // `..` stops at the root.
+        let fd = open_in_root(r, c"up/a/b", Some(TargetKind::Dir)).unwrap();
+        assert_eq!(fd_path(&fd), dir.join("real/a/b").display().to_string());
+        // Without `create`, a missing path is ENOENT and nothing is made.
+        assert_eq!(
+            open_in_root(r, c"nothing/here", None).unwrap_err(),
+            libc::ENOENT
+        );
+        assert!(!dir.join("nothing").exists());
+        // Magic links are refused.
+        let magic = CString::new(format!("/proc/self/fd/{r}")).unwrap();
+        assert!(openat2(
+            libc::AT_FDCWD,
+            &magic,
+            libc::O_PATH,
+            libc::RESOLVE_NO_MAGICLINKS
+        )
+        .is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
