@@ -338,7 +338,12 @@ impl Container {
         let (argv, envp) = plan.process.pointers();
         let cgroup = Cgroup::open(&c.cgroup_path)?;
         let (parent_chan, child_chan) = Channel::pair()?;
+        // Test-only (the fault switch LEAK_DIRECTORY): a host directory open in the
+        // runtime while it clones init.
+        let leaked = crate::fault::active(crate::fault::LEAK_DIRECTORY)
+            .then(|| std::fs::File::open(&dir.path).ok());
         let (pid, chan) = spawn_init(&plan, parent_chan, child_chan, &argv, &envp)?;
+        drop(leaked);
         guard.child = Some(pid);
 
         // Cgroup, id maps and OOM score before init may continue.

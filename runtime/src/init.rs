@@ -287,6 +287,16 @@ impl ProcessPlan {
     pub fn describe(&self, err: StepError) -> String {
         let what = match err.step {
             Step::Rlimit => format!("setting process.rlimits[{}]", err.index),
+            Step::Cwd if err.index == CWD_OUTSIDE_ROOT => {
+                return format!(
+                    "process.cwd {} leads outside the container's root filesystem (through a descriptor of the runtime?): refused, as it would give the process a directory of the host",
+                    self.cwd.to_string_lossy()
+                )
+            }
+            Step::Cwd if err.index == CWD_UNREADABLE => format!(
+                "checking that process.cwd {} is inside the container's root",
+                self.cwd.to_string_lossy()
+            ),
             Step::Cwd => format!("changing into process.cwd {}", self.cwd.to_string_lossy()),
             Step::Setgroups => "setting process.user.additionalGids".into(),
             Step::Setgid => format!("setting gid {}", err.index),
@@ -435,23 +445,18 @@ pub fn become_process(
     rlimits::apply(&p.rlimits)?;
     // Real-time policies need CAP_SYS_NICE, which the capability steps below may drop.
     p.sched.apply()?;
-    // SAFETY: chdir on a valid C string.
-    check(unsafe { libc::chdir(p.cwd.as_ptr()) }, Step::Cwd, 0)?;
-    // Only stdio and --preserve-fds may reach the process. Done before an early seccomp
-    // install: a strict profile need not allow close_range.
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks descriptors.
-    unsafe {
-        let first = 3 + fds.preserve_fds;
-        if libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            4, /* CLOSE_RANGE_CLOEXEC */
-        ) < 0
-        {
-            return Err(StepError::last(Step::CloseFds, 0));
-        }
-    }
+    // Only stdio and --preserve-fds may reach the process. Everything else the runtime
+    // had open is closed for real *before* chdir, or `process.cwd: /proc/self/fd/N`
+    // would lead into whatever directory the runtime held (CVE-2024-21626); what is
+    // still needed until exec (the channel, the exec FIFO) stays, close-on-exec.
+    // Done before an early seccomp install: a strict profile need not allow close_range.
+    let first = fds.preserve_fds.saturating_add(3);
+    crate::descriptors::close_all_but(
+        first,
+        [chan.raw(), exec_fifo.map_or(-1, |f| f.as_raw_fd())],
+    )?;
+    crate::descriptors::close_on_exec_from(first)?;
+    enter_cwd(&p.cwd)?;
     // Bounding set needs CAP_SETPCAP: cut it while we are still fully privileged.
     p.caps.apply_bounding()?;
     if p.no_new_privs {
@@ -510,6 +515,34 @@ pub fn become_process(
     // plan keeps alive; prog is a valid C string in our stack buffer.
     unsafe { libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     Err(StepError::last(Step::Exec, 0))
+}
+
+/// [`StepError::index`] of a [`Step::Cwd`] failure: `getcwd` failed after `chdir`.
+const CWD_UNREADABLE: u32 = 1;
+/// [`StepError::index`] of a [`Step::Cwd`] failure: the cwd is outside the root.
+const CWD_OUTSIDE_ROOT: u32 = 2;
+
+/// `chdir` into `process.cwd`, then make sure it is inside the container's root. A
+/// descriptor still open (stdio, `--preserve-fds`) may be a directory of the host, and
+/// `/proc/self/fd/N` would lead there; the raw `getcwd` syscall then answers with a
+/// path that starts with "(unreachable)" instead of "/", as runc checks too.
+fn enter_cwd(cwd: &CStr) -> std::result::Result<(), StepError> {
+    // SAFETY: chdir on a valid C string.
+    check(unsafe { libc::chdir(cwd.as_ptr()) }, Step::Cwd, 0)?;
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    // SAFETY: the kernel writes at most buf.len() bytes into our stack buffer.
+    let len = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if len < 0 {
+        return Err(StepError::last(Step::Cwd, CWD_UNREADABLE));
+    }
+    if len == 0 || buf[0] != b'/' {
+        return Err(StepError {
+            step: Step::Cwd,
+            errno: libc::EXDEV,
+            index: CWD_OUTSIDE_ROOT,
+        });
+    }
+    Ok(())
 }
 
 /// Block until `start` opens the FIFO for reading, then tell it we go.

@@ -17,6 +17,7 @@ pub mod console;
 pub mod container;
 pub mod copy_up;
 pub mod create;
+pub mod descriptors;
 pub mod device_filter;
 pub mod devices;
 pub mod error;
