@@ -180,6 +180,10 @@ fn spawn_init(
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> Result<(i32, Channel)> {
+    // Init may join a PID namespace where other containers already run (a pod's
+    // shared one): born non-dumpable, it is never open to them as podrt, through
+    // /proc/<pid>/exe or /proc/<pid>/fd, before it execs (see [`crate::dumpable`]).
+    let hidden = crate::dumpable::hide_children()?;
     let saved_pid_ns = match &plan.namespaces.join_pid {
         Some(join) => Some(namespaces::enter_pid_ns_for_children(join)?),
         None => None,
@@ -205,6 +209,7 @@ fn spawn_init(
         unsafe { libc::_exit(127) };
     }
     let clone_error = std::io::Error::last_os_error();
+    drop(hidden);
     if let Some(own) = &saved_pid_ns {
         // Only the runtime switches back; init stays in the joined namespace.
         namespaces::restore_pid_ns(own.as_raw_fd())?;

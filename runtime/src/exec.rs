@@ -104,7 +104,10 @@ pub fn exec_with_terminal(
         });
     }
     let spec = container.spec()?;
-    let plan = process_plan(&spec, process)?;
+    let mut plan = process_plan(&spec, process)?;
+    if crate::fault::active(crate::fault::EXEC_PAUSE) {
+        plan.pause_before_exec = Some(crate::fault::EXEC_PAUSE_FOR);
+    }
     if plan.terminal && opts.console_socket.is_none() && !opts.proxy_terminal {
         return Err(Error::spec(
             "process.terminal",
@@ -122,12 +125,19 @@ pub fn exec_with_terminal(
     let (argv, envp) = plan.pointers();
     let (parent_chan, child_chan) = Channel::pair()?;
 
+    // The child is in the container's PID namespace from its first instruction: it
+    // must be born non-dumpable, or the container could open its /proc/<pid>/exe (the
+    // host's podrt binary) before it execs.
+    let hidden = crate::dumpable::hide_children()?;
     let saved = match &pid_ns {
         Some(j) => Some(crate::namespaces::enter_pid_ns_for_children(j)?),
         None => None,
     };
     // SAFETY: fork of this single-threaded process; the child only runs async-signal-safe code.
     let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        drop(hidden);
+    }
     if let Some(own) = &saved {
         if pid != 0 {
             restore_pid_ns(own.as_raw_fd())?;

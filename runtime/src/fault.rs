@@ -23,6 +23,14 @@ pub fn active(name: &str) -> bool {
     on
 }
 
+/// `exec`'s process sleeps [`EXEC_PAUSE_FOR`] just before it execs the command: the
+/// moment between fork and exec when it is still podrt, made long enough for a test
+/// to look at it from inside the container.
+pub const EXEC_PAUSE: &str = "exec-pause";
+
+/// How long [`EXEC_PAUSE`] holds `exec`'s process.
+pub const EXEC_PAUSE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// `create` holds the container's state directory (a directory of the host) open
 /// while it clones init, as a careless change to the runtime could: a test proves
 /// that init still never reaches it through `/proc/self/fd/N`.

@@ -50,6 +50,9 @@ pub struct ProcessPlan {
     pub lsm: crate::lsm::LsmPlan,
     /// Personality, I/O priority and CPU scheduler.
     pub sched: crate::sched::SchedPlan,
+    /// Test-only: sleep this long just before `execve` (the fault switch
+    /// [`crate::fault::EXEC_PAUSE`]); `None` everywhere else.
+    pub pause_before_exec: Option<std::time::Duration>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -108,6 +111,7 @@ impl ProcessPlan {
             console_size: process
                 .console_size()
                 .map(|b| (b.height() as u16, b.width() as u16)),
+            pause_before_exec: None,
         })
     }
 
@@ -511,6 +515,9 @@ pub fn become_process(
         }
     }
     reset_signals();
+    if let Some(pause) = p.pause_before_exec {
+        pause_for(pause);
+    }
     // SAFETY: argv/envp are null-terminated arrays of pointers into CStrings that the
     // plan keeps alive; prog is a valid C string in our stack buffer.
     unsafe { libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
@@ -543,6 +550,24 @@ fn enter_cwd(cwd: &CStr) -> std::result::Result<(), StepError> {
         });
     }
     Ok(())
+}
+
+/// Sleep for `pause` (only the test switch asks for it); async-signal-safe.
+fn pause_for(pause: std::time::Duration) {
+    let mut want = libc::timespec {
+        tv_sec: pause.as_secs() as libc::time_t,
+        tv_nsec: pause.subsec_nanos() as libc::c_long,
+    };
+    let mut left = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: nanosleep reads and writes two timespecs we own on the stack.
+    while unsafe { libc::nanosleep(&want, &mut left) } < 0
+        && nix::errno::Errno::last_raw() == libc::EINTR
+    {
+        want = left;
+    }
 }
 
 /// Block until `start` opens the FIFO for reading, then tell it we go.

@@ -20,6 +20,7 @@ pub mod create;
 pub mod descriptors;
 pub mod device_filter;
 pub mod devices;
+pub mod dumpable;
 pub mod error;
 pub mod exec;
 pub mod fault;

@@ -31,6 +31,9 @@ pub struct PodEnv {
     pub config: PathBuf,
     /// Extra environment for every podrt command (e.g. a test-only fault switch).
     pub vars: Vec<(String, String)>,
+    /// The podrt binary every command runs (and so every supervisor and helper): the
+    /// built one unless a test points it at a copy of its own.
+    pub podrt: PathBuf,
 }
 
 impl PodEnv {
@@ -65,6 +68,7 @@ impl PodEnv {
         std::fs::write(&config, "# podrt test config\n").expect("write test config");
         PodEnv {
             config,
+            podrt: binary("podrt"),
             cni_conf_dir: dir.join("net.d"),
             dir,
             root,
@@ -77,7 +81,7 @@ impl PodEnv {
 
     /// `podrt --root … --cgroup-parent …` ready for arguments.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(binary("podrt"));
+        let mut c = Command::new(&self.podrt);
         c.arg("--root")
             .arg(&self.root)
             .arg("--cgroup-parent")

@@ -1,12 +1,16 @@
 //! A container gets no handle on the host through the runtime's own processes: a
 //! `process.cwd` (a pod's `workingDir`) of `/proc/self/fd/N` never leads into a
-//! directory that the runtime or its caller held open (the class of CVE-2024-21626).
+//! directory that the runtime or its caller held open (the class of CVE-2024-21626),
+//! and the process that `exec` starts in a container is never open to the container
+//! as podrt through `/proc/<pid>/exe`, not even with the pod's supervisor gone (the
+//! class of CVE-2019-5736).
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use podrt_sandbox::runtime::fault;
 use podrt_tests::pods::{text, PodEnv};
@@ -266,4 +270,106 @@ fn a_pod_whose_working_dir_is_a_descriptor_link_never_starts_on_the_host() {
         let pod = format!("cwd-leaked-{n}");
         assert_pod_not_on_host(&env, &out_dir, &pod, n, Some(fault::LEAK_DIRECTORY));
     }
+}
+
+/// The catcher: forever looks through `/proc` for a process whose `exe` is not the
+/// container's busybox, opens each such binary it can, and then keeps trying to
+/// reopen it for writing through `/proc/self/fd` (without writing a byte), as the
+/// CVE-2019-5736 exploit does. Everything it manages goes to `/report/log`.
+const CATCHER: &str = r#"echo ready > /report/ready
+seen=
+while :; do
+  for e in /proc/[0-9]*/exe; do
+    p=${e#/proc/}; p=${p%/exe}
+    case " $seen " in *" $p "*) continue;; esac
+    t=$(readlink "$e" 2>/dev/null) || continue
+    [ -z "$t" ] || [ "$t" = /bin/busybox ] && continue
+    seen="$seen $p"
+    ( exec 7<"$e" || exit 0
+      echo "READ pid $p exe $t" >> /report/log
+      i=0
+      while [ $i -lt 100 ]; do
+        if true 2>/dev/null >>/proc/self/fd/7; then echo "WRITABLE pid $p exe $t" >> /report/log; exit 0; fi
+        sleep 0.1; i=$((i+1))
+      done ) 2>/dev/null &
+  done
+  sleep 0.02
+done"#;
+
+/// PID of the pod's supervisor, if its record names one that is alive and ours.
+fn live_supervisor(env: &PodEnv, pod: &str) -> Option<i32> {
+    let pid = env.record(pod)["supervisor"]["pid"].as_i64()? as i32;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let dir = env.pod_dir(pod);
+    let needle = dir.as_os_str().as_encoded_bytes();
+    cmdline
+        .windows(needle.len())
+        .any(|w| w == needle)
+        .then_some(pid)
+}
+
+#[test]
+fn exec_never_lets_the_container_open_the_host_podrt_binary() {
+    let mut env = PodEnv::new();
+    // Everything in this test runs a private copy of podrt: whatever the container
+    // manages to do to it, the built binary is safe, and no other test runs the copy
+    // (which would keep it busy and hide a reopen for writing).
+    let bin = env.dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("create the binary's directory");
+    let podrt: PathBuf = bin.join("podrt");
+    std::fs::copy(&env.podrt, &podrt).expect("copy podrt");
+    let original = std::fs::read(&podrt).expect("read the copy of podrt");
+    env.podrt = podrt.clone();
+
+    let report = env.dir.join("report");
+    std::fs::create_dir_all(&report).expect("create the report directory");
+    env.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: catch}}\nspec:\n  terminationGracePeriodSeconds: 0\n  volumes: [{{name: report, hostPath: {{path: {}, type: Directory}}}}]\n  containers:\n  - name: catcher\n    image: busybox\n    command: [sh, -c, {}]\n    volumeMounts: [{{name: report, mountPath: /report}}]\n",
+        report.display(),
+        json!(CATCHER)
+    ));
+    assert!(
+        wait_until(10, || report.join("ready").exists()),
+        "the catcher never started"
+    );
+
+    // With the supervisor gone, only `podrt exec` itself runs the binary, and only
+    // while its command runs.
+    let mut killed = env.kill_supervisor("catch");
+    let mut failed = None;
+    for i in 0..3 {
+        let out = env
+            .cmd()
+            .env(fault::VAR, fault::EXEC_PAUSE)
+            .args(["exec", "catch", "-c", "catcher", "--", "true"])
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {}
+            // "Text file busy" here means the container holds the binary open for writing.
+            Ok(out) => failed = Some(format!("exec #{i}: {}", text(&out.stderr))),
+            Err(e) => failed = Some(format!("exec #{i}: running {}: {e}", podrt.display())),
+        }
+        if failed.is_some() {
+            break;
+        }
+        // The exec took the pod over: its new supervisor would run the binary again.
+        if wait_until(2, || {
+            live_supervisor(&env, "catch").is_some_and(|p| p != killed)
+        }) {
+            killed = env.kill_supervisor("catch");
+        }
+    }
+    // Time for the catcher to try its handles while nothing runs the binary.
+    std::thread::sleep(Duration::from_secs(2));
+    let caught = std::fs::read_to_string(report.join("log")).unwrap_or_default();
+    assert!(
+        caught.is_empty(),
+        "a container process opened a host binary through /proc/<pid>/exe:\n{caught}{}",
+        failed.as_deref().unwrap_or("")
+    );
+    assert_eq!(failed, None);
+    assert!(
+        std::fs::read(&podrt).expect("read the copy of podrt") == original,
+        "the podrt binary changed"
+    );
 }
