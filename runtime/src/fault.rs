@@ -14,6 +14,10 @@ pub const CGROUP_V2_LIMITS: &str = "cgroup-v2-limits";
 /// before 5.12, so that path is tested on this one.
 pub const LEGACY_BINDS: &str = "legacy-binds";
 
+/// Resolve paths inside a root component by component, as on kernels without
+/// `openat2` (before 5.6), so that path is tested on this one.
+pub const NO_OPENAT2: &str = "no-openat2";
+
 /// Whether the switch `name` is on (and, if so, a warning on stderr).
 pub fn active(name: &str) -> bool {
     let on = std::env::var_os(VAR).is_some_and(|v| v == name);

@@ -135,6 +135,9 @@ impl RootfsPlan {
             .and_then(|text| mount_point_of(&text, rootfs))
             .map(|p| cstring(&p, "root.path"))
             .transpose()?;
+        if crate::fault::active(crate::fault::NO_OPENAT2) {
+            crate::in_root::force_walk();
+        }
         if let Some(p) = linux.rootfs_propagation() {
             let flag = propagation_flag(p)?;
             plan.root_propagation = flag;

@@ -40,6 +40,9 @@ pub fn open_beneath(base: &OwnedFd, base_path: &Path, sub: &str, field: &str) ->
         field: field.into(),
         message: format!("{sub:?} contains a NUL byte"),
     })?;
+    if podrt_runtime::fault::active(podrt_runtime::fault::NO_OPENAT2) {
+        podrt_runtime::in_root::force_walk();
+    }
     match open_resolved(base.as_raw_fd(), &c, Some(TargetKind::Dir), BENEATH) {
         Ok(fd) => Ok(fd.into()),
         Err(libc::EXDEV) | Err(libc::ELOOP) => Err(Error::Unsupported {

@@ -12,8 +12,21 @@
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::mounts::TargetKind;
+
+mod walk;
+
+/// Walk component by component even where `openat2` exists: set by the parent (from
+/// the test-only fault switch) before `clone`, read by the child.
+static FORCE_WALK: AtomicBool = AtomicBool::new(false);
+
+/// Make every later lookup of this process (and of children it forks) take the
+/// path kernels without `openat2` take, so tests reach it on this kernel.
+pub fn force_walk() {
+    FORCE_WALK.store(true, Ordering::Relaxed);
+}
 
 /// `struct open_how` of `openat2(2)` (libc's is `non_exhaustive`).
 #[repr(C)]
@@ -130,7 +143,12 @@ pub fn open_resolved(
     } else {
         path
     };
+    let beneath = resolve & libc::RESOLVE_BENEATH != 0;
+    if FORCE_WALK.load(Ordering::Relaxed) {
+        return walk::open(root, path, create, beneath);
+    }
     match openat2(root, path, libc::O_PATH, resolve) {
+        Err(libc::ENOSYS) => return walk::open(root, path, create, beneath),
         Err(libc::ENOENT) if create.is_some() => {}
         other => return other,
     }
@@ -174,7 +192,7 @@ pub fn open_resolved(
 
 /// Create `name` (NUL-terminated, one component) in the directory `dir`; an entry
 /// already there is left as it is.
-fn make_entry(dir: RawFd, name: &[u8], kind: Option<TargetKind>) -> Result<(), i32> {
+pub(crate) fn make_entry(dir: RawFd, name: &[u8], kind: Option<TargetKind>) -> Result<(), i32> {
     let name = CStr::from_bytes_until_nul(name).map_err(|_| libc::EINVAL)?;
     // SAFETY: mkdirat/mknodat on a descriptor we hold and a NUL-terminated name;
     // neither follows a symlink in the last component.
@@ -220,31 +238,63 @@ mod tests {
         assert_eq!(ProcFdPath::new(1234).as_cstr(), c"/proc/self/fd/1234");
     }
 
-    #[test]
-    fn symlinks_resolve_inside_the_root_and_missing_parts_are_made() {
-        let dir = std::env::temp_dir().join(format!("podrt-inroot-{}", std::process::id()));
+    /// Both lookups (openat2, and the walk of kernels without it) on one tree.
+    fn lookups_stay_inside(tag: &str, walk: bool) {
+        let dir = std::env::temp_dir().join(format!("podrt-inroot-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("real")).unwrap();
         std::os::unix::fs::symlink("/", dir.join("escape")).unwrap();
         std::os::unix::fs::symlink("../../../real", dir.join("up")).unwrap();
+        std::os::unix::fs::symlink("real", dir.join("inner")).unwrap();
         let root = std::fs::File::open(&dir).unwrap();
         let r = root.as_raw_fd();
+        let open = |p: &CStr, create, resolve| {
+            if walk {
+                walk::open(r, p, create, resolve & libc::RESOLVE_BENEATH != 0)
+            } else {
+                open_resolved(r, p, create, resolve)
+            }
+        };
 
         // An absolute symlink to / is the root itself, not the host's /.
-        let fd = open_in_root(r, c"/escape/etc/x", Some(TargetKind::File)).unwrap();
+        let fd = open(c"/escape/etc/x", Some(TargetKind::File), IN_ROOT).unwrap();
         assert_eq!(fd_path(&fd), dir.join("etc/x").display().to_string());
         assert!(dir.join("etc/x").is_file());
         // `..` stops at the root.
-        let fd = open_in_root(r, c"up/a/b", Some(TargetKind::Dir)).unwrap();
+        let fd = open(c"up/a/b", Some(TargetKind::Dir), IN_ROOT).unwrap();
         assert_eq!(fd_path(&fd), dir.join("real/a/b").display().to_string());
         // Without `create`, a missing path is ENOENT and nothing is made.
         assert_eq!(
-            open_in_root(r, c"nothing/here", None).unwrap_err(),
+            open(c"nothing/here", None, IN_ROOT).unwrap_err(),
             libc::ENOENT
         );
         assert!(!dir.join("nothing").exists());
-        // Magic links are refused.
-        let magic = CString::new(format!("/proc/self/fd/{r}")).unwrap();
+        // Beneath: a link that stays inside is followed, one that leaves fails.
+        let fd = open(c"inner/c", Some(TargetKind::Dir), BENEATH).unwrap();
+        assert_eq!(fd_path(&fd), dir.join("real/c").display().to_string());
+        assert_eq!(open(c"escape/tmp", None, BENEATH).unwrap_err(), libc::EXDEV);
+        assert_eq!(open(c"up/a", None, BENEATH).unwrap_err(), libc::EXDEV);
+        assert_eq!(open(c"../x", None, BENEATH).unwrap_err(), libc::EXDEV);
+        // The root itself.
+        let fd = open(c"", None, IN_ROOT).unwrap();
+        assert_eq!(fd_path(&fd), dir.display().to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn openat2_lookups_stay_inside_the_root() {
+        lookups_stay_inside("openat2", false);
+    }
+
+    #[test]
+    fn walked_lookups_stay_inside_the_root() {
+        lookups_stay_inside("walk", true);
+    }
+
+    #[test]
+    fn magic_links_are_refused() {
+        let root = std::fs::File::open("/").unwrap();
+        let magic = CString::new(format!("/proc/self/fd/{}", root.as_raw_fd())).unwrap();
         assert!(openat2(
             libc::AT_FDCWD,
             &magic,
@@ -252,6 +302,5 @@ mod tests {
             libc::RESOLVE_NO_MAGICLINKS
         )
         .is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
