@@ -60,6 +60,7 @@ pub fn report(root: &Path, network: &NetworkOptions) -> Vec<Item> {
         seccomp(),
         capabilities(),
         pidfd(),
+        safe_lookups(),
         masked_paths(),
         cni(root, network),
         state_root(root),
@@ -89,6 +90,37 @@ fn kernel() -> Item {
             Status::Missing,
             format!("Linux {release}: podrt needs 5.3 or later (pidfd_open)"),
         )
+    }
+}
+
+/// Whether a syscall exists: called with arguments it must refuse, anything but
+/// `ENOSYS` means the kernel has it.
+fn has_syscall(nr: libc::c_long) -> bool {
+    // SAFETY: every probed call gets a bad descriptor (-1) and null pointers, which
+    // the kernel rejects (EBADF/EFAULT/EINVAL) before touching anything.
+    let rc = unsafe { libc::syscall(nr, -1, std::ptr::null::<u8>(), 0, std::ptr::null::<u8>(), 0) };
+    rc == 0 || nix::errno::Errno::last_raw() != libc::ENOSYS
+}
+
+/// How mount targets and subPaths are looked up (see `podrt_runtime::in_root`).
+fn safe_lookups() -> Item {
+    let openat2 = has_syscall(libc::SYS_openat2);
+    let mount_api = has_syscall(libc::SYS_open_tree) && has_syscall(libc::SYS_mount_setattr);
+    let mut limits = Vec::new();
+    if !openat2 {
+        limits.push("no openat2 (Linux < 5.6): paths inside a container's root and subPaths are walked one component at a time with O_NOFOLLOW");
+    }
+    if !mount_api {
+        limits.push("no open_tree/mount_setattr (Linux < 5.12): binds use mount(2) and a remount checked against the source");
+    }
+    if limits.is_empty() {
+        item(
+            "safe lookups",
+            Status::Ok,
+            "openat2 (targets resolved inside the root), open_tree + mount_setattr + move_mount (binds through descriptors)",
+        )
+    } else {
+        item("safe lookups", Status::Limited, limits.join("; "))
     }
 }
 

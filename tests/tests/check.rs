@@ -25,6 +25,7 @@ fn check_reports_this_host() {
         "overlayfs",
         "seccomp",
         "pidfd",
+        "safe lookups",
         "cni",
         "state",
     ] {
