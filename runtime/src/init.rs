@@ -573,29 +573,10 @@ fn pause_for(pause: std::time::Duration) {
 /// Block until `start` opens the FIFO for reading, then tell it we go.
 fn wait_for_start(fifo: &OwnedFd) -> std::result::Result<(), StepError> {
     // Re-open our O_PATH descriptor for writing through the container's /proc.
-    let mut path = [0u8; 32];
-    let prefix = b"/proc/self/fd/";
-    path[..prefix.len()].copy_from_slice(prefix);
-    let mut n = fifo.as_raw_fd() as u32;
-    let mut digits = [0u8; 10];
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in 0..len {
-        path[prefix.len() + i] = digits[len - 1 - i];
-    }
+    let path = crate::in_root::ProcFdPath::new(fifo.as_raw_fd());
     // SAFETY: open/write/close on a NUL-terminated stack buffer and our own descriptor.
     unsafe {
-        let fd = libc::open(
-            path.as_ptr() as *const libc::c_char,
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        );
+        let fd = libc::open(path.as_cstr().as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
         if fd < 0 {
             return Err(StepError::last(Step::ExecFifo, 0));
         }

@@ -50,6 +50,24 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Build `src` (relative to the repository) statically with gcc into `dir/name`,
+/// so it runs in any image; `dir` is made if missing. Returns `dir`.
+pub fn build_static(src: &str, dir: &Path, name: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("create the fixture's dir");
+    let out = std::process::Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(dir.join(name))
+        .arg(repo().join(src))
+        .output()
+        .expect("run gcc (apt-get install gcc libc6-dev; scripts/setup.sh does)");
+    assert!(
+        out.status.success(),
+        "building {src} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.to_path_buf()
+}
+
 /// The vendored rootfs built by `vendor-images/build.sh`.
 pub fn vendored_rootfs() -> PathBuf {
     let p = repo().join("vendor-images/build/rootfs");

@@ -6,11 +6,10 @@
 //! for the unfixed code to lose (it did within seconds), and counts the tries.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use podrt_tests::pods::{text, PodEnv};
-use podrt_tests::repo;
+use podrt_tests::build_static;
+use podrt_tests::pods::PodEnv;
 
 /// How long the attacker gets.
 const RACE: Duration = Duration::from_secs(12);
@@ -19,20 +18,11 @@ const MIN_TRIES: usize = 10;
 
 /// Build tests/fixtures/racer statically into the test's directory; the dir to mount.
 fn racer_dir(env: &PodEnv) -> PathBuf {
-    let dir = env.dir.join("racer");
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(dir.join("racer"))
-        .arg(repo().join("tests/fixtures/racer/racer.c"))
-        .output()
-        .expect("run gcc (apt-get install gcc libc6-dev; scripts/setup.sh does)");
-    assert!(
-        out.status.success(),
-        "building the racer failed: {}",
-        text(&out.stderr)
-    );
-    dir
+    build_static(
+        "tests/fixtures/racer/racer.c",
+        &env.dir.join("racer"),
+        "racer",
+    )
 }
 
 /// A pod env whose restarts have no back-off, so the victim retries at once.

@@ -7,31 +7,20 @@
 //! seccomp profiles show in /proc/self/status and in what fails.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use podrt_tests::build_static;
 use podrt_tests::pods::{text, PodEnv};
-use podrt_tests::repo;
 
 /// The default capability set (containerd's and CRI-O's 14) as /proc shows it.
 const DEFAULT_CAPS: &str = "00000000a80425fb";
 
 /// Build the probe statically into the test's directory; the dir to mount.
 fn probe_dir(env: &PodEnv) -> PathBuf {
-    let dir = env.dir.join("probe");
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = repo().join("tests/fixtures/probe/probe.c");
-    let out = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(dir.join("probe"))
-        .arg(&src)
-        .output()
-        .expect("run gcc (apt-get install gcc libc6-dev; scripts/setup.sh does)");
-    assert!(
-        out.status.success(),
-        "building the probe failed: {}",
-        text(&out.stderr)
-    );
-    dir
+    build_static(
+        "tests/fixtures/probe/probe.c",
+        &env.dir.join("probe"),
+        "probe",
+    )
 }
 
 /// A pod of two sleeping containers `a` and `b` with the probe at /probe;
