@@ -48,3 +48,23 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
     }
     msg
 }
+
+/// What to do about `e` when it is podrt's state being closed to a user other than
+/// root (its directories are 0700): `None` for any other error, or for root.
+pub(crate) fn not_root_hint(e: &anyhow::Error) -> Option<&'static str> {
+    let denied = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    });
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    (denied && !root).then_some("podrt's state is root's alone: run podrt as root")
+}
+
+/// [`one_line`] with [`not_root_hint`] after it.
+pub(crate) fn error_line(e: &anyhow::Error) -> String {
+    match not_root_hint(e) {
+        Some(hint) => format!("{}; {hint}", one_line(e)),
+        None => one_line(e),
+    }
+}

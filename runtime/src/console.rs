@@ -130,13 +130,14 @@ pub struct ConsoleListener {
 }
 
 impl ConsoleListener {
-    /// Listen on a fresh socket in `dir`.
+    /// Listen on a fresh socket in `dir` (a state directory, made 0700 if missing),
+    /// which only root may connect to.
     pub fn bind(dir: &std::path::Path, id: &str) -> crate::Result<ConsoleListener> {
-        std::fs::create_dir_all(dir)
+        crate::private_fs::create_dir_all(dir)
             .map_err(|e| crate::Error::io(format!("creating {}", dir.display()), e))?;
         let path = dir.join(format!(".console-{id}-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
-        let listener = std::os::unix::net::UnixListener::bind(&path)
+        let listener = crate::private_fs::bind_unix(&path)
             .map_err(|e| crate::Error::io(format!("listening on {}", path.display()), e))?;
         Ok(ConsoleListener { listener, path })
     }

@@ -125,6 +125,8 @@ fn now_rfc3339() -> String {
 }
 
 /// The FIFO init blocks on until `start`, as an `O_PATH` descriptor for init.
+/// Writable by all (0622, as runc's): init reopens it for writing once it is the
+/// container's user; host users cannot reach it in its 0700 state directory.
 fn make_fifo(path: &Path) -> Result<OwnedFd> {
     let c = cstring(path, "exec fifo")?;
     // SAFETY: mkfifo/open on a valid C string.

@@ -31,6 +31,7 @@ pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod pivot_root;
+pub mod private_fs;
 pub mod proc_info;
 pub mod rlimits;
 pub mod rootfs;

@@ -6,13 +6,14 @@
 //! can't leave a stale "running".
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::proc_info;
+use crate::{private_fs, proc_info};
 
 /// Version of the state file layout.
 pub const STATE_VERSION: u32 = 1;
@@ -130,11 +131,12 @@ impl StateDir {
         self.path.join(EXEC_FIFO)
     }
 
-    /// Create the directory; fails if it already exists (ids are unique).
+    /// Create the directory, 0700 (and the root, 0700, if missing); fails if it
+    /// already exists (ids are unique).
     pub fn create(&self, root: &Path) -> Result<()> {
-        std::fs::create_dir_all(root)
+        private_fs::create_dir_all(root)
             .map_err(|e| Error::io(format!("creating state root {}", root.display()), e))?;
-        match std::fs::create_dir(&self.path) {
+        match private_fs::create_dir(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let id = self
@@ -198,10 +200,13 @@ impl StateDir {
     }
 }
 
-/// Write `data` to `path` through a temporary file and a rename.
+/// Write `data` to `path` (0600: only root reads the runtime's records and pid
+/// files) through a temporary file and a rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    private_fs::create_file(&tmp, private_fs::FILE_MODE)
+        .and_then(|mut f| f.write_all(data))
+        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         Error::io(
             format!("renaming {} to {}", tmp.display(), path.display()),

@@ -58,7 +58,8 @@ pub fn delete_pod_holding(sandbox: &mut Sandbox, grace: Duration, _deleting: Loc
         }
         // The supervisor restarts nothing once this exists.
         let marker = sandbox.paths.terminating();
-        std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
+        podrt_runtime::private_fs::write(&marker, b"")
+            .map_err(|e| Error::io("creating", &marker, e))?;
 
         if sandbox.record.stage != PodStage::Deleting {
             sandbox.record.stage = PodStage::Deleting;

@@ -10,12 +10,17 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::PodSpec;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::{Mount, MountBuilder};
+use podrt_runtime::private_fs;
 
 use crate::cni::Dns;
 use crate::error::{Error, Result};
 use crate::network::PodNetwork;
 use crate::paths::PodPaths;
-use crate::record::write_atomic;
+use crate::record::write_atomic_mode;
+
+/// The files' mode: every user of the container reads them (they are mounted from
+/// a directory only root can reach).
+const FILE_MODE: u32 = 0o644;
 
 /// Size of the pod's `/dev/shm`, as Docker and containerd default it.
 const SHM_SIZE: u64 = 64 << 20;
@@ -42,10 +47,12 @@ pub fn write(
     network: Option<&PodNetwork>,
 ) -> Result<()> {
     let dir = paths.etc("");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+    private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     let ips = network.map(PodNetwork::pod_ips).unwrap_or_default();
-    write_atomic(&paths.etc("hosts"), hosts(spec, hostname, &ips).as_bytes())?;
-    write_atomic(&paths.etc("hostname"), format!("{hostname}\n").as_bytes())?;
+    let put =
+        |name: &str, text: &str| write_atomic_mode(&paths.etc(name), text.as_bytes(), FILE_MODE);
+    put("hosts", &hosts(spec, hostname, &ips))?;
+    put("hostname", &format!("{hostname}\n"))?;
     let cni_dns = network
         .and_then(|n| n.result.as_ref())
         .map(|r| &r.dns)
@@ -54,12 +61,9 @@ pub fn write(
         Some(d) => cni_resolv_conf(d),
         None => host_resolv_conf(),
     };
-    write_atomic(
-        &paths.etc("resolv.conf"),
-        resolv_conf(spec, namespace, dns, &base).as_bytes(),
-    )?;
+    put("resolv.conf", &resolv_conf(spec, namespace, dns, &base))?;
     let shm = shm_dir(paths);
-    std::fs::create_dir_all(&shm).map_err(|e| Error::io("creating", &shm, e))?;
+    private_fs::create_dir_all(&shm).map_err(|e| Error::io("creating", &shm, e))?;
     let data = format!("mode=1777,size={SHM_SIZE}");
     mount(
         Some("shm"),

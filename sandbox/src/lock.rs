@@ -61,11 +61,7 @@ impl Lock {
     }
 
     fn take(path: &Path, how: libc::c_int) -> Result<Lock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
+        let file = podrt_runtime::private_fs::open_lock(path)
             .map_err(|e| Error::io("opening lock file", path, e))?;
         loop {
             // SAFETY: flock on a descriptor we own.

@@ -89,8 +89,9 @@ pub fn mount(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Re
             source,
         })?;
     }
+    // Root's alone: the mount hides the target's mode, and only overlayfs uses `work`.
     for dir in [work, target] {
-        std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+        podrt_runtime::private_fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;

@@ -87,7 +87,8 @@ pub fn stat(fd: RawFd) -> std::io::Result<(u32, u64)> {
 pub fn pin(fd: &OwnedFd, at: &Path) -> Result<()> {
     let kind = kind_of(fd.as_raw_fd()).map_err(|e| Error::io("inspecting", at, e))?;
     if let Some(parent) = at.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        podrt_runtime::private_fs::create_dir_all(parent)
+            .map_err(|e| Error::io("creating", parent, e))?;
     }
     let made = match kind {
         TargetKind::Dir => std::fs::create_dir(at),

@@ -10,6 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use podrt_runtime::private_fs;
 
 use crate::error::{Error, Result};
 
@@ -86,9 +87,10 @@ pub fn unpin(paths: &[PathBuf]) {
 
 fn bind_ns(pid: i32, kind: &str, target: &Path) -> Result<()> {
     if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        private_fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
     }
-    std::fs::File::create(target).map_err(|e| Error::io("creating pin file", target, e))?;
+    private_fs::create_file(target, private_fs::FILE_MODE)
+        .map_err(|e| Error::io("creating pin file", target, e))?;
     let source = PathBuf::from(format!("/proc/{pid}/ns/{kind}"));
     mount(
         Some(&source),

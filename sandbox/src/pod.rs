@@ -5,13 +5,13 @@
 //! The caller of `create_container` becomes the parent of the container's process
 //! (for `podrt apply` that is the pod's supervisor).
 
-use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use podrt_runtime::cgroups::Cgroup;
+use podrt_runtime::private_fs;
 use podrt_runtime::{Container as RtContainer, ContainerStatus, CreateOptions, StartMode};
 
 use crate::container_spec::{self, JoinPaths, SpecInput};
@@ -191,10 +191,12 @@ pub fn run_pod_sandbox_as(
     }
 }
 
-/// Reserve the name under the names lock and write the first record.
+/// Reserve the name under the names lock and write the first record. The root and
+/// every pod's directory are root's alone (0700): records, logs and the
+/// supervisor's socket are in them.
 fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sandbox> {
     let pods = paths::pods_dir(&opts.root);
-    std::fs::create_dir_all(&pods).map_err(|e| Error::io("creating", &pods, e))?;
+    private_fs::own_dir(&pods).map_err(|e| Error::io("creating", &pods, e))?;
     let _names = Lock::exclusive(&paths::names_lock(&opts.root))?;
     if find(&opts.root, &pod.name)?.is_some() {
         return Err(Error::PodExists(pod.name.clone()));
@@ -202,7 +204,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
     check_host_ports(&opts.root, manifest)?;
     let uid = uid.to_string();
     let paths = PodPaths::new(&opts.root, &uid);
-    std::fs::create_dir(&paths.dir).map_err(|e| Error::io("creating", &paths.dir, e))?;
+    private_fs::create_dir(&paths.dir).map_err(|e| Error::io("creating", &paths.dir, e))?;
     let spec = manifest.spec.clone().unwrap_or_default();
     if spec.host_pid == Some(true) && spec.share_process_namespace == Some(true) {
         let _ = std::fs::remove_dir_all(&paths.dir);
@@ -337,6 +339,12 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
 /// CNI ADD on the pinned network namespace. The attachment is recorded first, so a
 /// failure (or a crash) half-way leaves what DEL needs to release it.
 fn attach_network(sandbox: &mut Sandbox, net: PodNetwork) -> Result<()> {
+    if net.list.source.is_none() {
+        // The built-in network's leases: host-local would make their directory
+        // 0755; it keeps the one made here.
+        let leases = paths::ipam_dir(&sandbox.paths.root).join(&net.list.name);
+        private_fs::own_dir(&leases).map_err(|e| Error::io("creating", &leases, e))?;
+    }
     sandbox.record.network = Some(net);
     sandbox.save()?;
     let netns = sandbox.paths.ns("net");
@@ -377,7 +385,7 @@ pub fn create_container(
     let dir = paths.container(&name);
     // A restarted container starts from a fresh root, as in Kubernetes.
     remove_container_files(&paths, &name);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+    private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     let rootfs = paths.rootfs(&name);
     overlay::mount(
         &image.layers,
@@ -407,10 +415,7 @@ pub fn create_container(
             pod: &spec,
             security: &sandbox.record.security,
         })?;
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(paths.log(&name))
+        let log = private_fs::open_append(&paths.log(&name))
             .map_err(|e| Error::io("opening log", paths.log(&name), e))?;
         let null =
             std::fs::File::open("/dev/null").map_err(|e| Error::io("opening", "/dev/null", e))?;

@@ -160,11 +160,17 @@ impl PodRecord {
 }
 
 /// Write `data` to a temporary file beside `path`, sync it and rename it over `path`,
-/// so a reader sees the old or the new contents, never a mix.
+/// so a reader sees the old or the new contents, never a mix. The file is root's
+/// alone (0600).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_atomic_mode(path, data, podrt_runtime::private_fs::FILE_MODE)
+}
+
+/// [`write_atomic`] of a file with `mode`, for the few that others must read.
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = podrt_runtime::private_fs::create_file(&tmp, mode)?;
         f.write_all(data)?;
         f.sync_data()?;
         std::fs::rename(&tmp, path)

@@ -79,7 +79,8 @@ fn prepare_one(
     let field = format!("spec.volumes[{i}]");
     if let Some(empty) = &v.empty_dir {
         let dir = paths.volume(&v.name);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating emptyDir", &dir, e))?;
+        podrt_runtime::private_fs::create_dir_all(&dir)
+            .map_err(|e| Error::io("creating emptyDir", &dir, e))?;
         let memory = empty.medium.as_deref() == Some("Memory");
         if memory {
             let size = match &empty.size_limit {

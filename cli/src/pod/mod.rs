@@ -24,7 +24,7 @@ pub fn main() -> i32 {
     match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", crate::one_line(&e));
+            eprintln!("error: {}", crate::error_line(&e));
             1
         }
     }

@@ -2,8 +2,13 @@
 //! callers look for.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 
 use super::args::{Cli, LogFormat};
+
+/// The mode of a `--log` file podrt-runc creates: root's alone, as its state. (One
+/// that exists, the caller's, keeps its mode.)
+const LOG_MODE: u32 = 0o600;
 
 /// Install a tracing subscriber writing to `--log` (or stderr). The level is `warn`,
 /// `debug` with `--debug`, or what `PODRT_LOG` names (`error`…`trace`). A plain level
@@ -25,6 +30,7 @@ pub fn init(cli: &Cli) {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(LOG_MODE)
             .open(p)
             .ok()
     });
@@ -45,6 +51,7 @@ pub fn error(cli: &Cli, msg: &str) {
     let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(LOG_MODE)
         .open(path)
     else {
         return;

@@ -19,7 +19,7 @@ pub fn main() -> i32 {
     match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = crate::one_line(&e);
+            let msg = crate::error_line(&e);
             log::error(&cli, &msg);
             eprintln!("podrt-runc: {msg}");
             1

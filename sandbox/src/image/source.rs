@@ -219,7 +219,9 @@ fn decompressed(path: &Path, scratch: &Path) -> Result<PathBuf> {
         }),
         Compression::Gzip => {
             let out = scratch.join("archive.tar");
-            let mut w = File::create(&out).map_err(Error::io(&out, "create"))?;
+            let mut w =
+                podrt_runtime::private_fs::create_file(&out, podrt_runtime::private_fs::FILE_MODE)
+                    .map_err(Error::io(&out, "create"))?;
             io::copy(&mut flate2::bufread::MultiGzDecoder::new(r), &mut w).map_err(|e| {
                 Error::Invalid {
                     path: path.to_path_buf(),

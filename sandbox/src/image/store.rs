@@ -8,6 +8,9 @@
 //! tmp/                  staging for one import; always empty when no import runs
 //! ```
 //!
+//! All of it is root's alone (directories 0700, files 0600), except the unpacked
+//! layers' contents, which keep the image's own owners and modes.
+//!
 //! Under the lock, `index.json` is the truth: a layer or config it does not
 //! reference is garbage (a failed or crashed import, a removed image) and `gc`
 //! deletes it. Readers (`list`, `resolve`) take no lock; they see one index or the
@@ -19,6 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
+use podrt_runtime::private_fs;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
@@ -99,13 +103,19 @@ impl Drop for TempDir {
 }
 
 impl Store {
-    /// Open the store under `<root>/images`, creating its directories.
+    /// Open the store under `<root>/images`, creating its directories (0700, as
+    /// the root if it is missing).
     pub fn open(root: &Path) -> Result<Store> {
         let store = Store {
             dir: root.join("images"),
         };
-        for d in [store.layers_dir(), store.configs_dir(), store.tmp_dir()] {
-            fs::create_dir_all(&d).map_err(Error::io(&d, "create directory"))?;
+        for d in [
+            store.dir.clone(),
+            store.layers_dir(),
+            store.configs_dir(),
+            store.tmp_dir(),
+        ] {
+            private_fs::own_dir(&d).map_err(Error::io(&d, "create directory"))?;
         }
         Ok(store)
     }
@@ -139,12 +149,7 @@ impl Store {
     /// Take the store's exclusive lock; released when the guard drops.
     pub fn lock(&self) -> Result<Flock<File>> {
         let path = self.dir.join("lock");
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(Error::io(&path, "open lock file"))?;
+        let f = private_fs::open_lock(&path).map_err(Error::io(&path, "open lock file"))?;
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::io(&path, "lock")(e.into()))
     }
 
@@ -152,7 +157,7 @@ impl Store {
     /// so a finished layer can be renamed into place.
     pub fn staging(&self) -> Result<TempDir> {
         let path = self.tmp_dir().join(uuid::Uuid::new_v4().to_string());
-        fs::create_dir(&path).map_err(Error::io(&path, "create directory"))?;
+        private_fs::create_dir(&path).map_err(Error::io(&path, "create directory"))?;
         Ok(TempDir(path))
     }
 
@@ -274,7 +279,7 @@ impl Store {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = File::create(path)?;
+    let mut f = private_fs::create_file(path, private_fs::FILE_MODE)?;
     f.write_all(bytes)?;
     f.sync_all()
 }

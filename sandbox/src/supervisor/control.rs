@@ -30,11 +30,12 @@ pub fn request(pod_dir: &Path, request: &str) -> Result<String> {
     Ok(line.trim_end().to_string())
 }
 
-/// Listen on the pod's socket (non-blocking, for the supervisor's poll loop).
+/// Listen on the pod's socket (non-blocking, for the supervisor's poll loop). Only
+/// root may connect: the socket is 0600, in the pod's 0700 directory.
 pub fn listen(pod_dir: &Path) -> Option<UnixListener> {
     let path = pod_dir.join(SOCKET);
     let _ = std::fs::remove_file(&path);
-    let l = UnixListener::bind(&path).ok()?;
+    let l = podrt_runtime::private_fs::bind_unix(&path).ok()?;
     l.set_nonblocking(true).ok()?;
     Some(l)
 }

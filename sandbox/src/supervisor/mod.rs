@@ -185,13 +185,7 @@ pub(crate) fn redirect_stdio(log: Option<&std::path::Path>) {
         .read(true)
         .write(true)
         .open("/dev/null");
-    let err = log.and_then(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
+    let err = log.and_then(|p| podrt_runtime::private_fs::open_append(p).ok());
     if let Ok(null) = &null {
         // SAFETY: dup2 of descriptors we own onto stdio.
         unsafe {

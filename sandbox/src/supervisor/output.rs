@@ -27,7 +27,8 @@ pub struct Channel {
 }
 
 /// Make a new FIFO at `path` (replacing the previous container's, so a reader of
-/// that one never sees this one's output) and open both ends, close-on-exec.
+/// that one never sees this one's output) and open both ends, close-on-exec. It is
+/// root's alone (0600, whatever the umask): it carries the container's output.
 pub fn create(path: &Path) -> std::io::Result<Channel> {
     let _ = std::fs::remove_file(path);
     let c = CString::new(path.as_os_str().as_bytes())
@@ -37,6 +38,8 @@ pub fn create(path: &Path) -> std::io::Result<Channel> {
         return Err(std::io::Error::last_os_error());
     }
     let reader = open_reader(path)?;
+    let mode = nix::sys::stat::Mode::from_bits_truncate(podrt_runtime::private_fs::FILE_MODE);
+    nix::sys::stat::fchmod(&reader, mode)?;
     let writer = open(&c, libc::O_RDWR)?;
     Ok(Channel { reader, writer })
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use podrt_runtime::private_fs;
 
 use super::adopt;
 use super::control;
@@ -266,7 +267,7 @@ impl Supervisor {
                 self.send_report("ok");
                 // Nothing of the pod will run again: no successor is needed.
                 let done = crate::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
-                if let Err(e) = std::fs::write(&done, b"") {
+                if let Err(e) = private_fs::write(&done, b"") {
                     tracing::warn!("creating {}: {e}", done.display());
                 }
                 return 0;
@@ -475,7 +476,7 @@ impl Supervisor {
         for &i in targets {
             let name = &self.slots[i].name;
             let dir = self.plan.pod_dir.join("containers").join(name);
-            let channels = std::fs::create_dir_all(&dir).and_then(|()| {
+            let channels = private_fs::create_dir_all(&dir).and_then(|()| {
                 Ok((
                     output::create(&output::fifo_path(&dir, Stream::Stdout))?,
                     output::create(&output::fifo_path(&dir, Stream::Stderr))?,
@@ -517,11 +518,7 @@ impl Supervisor {
                     s.state.state = State::Running { started_at: now };
                     for (fd, stream) in [(out.reader, Stream::Stdout), (err.reader, Stream::Stderr)]
                     {
-                        if let Ok(f) = std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(&log)
-                        {
+                        if let Ok(f) = private_fs::open_append(&log) {
                             s.pipes.push(Pipe {
                                 fd,
                                 writer: LineWriter::new(f, stream),
@@ -684,11 +681,7 @@ fn reopen_logs(
     outputs
         .into_iter()
         .filter_map(|(fd, stream)| {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .ok()?;
+            let f = private_fs::open_append(&log).ok()?;
             Some(Pipe {
                 fd,
                 writer: LineWriter::new(f, stream),
