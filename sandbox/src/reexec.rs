@@ -5,10 +5,9 @@
 //! supervisor's children stay its children across exec). [`dispatch`] is called first
 //! thing in `main`, before any argument parsing.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::{FromRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// First argument that makes the binary a pod supervisor.
@@ -28,7 +27,7 @@ pub fn dispatch() -> Option<i32> {
     let mut args = std::env::args_os().skip(1);
     let first = args.next()?;
     if first == POD_INIT {
-        crate::pod_init::reap_forever();
+        crate::pod_init::run(args.next());
     }
     if first == CREATE {
         let dir = PathBuf::from(args.next()?);
@@ -123,37 +122,4 @@ pub fn supervise(exe: &Path, pod_dir: &Path, report: RawFd, adopting: bool) -> s
     }
     use std::os::unix::process::CommandExt;
     cmd.exec()
-}
-
-/// A prepared `execv` of the pod init, made before fork so the child need not
-/// allocate.
-pub struct PreparedExec {
-    path: CString,
-    /// Owns the strings `argv` points into.
-    _args: Vec<CString>,
-    argv: Vec<*const libc::c_char>,
-}
-
-impl PreparedExec {
-    /// `execv`; returns only if it failed.
-    pub fn exec(&self) {
-        // SAFETY: path and argv point into CStrings owned by self; argv ends in NULL.
-        unsafe { libc::execv(self.path.as_ptr(), self.argv.as_ptr()) };
-    }
-}
-
-/// Prepare `exe __podrt-pod-init` for the pod's PID 1.
-pub fn pod_init_argv(exe: &Path) -> Option<PreparedExec> {
-    let path = CString::new(exe.as_os_str().as_bytes()).ok()?;
-    let args = vec![
-        CString::new("podrt-pod-init").ok()?,
-        CString::new(POD_INIT).ok()?,
-    ];
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    Some(PreparedExec {
-        path,
-        _args: args,
-        argv,
-    })
 }
