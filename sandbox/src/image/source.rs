@@ -110,7 +110,7 @@ impl Source {
     /// Does `name` exist (as a file) in the source?
     pub fn exists(&self, name: &str) -> bool {
         match &self.kind {
-            Kind::Dir(dir) => clean(name).is_some_and(|n| dir.join(n).is_file()),
+            Kind::Dir(dir) => clean(name).is_some_and(|n| open_in_dir(dir, &n).is_ok()),
             Kind::Tar { entries, .. } => {
                 clean(name).is_some_and(|n| resolve(entries, &n).is_some())
             }
@@ -127,7 +127,7 @@ impl Source {
         match &self.kind {
             Kind::Dir(dir) => {
                 let p = dir.join(&rel);
-                match File::open(&p) {
+                match open_in_dir(dir, &rel) {
                     Ok(f) => Ok(Box::new(f)),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => Err(missing()),
                     Err(e) => Err(Error::io(p, "open")(e)),
@@ -161,6 +161,32 @@ impl Source {
         }
         Ok(buf)
     }
+}
+
+/// Open `rel` in the layout directory `dir` for reading. Its symlinks resolve as
+/// if `dir` were `/` (`openat2(RESOLVE_IN_ROOT)`, or a walk where that is missing),
+/// so a layout cannot point podrt at a host file; and only a regular file is
+/// opened, so a FIFO or device node in the layout can neither hang the import
+/// (which holds the store's lock) nor be opened.
+fn open_in_dir(dir: &Path, rel: &str) -> io::Result<File> {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let root = File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(dir)?;
+    let c_rel = std::ffi::CString::new(rel).map_err(io::Error::other)?;
+    let handle = podrt_runtime::in_root::open_in_root(root.as_raw_fd(), &c_rel, None)
+        .map_err(io::Error::from_raw_os_error)?;
+    let handle = File::from(OwnedFd::from(handle));
+    if !handle.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "not a regular file (a FIFO, device or directory); an image layout holds only files",
+        ));
+    }
+    // Reopened through the descriptor: nothing is looked up twice.
+    File::open(format!("/proc/self/fd/{}", handle.as_raw_fd()))
 }
 
 /// A path inside the source with `.` and `..` resolved; `None` if it would leave
@@ -299,6 +325,39 @@ mod tests {
         assert_eq!(resolve(&e, "c/layer.tar"), Some((512, 7)));
         assert_eq!(resolve(&e, "loop"), None);
         assert_eq!(resolve(&e, "nope"), None);
+    }
+
+    #[test]
+    fn layout_files_are_regular_files_reached_inside_the_layout() {
+        let dir = std::env::temp_dir().join(format!("podrt-source-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("blobs")).unwrap();
+        std::fs::write(dir.join("blobs/a"), "inside").unwrap();
+        std::os::unix::fs::symlink("../blobs/a", dir.join("blobs/rel")).unwrap();
+        std::os::unix::fs::symlink(dir.join("blobs/a"), dir.join("blobs/abs")).unwrap();
+        nix::unistd::mkfifo(&dir.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let read = |rel: &str| {
+            open_in_dir(&dir, rel).map(|mut f| {
+                let mut s = String::new();
+                f.read_to_string(&mut s).unwrap();
+                s
+            })
+        };
+        assert_eq!(read("blobs/a").unwrap(), "inside");
+        assert_eq!(
+            read("blobs/rel").unwrap(),
+            "inside",
+            "a relative link inside"
+        );
+        // An absolute link resolves below the layout, where that path does not exist.
+        assert_eq!(
+            read("blobs/abs").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        let e = read("fifo").unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = read("blobs").unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

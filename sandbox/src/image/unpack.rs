@@ -107,8 +107,12 @@ fn apply<R: Read>(
         return Ok(0);
     }
     if let Some(hidden) = name_str.strip_prefix(WHITEOUT) {
-        if hidden.is_empty() {
-            return Err("a whiteout must name a file".into());
+        if matches!(hidden, "" | "." | "..") {
+            // `.wh..` and `.wh...` would delete the directory itself or its parent.
+            return Err(format!(
+                "the whiteout {name_str:?} must name a file in its directory; refusing to \
+                 delete outside it"
+            ));
         }
         let path = parent.join(hidden);
         remove_existing(&path)?;

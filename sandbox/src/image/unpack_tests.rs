@@ -235,6 +235,19 @@ fn entries_that_would_escape_the_layer_are_refused() {
                 .bytes(),
             "symlink l",
         ),
+        (
+            "whiteout of `..`",
+            Tar::new().file("keep", b"x").file(".wh...", b"").bytes(),
+            "must name a file",
+        ),
+        (
+            "whiteout of `.`",
+            Tar::new()
+                .file("sub/keep", b"x")
+                .file("sub/.wh..", b"")
+                .bytes(),
+            "must name a file",
+        ),
     ];
     for (what, tar, needle) in cases {
         let d = Dest::new();
