@@ -63,29 +63,8 @@ pub fn setup_pty(sock: RawFd, size: Option<(u16, u16)>) -> std::result::Result<(
         if libc::ioctl(master, libc::TIOCGPTN, &mut n) < 0 {
             return Err(fail(2));
         }
-        // "/dev/pts/" + decimal number, built without allocating.
-        let mut path = [0u8; 32];
-        let prefix = b"/dev/pts/";
-        path[..prefix.len()].copy_from_slice(prefix);
-        let mut digits = [0u8; 10];
-        let mut len = 0;
-        let mut v = n;
-        loop {
-            digits[len] = b'0' + (v % 10) as u8;
-            len += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        for i in 0..len {
-            path[prefix.len() + i] = digits[len - 1 - i];
-        }
-        let path_len = prefix.len() + len;
-        let slave = libc::open(
-            path.as_ptr() as *const libc::c_char,
-            libc::O_RDWR | libc::O_NOCTTY,
-        );
+        let path = crate::in_root::NumberedPath::new(b"/dev/pts/", n);
+        let slave = libc::open(path.as_cstr().as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
         if slave < 0 {
             return Err(fail(3));
         }
@@ -98,7 +77,7 @@ pub fn setup_pty(sock: RawFd, size: Option<(u16, u16)>) -> std::result::Result<(
             };
             libc::ioctl(slave, libc::TIOCSWINSZ, &ws);
         }
-        if let Err(e) = send_fd(sock, master, &path[..path_len]) {
+        if let Err(e) = send_fd(sock, master, path.as_bytes()) {
             *libc::__errno_location() = e;
             return Err(fail(4));
         }

@@ -344,94 +344,52 @@ fn become_init(report: RawFd) -> ! {
 }
 
 /// Replace this mount namespace's root with an empty read-only tmpfs and detach the
-/// host's tree, so `/proc/1/root/..` leads nowhere. Where `/` cannot be pivoted (an
-/// initramfs root) the tmpfs is moved over it and chrooted into, as runc does; `..`
-/// from an overmounted root comes back to the tmpfs. `/proc` is only the place the
-/// tmpfs is mounted before it becomes `/`.
+/// host's tree, so `/proc/1/root/..` leads nowhere: the runtime's own pivot, or,
+/// where `/` cannot be pivoted (an initramfs root), its move+chroot; `..` from an
+/// overmounted root comes back to the tmpfs. `/proc` is only the place the tmpfs is
+/// mounted before it becomes `/`.
 fn empty_root() -> bool {
+    use podrt_runtime::pivot_root::{move_root, pivot_root};
     let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    // SAFETY: mount, chdir, pivot_root, umount2, chroot with NUL-terminated constants
-    // and null pointers; integers otherwise.
-    unsafe {
-        if libc::mount(
+    // SAFETY: mount with NUL-terminated constants and null pointers.
+    let mounted = unsafe {
+        libc::mount(
             c"podrt-pod-init".as_ptr(),
             c"/proc".as_ptr(),
             c"tmpfs".as_ptr(),
             flags,
             c"mode=0555,size=4k".as_ptr().cast(),
-        ) != 0
-            || libc::chdir(c"/proc".as_ptr()) != 0
-        {
-            return false;
-        }
-        let pivoted = libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) == 0;
-        if pivoted {
-            if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0 {
-                return false;
-            }
-        } else if nix::errno::Errno::last() != nix::errno::Errno::EINVAL
-            || libc::mount(
-                c".".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_MOVE,
-                std::ptr::null(),
-            ) != 0
-            || libc::chroot(c".".as_ptr()) != 0
-        {
-            return false;
-        }
-        libc::chdir(c"/".as_ptr()) == 0
-            && libc::mount(
+        )
+    } == 0;
+    if !mounted {
+        return false;
+    }
+    let rooted = match pivot_root(c"/proc") {
+        Ok(()) => true,
+        Err(e) if e.errno == libc::EINVAL => move_root(c"/proc").is_ok(),
+        Err(_) => false,
+    };
+    // SAFETY: mount with a NUL-terminated constant and null pointers.
+    rooted
+        && unsafe {
+            libc::mount(
                 std::ptr::null(),
                 c"/".as_ptr(),
                 std::ptr::null(),
                 libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
                 std::ptr::null(),
-            ) == 0
-    }
+            )
+        } == 0
 }
 
 /// Drop every capability for good: the bounding set (so an exec as uid 0 gains
-/// none back), no_new_privs, then the effective, permitted and inheritable sets.
+/// none back), no_new_privs, then the effective, permitted and inheritable sets —
+/// the runtime's own steps with every set empty.
 fn drop_capabilities() -> bool {
-    // SAFETY: prctl with integer arguments; capset with pointers to a local header
-    // and a local two-element data array, the layout of _LINUX_CAPABILITY_VERSION_3.
-    unsafe {
-        for cap in 0..64 {
-            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
-                && nix::errno::Errno::last() != nix::errno::Errno::EINVAL
-            {
-                return false;
-            }
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return false;
-        }
-        #[repr(C)]
-        struct Header {
-            version: u32,
-            pid: i32,
-        }
-        #[repr(C)]
-        #[derive(Clone, Copy)]
-        struct Data {
-            effective: u32,
-            permitted: u32,
-            inheritable: u32,
-        }
-        const VERSION_3: u32 = 0x2008_0522;
-        let mut header = Header {
-            version: VERSION_3,
-            pid: 0,
-        };
-        let data = [Data {
-            effective: 0,
-            permitted: 0,
-            inheritable: 0,
-        }; 2];
-        libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) == 0
-    }
+    let none = podrt_runtime::capabilities::CapPlan::default();
+    // SAFETY: prctl with integer arguments.
+    let no_new_privs = || unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == 0;
+    none.apply_bounding().is_ok() && no_new_privs() && none.apply_sets().is_ok()
 }
 
 /// The init's whole life: close inherited descriptors, wait for SIGCHLD, reap.

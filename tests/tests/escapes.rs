@@ -35,6 +35,13 @@ fn env() -> PodEnv {
     env
 }
 
+/// [`env`] with a test-only fault switch on for every podrt command.
+fn env_with_fault(name: &str) -> PodEnv {
+    let mut env = env();
+    env.vars.push(("PODRT_TEST_FAULT".into(), name.into()));
+    env
+}
+
 /// A pod: `racer` swaps `shared/<name>` with a symlink to `target`; `victim`
 /// (with `victim_mounts`, YAML list items) runs `victim_script` and exits 1.
 fn race_pod(racer: &Path, name: &str, target: &str, victim_mounts: &str, script: &str) -> String {
@@ -87,9 +94,7 @@ fn a_subpath_swapped_for_a_symlink_never_mounts_the_host() {
 /// without `openat2` (a test-only fault switch).
 #[test]
 fn a_subpath_swapped_for_a_symlink_never_mounts_the_host_without_openat2() {
-    let mut env = env();
-    env.vars
-        .push(("PODRT_TEST_FAULT".into(), "no-openat2".into()));
+    let env = env_with_fault("no-openat2");
     subpath_race(&env);
 }
 
@@ -132,9 +137,7 @@ fn a_mount_point_swapped_for_a_symlink_stays_inside_the_root() {
 /// kernels without `open_tree`/`mount_setattr` (a test-only fault switch).
 #[test]
 fn a_mount_point_swapped_for_a_symlink_stays_inside_the_root_without_the_new_mount_api() {
-    let mut env = env();
-    env.vars
-        .push(("PODRT_TEST_FAULT".into(), "legacy-binds".into()));
+    let env = env_with_fault("legacy-binds");
     mount_point_race(&env);
     // A read-only volume is still read-only that way.
     env.apply(
@@ -151,9 +154,7 @@ fn a_mount_point_swapped_for_a_symlink_stays_inside_the_root_without_the_new_mou
 /// without `openat2`.
 #[test]
 fn a_mount_point_swapped_for_a_symlink_stays_inside_the_root_without_openat2() {
-    let mut env = env();
-    env.vars
-        .push(("PODRT_TEST_FAULT".into(), "no-openat2".into()));
+    let env = env_with_fault("no-openat2");
     mount_point_race(&env);
 }
 

@@ -85,19 +85,20 @@ pub fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd
     }
 }
 
-/// `/proc/self/fd/N` in a stack buffer, for syscalls that take a path.
-pub struct ProcFdPath {
+/// A short prefix and a decimal number (`/proc/self/fd/7`, `/dev/pts/3`) in a
+/// stack buffer, for syscalls that take a path: built without allocating.
+pub struct NumberedPath {
     buf: [u8; 32],
+    len: usize,
 }
 
-impl ProcFdPath {
-    /// The path of descriptor `fd`.
-    pub fn new(fd: RawFd) -> ProcFdPath {
+impl NumberedPath {
+    /// `prefix` (at most 21 bytes) followed by `n` in decimal.
+    pub fn new(prefix: &[u8], mut n: u32) -> NumberedPath {
         let mut buf = [0u8; 32];
-        let prefix = b"/proc/self/fd/";
-        buf[..prefix.len()].copy_from_slice(prefix);
+        let start = prefix.len().min(21);
+        buf[..start].copy_from_slice(&prefix[..start]);
         let mut digits = [0u8; 10];
-        let mut n = fd.max(0) as u32;
         let mut len = 0;
         loop {
             digits[len] = b'0' + (n % 10) as u8;
@@ -108,15 +109,38 @@ impl ProcFdPath {
             }
         }
         for i in 0..len {
-            buf[prefix.len() + i] = digits[len - 1 - i];
+            buf[start + i] = digits[len - 1 - i];
         }
-        ProcFdPath { buf }
+        NumberedPath {
+            buf,
+            len: start + len,
+        }
+    }
+
+    /// The bytes, without the NUL.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 
     /// As a C string.
     pub fn as_cstr(&self) -> &CStr {
         // The buffer is zeroed past the digits, so a NUL is always there.
-        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"/proc/self/fd")
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"/")
+    }
+}
+
+/// `/proc/self/fd/N`: the path of descriptor `fd`.
+pub struct ProcFdPath(NumberedPath);
+
+impl ProcFdPath {
+    /// The path of descriptor `fd`.
+    pub fn new(fd: RawFd) -> ProcFdPath {
+        ProcFdPath(NumberedPath::new(b"/proc/self/fd/", fd.max(0) as u32))
+    }
+
+    /// As a C string.
+    pub fn as_cstr(&self) -> &CStr {
+        self.0.as_cstr()
     }
 }
 
@@ -236,6 +260,11 @@ mod tests {
     fn proc_fd_path_formats_the_number() {
         assert_eq!(ProcFdPath::new(0).as_cstr(), c"/proc/self/fd/0");
         assert_eq!(ProcFdPath::new(1234).as_cstr(), c"/proc/self/fd/1234");
+        assert_eq!(NumberedPath::new(b"/dev/pts/", 0).as_bytes(), b"/dev/pts/0");
+        assert_eq!(
+            NumberedPath::new(b"/dev/pts/", u32::MAX).as_cstr(),
+            c"/dev/pts/4294967295"
+        );
     }
 
     /// Both lookups (openat2, and the walk of kernels without it) on one tree.
