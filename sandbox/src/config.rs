@@ -1,13 +1,15 @@
 //! podrt's config file (`/etc/podrt/config.yaml`, or `--config`): the settings
 //! an installation wants for every pod without repeating flags, namely the
-//! admission policy, the default capability set and the seccomp profile
-//! directory. A flag given on the command line wins over the file. The file
+//! admission policy, the default capability set, the seccomp profile
+//! directory and the user-namespace id ranges. A flag given on the command line wins over the file. The file
 //! is YAML (or JSON); an unknown key is an error naming it, so a typo never
 //! silently weakens the policy.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::userns::UsernsOptions;
 
 /// Where podrt looks when no `--config` is given (a missing file there is fine).
 pub const DEFAULT_PATH: &str = "/etc/podrt/config.yaml";
@@ -24,9 +26,25 @@ pub struct Config {
     pub default_capabilities: Option<Vec<String>>,
     /// Where `seccompProfile: Localhost` profiles are.
     pub seccomp_profile_root: Option<PathBuf>,
+    /// Where pods in their own user namespace get their host ids, and whether
+    /// pods without `hostUsers` get one.
+    pub user_namespaces: Option<UserNamespacesConfig>,
     /// The directory of the file, for relative paths.
     #[serde(skip)]
     pub dir: PathBuf,
+}
+
+/// The `userNamespaces` section; a setting left out keeps podrt's default (see
+/// [`UsernsOptions`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserNamespacesConfig {
+    /// What a pod without `spec.hostUsers` gets (`true`, the host's users, by default).
+    pub default_host_users: Option<bool>,
+    /// The host id of the first range's uid and gid 0 (`0x70000000` by default).
+    pub first_id: Option<u32>,
+    /// How many ranges of 65536 ids there are (4096 by default).
+    pub ranges: Option<u32>,
 }
 
 /// Why the config file could not be used.
@@ -53,6 +71,21 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The user-namespace settings: the file's, each missing one podrt's default.
+    pub fn userns(&self) -> UsernsOptions {
+        let defaults = UsernsOptions::default();
+        let Some(section) = &self.user_namespaces else {
+            return defaults;
+        };
+        UsernsOptions {
+            default_host_users: section
+                .default_host_users
+                .unwrap_or(defaults.default_host_users),
+            first_id: section.first_id.unwrap_or(defaults.first_id),
+            ranges: section.ranges.unwrap_or(defaults.ranges),
+        }
+    }
+
     /// Reads `path`. When the file does not exist and `required` is false (the
     /// default location), the result is the empty config.
     pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
@@ -105,6 +138,9 @@ impl Config {
             crate::security::capabilities::parse(name, field.clone())
                 .map_err(|_| bad(field, format!("unknown capability {name:?}")))?;
         }
+        if let Err((field, message)) = config.userns().check() {
+            return Err(bad(format!("userNamespaces.{field}"), message));
+        }
         Ok(config)
     }
 }
@@ -140,5 +176,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("defaultCapabilities[1]"), "{e}");
+    }
+
+    #[test]
+    fn user_namespaces_fill_in_defaults() {
+        let p = Path::new("/c.yaml");
+        let c = Config::parse("# nothing\n", p).unwrap();
+        assert_eq!(c.userns(), UsernsOptions::default());
+        let c = Config::parse("userNamespaces: {defaultHostUsers: false}\n", p).unwrap();
+        let u = c.userns();
+        assert!(!u.default_host_users);
+        assert_eq!((u.first_id, u.ranges), (0x7000_0000, 4096));
+        let c = Config::parse(
+            "userNamespaces:\n  firstId: 1000000\n  ranges: 16\n  defaultHostUsers: true\n",
+            p,
+        )
+        .unwrap();
+        let u = c.userns();
+        assert!(u.default_host_users);
+        assert_eq!((u.first_id, u.ranges), (1_000_000, 16));
+    }
+
+    #[test]
+    fn user_namespace_mistakes_name_the_setting() {
+        let p = Path::new("/c.yaml");
+        let error = |text: &str| Config::parse(text, p).unwrap_err().to_string();
+        assert_eq!(
+            error("userNamespaces: {ranges: 0}\n"),
+            "config /c.yaml: userNamespaces.ranges: must be at least 1 (pods with \
+             hostUsers: false each need a range)"
+        );
+        assert_eq!(
+            error("userNamespaces: {firstId: 0}\n"),
+            "config /c.yaml: userNamespaces.firstId: must not be 0: the host's uid and \
+             gid 0 must stay the host's root"
+        );
+        assert_eq!(
+            error("userNamespaces: {firstId: 4294901760, ranges: 1}\n"),
+            "config /c.yaml: userNamespaces.ranges: 1 ranges of 65536 ids from firstId \
+             4294901760 end at id 4294967295, past 4294967294 (4294967295 is (uid_t)-1, \
+             which no user may have): lower ranges or firstId"
+        );
+        let e = error("userNamespaces: {firstId: -1}\n");
+        assert!(e.contains("userNamespaces.firstId"), "{e}");
+        let e = error("userNamespaces: {range: 4}\n");
+        assert!(e.contains("userNamespaces") && e.contains("range"), "{e}");
     }
 }

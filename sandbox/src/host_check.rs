@@ -1,12 +1,14 @@
 //! `podrt check`: what this host offers podrt and what podrt cannot do here,
 //! in the spirit of `runc features` and `podman info`. Everything is read from
 //! the kernel and the disk (`/proc`, the cgroup mounts, the CNI dirs); nothing
-//! is created or changed. A `Missing` item stops pods from running at all; a
+//! is changed, and what a probe makes (a user namespace, detached idmapped
+//! mounts) is gone when it returns. A `Missing` item stops pods from running at all; a
 //! `Limited` one says which feature is lost and why.
 
 use std::path::{Path, PathBuf};
 
 use crate::network::NetworkOptions;
+use crate::userns::{probe, UsernsOptions, RANGE_SIZE};
 
 /// How an item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +51,8 @@ fn item(name: &'static str, status: Status, detail: impl Into<String>) -> Item {
     }
 }
 
-/// The whole report for a podrt using `root` and `network`.
-pub fn report(root: &Path, network: &NetworkOptions) -> Vec<Item> {
+/// The whole report for a podrt using `root`, `network` and `userns`.
+pub fn report(root: &Path, network: &NetworkOptions, userns: &UsernsOptions) -> Vec<Item> {
     vec![
         kernel(),
         user(),
@@ -64,12 +66,117 @@ pub fn report(root: &Path, network: &NetworkOptions) -> Vec<Item> {
         masked_paths(),
         cni(root, network),
         state_root(root),
-        item(
-            "user namespaces",
-            Status::Limited,
-            "podrt runs pods in the host's user namespace (hostUsers: false is ignored)",
-        ),
+        user_namespaces(root, userns),
     ]
+}
+
+/// Whether pods with `hostUsers: false` can be made: a user namespace, and
+/// idmapped mounts where their layers and emptyDirs live (the image store and
+/// the pod directories, both under the state root) and on tmpfs (emptyDir
+/// `medium: Memory`).
+fn user_namespaces(root: &Path, opts: &UsernsOptions) -> Item {
+    const NAME: &str = "user namespaces";
+    let userns = match probe::scratch_userns() {
+        Ok(fd) => fd,
+        Err(e) => {
+            let e = match e.raw_os_error() {
+                Some(libc::ENOSPC) => format!("{e}: sysctl user.max_user_namespaces is reached"),
+                _ => e.to_string(),
+            };
+            return if opts.default_host_users {
+                item(
+                    NAME,
+                    Status::Limited,
+                    format!("cannot create one ({e}): pods with hostUsers: false are refused"),
+                )
+            } else {
+                item(
+                    NAME,
+                    Status::Missing,
+                    format!(
+                        "cannot create one ({e}): the config's userNamespaces.defaultHostUsers: \
+                         false puts every pod that shares nothing of the host in one, so those \
+                         are refused"
+                    ),
+                )
+            };
+        }
+    };
+    let dir = existing(&root.join("images"));
+    let fs = filesystem(&dir);
+    let mut lacking = Vec::new();
+    match probe::can_idmap_dir(&dir, &userns) {
+        Ok(true) => {}
+        Ok(false) => lacking.push(format!(
+            "the state root ({fs} at {}) has no idmapped mounts: pods with hostUsers: false \
+             are refused (their image layers and volumes live there)",
+            dir.display()
+        )),
+        Err(e) => lacking.push(format!(
+            "probing idmapped mounts on {}: {e}: pods with hostUsers: false may be refused",
+            dir.display()
+        )),
+    }
+    match probe::can_idmap_tmpfs(&userns) {
+        Ok(true) => {}
+        Ok(false) => lacking.push(
+            "tmpfs has no idmapped mounts before Linux 6.3: pods with hostUsers: false and \
+             emptyDir medium: Memory are refused"
+                .to_string(),
+        ),
+        Err(e) => lacking.push(format!(
+            "probing idmapped mounts on tmpfs: {e}: pods with hostUsers: false and emptyDir \
+             medium: Memory may be refused"
+        )),
+    }
+    if !lacking.is_empty() {
+        return item(NAME, Status::Limited, lacking.join("; "));
+    }
+    let who = if opts.default_host_users {
+        "hostUsers: false pods"
+    } else {
+        "hostUsers: false pods, and pods without hostUsers that share nothing of the host,"
+    };
+    item(
+        NAME,
+        Status::Ok,
+        format!(
+            "idmapped mounts work on the state root ({fs}) and tmpfs; {who} get ranges of \
+             {RANGE_SIZE} ids from {} ({} ranges)",
+            opts.first_id, opts.ranges
+        ),
+    )
+}
+
+/// `path`, or its nearest ancestor that exists.
+fn existing(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf()
+}
+
+/// The name of the filesystem `path` is on (`ext4`, `xfs`, `tmpfs`, …).
+fn filesystem(path: &Path) -> String {
+    use nix::sys::statfs::{self, FsType};
+    let Ok(fs) = statfs::statfs(path) else {
+        return "unknown filesystem".into();
+    };
+    let known: [(FsType, &str); 7] = [
+        (statfs::EXT4_SUPER_MAGIC, "ext4"),
+        (statfs::XFS_SUPER_MAGIC, "xfs"),
+        (statfs::BTRFS_SUPER_MAGIC, "btrfs"),
+        (statfs::TMPFS_MAGIC, "tmpfs"),
+        (statfs::OVERLAYFS_SUPER_MAGIC, "overlayfs"),
+        (statfs::F2FS_SUPER_MAGIC, "f2fs"),
+        (statfs::NFS_SUPER_MAGIC, "nfs"),
+    ];
+    let kind = fs.filesystem_type();
+    known
+        .iter()
+        .find(|(magic, _)| *magic == kind)
+        .map(|(_, name)| name.to_string())
+        .unwrap_or_else(|| format!("filesystem type {:#x}", kind.0))
 }
 
 fn kernel() -> Item {
@@ -440,7 +547,7 @@ mod tests {
             conf_dir: dir.join("net.d"),
             ..NetworkOptions::default()
         };
-        let items = report(&dir, &opts);
+        let items = report(&dir, &opts, &UsernsOptions::default());
         let names: Vec<&str> = items.iter().map(|i| i.name).collect();
         for want in [
             "kernel",
@@ -457,5 +564,13 @@ mod tests {
         assert!(items.iter().all(|i| !i.detail.is_empty()));
         let kernel = items.iter().find(|i| i.name == "kernel").unwrap();
         assert_eq!(kernel.status, Status::Ok, "{}", kernel.detail);
+        // podrt's tests run as root on Linux ≥ 6.3.
+        let userns = items.iter().find(|i| i.name == "user namespaces").unwrap();
+        assert_eq!(userns.status, Status::Ok, "{}", userns.detail);
+        assert!(
+            userns.detail.contains("from 1879048192 (4096 ranges)"),
+            "{}",
+            userns.detail
+        );
     }
 }

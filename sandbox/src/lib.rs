@@ -38,6 +38,7 @@ pub mod status;
 pub mod supervisor;
 pub mod terminate;
 pub mod trim;
+pub mod userns;
 pub mod volumes;
 
 pub use error::{Error, Result};

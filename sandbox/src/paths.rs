@@ -128,3 +128,20 @@ pub fn names_lock(root: &Path) -> PathBuf {
 pub fn ipam_dir(root: &Path) -> PathBuf {
     root.join("cni").join("networks")
 }
+
+/// The table of user-namespace id ranges taken by pods with `hostUsers: false`:
+/// one file per taken range, named by its index (see [`crate::userns`]).
+pub fn userns_dir(root: &Path) -> PathBuf {
+    root.join("userns")
+}
+
+/// The file marking range `index` of [`userns_dir`] as taken; it holds the pod's UID.
+pub fn userns_range(root: &Path, index: u32) -> PathBuf {
+    userns_dir(root).join(index.to_string())
+}
+
+/// The `flock` file of [`userns_dir`]: shared while a range is taken, exclusive
+/// while one is given back, so a file judged stale is the file removed.
+pub fn userns_lock(root: &Path) -> PathBuf {
+    root.join("userns.lock")
+}

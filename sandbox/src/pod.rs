@@ -43,6 +43,9 @@ pub struct Options {
     pub network: NetworkOptions,
     /// Installation-wide security settings (kept in each pod's record).
     pub security: SecurityOptions,
+    /// Where pods in their own user namespace get their host ids, and whether
+    /// pods without `spec.hostUsers` get one (the config's `userNamespaces`).
+    pub userns: crate::userns::UsernsOptions,
     /// kubelet's `--pod-max-pids`: the most processes a pod's cgroup may hold.
     pub pod_max_pids: Option<i64>,
     /// kubelet's `crashLoopBackOff.maxContainerRestartPeriod`: the longest wait
@@ -62,6 +65,7 @@ impl Default for Options {
             helper_exe: None,
             network: NetworkOptions::default(),
             security: SecurityOptions::default(),
+            userns: crate::userns::UsernsOptions::default(),
             pod_max_pids: None,
             max_container_restart_period: None,
             as_supervisor: false,

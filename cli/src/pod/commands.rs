@@ -34,6 +34,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         helper_exe: std::env::current_exe().ok(),
         network: network_options(cli)?,
         security: security_options(cli, &config),
+        userns: config.userns(),
         pod_max_pids: (cli.pod_max_pids > 0).then_some(cli.pod_max_pids),
         max_container_restart_period: cli.max_container_restart_period,
         as_supervisor: false,
@@ -69,7 +70,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete(a) => delete(&opts, a),
         Command::Images => images(&opts),
         Command::Check => {
-            let items = podrt_sandbox::host_check::report(&opts.root, &opts.network);
+            let items = podrt_sandbox::host_check::report(&opts.root, &opts.network, &opts.userns);
             print!("{}", print::host_check(&items));
             let missing = items
                 .iter()

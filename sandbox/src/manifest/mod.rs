@@ -8,6 +8,7 @@
 
 mod containers;
 mod error;
+mod host_users;
 mod parse;
 mod path;
 mod ports;
@@ -30,6 +31,7 @@ use std::path::Path;
 use k8s_openapi::api::core::v1::Pod;
 
 pub use error::{Error, FieldError, Invalid};
+pub(crate) use host_users::shares_host;
 pub use names::generate_name;
 pub use valid::{
     ContainerResources, HostPathType, PodVolume, PodVolumeSource, RestartPolicy, ValidPod,

@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::containers::{validate_containers, PodContext};
 use super::error::Invalid;
+use super::host_users;
 use super::names;
 use super::report::{FieldPath, Report};
 use super::unsupported;
@@ -35,6 +36,7 @@ pub(super) fn validate(
     let (termination_grace_period_seconds, active_deadline_seconds) = timeouts(spec, &mut report);
     host_names(spec, &mut report);
     sysctls(spec, &mut report);
+    host_users::validate(spec, &mut report);
     let volumes = spec.volumes.as_deref().unwrap_or(&[]);
     let pod_volumes = validate_volumes(volumes, &mut report);
     let ctx = PodContext {

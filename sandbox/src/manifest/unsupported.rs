@@ -11,7 +11,7 @@ use super::report::{FieldPath, Report};
 /// Warns about pod-level fields podrt ignores.
 pub(super) fn pod(spec: &PodSpec, report: &mut Report) {
     let path = FieldPath::root("spec");
-    let set: [(&str, bool); 24] = [
+    let set: [(&str, bool); 23] = [
         ("affinity", spec.affinity.is_some()),
         (
             "nodeSelector",
@@ -90,7 +90,6 @@ pub(super) fn pod(spec: &PodSpec, report: &mut Report) {
             spec.resource_claims.as_ref().is_some_and(|v| !v.is_empty()),
         ),
         ("resources", spec.resources.is_some()),
-        ("hostUsers", spec.host_users == Some(false)),
         ("setHostnameAsFQDN", spec.set_hostname_as_fqdn == Some(true)),
         (
             "hostnameOverride",

@@ -4,6 +4,7 @@
 
 mod parsing;
 mod validate_containers;
+mod validate_host_users;
 mod validate_pod;
 mod validate_volumes;
 
