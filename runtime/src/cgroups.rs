@@ -470,6 +470,7 @@ pub fn plan_mount_in(
             optional: true,
             describe: what,
             copy_up: None,
+            idmap: false,
         })
     };
     if layout.v2 {
@@ -494,6 +495,7 @@ pub fn plan_mount_in(
         optional: false,
         describe: format!("{field} (cgroup tmpfs on {})", m.destination().display()),
         copy_up: None,
+        idmap: false,
     });
     for (mountpoint, _) in &layout.hierarchies {
         let Ok(sub) = mountpoint.strip_prefix(CGROUP_ROOT) else {
@@ -531,6 +533,7 @@ pub fn plan_mount_in(
             optional: false,
             describe: format!("{field} (read-only cgroup tmpfs)"),
             copy_up: None,
+            idmap: false,
         });
     }
     Ok(ops)

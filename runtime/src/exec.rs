@@ -1,7 +1,7 @@
 //! `exec`: start another process inside a running container.
 //!
 //! The new process joins every namespace of the container's init (the PID namespace
-//! by the parent around `clone`, the others in the child, user first and mount last),
+//! by the parent around `clone`, the others in the child, the user namespace last),
 //! is put in the container's cgroup before it runs any code of its own, and then
 //! goes through the same privilege steps as init: capabilities, no_new_privs, seccomp.
 
@@ -34,15 +34,19 @@ pub struct ExecOptions {
     pub proxy_terminal: bool,
 }
 
-/// The container's namespaces that differ from ours, user first and mount last.
+/// The container's namespaces that differ from ours, user last. The runtime runs as
+/// the host's root, which may join any namespace while it is still in the host's user
+/// namespace; once in the container's user namespace it could no longer join a mount
+/// or PID namespace that namespace does not own (a container that entered its user
+/// namespace after its mounts, see [`crate::namespaces::LATE_USERNS_ANNOTATION`]).
 fn container_namespaces(pid: i32) -> Result<(Vec<JoinNs>, Option<JoinNs>)> {
     let order = [
-        ("user", libc::CLONE_NEWUSER),
         ("ipc", libc::CLONE_NEWIPC),
         ("uts", libc::CLONE_NEWUTS),
         ("net", libc::CLONE_NEWNET),
         ("cgroup", libc::CLONE_NEWCGROUP),
         ("mnt", libc::CLONE_NEWNS),
+        ("user", libc::CLONE_NEWUSER),
     ];
     let differs = |name: &str| -> Result<bool> {
         let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}"))

@@ -65,15 +65,17 @@ pub fn list(hooks: Option<&Hooks>, kind: HookKind) -> Vec<Hook> {
 }
 
 fn open_namespaces(pid: i32) -> Vec<(OwnedFd, libc::c_int)> {
-    // user first so the rest are entered with its privileges; mnt last so /proc stays reachable.
+    // The hook runs as the host's root, which may join every namespace from the
+    // host's user namespace; the user namespace comes last, since from inside it a
+    // mount namespace it does not own could not be joined. /proc is opened first.
     [
-        ("user", libc::CLONE_NEWUSER),
         ("ipc", libc::CLONE_NEWIPC),
         ("uts", libc::CLONE_NEWUTS),
         ("net", libc::CLONE_NEWNET),
         ("pid", libc::CLONE_NEWPID),
         ("cgroup", libc::CLONE_NEWCGROUP),
         ("mnt", libc::CLONE_NEWNS),
+        ("user", libc::CLONE_NEWUSER),
     ]
     .iter()
     .filter_map(|(name, flag)| {

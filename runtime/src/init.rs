@@ -416,6 +416,9 @@ fn sequence(
     }
     plan.rootfs.pivot()?;
     plan.rootfs.finish()?;
+    // A user namespace asked to be entered after the mounts is entered now, before
+    // the process takes its identity (see `namespaces`).
+    plan.namespaces.enter_late_user()?;
     become_process(
         p,
         chan,

@@ -25,6 +25,7 @@ pub mod error;
 pub mod exec;
 pub mod fault;
 pub mod hooks;
+pub mod id_map;
 pub mod in_root;
 pub mod init;
 pub mod lsm;

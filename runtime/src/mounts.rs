@@ -55,6 +55,8 @@ pub struct MountOp {
     pub describe: String,
     /// `tmpcopyup`: entries to recreate in the new tmpfs.
     pub copy_up: Option<std::sync::Arc<crate::copy_up::CopyUpPlan>>,
+    /// `idmap`/`ridmap`: the bind is idmapped with the container's user namespace.
+    pub idmap: bool,
 }
 
 /// Flags parsed from an OCI option list.
@@ -72,6 +74,8 @@ pub struct ParsedOptions {
     pub recursive: bool,
     /// `tmpcopyup`: fill a new tmpfs with what the image had at its mount point.
     pub copy_up: bool,
+    /// `idmap` or `ridmap`: idmap the bind with the container's user namespace.
+    pub idmap: bool,
 }
 
 /// Parse `options` the way `mount(8)` and runc do.
@@ -122,8 +126,9 @@ pub fn parse_options(options: &[String], field: &str) -> Result<ParsedOptions> {
             "unbindable" => p.propagation.push(libc::MS_UNBINDABLE),
             "runbindable" => p.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
             "tmpcopyup" => p.copy_up = true,
-            "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rnodev" | "rnoexec"
-            | "copy-symlink" => {
+            // The tree is idmapped as deep as it is bound: `rbind` idmaps every mount.
+            "idmap" | "ridmap" => p.idmap = true,
+            "rro" | "rrw" | "rnosuid" | "rnodev" | "rnoexec" | "copy-symlink" => {
                 return Err(Error::spec(
                     format!("{field}.options[{i}]"),
                     format!("mount option {opt:?} is not supported"),
@@ -190,8 +195,18 @@ pub(crate) fn cstring(p: impl AsRef<std::ffi::OsStr>, field: &str) -> Result<CSt
     CString::new(p.as_ref().as_bytes()).map_err(|_| Error::spec(field, "contains a NUL byte"))
 }
 
+/// What a mount plan needs to know about the container's user namespace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserNsView<'a> {
+    /// The container joins a user namespace by path, so `idmap` can use it.
+    pub can_idmap: bool,
+    /// The container enters that namespace only after its mounts: ownership options
+    /// are translated through this mapping.
+    pub late_maps: Option<&'a crate::id_map::IdMaps>,
+}
+
 /// Prepare one spec mount (not `cgroup`, which [`crate::cgroups`] expands).
-pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize) -> Result<MountOp> {
+pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize, userns: UserNsView) -> Result<MountOp> {
     let field = format!("mounts[{index}]");
     let dest = m.destination();
     if !dest.is_absolute() {
@@ -200,9 +215,32 @@ pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize) -> Result<MountOp> {
             format!("{} is not an absolute path", dest.display()),
         ));
     }
-    let opts = parse_options(m.options().as_deref().unwrap_or(&[]), &field)?;
+    let mut opts = parse_options(m.options().as_deref().unwrap_or(&[]), &field)?;
     let typ = m.typ().clone().unwrap_or_default();
     let bind = opts.bind || typ == "bind";
+    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(Error::spec(
+            format!("{field}.uidMappings"),
+            "per-mount id mappings are not supported: give the \"idmap\" option, which maps with the container's user namespace",
+        ));
+    }
+    if opts.idmap && !bind {
+        return Err(Error::spec(
+            format!("{field}.options"),
+            "\"idmap\" applies to bind mounts only",
+        ));
+    }
+    if opts.idmap && !userns.can_idmap {
+        return Err(Error::spec(
+            format!("{field}.options"),
+            "\"idmap\" needs the container to join a user namespace by path (linux.namespaces)",
+        ));
+    }
+    if let Some(maps) = userns.late_maps {
+        if !bind {
+            maps.translate_owner(&typ, &mut opts.data, &field)?;
+        }
+    }
     let target = secure_join(rootfs, dest);
     let describe = format!(
         "{field} ({} on {})",
@@ -227,6 +265,7 @@ pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize) -> Result<MountOp> {
         optional: false,
         describe,
         copy_up: None,
+        idmap: opts.idmap,
     };
     if bind {
         let src = m
@@ -397,6 +436,8 @@ pub struct Root {
     /// Bind with `mount(2)` and a verified remount instead of `open_tree` and
     /// `mount_setattr` (kernels before 5.12, or the test-only fault switch).
     pub legacy_binds: bool,
+    /// The user namespace `idmap` binds are mapped with (-1 when there is none).
+    pub userns_fd: std::os::fd::RawFd,
 }
 
 impl Root {
@@ -427,9 +468,12 @@ impl MountOp {
                     &target,
                     inside,
                     root,
-                    recursive,
-                    self.remount_flags,
-                    &self.propagation,
+                    BindAttrs {
+                        recursive,
+                        remount: self.remount_flags,
+                        propagation: &self.propagation,
+                        idmap: self.idmap,
+                    },
                 )
             }
             _ => sys_mount(
@@ -446,8 +490,13 @@ impl MountOp {
             (Err((Step::Mount, libc::EPERM | libc::EBUSY)), Some(host)) if !bind => {
                 // sysfs or mqueue from a namespace we do not own: bind the host's copy.
                 let flags = Some(libc::MS_BIND | libc::MS_REMOUNT | self.flags);
-                bind_into(host, &target, inside, root, true, flags, &[])
-                    .map_err(|(s, e)| fail(s, e))?;
+                let attrs = BindAttrs {
+                    recursive: true,
+                    remount: flags,
+                    propagation: &[],
+                    idmap: false,
+                };
+                bind_into(host, &target, inside, root, attrs).map_err(|(s, e)| fail(s, e))?;
             }
             (Err((_, libc::ENOENT)), _) if self.optional => {
                 // SAFETY: rmdir of the empty target we just created.
@@ -554,15 +603,23 @@ fn bind_into(
     target: &Fd,
     inside: &CStr,
     root: &Root,
-    recursive: bool,
-    remount: Option<c_ulong>,
-    propagation: &[c_ulong],
+    attrs: BindAttrs,
 ) -> std::result::Result<(), (Step, i32)> {
+    let BindAttrs {
+        recursive,
+        remount,
+        propagation,
+        idmap,
+    } = attrs;
     if !root.legacy_binds {
-        match bind_new_api(source, target, recursive, remount, propagation) {
-            Err((_, libc::ENOSYS)) => {}
+        match bind_new_api(source, target, root.userns_fd, attrs) {
+            Err((_, libc::ENOSYS)) if !idmap => {}
             other => return other,
         }
+    }
+    if idmap {
+        // Only a detached mount (open_tree) can be idmapped.
+        return Err((Step::Mount, libc::EOPNOTSUPP));
     }
     let at = ProcFdPath::new(target.0);
     let flags = libc::MS_BIND | if recursive { libc::MS_REC } else { 0 };
@@ -597,13 +654,27 @@ fn open_path(path: &CStr) -> std::result::Result<Fd, i32> {
     }
 }
 
+/// How a bind is made: depth, flags, propagation and idmapping.
+#[derive(Debug, Clone, Copy)]
+struct BindAttrs<'a> {
+    recursive: bool,
+    remount: Option<c_ulong>,
+    propagation: &'a [c_ulong],
+    idmap: bool,
+}
+
 fn bind_new_api(
     source: &CStr,
     target: &Fd,
-    recursive: bool,
-    remount: Option<c_ulong>,
-    propagation: &[c_ulong],
+    userns_fd: std::os::fd::RawFd,
+    attrs: BindAttrs,
 ) -> std::result::Result<(), (Step, i32)> {
+    let BindAttrs {
+        recursive,
+        remount,
+        propagation,
+        idmap,
+    } = attrs;
     const OPEN_TREE_CLONE: u32 = 1;
     const AT_RECURSIVE: u32 = 0x8000;
     const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
@@ -622,6 +693,16 @@ fn bind_new_api(
         return Err((Step::Mount, nix::errno::Errno::last_raw()));
     }
     let tree = Fd(tree as std::os::fd::RawFd);
+    if idmap {
+        const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_IDMAP,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: userns_fd as u64,
+        };
+        mount_setattr(tree.0, rec, &attr).map_err(|e| (Step::Remount, e))?;
+    }
     if let Some(flags) = remount {
         let (attr_set, attr_clr) = mount_attrs(flags);
         let attr = MountAttr {

@@ -5,6 +5,14 @@
 //! by path is joined by the parent (`setns`) just around that `clone`. Every other
 //! namespace is joined (`setns`) or created (`unshare`) by init itself, joined ones
 //! first so a new namespace is created inside the joined user namespace.
+//!
+//! One exception, asked for with [`LATE_USERNS_ANNOTATION`]: a user namespace joined
+//! by path is entered *last*, after the root filesystem is set up and just before
+//! the process takes its identity. The mounts are then made by the host's root, who
+//! can reach the bundle and the volumes in root-only directories, and the container's
+//! root owns its namespaces' users but not its mount or PID namespace, so it cannot
+//! undo a mount. Pods in their own user namespace (`hostUsers: false`) use it; their
+//! mounts' ownership is translated with [`crate::id_map`].
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -12,7 +20,13 @@ use std::path::PathBuf;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::error::{Error, Result};
+use crate::id_map::{IdMap, IdMaps};
 use crate::sync::{Step, StepError};
+
+/// Annotation (value `"true"`) that makes init enter a user namespace joined by path
+/// after its mounts instead of before them. `linux.uidMappings`/`gidMappings` must
+/// then describe the joined namespace's mapping, for the ownership of new mounts.
+pub const LATE_USERNS_ANNOTATION: &str = "run.podrt.userns.enter-after-mounts";
 
 /// A namespace to join: an open descriptor of its `/proc/.../ns/*` file or pin.
 #[derive(Debug)]
@@ -40,6 +54,11 @@ pub struct NamespacePlan {
     pub uid_map: String,
     /// gid_map lines for a new user namespace.
     pub gid_map: String,
+    /// A user namespace joined by path that init enters after its mounts
+    /// ([`LATE_USERNS_ANNOTATION`]).
+    pub late_user: Option<JoinNs>,
+    /// The mapping of `late_user`, from `linux.uidMappings`/`gidMappings`.
+    pub late_maps: IdMaps,
 }
 
 /// The `CLONE_NEW*` flag of a namespace type.
@@ -144,8 +163,34 @@ impl NamespacePlan {
                 "a new mount namespace (type \"mount\") is required to set up the root filesystem",
             ));
         }
-        if let Some(user) = user_join {
-            plan.join.insert(0, user);
+        let late = spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(LATE_USERNS_ANNOTATION))
+            .is_some_and(|v| v == "true");
+        match user_join {
+            Some(user) if late => {
+                plan.late_maps = IdMaps {
+                    uids: IdMap::from_spec(linux.uid_mappings().as_deref().unwrap_or(&[])),
+                    gids: IdMap::from_spec(linux.gid_mappings().as_deref().unwrap_or(&[])),
+                };
+                if plan.late_maps.uids.is_empty() || plan.late_maps.gids.is_empty() {
+                    return Err(Error::spec(
+                        "linux.uidMappings",
+                        format!("entering the user namespace after the mounts ({LATE_USERNS_ANNOTATION}) needs uidMappings and gidMappings describing it"),
+                    ));
+                }
+                plan.late_user = Some(user);
+                return Ok(plan);
+            }
+            Some(user) => plan.join.insert(0, user),
+            None if late => {
+                return Err(Error::spec(
+                    format!("annotations.{LATE_USERNS_ANNOTATION}"),
+                    "needs a user namespace joined by path (linux.namespaces type \"user\" with a path)",
+                ))
+            }
+            None => {}
         }
         if plan.clone_flags & libc::CLONE_NEWUSER != 0 {
             plan.uid_map = id_map(linux.uid_mappings());
@@ -169,6 +214,7 @@ impl NamespacePlan {
     pub fn has(&self, flag: libc::c_int) -> bool {
         (self.clone_flags | self.unshare_flags) & flag != 0
             || self.join.iter().any(|j| j.nstype == flag)
+            || (flag == libc::CLONE_NEWUSER && self.late_user.is_some())
             || (flag == libc::CLONE_NEWPID && self.join_pid.is_some())
     }
 
@@ -211,14 +257,43 @@ impl NamespacePlan {
         Ok(())
     }
 
+    /// Enter the user namespace joined late ([`LATE_USERNS_ANNOTATION`]), if any, and
+    /// become its root. Async-signal-safe.
+    pub fn enter_late_user(&self) -> std::result::Result<(), StepError> {
+        let Some(user) = &self.late_user else {
+            return Ok(());
+        };
+        // SAFETY: setns on a descriptor we own; the type is checked by the kernel.
+        if unsafe { libc::setns(user.fd.as_raw_fd(), libc::CLONE_NEWUSER) } < 0 {
+            return Err(StepError::last(Step::JoinNamespace, LATE_USER_INDEX));
+        }
+        become_ns_root()
+    }
+
+    /// The descriptor of the user namespace the container joins by path (for
+    /// idmapped mounts), if it joins one.
+    pub fn joined_user_fd(&self) -> Option<RawFd> {
+        self.late_user
+            .iter()
+            .chain(self.join.iter())
+            .find(|j| j.nstype == libc::CLONE_NEWUSER)
+            .map(|j| j.fd.as_raw_fd())
+    }
+
     /// Describe a failed join for the parent's error message.
     pub fn describe_join(&self, index: u32) -> String {
-        self.join
-            .get(index as usize)
-            .map(|j| format!("joining namespace {}", j.path.display()))
+        let join = if index == LATE_USER_INDEX {
+            self.late_user.as_ref()
+        } else {
+            self.join.get(index as usize)
+        };
+        join.map(|j| format!("joining namespace {}", j.path.display()))
             .unwrap_or_else(|| "joining a namespace".into())
     }
 }
+
+/// [`StepError::index`] of a failed late user namespace join.
+const LATE_USER_INDEX: u32 = u32::MAX;
 
 /// In a user namespace our kernel credentials are still the host's (unmapped there):
 /// switch to the namespace's root, which the id maps turn into a mapped host id, so

@@ -11,7 +11,7 @@ use oci_spec::runtime::Spec;
 use crate::cgroups;
 use crate::devices::DevicePlan;
 use crate::error::{Error, Result};
-use crate::mounts::{bind_remount, cstring, plan_mount, sys_mount, MountOp, Root};
+use crate::mounts::{bind_remount, cstring, plan_mount, sys_mount, MountOp, Root, UserNsView};
 use crate::namespaces::NamespacePlan;
 use crate::pivot_root;
 use crate::sync::{Step, StepError};
@@ -45,6 +45,9 @@ pub struct RootfsPlan {
     /// Bind the old way (`mount(2)` plus a checked remount) even where the kernel has
     /// `open_tree`/`mount_setattr`: only the test-only fault switch sets it.
     pub legacy_binds: bool,
+    /// The joined user namespace's descriptor (owned by the [`NamespacePlan`]) that
+    /// `idmap` binds are mapped with; -1 when the container joins none.
+    pub userns_fd: std::os::fd::RawFd,
 }
 
 fn propagation_flag(value: &str) -> Result<libc::c_ulong> {
@@ -123,6 +126,7 @@ impl RootfsPlan {
             root_propagation: libc::MS_SLAVE | libc::MS_REC,
             no_pivot,
             legacy_binds: crate::fault::active(crate::fault::LEGACY_BINDS),
+            userns_fd: ns.joined_user_fd().unwrap_or(-1),
             readonly_root: spec
                 .root()
                 .as_ref()
@@ -148,7 +152,11 @@ impl RootfsPlan {
                 plan.mounts
                     .extend(cgroups::plan_mount(rootfs, m, i, cgroup_path)?);
             } else {
-                plan.mounts.push(plan_mount(rootfs, m, i)?);
+                let userns = UserNsView {
+                    can_idmap: ns.joined_user_fd().is_some(),
+                    late_maps: ns.late_user.as_ref().map(|_| &ns.late_maps),
+                };
+                plan.mounts.push(plan_mount(rootfs, m, i, userns)?);
             }
         }
         let userns = ns.clone_flags & libc::CLONE_NEWUSER != 0
@@ -253,6 +261,7 @@ impl RootfsPlan {
             fd: root.0,
             prefix_len: self.rootfs.to_bytes().len(),
             legacy_binds: self.legacy_binds,
+            userns_fd: self.userns_fd,
         };
         for (i, m) in self.mounts.iter().enumerate() {
             m.apply(i as u32, &ctx)?;

@@ -35,6 +35,9 @@ pub struct JoinPaths {
     pub pid: Option<PathBuf>,
     /// `hostPID`: no PID namespace of its own, the host's.
     pub host_pid: bool,
+    /// The pod's own user namespace pin and the first host id of its range
+    /// (`hostUsers: false`).
+    pub user: Option<(PathBuf, u32)>,
 }
 
 /// Everything a container's spec is made from.
@@ -154,6 +157,16 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     if sec.privileged {
         security::privileged::apply(&mut spec);
     }
+    if input.join.user.is_some() {
+        // The runtime makes the mounts as the host's root and enters the pod's user
+        // namespace just before the process takes its identity.
+        let mut annotations = spec.annotations().clone().unwrap_or_default();
+        annotations.insert(
+            podrt_runtime::namespaces::LATE_USERNS_ANNOTATION.to_string(),
+            "true".to_string(),
+        );
+        spec.set_annotations(Some(annotations));
+    }
     Ok(spec)
 }
 
@@ -183,6 +196,14 @@ fn linux_section(
     }
     if let Some(filter) = &sec.seccomp {
         b = b.seccomp(filter.clone());
+    }
+    if let Some((_, first)) = &input.join.user {
+        let map = oci_spec::runtime::LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(*first)
+            .size(crate::userns::RANGE_SIZE)
+            .build()?;
+        b = b.uid_mappings(vec![map]).gid_mappings(vec![map]);
     }
     b.build()
 }
@@ -355,10 +376,12 @@ fn namespaces(
     if !join.host_pid {
         list.insert(0, ns(LinuxNamespaceType::Pid, join.pid.as_ref())?);
     }
+    let user = join.user.as_ref().map(|(p, _)| p.clone());
     for (typ, path) in [
         (LinuxNamespaceType::Network, &join.net),
         (LinuxNamespaceType::Ipc, &join.ipc),
         (LinuxNamespaceType::Uts, &join.uts),
+        (LinuxNamespaceType::User, &user),
     ] {
         if let Some(p) = path {
             list.push(ns(typ, Some(p))?);

@@ -38,6 +38,8 @@ pub struct ClusterDns {
 /// Write the pod's `hosts`, `hostname`, `resolv.conf`, and mount its shm tmpfs.
 /// `network` is the pod's CNI attachment: its addresses go into `hosts`, and the
 /// DNS its plugins returned, if any, takes the host's place in `resolv.conf`.
+/// `shm_owner` is the pod's root on the host when the pod has its own user
+/// namespace: the shm tmpfs is then its, as if it had been mounted inside.
 pub fn write(
     spec: &PodSpec,
     paths: &PodPaths,
@@ -45,6 +47,7 @@ pub fn write(
     namespace: &str,
     dns: &ClusterDns,
     network: Option<&PodNetwork>,
+    shm_owner: Option<u32>,
 ) -> Result<()> {
     let dir = paths.etc("");
     private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
@@ -64,7 +67,10 @@ pub fn write(
     put("resolv.conf", &resolv_conf(spec, namespace, dns, &base))?;
     let shm = shm_dir(paths);
     private_fs::create_dir_all(&shm).map_err(|e| Error::io("creating", &shm, e))?;
-    let data = format!("mode=1777,size={SHM_SIZE}");
+    let mut data = format!("mode=1777,size={SHM_SIZE}");
+    if let Some(id) = shm_owner {
+        data.push_str(&format!(",uid={id},gid={id}"));
+    }
     mount(
         Some("shm"),
         &shm,

@@ -39,7 +39,19 @@ pub fn collect(root: &Path, cgroup_parent: &str, network: &NetworkOptions) -> Re
     pods(root, &mut out)?;
     cgroups(root, cgroup_parent, &mut out);
     leases(root, network, &mut out);
+    id_ranges(root, &mut out);
     Ok(out)
+}
+
+/// User namespace id ranges of pods that no longer exist.
+fn id_ranges(root: &Path, out: &mut Vec<Removed>) {
+    for r in crate::userns::release_stale(root, &|uid| pod_exists(root, uid)) {
+        out.push(Removed {
+            kind: "id range",
+            what: format!("user namespace range #{} of pod {}", r.index, r.pod_uid),
+            why: "its pod no longer exists".into(),
+        });
+    }
 }
 
 /// Whether pod `uid` has a record. Asked at the moment of removal: a pod's record

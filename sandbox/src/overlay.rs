@@ -60,6 +60,14 @@ pub enum Error {
         /// mount(2)'s error.
         errno: Errno,
     },
+    /// A layer could not be idmapped for a pod in its own user namespace.
+    #[error("cannot idmap image layer {layer} for the pod's user namespace (hostUsers: false): {source}; `podrt check` says whether this filesystem has idmapped mounts")]
+    Idmap {
+        /// The layer directory.
+        layer: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// umount2(2) failed for another reason than "not mounted".
     #[error("cannot unmount overlay at {target}: {errno}")]
     Unmount {
@@ -108,6 +116,58 @@ pub fn mount(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Re
         layers: lowers.len(),
         errno,
     })
+}
+
+/// [`mount`] for a pod in its own user namespace: each distinct layer is first bound,
+/// idmapped with `userns`, under `scratch/<i>`; the overlay is stacked on those
+/// binds, which are detached again at once (overlayfs keeps private copies). A new
+/// upper directory takes the owner of the top layer *as the pod sees it*, so the
+/// container's `/` belongs to the pod's root. See [`crate::userns::idmap`].
+pub fn mount_idmapped(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+    userns: std::os::fd::BorrowedFd,
+    scratch: &Path,
+) -> Result<(), Error> {
+    // A layer listed twice is kept at its top-most place, as `options` does.
+    let mut unique: Vec<&PathBuf> = Vec::with_capacity(lowers.len());
+    for p in lowers.iter().rev() {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    unique.reverse();
+    let mut made: Vec<PathBuf> = Vec::with_capacity(unique.len());
+    let mut attached: Vec<PathBuf> = Vec::with_capacity(unique.len());
+    let result = (|| {
+        for (i, layer) in unique.iter().enumerate() {
+            let at = scratch.join(i.to_string());
+            podrt_runtime::private_fs::create_dir_all(&at).map_err(|source| Error::CreateDir {
+                path: at.clone(),
+                source,
+            })?;
+            made.push(at.clone());
+            let idmap_err = |source| Error::Idmap {
+                layer: layer.to_path_buf(),
+                source,
+            };
+            let tree = crate::userns::idmap::idmapped_tree(layer, userns).map_err(idmap_err)?;
+            crate::userns::idmap::attach(&tree, &at).map_err(idmap_err)?;
+            attached.push(at);
+        }
+        mount(&attached, upper, work, target)
+    })();
+    // Never a recursive removal: a bind that failed to detach shows a shared layer.
+    for at in &attached {
+        let _ = nix::mount::umount2(at, MntFlags::MNT_DETACH);
+    }
+    for at in &made {
+        let _ = std::fs::remove_dir(at);
+    }
+    let _ = std::fs::remove_dir(scratch);
+    result
 }
 
 /// Create `dir` (and its parents) with the owner and mode of `like`'s root.

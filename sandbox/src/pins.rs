@@ -4,6 +4,12 @@
 //! parent bind-mounts the child's `/proc/<pid>/ns/*` files into the pod's state
 //! directory and lets the child exit. Containers then join the namespaces by those
 //! paths, as CRI-O's pinns does, so no pause container is needed.
+//!
+//! A pod with its own user namespace (`hostUsers: false`) has the child unshare it
+//! in the same call, so the kernel creates it first and makes it the owner of the
+//! others: the pod's root then has its capabilities over the pod's network (ports
+//! below 1024, raw sockets) but over nothing of the host. The parent writes its id
+//! maps before pinning it with the others.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -21,10 +27,16 @@ pub const SHARED: [(&str, libc::c_int); 3] = [
     ("uts", libc::CLONE_NEWUTS),
 ];
 
+/// The pod's own user namespace, by its `/proc/<pid>/ns` name and clone flag.
+pub const USER: (&str, libc::c_int) = ("user", libc::CLONE_NEWUSER);
+
 /// Which of the shared namespaces to make new (the others stay the host's, as with
 /// `hostNetwork`/`hostIPC`).
 #[derive(Debug, Clone, Copy)]
 pub struct PinRequest<'a> {
+    /// The `uid_map`/`gid_map` text of the pod's own user namespace, which then owns
+    /// the others; `None` keeps the host's users.
+    pub id_map: Option<&'a str>,
     /// The pod's hostname (set in the new UTS namespace).
     pub hostname: &'a str,
     /// Make a new network namespace (false for `hostNetwork`).
@@ -47,6 +59,7 @@ pub fn pin(req: &PinRequest, ns_path: &dyn Fn(&str) -> PathBuf) -> Result<Vec<Pa
             "ipc" => req.ipc,
             _ => req.uts,
         })
+        .chain(req.id_map.map(|_| USER))
         .collect();
     if wanted.is_empty() {
         // Every namespace is the host's: nothing to make or pin.
@@ -60,6 +73,9 @@ pub fn pin(req: &PinRequest, ns_path: &dyn Fn(&str) -> PathBuf) -> Result<Vec<Pa
     let child = Child::spawn(flags, &hostname, req.net)?;
     let mut pinned = Vec::new();
     let result = (|| {
+        if let Some(map) = req.id_map {
+            write_id_maps(child.pid, map)?;
+        }
         for (kind, _) in &wanted {
             let target = ns_path(kind);
             bind_ns(child.pid, kind, &target)?;
@@ -83,6 +99,22 @@ pub fn unpin(paths: &[PathBuf]) {
         let _ = umount2(p, MntFlags::MNT_DETACH);
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// Write the same map as the child's `uid_map` and `gid_map` (the parent is the
+/// host's root, so `setgroups` need not be denied first).
+fn write_id_maps(pid: i32, map: &str) -> Result<()> {
+    for file in ["uid_map", "gid_map"] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::write(&path, map).map_err(|e| {
+            Error::io(
+                format!("writing the pod's id map ({}) to", map.trim()),
+                &path,
+                e,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn bind_ns(pid: i32, kind: &str, target: &Path) -> Result<()> {

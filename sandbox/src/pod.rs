@@ -164,6 +164,10 @@ impl Sandbox {
                 .pod_init
                 .filter(|p| p.alive())
                 .map(|p| PathBuf::from(format!("/proc/{}/ns/pid", p.pid))),
+            user: self
+                .record
+                .userns
+                .and_then(|a| pin(pins::USER.0).map(|p| (p, a.range.first))),
         }
     }
 }
@@ -256,6 +260,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
         volumes: Vec::new(),
         network: None,
         security: opts.security.clone(),
+        userns: None,
     };
     let sandbox = Sandbox { paths, record };
     if let Err(e) = sandbox.save() {
@@ -313,8 +318,17 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
         &sandbox.record.cgroup_parent,
         &pod_cgroup::pod_resources(&containers, opts.pod_max_pids),
     )?;
+    let id_map = if crate::userns::own_user_namespace(&spec, &opts.userns) {
+        let allocation = crate::userns::allocate(&opts.root, &sandbox.record.uid, &opts.userns)?;
+        sandbox.record.userns = Some(allocation);
+        sandbox.save()?;
+        Some(allocation.range.map_line())
+    } else {
+        None
+    };
     pins::pin(
         &pins::PinRequest {
+            id_map: id_map.as_deref(),
             hostname: &sandbox.record.hostname,
             net: spec.host_network != Some(true),
             ipc: spec.host_ipc != Some(true),
@@ -332,12 +346,70 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
         &sandbox.record.namespace,
         &opts.dns,
         sandbox.record.network.as_ref(),
+        sandbox.record.userns.map(|a| a.range.first),
     )?;
     sandbox.record.volumes = volumes::prepare(&spec, &paths)?;
+    if sandbox.record.userns.is_some() {
+        check_idmappable(&spec, &sandbox.record.volumes, &paths.ns(pins::USER.0))?;
+    }
     if spec.share_process_namespace == Some(true) {
         sandbox.record.pod_init = Some(pod_init::spawn(&paths.dir, opts.helper_exe.as_deref())?);
     }
     sandbox.save()
+}
+
+/// A pod in its own user namespace gets its volumes idmapped, never chowned: refuse
+/// it, naming the volume, where the volume's filesystem cannot be idmapped (tmpfs
+/// before Linux 6.3, some network filesystems).
+fn check_idmappable(
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+    volumes: &[volumes::PreparedVolume],
+    userns_pin: &Path,
+) -> Result<()> {
+    let userns = std::fs::File::open(userns_pin)
+        .map(std::os::fd::OwnedFd::from)
+        .map_err(|e| Error::io("opening the pod's user namespace", userns_pin, e))?;
+    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+        let Some(prepared) = volumes.iter().find(|p| p.name == v.name) else {
+            continue;
+        };
+        let source = prepared.source();
+        let ok = crate::userns::probe::can_idmap_dir(source, &userns)
+            .map_err(|e| Error::io("probing idmapped mounts on", source, e))?;
+        if ok {
+            continue;
+        }
+        let (field, what) = if prepared.tmpfs {
+            (
+                format!("spec.volumes[{i}].emptyDir.medium"),
+                "Memory: this kernel's tmpfs has no idmapped mounts (Linux 6.3 has them)"
+                    .to_string(),
+            )
+        } else if v.host_path.is_some() {
+            (
+                format!("spec.volumes[{i}].hostPath.path"),
+                format!(
+                    "{}: its filesystem has no idmapped mounts",
+                    source.display()
+                ),
+            )
+        } else {
+            (
+                format!("spec.volumes[{i}]"),
+                format!(
+                    "{}: the filesystem of podrt's state root has no idmapped mounts",
+                    source.display()
+                ),
+            )
+        };
+        return Err(Error::Unsupported {
+            field,
+            message: format!(
+                "{what}, which spec.hostUsers: false needs to give the pod its volume without chowning it; `podrt check` lists what this host supports"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// CNI ADD on the pinned network namespace. The attachment is recorded first, so a
@@ -391,12 +463,27 @@ pub fn create_container(
     remove_container_files(&paths, &name);
     private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     let rootfs = paths.rootfs(&name);
-    overlay::mount(
-        &image.layers,
-        &dir.join("upper"),
-        &dir.join("work"),
-        &rootfs,
-    )?;
+    let join = sandbox.join_paths();
+    match &join.user {
+        Some((pin, _)) => {
+            let userns = std::fs::File::open(pin)
+                .map_err(|e| Error::io("opening the pod's user namespace", pin, e))?;
+            overlay::mount_idmapped(
+                &image.layers,
+                &dir.join("upper"),
+                &dir.join("work"),
+                &rootfs,
+                std::os::fd::AsFd::as_fd(&userns),
+                &dir.join("layers"),
+            )?
+        }
+        None => overlay::mount(
+            &image.layers,
+            &dir.join("upper"),
+            &dir.join("work"),
+            &rootfs,
+        )?,
+    }
     let made = (|| {
         let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
         let mut mounts = etc_files::mounts(&paths, spec.host_network == Some(true));
@@ -405,6 +492,7 @@ pub fn create_container(
             field,
             &sandbox.record.volumes,
             &dir,
+            join.user.is_some(),
         )?);
         let oci = container_spec::build(&SpecInput {
             container,
@@ -412,7 +500,7 @@ pub fn create_container(
             image: &image.config,
             rootfs: rootfs.clone(),
             hostname: &sandbox.record.hostname,
-            join: sandbox.join_paths(),
+            join: join.clone(),
             mounts,
             cgroups_path: format!("{}/{id}", sandbox.record.cgroup_parent),
             resources,
@@ -573,9 +661,13 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
     etc_files::release(&sandbox.paths);
     let pins: Vec<PathBuf> = pins::SHARED
         .iter()
+        .chain([&pins::USER])
         .map(|(kind, _)| sandbox.paths.ns(kind))
         .collect();
     pins::unpin(&pins);
+    if let Some(allocation) = sandbox.record.userns {
+        crate::userns::release(&sandbox.paths.root, allocation.index, &sandbox.record.uid);
+    }
     if let Ok(mut cg) = Cgroup::open(&sandbox.record.cgroup_parent) {
         if cg.exists() {
             if let Err(e) = cg.destroy() {

@@ -116,6 +116,10 @@ pub struct PodRecord {
     /// later, by processes that have no command line of their own).
     #[serde(default)]
     pub security: crate::security::SecurityOptions,
+    /// The pod's own user namespace range (`hostUsers: false`), recorded as soon as
+    /// it is allocated so deletion gives it back; `None` in the host's users.
+    #[serde(default)]
+    pub userns: Option<crate::userns::Allocation>,
 }
 
 impl PodRecord {

@@ -231,12 +231,15 @@ fn ensure_host_path(path: &Path, typ: &str, field: &str) -> Result<OwnedFd> {
 ///
 /// A `subPath` is opened inside its volume once, and that very object is pinned
 /// at `subpaths/<index>` under `pins` (the container's directory); the container
-/// mounts the pin.
+/// mounts the pin. With `idmap` (a pod in its own user namespace) every bind is
+/// idmapped with that namespace, so the pod's root owns what the host's root owns
+/// and what it writes is the host root's: nothing is ever chowned.
 pub fn mounts_for(
     container: &Container,
     field: &str,
     volumes: &[PreparedVolume],
     pins: &Path,
+    idmap: bool,
 ) -> Result<Vec<Mount>> {
     let mut out = Vec::new();
     for (i, vm) in container.volume_mounts.iter().flatten().enumerate() {
@@ -258,6 +261,9 @@ pub fn mounts_for(
             None => vol.source().to_path_buf(),
         };
         let mut options = vec!["rbind".to_string()];
+        if idmap {
+            options.push("idmap".into());
+        }
         if vm.read_only == Some(true) {
             options.push("ro".into());
         }

@@ -8,6 +8,7 @@
 //! probes what the kernel offers them ([`probe`]). Making the namespace and
 //! idmapping the pod's layers and volumes is the pod's and the runtime's work.
 
+pub mod idmap;
 mod options;
 pub mod probe;
 mod range;
