@@ -297,6 +297,19 @@ impl PodEnv {
             "veths left: {:?}",
             self.host.veths()
         );
+        let ranges = self.id_ranges();
+        assert!(ranges.is_empty(), "user namespace id ranges left: {ranges:?}");
+    }
+
+    /// The user namespace id ranges podrt holds for pods (`<root>/userns/<index>`).
+    pub fn id_ranges(&self) -> Vec<String> {
+        std::fs::read_dir(self.root.join("userns"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Pod directories left under the root.
