@@ -63,7 +63,9 @@ fn range_of(env: &PodEnv, pod: &str) -> (u64, u64) {
     let r = env.record(pod);
     let a = &r["userns"];
     (
-        a["index"].as_u64().unwrap_or_else(|| panic!("no userns in {r}")),
+        a["index"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no userns in {r}")),
         a["range"]["first"].as_u64().expect("range.first"),
     )
 }
@@ -174,7 +176,9 @@ fn a_pod_with_host_users_false_runs_as_its_own_range_with_idmapped_layers_and_vo
     assert_eq!(env.sh("own", "app", "stat -c '%u' / /in-rootfs"), "0\n0");
     let upper = pod_dir.join("containers/app/upper/in-rootfs");
     assert_eq!(
-        std::fs::metadata(&upper).expect("the upper layer's file").uid() as u64,
+        std::fs::metadata(&upper)
+            .expect("the upper layer's file")
+            .uid() as u64,
         first
     );
     // /dev/shm is the pod's root's, as if mounted inside.
@@ -200,7 +204,10 @@ fn two_pods_never_share_a_range_and_deletion_gives_it_back() {
     let (i1, f1) = range_of(&env, "one");
     let (i2, f2) = range_of(&env, "two");
     assert_ne!(i1, i2);
-    assert!(f1 + 65536 <= f2 || f2 + 65536 <= f1, "{f1} and {f2} overlap");
+    assert!(
+        f1 + 65536 <= f2 || f2 + 65536 <= f1,
+        "{f1} and {f2} overlap"
+    );
     assert_eq!(env.id_ranges().len(), 2);
     let one = env.container_pid("one", "app");
     let two = env.container_pid("two", "app");
@@ -223,7 +230,10 @@ fn two_pods_never_share_a_range_and_deletion_gives_it_back() {
 fn host_namespaces_and_privileged_are_refused_with_host_users_false() {
     let env = PodEnv::new();
     for (extra, field) in [
-        ("  hostUsers: false\n  hostNetwork: true", "spec.hostNetwork"),
+        (
+            "  hostUsers: false\n  hostNetwork: true",
+            "spec.hostNetwork",
+        ),
         ("  hostUsers: false\n  hostPID: true", "spec.hostPID"),
         ("  hostUsers: false\n  hostIPC: true", "spec.hostIPC"),
     ] {
@@ -265,10 +275,7 @@ fn a_default_pod_keeps_the_hosts_identity_map() {
     );
     let pid = env.container_pid("plain", "app");
     assert_eq!(status_ids(pid, "Uid:"), [0; 4]);
-    assert_eq!(
-        ns_inode(&pid.to_string(), "user"),
-        ns_inode("self", "user")
-    );
+    assert_eq!(ns_inode(&pid.to_string(), "user"), ns_inode("self", "user"));
     assert!(env.record("plain")["userns"].is_null());
     assert!(env.id_ranges().is_empty());
     env.ok(&["delete", "pod", "plain"]);
@@ -312,5 +319,47 @@ fn the_config_can_make_own_users_the_default_within_its_ranges() {
     );
     assert_eq!(env.id_ranges().len(), 2, "the refused pod kept a range");
     env.ok(&["delete", "pod", "a", "b", "c", "d"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn the_pods_root_cannot_undo_a_mask_even_with_cap_sys_admin() {
+    // What a user namespace adds: the same container, given CAP_SYS_ADMIN and no
+    // seccomp filter, unmounts a /proc mask in the host's users but cannot in its
+    // own (the mount namespace is not its namespace's, and a new one locks the masks).
+    let env = PodEnv::new();
+    let pod = |name: &str, host_users: bool| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  hostUsers: {host_users}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ["sleep", "3600"]
+    securityContext:
+      capabilities: {{add: [SYS_ADMIN]}}
+      seccompProfile: {{type: Unconfined}}
+      allowPrivilegeEscalation: true
+"#
+        )
+    };
+    env.apply(&pod("shared", true));
+    env.apply(&pod("own", false));
+    let attempt = "umount /proc/keys 2>/dev/null && echo unmounted; \
+                   mount -t tmpfs t /tmp 2>/dev/null && echo mounted; \
+                   unshare -m sh -c 'umount /proc/keys 2>/dev/null && echo unmounted-inside'; \
+                   echo done";
+    assert_eq!(
+        env.sh("shared", "app", attempt),
+        "unmounted\nmounted\ndone",
+        "CAP_SYS_ADMIN in the host's users should unmount the mask (the contrast)"
+    );
+    assert_eq!(env.sh("own", "app", attempt), "done");
+    env.ok(&["delete", "pod", "shared", "own"]);
     env.assert_nothing_left();
 }
