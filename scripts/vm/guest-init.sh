@@ -3,7 +3,8 @@
 # Stage 1 copies the initramfs onto a tmpfs and switch_roots to it, because
 # pivot_root(2) refuses to run while the root is the initial ramfs, and podrt
 # pivot_roots into every container. Stage 2 mounts the kernel filesystems with
-# cgroup2 alone at /sys/fs/cgroup, runs the test script with its RESULT lines on
+# cgroup2 alone at /sys/fs/cgroup, mounts the state disk (ext4, virtio) at
+# /var/lib/podrt, runs the test script with its RESULT lines on
 # the second serial port (ttyS1), and powers the VM off.
 export PATH=/bin
 
@@ -37,6 +38,12 @@ if [ -f /modules/order ]; then
         insmod "/modules/$m" || echo "vm: insmod $m failed" >&2
     done < /modules/order
 fi
+# podrt's state root for the pod scenarios: ext4 can be idmapped on 6.1, the
+# tmpfs root cannot. devtmpfs makes /dev/vda shortly after virtio_blk is loaded.
+mkdir -p /var/lib/podrt
+n=50
+while [ ! -b /dev/vda ] && [ $n -gt 0 ]; do usleep 100000; n=$((n - 1)); done
+mount -t ext4 /dev/vda /var/lib/podrt || echo "vm: mounting the state disk /dev/vda failed" >&2
 
 if [ -c /dev/ttyS1 ]; then out=/dev/ttyS1; else out=/dev/console; fi
 /bin/sh /test.sh > "$out" 2>&1

@@ -216,12 +216,12 @@ if [ -x /bin/podrt ] && [ -f /pods.sh ]; then
     mkdir -p /tmp/sc/work /tmp/sc/net.d /tmp/scf/work
     : > /tmp/sc/config.yaml
     t=$(now)
-    PODRT=/bin/podrt SC_ROOT=/run/podrt-pods SC_CG=/podrt-scenarios SC_CONFIG=/tmp/sc/config.yaml \
+    PODRT=/bin/podrt SC_ROOT=/var/lib/podrt/pods SC_CG=/podrt-scenarios SC_CONFIG=/tmp/sc/config.yaml \
         SC_NETD=/tmp/sc/net.d SC_CNI_BIN=/cni SC_LAYOUT=/images/oci-image SC_WORK=/tmp/sc/work \
         sh /pods.sh 2>&1 | grep -v '^DONE$'
     echo "INFO pod_scenarios_cs $(($(now) - t))"
     PODRT_TEST_FAULT=cgroup-v2-limits SC_ONLY=limits SC_TAG='FAULT ' \
-        PODRT=/bin/podrt SC_ROOT=/run/podrt-fault SC_CG=/podrt-fault SC_CONFIG=/tmp/sc/config.yaml \
+        PODRT=/bin/podrt SC_ROOT=/var/lib/podrt/fault SC_CG=/podrt-fault SC_CONFIG=/tmp/sc/config.yaml \
         SC_NETD=/tmp/sc/net.d SC_CNI_BIN=/cni SC_LAYOUT=/images/oci-image SC_WORK=/tmp/scf/work \
         sh /pods.sh 2>/dev/null | grep '^FAULT RESULT'
 else

@@ -3,7 +3,9 @@
 # qemu's software emulation (this machine's hybrid cgroups and PVM /dev/kvm rule out
 # both testing on the host and KVM), with an initramfs holding busybox, podrt-runc,
 # podrt and their libraries, the vendored rootfs, bundles and OCI image, the CNI
-# bridge and host-local plugins, and tests/scenarios/pods.sh. The guest runs
+# bridge and host-local plugins, and tests/scenarios/pods.sh, and a fresh ext4
+# disk (virtio) for podrt's state root: the root is a tmpfs, and Linux 6.1 cannot
+# idmap tmpfs (6.3 can), which pods with hostUsers: false need. The guest runs
 # scripts/vm/guest-test.sh (podrt-runc checks, then the pod scenarios) and powers
 # off; its `RESULT name PASS|FAIL detail` lines (and `FAULT RESULT` lines of the
 # run with a deliberately broken v2 path) are printed here.
@@ -32,8 +34,9 @@ base_config="$repo/vendor-images/build/bundle/config.json"
 timeout_s="${PODRT_VM_TIMEOUT:-300}"
 # Modules loaded in the guest, with their dependencies: overlay for image layers,
 # loop for /dev/loop-control (the device-cgroup probe), veth and bridge for the
-# pod network.
-modules=(overlay loop veth bridge)
+# pod network, virtio_pci, virtio_blk and ext4 for the state disk (crc32c_generic
+# for ext4's checksums: the guest has no modprobe to load it on demand).
+modules=(overlay loop veth bridge virtio_pci virtio_blk crc32c_generic ext4)
 
 # modinfo lives in /sbin, which a test harness's PATH may lack.
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -68,6 +71,7 @@ kernel="$([ -z "$kroot" ] || ls "$kroot"/boot/vmlinuz-6.1.*-amd64 2>/dev/null | 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: scripts/test.sh installs qemu-system-x86"
 command -v cpio >/dev/null || die "cpio missing: scripts/test.sh installs it"
 command -v modinfo >/dev/null || die "modinfo missing: scripts/test.sh installs kmod"
+command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 missing: scripts/test.sh installs e2fsprogs"
 command -v python3 >/dev/null || die "python3 missing: run scripts/setup.sh"
 [ -x /bin/busybox ] || die "/bin/busybox missing: run scripts/setup.sh (it installs busybox-static)"
 [ -x "$runc" ] || die "$runc missing: build it with 'cargo build --release --bins'"
@@ -174,12 +178,17 @@ else
 fi
 t_built=$(date +%s.%N)
 
+# The state disk: sparse, made anew each run (guest-init.sh mounts it at /var/lib/podrt).
+truncate -s 1G "$work/state.img"
+mkfs.ext4 -q -F -L podrt-state "$work/state.img"
+
 # Serial 0: the console (log); serial 1: the test script's output.
 : > "$work/results.txt"
 set +e
 timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 \
     -accel tcg -m 1024 -smp 2 -nographic -nic none -no-reboot \
     -kernel "$kernel" -initrd "$initrd" \
+    -drive "file=$work/state.img,if=virtio,format=raw" \
     -append "console=ttyS0 loglevel=4 panic=-1 cgroup_no_v1=all mitigations=off" \
     -serial "file:$work/console.log" -serial "file:$work/results.txt" \
     -monitor none < /dev/null > "$work/qemu.out" 2>&1

@@ -9,7 +9,8 @@
 # pod cgroups, mounts and veths are all gone.
 #
 # Env: PODRT      the podrt binary
-#      SC_ROOT    --root (a directory of its own)
+#      SC_ROOT    --root (a directory of its own, on a filesystem that can be
+#                 idmapped: ext4, xfs, btrfs, or tmpfs from Linux 6.3)
 #      SC_CG      --cgroup-parent (a cgroup of its own, e.g. /podrt-scenarios)
 #      SC_CONFIG  --config (an existing, usually empty, file)
 #      SC_NETD    --cni-conf-dir (empty: podrt's built-in network)
@@ -238,9 +239,153 @@ EOF
     gone pd
 fi
 
-# User namespaces: podrt runs pods in the host's user namespace (hostUsers:
-# false is a warning), so there is nothing to check yet.
-echo "INFO user_namespaces not supported by podrt: hostUsers: false is ignored with a warning"
+# User namespaces: a pod with hostUsers: false gets a user namespace of its own
+# with 65536 host ids, its root being the range's first id on the host; image
+# layers and disk-backed volumes are idmapped, so what is 0 on disk is 0 in the
+# pod and what the pod's root writes is 0 on disk. A default pod keeps the host's
+# identity map; two pods get different ranges, and deleting them gives both back.
+# An emptyDir of medium Memory (a tmpfs) can be idmapped only from Linux 6.3 on:
+# before, the pod must be refused naming the field.
+if wanted user_namespaces; then
+    bad="" seen=""
+    # fs_of DIR: the type of the filesystem DIR is on (its longest mount point).
+    fs_of() { awk -v d="$1/" '{ m = $2; if (m != "/") m = m "/" } index(d, m) == 1 && length(m) > n { n = length(m); t = $3 } END { print t }' /proc/mounts; }
+    # kernel_at_least MAJOR MINOR
+    kernel_at_least() {
+        kv=$(uname -r | cut -d- -f1)
+        kmaj=${kv%%.*} kmin=${kv#*.}
+        kmin=${kmin%%.*}
+        [ "$kmaj" -gt "$1" ] || { [ "$kmaj" = "$1" ] && [ "$kmin" -ge "$2" ]; }
+    }
+    # map_of POD FILE: /proc/self/uid_map or gid_map in POD, one line per extent, `;` between.
+    map_of() { in_pod "$1" c cat "/proc/self/$2" | awk '{ print $1, $2, $3 }' | tr '\n' ';' | sed 's/;$//'; }
+    # main_pid POD: the host pid of the one container's PID 1.
+    main_pid() {
+        c=$(only_child "$(cg_dir pids "$SC_CG/pod$(pod_uid "$1")")")
+        for p in $(cat "$c/cgroup.procs" 2>/dev/null); do
+            [ "$(awk '$1 == "NSpid:" { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] && echo "$p" && return
+        done
+    }
+    rootfs_type=$(fs_of "$SC_ROOT")
+    # The state root must be idmappable, or nothing below can be checked.
+    if [ "$rootfs_type" = tmpfs ] && ! kernel_at_least 6 3; then
+        bad="the state root $SC_ROOT is on tmpfs, which Linux $(uname -r) cannot idmap (6.3 can): put it on ext4, xfs or btrfs;"
+    fi
+    for pod in userns-a userns-b; do
+        out=$(apply $pod 2>&1 <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $pod}
+spec:
+  hostUsers: false
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "echo by-root > /data/by-root; exec sleep 3600"]
+    volumeMounts: [{name: data, mountPath: /data}]
+EOF
+        ) || bad="$bad apply $pod (state root on $rootfs_type): $out;"
+    done
+    out=$(apply userns-host 2>&1 <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: userns-host}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, "3600"]
+EOF
+    ) || bad="$bad apply userns-host: $out;"
+    if [ -z "$bad" ]; then
+        # The pod's maps: uid 0 is the first id of a range of 65536, not 0.
+        map=$(map_of userns-a uid_map) gmap=$(map_of userns-a gid_map)
+        first=$(echo "$map" | awk '$1 == 0 && $3 == 65536 && $2 != 0 { print $2 }')
+        [ -n "$first" ] && [ "$gmap" = "$map" ] || bad="$bad uid_map:'$map' gid_map:'$gmap';"
+        u=$(in_pod userns-a c id -u)
+        [ "$u" = 0 ] || bad="$bad id-u:'$u';"
+        # On the host: the container's PID 1 runs as that first id, in a user
+        # namespace that is not the host's.
+        pid=$(main_pid userns-a)
+        huid=$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "/proc/$pid/status" 2>&1)
+        [ -n "$pid" ] && [ "$huid" = "$first $first $first $first" ] || bad="$bad host-Uid(pid '$pid'):'$huid';"
+        ns=$(readlink "/proc/$pid/ns/user") hostns=$(readlink /proc/self/ns/user)
+        [ -n "$ns" ] && [ "$ns" != "$hostns" ] || bad="$bad userns:'$ns'(host $hostns);"
+        # The disk-backed emptyDir: written by the pod's root, 0 inside and on disk.
+        f="$SC_ROOT/pods/$(pod_uid userns-a)/volumes/data/by-root"
+        wait_for 5 test -f "$f"
+        inside=$(in_pod userns-a c stat -c %u:%g /data/by-root)
+        ondisk=$(stat -c %u:%g "$f" 2>&1)
+        [ "$inside" = 0:0 ] && [ "$ondisk" = 0:0 ] ||
+            bad="$bad emptyDir-on-$rootfs_type(inside $inside, on disk $ondisk at $f$(ls -ln "${f%/*}" 2>&1 | tr '\n' ' '));"
+        # An image layer's file: 0 on disk, and 0 to the pod through the idmapped layer.
+        lf=$(find "$SC_ROOT/images" -path '*/bin/busybox' -type f | head -n 1)
+        lhost=$(stat -c %u:%g "$lf" 2>&1) lpod=$(in_pod userns-a c stat -c %u:%g /bin/busybox)
+        [ -n "$lf" ] && [ "$lhost" = 0:0 ] && [ "$lpod" = 0:0 ] || bad="$bad layer(on disk '$lhost' at '$lf', in pod '$lpod');"
+        # A default pod keeps the host's identity map.
+        hmap=$(map_of userns-host uid_map)
+        [ "$hmap" = "0 0 4294967295" ] || bad="$bad default-pod-uid_map:'$hmap';"
+        # Two pods, two ranges that do not overlap, two files under userns/.
+        map_b=$(map_of userns-b uid_map)
+        first_b=$(echo "$map_b" | awk '$1 == 0 && $3 == 65536 { print $2 }')
+        d=$(( ${first_b:-0} - ${first:-0} ))
+        [ -n "$first_b" ] && { [ "$d" -ge 65536 ] || [ "$d" -le -65536 ]; } || bad="$bad ranges:'$map'/'$map_b';"
+        files=$(find "$SC_ROOT/userns" -type f 2>/dev/null | wc -l)
+        [ "$files" = 2 ] || bad="$bad userns-files-while-running:$files;"
+        seen="uid_map 0 $first 65536 (other pod $first_b), id -u 0, host Uid $first in $ns, emptyDir on $rootfs_type 0:0 inside and on disk, layer busybox 0:0, default pod 0 0 4294967295"
+    fi
+    gone userns-a userns-b userns-host
+    left=$(find "$SC_ROOT/userns" -type f 2>/dev/null)
+    [ -z "$left" ] || bad="$bad userns-files-after-delete:'$left';"
+
+    # emptyDir medium: Memory in a pod with hostUsers: false.
+    out=$(apply userns-mem 2>&1 <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: userns-mem}
+spec:
+  hostUsers: false
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: mem, emptyDir: {medium: Memory}}]
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts: [{name: mem, mountPath: /mem}]
+EOF
+    )
+    rc=$?
+    if kernel_at_least 6 3; then
+        w=$(in_pod userns-mem c sh -c 'echo x > /mem/f && stat -c %u:%g /mem/f')
+        if [ $rc = 0 ] && [ "$w" = 0:0 ]; then
+            mem="Linux $(uname -r) >= 6.3: medium Memory works, its file 0:0 in the pod"
+        else
+            bad="$bad medium-Memory on $(uname -r) >= 6.3 (exit $rc: $out; write: $w);"
+        fi
+    else
+        case "$rc:$out" in
+            [1-9]*spec.volumes\[0\].emptyDir.medium*)
+                if $P get pod userns-mem > /dev/null 2>&1; then
+                    bad="$bad medium-Memory refused but the pod exists: $out;"
+                else
+                    mem="Linux $(uname -r) < 6.3: medium Memory refused: $(echo "$out" | sed -n 's/.*\(spec\.volumes\[0\][^,]*\).*/\1/p')"
+                fi
+                ;;
+            *) bad="$bad medium-Memory on $(uname -r) < 6.3 must be refused naming spec.volumes[0].emptyDir.medium (exit $rc: $out);" ;;
+        esac
+    fi
+    gone userns-mem
+    left=$(find "$SC_ROOT/userns" -type f 2>/dev/null)
+    [ -z "$left" ] || bad="$bad userns-files-after-medium-Memory:'$left';"
+    if [ -z "$bad" ]; then
+        result user_namespaces PASS "$seen; $mem; userns/ empty after delete"
+    else
+        result user_namespaces FAIL "$bad"
+    fi
+fi
 
 # Nothing of any pod is left: no pods, pod cgroups, mounts under the root or veths.
 if wanted nothing_left; then

@@ -9,6 +9,7 @@ pub const POD_SCENARIOS: &[&str] = &[
     "limits",
     "oom_killed",
     "privileged_vs_default",
+    "user_namespaces",
     "nothing_left",
 ];
 

@@ -1,11 +1,13 @@
 //! podrt-runc and podrt on a pure cgroup v2 host, as most users run them. This
 //! machine's cgroups are hybrid (v1 controllers), so `scripts/vm/run-v2.sh` boots
 //! Debian's 6.1 kernel (its package unpacked into a cache, not installed) under
-//! qemu's software emulation with cgroup2 alone at /sys/fs/cgroup, runs
-//! podrt-runc there on the vendored bundle and then the pod scenarios of
-//! tests/scenarios/pods.sh (the list the host test runs too), and reports one
-//! `RESULT` line per check. The limits scenario runs once more with the v2 limits
-//! path broken on purpose (PODRT_TEST_FAULT), and must fail then.
+//! qemu's software emulation with cgroup2 alone at /sys/fs/cgroup and podrt's
+//! state root on an ext4 virtio disk (Linux 6.1 cannot idmap the guest's tmpfs,
+//! which the user_namespaces scenario needs), runs podrt-runc there on the
+//! vendored bundle and then the pod scenarios of tests/scenarios/pods.sh (the
+//! list the host test runs too), and reports one `RESULT` line per check. The
+//! limits scenario runs once more with the v2 limits path broken on purpose
+//! (PODRT_TEST_FAULT), and must fail then.
 
 use std::path::Path;
 use std::process::Command;

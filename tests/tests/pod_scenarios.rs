@@ -1,9 +1,9 @@
 //! The pod scenarios of tests/scenarios/pods.sh on this host: a shared-namespace
-//! pod, limits in the cgroup files, an OOM kill, privileged against default, and
-//! nothing left afterwards. tests/tests/cgroup_v2_vm.rs runs the same script in a
-//! VM with pure cgroup v2; here the cgroups are hybrid (v1 controllers). The script
-//! runs under busybox sh in the test's own network namespace, as podrt always does
-//! in these tests.
+//! pod, limits in the cgroup files, an OOM kill, privileged against default, a
+//! pod in its own user namespace (hostUsers: false), and nothing left afterwards.
+//! tests/tests/cgroup_v2_vm.rs runs the same script in a VM with pure cgroup v2;
+//! here the cgroups are hybrid (v1 controllers). The script runs under busybox sh
+//! in the test's own network namespace, as podrt always does in these tests.
 
 use std::process::Command;
 
