@@ -41,9 +41,6 @@ pub enum Error {
     /// The admission policy could not be read.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
-    /// The config file could not be used.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
     /// The image store refused.
     #[error(transparent)]
     Image(#[from] crate::image::Error),
@@ -123,6 +120,15 @@ pub enum Error {
         /// What the supervisor said.
         message: String,
     },
+}
+
+impl From<crate::security::Unsupported> for Error {
+    fn from(e: crate::security::Unsupported) -> Error {
+        Error::Unsupported {
+            field: e.field,
+            message: e.message,
+        }
+    }
 }
 
 impl Error {

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use k8s_openapi::api::core::v1::SecurityContext;
 use oci_spec::runtime::Capability;
 
-use crate::error::{Error, Result};
+use super::error::{Result, Unsupported};
 
 /// The capabilities containerd and CRI-O give a container that is not privileged.
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
@@ -75,7 +75,7 @@ pub fn parse(name: &str, field: String) -> Result<Capability> {
     } else {
         format!("CAP_{upper}")
     };
-    cap_named(&full).ok_or_else(|| Error::Unsupported {
+    cap_named(&full).ok_or_else(|| Unsupported {
         field,
         message: format!("unknown capability {name:?}"),
     })

@@ -10,6 +10,7 @@
 //! `seccompProfile` says otherwise.
 
 pub mod capabilities;
+mod error;
 pub mod privileged;
 pub mod runtime_default;
 pub mod seccomp;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::{Container, PodSecurityContext, SeccompProfile};
 use oci_spec::runtime::{Capability, LinuxSeccomp};
 
-use crate::error::{Error, Result};
+pub use error::{Result, Unsupported};
 
 pub use capabilities::DEFAULT_CAPABILITIES;
 
@@ -83,7 +84,7 @@ pub fn for_container(
     let caps = capabilities::capability_set(sc, privileged, &opts.default_capabilities, field)?;
     let escalation = sc.and_then(|s| s.allow_privilege_escalation);
     if escalation == Some(false) && (privileged || caps.contains(&Capability::SysAdmin)) {
-        return Err(Error::Unsupported {
+        return Err(Unsupported {
             field: format!("{field}.securityContext.allowPrivilegeEscalation"),
             message: "Invalid value: false: cannot set allowPrivilegeEscalation to false and \
                       privileged to true or add CAP_SYS_ADMIN"
@@ -96,7 +97,7 @@ pub fn for_container(
     };
     let id = |v: Option<i64>, at: &str| -> Result<Option<u32>> {
         v.map(|n| {
-            u32::try_from(n).map_err(|_| Error::Unsupported {
+            u32::try_from(n).map_err(|_| Unsupported {
                 field: at.to_string(),
                 message: format!("Invalid value: {n}: must be between 0 and 2147483647, inclusive"),
             })
@@ -151,7 +152,7 @@ pub fn for_container(
         None | Some("Default") => false,
         Some("Unmasked") => true,
         Some(other) => {
-            return Err(Error::Unsupported {
+            return Err(Unsupported {
                 field: format!("{field}.securityContext.procMount"),
                 message: format!(
                     "Unsupported value: {other:?}: supported values: \"Default\", \"Unmasked\""
@@ -193,7 +194,7 @@ impl ContainerSecurity {
     /// the field that asked and where the uid came from.
     pub fn check_non_root(&self, uid: u32, from_image: bool) -> Result<()> {
         match &self.run_as_non_root {
-            Some(field) if uid == 0 => Err(Error::Unsupported {
+            Some(field) if uid == 0 => Err(Unsupported {
                 field: field.clone(),
                 message: if from_image {
                     "CreateContainerConfigError: container has runAsNonRoot and image will run as \

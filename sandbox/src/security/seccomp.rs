@@ -14,8 +14,8 @@ use k8s_openapi::api::core::v1::SeccompProfile;
 use oci_spec::runtime::{Capability, LinuxSeccomp};
 use serde_json::Value;
 
+use super::error::{Result, Unsupported};
 use super::runtime_default;
-use crate::error::{Error, Result};
 
 /// kubelet's `--seccomp-profile-root`.
 pub const DEFAULT_PROFILE_ROOT: &str = "/var/lib/kubelet/seccomp";
@@ -40,13 +40,13 @@ pub fn filter(
                 .localhost_profile
                 .as_deref()
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| Error::Unsupported {
+                .ok_or_else(|| Unsupported {
                     field: format!("{field}.localhostProfile"),
                     message: "Required value: must be set when seccomp type is Localhost".into(),
                 })?;
             load(root, rel, &format!("{field}.localhostProfile"), caps).map(Some)
         }
-        other => Err(Error::Unsupported {
+        other => Err(Unsupported {
             field: format!("{field}.type"),
             message: format!(
                 "Unsupported value: {other:?}: supported values: \"Localhost\", \"RuntimeDefault\", \"Unconfined\""
@@ -62,7 +62,7 @@ pub fn load(
     field: &str,
     caps: &HashSet<Capability>,
 ) -> Result<LinuxSeccomp> {
-    let bad = |message: String| Error::Unsupported {
+    let bad = |message: String| Unsupported {
         field: field.to_string(),
         message,
     };

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::PodSpec;
 
-use crate::error::{Error, Result};
+use super::error::{Result, Unsupported};
 
 /// Which namespace a sysctl belongs to, if it is namespaced.
 fn namespace_of(name: &str) -> Option<&'static str> {
@@ -35,7 +35,7 @@ pub fn for_pod(spec: &PodSpec) -> Result<HashMap<String, String>> {
         .and_then(|s| s.sysctls.as_ref());
     for (i, s) in list.into_iter().flatten().enumerate() {
         let field = format!("spec.securityContext.sysctls[{i}].name");
-        let refuse = |message: String| Error::Unsupported {
+        let refuse = |message: String| Unsupported {
             field: field.clone(),
             message,
         };

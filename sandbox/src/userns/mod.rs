@@ -6,9 +6,9 @@
 //! This module decides which pods get one ([`own_user_namespace`]), hands out
 //! and takes back the ranges ([`allocate`], [`release`], [`release_stale`]) and
 //! probes what the kernel offers them ([`probe`]). Making the namespace and
-//! idmapping the pod's layers and volumes is the pod's and the runtime's work.
+//! idmapping the pod's layers ([`crate::overlay::idmap`]) and volumes is the pod's
+//! and the runtime's work.
 
-pub mod idmap;
 mod options;
 pub mod probe;
 mod range;

@@ -2,6 +2,9 @@
 //! (read-only, shared by every container of the image) under a private upper
 //! directory that takes its writes. Only the mount and unmount live here; where the
 //! directories are and when they are removed is the caller's business.
+//! A pod in its own user namespace gets its layers idmapped first ([`idmap`]).
+
+pub mod idmap;
 
 use std::path::{Path, PathBuf};
 
@@ -122,7 +125,7 @@ pub fn mount(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Re
 /// idmapped with `userns`, under `scratch/<i>`; the overlay is stacked on those
 /// binds, which are detached again at once (overlayfs keeps private copies). A new
 /// upper directory takes the owner of the top layer *as the pod sees it*, so the
-/// container's `/` belongs to the pod's root. See [`crate::userns::idmap`].
+/// container's `/` belongs to the pod's root. See [`idmap`].
 pub fn mount_idmapped(
     lowers: &[PathBuf],
     upper: &Path,
@@ -153,8 +156,8 @@ pub fn mount_idmapped(
                 layer: layer.to_path_buf(),
                 source,
             };
-            let tree = crate::userns::idmap::idmapped_tree(layer, userns).map_err(idmap_err)?;
-            crate::userns::idmap::attach(&tree, &at).map_err(idmap_err)?;
+            let tree = idmap::idmapped_tree(layer, userns).map_err(idmap_err)?;
+            idmap::attach(&tree, &at).map_err(idmap_err)?;
             attached.push(at);
         }
         mount(&attached, upper, work, target)
