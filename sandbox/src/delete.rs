@@ -63,7 +63,7 @@ pub fn delete_pod_holding(sandbox: &mut Sandbox, grace: Duration, _deleting: Loc
 
         if sandbox.record.stage != PodStage::Deleting {
             sandbox.record.stage = PodStage::Deleting;
-            sandbox.record.deletion_timestamp = Some(crate::pod::now_seconds());
+            sandbox.record.deletion_timestamp = Some(crate::proc::clock::now_seconds());
             sandbox.save()?;
         }
     }

@@ -22,7 +22,9 @@ use crate::lock::Lock;
 use crate::manifest::ValidPod;
 use crate::network::{self, host_ports, NetworkOptions, PodNetwork};
 use crate::paths::{self, PodPaths};
-use crate::record::{ContainerRecord, PodRecord, PodStage, ProcRef, RECORD_VERSION};
+use crate::proc::clock::{now_nanos, now_seconds};
+use crate::proc::identity::this_process;
+use crate::record::{ContainerRecord, PodRecord, PodStage, RECORD_VERSION};
 use crate::security::SecurityOptions;
 use crate::{overlay, pins, pod_cgroup, pod_init, volumes};
 
@@ -708,22 +710,4 @@ fn not_found(sandbox: &Sandbox, name: &str) -> Error {
         pod: sandbox.record.name.clone(),
         container: name.to_string(),
     }
-}
-
-/// Now as RFC 3339 with whole seconds, as Kubernetes writes `creationTimestamp`.
-pub fn now_seconds() -> String {
-    let now = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(now.as_second())
-        .unwrap_or(now)
-        .to_string()
-}
-
-/// Now as RFC 3339 with nanoseconds.
-pub fn now_nanos() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
-/// The supervisor's own process reference (for the record).
-pub fn this_process() -> Option<ProcRef> {
-    ProcRef::of(std::process::id() as i32)
 }

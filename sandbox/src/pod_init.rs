@@ -20,7 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::record::ProcRef;
+use crate::proc::identity::ProcRef;
 
 /// The descriptor the init reports a failed step on, kept open across its exec.
 const REPORT_FD: RawFd = 3;
@@ -118,7 +118,7 @@ impl Prepared {
         let exe = exe.and_then(|e| CString::new(e.as_os_str().as_bytes()).ok());
         let args: Vec<CString> = [
             "podrt-pod-init",
-            crate::reexec::POD_INIT,
+            crate::proc::roles::POD_INIT,
             &REPORT_FD.to_string(),
         ]
         .into_iter()

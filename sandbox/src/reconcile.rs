@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::lock::Lock;
 use crate::pod::{self, Options, Sandbox};
+use crate::proc::detach::{fork_detached, Forked};
 use crate::record::PodStage;
 use crate::supervisor::adopt;
 
@@ -146,36 +147,16 @@ fn carry_deletion_on(
     deleting: Lock,
     grace: Duration,
 ) -> std::io::Result<()> {
-    // SAFETY: fork of a single-threaded command; the child carries on in Rust
-    // as an ordinary process and exits without returning.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if pid == 0 {
-        drop(pod_lock);
-        // Double fork: init's child, not the command's; our caller may wait for
-        // our output to end, so stdio goes too.
-        // SAFETY: as above.
-        let grandchild = unsafe { libc::fork() };
-        if grandchild != 0 {
-            // SAFETY: leave the intermediate child at once, saying whether the
-            // second fork failed.
-            unsafe { libc::_exit(i32::from(grandchild < 0)) };
+    // Detached: init's child, not the command's; our caller may wait for our
+    // output to end, so stdio goes too.
+    match fork_detached(None)? {
+        Forked::Detached => {
+            drop(pod_lock);
+            let _ = crate::delete::delete_pod_holding(&mut sandbox, grace, deleting);
+            // SAFETY: leave without the parent's destructors.
+            unsafe { libc::_exit(0) };
         }
-        // SAFETY: setsid with no arguments.
-        unsafe { libc::setsid() };
-        crate::supervisor::redirect_stdio(None);
-        let _ = crate::delete::delete_pod_holding(&mut sandbox, grace, deleting);
-        // SAFETY: leave without the parent's destructors.
-        unsafe { libc::_exit(0) };
-    }
-    let mut status = 0;
-    // SAFETY: reap the intermediate child we forked.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::other("the second fork failed"))
+        Forked::Caller(true) => Ok(()),
+        Forked::Caller(false) => Err(std::io::Error::other("the second fork failed")),
     }
 }

@@ -10,35 +10,10 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::proc::identity::ProcRef;
 
 /// Version of the `pod.json` layout.
 pub const RECORD_VERSION: u32 = 1;
-
-/// A process found again by PID and start time, never by name: a recycled PID has
-/// another start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcRef {
-    /// Host PID.
-    pub pid: i32,
-    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
-    pub start_time: u64,
-}
-
-impl ProcRef {
-    /// The live process `pid`, if it exists.
-    pub fn of(pid: i32) -> Option<ProcRef> {
-        podrt_runtime::proc_info::stat(pid).map(|s| ProcRef {
-            pid,
-            start_time: s.start_time,
-        })
-    }
-
-    /// Is it still the same live (not zombie) process?
-    pub fn alive(&self) -> bool {
-        podrt_runtime::proc_info::stat(self.pid)
-            .is_some_and(|s| s.start_time == self.start_time && s.state != 'Z')
-    }
-}
 
 /// Where the pod is in its life, as far as podrt's own steps go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

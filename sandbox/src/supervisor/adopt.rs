@@ -21,9 +21,11 @@ use super::plan::Plan;
 use super::state::ContainerState;
 use crate::cri_log::Stream;
 use crate::error::{Error, Result};
-use crate::pidfd::Watched;
 use crate::pod::Sandbox;
-use crate::record::{PodStage, ProcRef};
+use crate::proc::detach::{fork_detached, Forked};
+use crate::proc::identity::ProcRef;
+use crate::proc::pidfd::Watched;
+use crate::record::PodStage;
 
 /// One container as the new supervisor finds it.
 pub struct Resumed {
@@ -140,26 +142,12 @@ pub fn spawn(sandbox: &Sandbox, exe: &Path) -> Result<Option<Adopted>> {
         .map_err(|e| failed(format!("creating a pipe: {e}")))?;
     let dir = sandbox.paths.dir.clone();
     let log = sandbox.paths.supervisor_log();
-    // SAFETY: fork in a single-threaded process (the CLI); the children only set up
-    // their process and exec (or exit).
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(failed(format!("fork: {}", std::io::Error::last_os_error())));
-    }
-    if pid == 0 {
+    // Detached, as the first supervisor: init's child, not ours.
+    let forked = fork_detached(Some(&log)).map_err(|e| failed(format!("fork: {e}")))?;
+    if forked == Forked::Detached {
         drop(read_end);
-        // Double fork, as for the first supervisor: init's child, not ours.
-        // SAFETY: as above.
-        if unsafe { libc::fork() } != 0 {
-            // SAFETY: leave the intermediate child at once.
-            unsafe { libc::_exit(0) };
-        }
-        // SAFETY: setsid/prctl with integer arguments.
-        unsafe {
-            libc::setsid();
-            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        }
-        super::redirect_stdio(Some(&log));
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let err = crate::reexec::supervise(exe, &dir, write_end.as_raw_fd(), true);
         let mut report = std::fs::File::from(write_end);
         let _ = std::io::Write::write_fmt(
@@ -169,9 +157,6 @@ pub fn spawn(sandbox: &Sandbox, exe: &Path) -> Result<Option<Adopted>> {
         // SAFETY: leave the forked child without the parent's destructors.
         unsafe { libc::_exit(1) };
     }
-    let mut status = 0;
-    // SAFETY: reap the intermediate child we forked.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
     drop(write_end);
     let mut report = String::new();
     let _ = std::fs::File::from(read_end).read_to_string(&mut report);

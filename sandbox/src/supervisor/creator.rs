@@ -106,7 +106,7 @@ fn spawn_and_read(plan: &Plan, items: &[Item]) -> std::io::Result<String> {
             use std::os::unix::process::CommandExt;
             let err = std::process::Command::new(exe)
                 .arg0("podrt-create")
-                .arg(crate::reexec::CREATE)
+                .arg(crate::proc::roles::CREATE)
                 .arg(&plan.pod_dir)
                 .args(&args)
                 .exec();

@@ -47,7 +47,7 @@ pub fn terminated(exit: Exit, cgroup: Option<&str>, started_at: Option<String>) 
         signal,
         reason: reason.into(),
         started_at,
-        finished_at: crate::pod::now_nanos(),
+        finished_at: crate::proc::clock::now_nanos(),
     }
 }
 

@@ -28,6 +28,7 @@ use k8s_openapi::api::core::v1::Pod;
 use crate::error::{Error, Result};
 use crate::manifest::ValidPod;
 use crate::pod::{self, Options, Sandbox};
+use crate::proc::detach::Forked;
 use crate::record::PodStage;
 
 pub use plan::Plan;
@@ -44,26 +45,15 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
     let ours = || Sandbox::by_uid(&opts.root, &uid);
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("creating a pipe for", &opts.root, e.into()))?;
-    // Double fork: the supervisor is not our child, so a long-lived caller never
-    // holds it as a zombie and it is init's (or the nearest subreaper's) to reap.
-    // SAFETY: fork in a single-threaded process (the CLI); the children carry on in
-    // Rust as ordinary processes and never return from this function.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(Error::last_os("forking the pod supervisor for", &opts.root));
-    }
-    if pid == 0 {
+    // Detached: the supervisor is not our child, so a long-lived caller never holds
+    // it as a zombie and it is init's (or the nearest subreaper's) to reap; and a
+    // caller reading our stdout to its end must not wait for the pod.
+    let forked = crate::proc::detach::fork_detached(None)
+        .map_err(|e| Error::io("forking the pod supervisor for", &opts.root, e))?;
+    if forked == Forked::Detached {
         drop(read_end);
-        // SAFETY: as above; the intermediate child only forks and exits.
-        match unsafe { libc::fork() } {
-            0 => supervisor_main(opts, manifest, valid, &uid, write_end),
-            // SAFETY: leave the intermediate child at once.
-            _ => unsafe { libc::_exit(0) },
-        }
+        supervisor_main(opts, manifest, valid, &uid, write_end);
     }
-    let mut status = 0;
-    // SAFETY: reap the intermediate child we forked.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
     drop(write_end);
     let mut report = String::new();
     let mut reader = std::fs::File::from(read_end);
@@ -124,14 +114,9 @@ fn supervisor_main(
     uid: &str,
     report: OwnedFd,
 ) -> ! {
-    // Detach from the caller's session and stdio (a caller reading our stdout to its
-    // end must not wait for the pod), and adopt every container's process.
-    // SAFETY: setsid/prctl with integer arguments.
-    unsafe {
-        libc::setsid();
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
-    redirect_stdio(None);
+    // Adopt every container's process.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let mut report = std::fs::File::from(report);
     let opts = Options {
         as_supervisor: true,
@@ -145,7 +130,7 @@ fn supervisor_main(
             std::process::exit(1);
         }
     };
-    redirect_stdio(Some(&sandbox.paths.supervisor_log()));
+    crate::proc::detach::redirect_stdio(Some(&sandbox.paths.supervisor_log()));
     if let Some(exe) = &opts.helper_exe {
         let err = crate::reexec::supervise(exe, &sandbox.paths.dir, report.as_raw_fd(), false);
         tracing::warn!("re-executing {} as the supervisor: {err}", exe.display());
@@ -177,21 +162,4 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
         return Err(e);
     }
     Ok((sandbox, plan))
-}
-
-/// Point stdin and stdout at /dev/null and stderr at `log` (or /dev/null).
-pub(crate) fn redirect_stdio(log: Option<&std::path::Path>) {
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null");
-    let err = log.and_then(|p| podrt_runtime::private_fs::open_append(p).ok());
-    if let Ok(null) = &null {
-        // SAFETY: dup2 of descriptors we own onto stdio.
-        unsafe {
-            libc::dup2(null.as_raw_fd(), 0);
-            libc::dup2(null.as_raw_fd(), 1);
-            libc::dup2(err.as_ref().unwrap_or(null).as_raw_fd(), 2);
-        }
-    }
 }

@@ -113,7 +113,7 @@ mod tests {
         let fd = open_reader(&path).unwrap();
         // poll reports neither data nor a hang-up (the kernel holds POLLHUP back
         // until a writer has been seen), so the supervisor must not wait for one.
-        assert!(!crate::ready::readable_now(&fd));
+        assert!(!crate::proc::ready::readable_now(&fd));
         let mut r = std::fs::File::from(fd);
         let mut buf = [0u8; 4];
         assert_eq!(r.read(&mut buf).unwrap(), 0);

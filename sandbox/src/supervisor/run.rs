@@ -29,7 +29,7 @@ use super::policy::RestartPolicy;
 use super::state::{ContainerState, State};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
-use crate::pidfd::Watched;
+use crate::proc::pidfd::Watched;
 
 /// How often the supervisor drops the clean code pages it touched.
 const TRIM_EVERY: Duration = Duration::from_secs(30);
@@ -249,13 +249,13 @@ impl Supervisor {
         if !self.start_next_phase() {
             return 1;
         }
-        crate::trim::drop_clean_file_pages();
+        crate::proc::trim::drop_clean_file_pages();
         let mut trimmed = Instant::now();
         loop {
             // Code paths used once in a while (log copying, restarts) are let go
             // again now and then, so the resident size stays near the idle one.
             if trimmed.elapsed() >= TRIM_EVERY {
-                crate::trim::drop_clean_file_pages();
+                crate::proc::trim::drop_clean_file_pages();
                 trimmed = Instant::now();
             }
             self.reap();
@@ -331,7 +331,7 @@ impl Supervisor {
 
     /// Record ourselves as the pod's supervisor ([`adopt::claim`]); `None` (the
     /// command told) if the pod is not ours to take over.
-    fn claim(&mut self) -> Option<crate::record::ProcRef> {
+    fn claim(&mut self) -> Option<crate::proc::identity::ProcRef> {
         let why = match adopt::claim(&self.plan.pod_dir) {
             Ok(adopt::Claim::Ours(me)) => return Some(me),
             Ok(adopt::Claim::Leave(why)) => format!("leave {why}"),
@@ -345,7 +345,7 @@ impl Supervisor {
     /// container's record, watch the live ones, and tell the command waiting on us;
     /// then record the ones that ended meanwhile and apply the restart policy to
     /// them. False (the command told) if the pod cannot be found again.
-    fn take_over(&mut self, me: crate::record::ProcRef) -> bool {
+    fn take_over(&mut self, me: crate::proc::identity::ProcRef) -> bool {
         let resumed = match adopt::resume(&self.plan) {
             Ok(r) => r,
             Err(e) => {
@@ -510,7 +510,7 @@ impl Supervisor {
             drop(err.writer);
             match outcome {
                 Outcome::Started { pid, cgroup, .. } => {
-                    let now = crate::pod::now_nanos();
+                    let now = crate::proc::clock::now_nanos();
                     let s = &mut self.slots[i];
                     s.pid = Some(pid);
                     s.cgroup = Some(cgroup);
@@ -577,7 +577,7 @@ impl Supervisor {
             while self.slots[i]
                 .pipes
                 .get(j)
-                .is_some_and(|p| crate::ready::readable_now(&p.fd))
+                .is_some_and(|p| crate::proc::ready::readable_now(&p.fd))
             {
                 self.drain(i, j);
             }
@@ -637,7 +637,7 @@ impl Supervisor {
             self.send_report("ok");
         } else if init_ok && !terminating {
             self.start_next_phase();
-            crate::trim::drop_clean_file_pages();
+            crate::proc::trim::drop_clean_file_pages();
         } else if terminating {
             for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
                 s.done = true;
@@ -667,7 +667,7 @@ impl Supervisor {
             self.slots[i].state.restart_count += 1;
         }
         self.start(&due);
-        crate::trim::drop_clean_file_pages();
+        crate::proc::trim::drop_clean_file_pages();
     }
 }
 

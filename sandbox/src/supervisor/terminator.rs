@@ -20,7 +20,7 @@ pub fn spawn(plan: &Plan, grace: Duration) -> Option<i32> {
         use std::os::unix::process::CommandExt;
         let err = std::process::Command::new(exe)
             .arg0("podrt-terminate")
-            .arg(crate::reexec::TERMINATE)
+            .arg(crate::proc::roles::TERMINATE)
             .arg(&plan.pod_dir)
             .arg(grace.as_millis().to_string())
             .exec();

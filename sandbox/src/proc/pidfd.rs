@@ -9,7 +9,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::record::ProcRef;
+use super::identity::ProcRef;
 
 /// A pidfd on a process known by PID and start time.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ impl Watched {
 
     /// Has it ended (the pidfd is readable: the whole thread group has exited)?
     pub fn ended(&self) -> bool {
-        crate::ready::readable_now(&self.fd)
+        super::ready::readable_now(&self.fd)
     }
 
     /// Once it has exited: its `waitpid` status, from the pidfd when the kernel
