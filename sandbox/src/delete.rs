@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use podrt_runtime::ContainerStatus;
 
 use crate::error::{Error, Result};
-use crate::lock::Lock;
-use crate::pod::{remove_pod_sandbox, stop_pod_sandbox, Sandbox};
-use crate::record::{PodRecord, PodStage};
+use crate::pod::{remove_pod_sandbox, stop_pod_sandbox};
+use crate::state::lock::Lock;
+use crate::state::record::{PodRecord, PodStage};
+use crate::state::Sandbox;
 
 /// Delete a pod as `podrt delete` does: mark it Deleting (so `get` shows
 /// Terminating), stop a supervisor still creating it, terminate every container

@@ -14,9 +14,9 @@ use podrt_runtime::private_fs;
 
 use crate::cni::Dns;
 use crate::error::{Error, Result};
-use crate::network::PodNetwork;
-use crate::paths::PodPaths;
-use crate::record::write_atomic_mode;
+
+use crate::state::paths::PodPaths;
+use crate::state::record::{write_atomic_mode, PodNetwork};
 
 /// The files' mode: every user of the container reads them (they are mounted from
 /// a directory only root can reach).

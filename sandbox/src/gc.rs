@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::lock::Lock;
 use crate::network::NetworkOptions;
-use crate::paths::{self, PodPaths};
-use crate::pod::{self, Sandbox};
-use crate::record::{PodRecord, PodStage};
+use crate::pod;
+use crate::state::lock::Lock;
+use crate::state::paths::{self, PodPaths};
+use crate::state::record::{PodRecord, PodStage};
+use crate::state::Sandbox;
 
 /// One thing removed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,14 +18,18 @@ use crate::container_spec::{self, JoinPaths, SpecInput};
 use crate::error::{Error, Result};
 use crate::etc_files::{self, ClusterDns};
 use crate::image::ImageStore;
-use crate::lock::Lock;
 use crate::manifest::ValidPod;
-use crate::network::{self, host_ports, NetworkOptions, PodNetwork};
-use crate::paths::{self, PodPaths};
+use crate::network::{self, host_ports, NetworkOptions};
 use crate::proc::clock::{now_nanos, now_seconds};
 use crate::proc::identity::this_process;
-use crate::record::{ContainerRecord, PodRecord, PodStage, RECORD_VERSION};
 use crate::security::SecurityOptions;
+use crate::state::listing::find;
+use crate::state::lock::Lock;
+use crate::state::paths::{self, PodPaths};
+use crate::state::record::{
+    ContainerRecord, PodNetwork, PodRecord, PodStage, PreparedVolume, RECORD_VERSION,
+};
+use crate::state::Sandbox;
 use crate::{overlay, pins, pod_cgroup, pod_init, volumes};
 
 /// Settings of the podrt installation that pods are made under.
@@ -76,103 +80,6 @@ impl Default for Options {
 }
 
 pub use crate::delete::delete_pod;
-pub use crate::listing::{find, get, list_pod_sandboxes};
-
-/// A pod sandbox on disk: its record and where its files are.
-#[derive(Debug, Clone)]
-pub struct Sandbox {
-    /// The pod's paths.
-    pub paths: PodPaths,
-    /// `pod.json`.
-    pub record: PodRecord,
-}
-
-impl Sandbox {
-    /// The pod with UID `uid` under `root`, if it has a record.
-    pub fn by_uid(root: &Path, uid: &str) -> Option<Sandbox> {
-        Sandbox::at(&PodPaths::new(root, uid).dir).ok()
-    }
-
-    /// The pod whose state directory is `pod_dir` (`<root>/pods/<uid>`).
-    pub fn at(pod_dir: &Path) -> Result<Sandbox> {
-        let root = pod_dir
-            .parent()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let uid = pod_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let paths = PodPaths::new(&root, &uid);
-        Ok(Sandbox {
-            record: PodRecord::load(&paths.record())?,
-            paths,
-        })
-    }
-
-    /// Save the record (the caller holds the pod's lock, or is its only user).
-    pub fn save(&self) -> Result<()> {
-        self.record.save(&self.paths.record())
-    }
-
-    /// Take this pod's lock and re-read its record, so a change is made on the latest.
-    pub fn lock(&mut self) -> Result<Lock> {
-        let lock = Lock::exclusive(&self.paths.lock())?;
-        self.record = PodRecord::load(&self.paths.record())?;
-        Ok(lock)
-    }
-
-    /// Record that every container was started (the pod is made), unless a
-    /// delete has begun meanwhile; under the pod's lock.
-    pub fn mark_created(&mut self) -> Result<()> {
-        let _lock = self.lock()?;
-        if self.record.stage == PodStage::Creating {
-            self.record.stage = PodStage::Created;
-            self.save()?;
-        }
-        Ok(())
-    }
-
-    /// The runtime's view of container `name`, if it was made.
-    pub fn runtime_container(&self, name: &str) -> Option<RtContainer> {
-        let c = self.record.container(name)?;
-        RtContainer::load(&self.paths.runtime_root(), &c.id).ok()
-    }
-
-    /// The namespaces each container joins.
-    fn join_paths(&self) -> JoinPaths {
-        let spec = self.record.manifest.spec.clone().unwrap_or_default();
-        let pin = |kind: &str| Some(self.paths.ns(kind)).filter(|p| p.exists());
-        JoinPaths {
-            net: if spec.host_network == Some(true) {
-                None
-            } else {
-                pin("net")
-            },
-            ipc: if spec.host_ipc == Some(true) {
-                None
-            } else {
-                pin("ipc")
-            },
-            uts: if spec.host_network == Some(true) {
-                None
-            } else {
-                pin("uts")
-            },
-            host_pid: spec.host_pid == Some(true),
-            pid: self
-                .record
-                .pod_init
-                .filter(|p| p.alive())
-                .map(|p| PathBuf::from(format!("/proc/{}/ns/pid", p.pid))),
-            user: self
-                .record
-                .userns
-                .and_then(|a| pin(pins::USER.0).map(|p| (p, a.range.first))),
-        }
-    }
-}
 
 /// `RunPodSandbox`: claim the pod's name, give it a UID and state directory, make and
 /// pin its namespaces, write its `/etc` files, prepare its volumes and (with
@@ -279,7 +186,7 @@ fn check_host_ports(root: &Path, manifest: &Pod) -> Result<()> {
     if wanted.is_empty() {
         return Ok(());
     }
-    for other in crate::listing::list_pod_sandboxes(root)? {
+    for other in crate::state::listing::list_pod_sandboxes(root)? {
         let taken = host_ports::of(&other.record.manifest.spec.clone().unwrap_or_default());
         if let Some((w, t)) = host_ports::first_clash(&wanted, &taken) {
             return Err(Error::HostPortTaken {
@@ -365,7 +272,7 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
 /// before Linux 6.3, some network filesystems).
 fn check_idmappable(
     spec: &k8s_openapi::api::core::v1::PodSpec,
-    volumes: &[volumes::PreparedVolume],
+    volumes: &[PreparedVolume],
     userns_pin: &Path,
 ) -> Result<()> {
     let userns = std::fs::File::open(userns_pin)
@@ -465,7 +372,7 @@ pub fn create_container(
     remove_container_files(&paths, &name);
     private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     let rootfs = paths.rootfs(&name);
-    let join = sandbox.join_paths();
+    let join = join_paths(sandbox);
     match &join.user {
         Some((pin, _)) => {
             let userns = std::fs::File::open(pin)
@@ -702,6 +609,39 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("removing", dir, e)),
+    }
+}
+
+/// The namespaces each container of `sandbox` joins.
+fn join_paths(sandbox: &Sandbox) -> JoinPaths {
+    let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
+    let pin = |kind: &str| Some(sandbox.paths.ns(kind)).filter(|p| p.exists());
+    JoinPaths {
+        net: if spec.host_network == Some(true) {
+            None
+        } else {
+            pin("net")
+        },
+        ipc: if spec.host_ipc == Some(true) {
+            None
+        } else {
+            pin("ipc")
+        },
+        uts: if spec.host_network == Some(true) {
+            None
+        } else {
+            pin("uts")
+        },
+        host_pid: spec.host_pid == Some(true),
+        pid: sandbox
+            .record
+            .pod_init
+            .filter(|p| p.alive())
+            .map(|p| PathBuf::from(format!("/proc/{}/ns/pid", p.pid))),
+        user: sandbox
+            .record
+            .userns
+            .and_then(|a| pin(pins::USER.0).map(|p| (p, a.range.first))),
     }
 }
 

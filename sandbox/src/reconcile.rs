@@ -13,10 +13,11 @@
 
 use std::time::Duration;
 
-use crate::lock::Lock;
-use crate::pod::{self, Options, Sandbox};
+use crate::pod::{self, Options};
 use crate::proc::detach::{fork_detached, Forked};
-use crate::record::PodStage;
+use crate::state::lock::Lock;
+use crate::state::record::PodStage;
+use crate::state::Sandbox;
 use crate::supervisor::adopt;
 
 /// What to look after.
@@ -33,7 +34,7 @@ pub enum Scope {
 /// deletions of the pods named in `deleting` are left to the caller (a `delete`
 /// of them carries them on in the foreground). One line per pod acted on.
 pub fn reconcile(opts: &Options, scope: Scope, deleting: &[String]) -> Vec<String> {
-    let Ok(pods) = pod::list_pod_sandboxes(&opts.root) else {
+    let Ok(pods) = crate::state::listing::list_pod_sandboxes(&opts.root) else {
         return Vec::new();
     };
     let mut said = Vec::new();

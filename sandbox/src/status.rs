@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use podrt_runtime::ContainerStatus as Rt;
 
-use crate::pod::Sandbox;
-use crate::record::PodStage;
+use crate::state::record::PodStage;
+use crate::state::Sandbox;
 use crate::supervisor::state::{
     ContainerState as ContainerStateFile, State as Recorded, Terminated, UNKNOWN_REASON,
 };

@@ -12,7 +12,7 @@ use podrt_runtime::signal::Signal;
 use podrt_runtime::{Container as RtContainer, ContainerStatus};
 
 use crate::image::ImageStore;
-use crate::pod::Sandbox;
+use crate::state::Sandbox;
 
 /// The extension a running `preStop` hook gets at the end of the grace period.
 const HOOK_EXTENSION: Duration = Duration::from_secs(2);

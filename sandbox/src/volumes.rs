@@ -13,30 +13,9 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::{Mount, MountBuilder};
 
 use crate::error::{Error, Result};
-use crate::paths::PodPaths;
 use crate::pinned_path;
-
-/// A volume made ready on the host.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct PreparedVolume {
-    /// `spec.volumes[].name`.
-    pub name: String,
-    /// The host path containers bind-mount.
-    pub host_path: PathBuf,
-    /// podrt made a tmpfs there, to unmount at deletion.
-    pub tmpfs: bool,
-    /// A hostPath as it was found (and type-checked) at creation, bind-mounted here
-    /// in the pod's directory; containers mount this, never the path again.
-    #[serde(default)]
-    pub pinned: Option<PathBuf>,
-}
-
-impl PreparedVolume {
-    /// What containers bind-mount.
-    pub fn source(&self) -> &Path {
-        self.pinned.as_deref().unwrap_or(&self.host_path)
-    }
-}
+use crate::state::paths::PodPaths;
+use crate::state::record::PreparedVolume;
 
 /// Make every volume of the pod ready: emptyDirs created (tmpfs mounted), hostPaths
 /// checked or created. On failure, what was made is undone.

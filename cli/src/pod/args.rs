@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "podrt", version, about)]
 pub struct Cli {
     /// podrt's state directory.
-    #[arg(long, global = true, default_value = podrt_sandbox::paths::DEFAULT_ROOT, env = "PODRT_ROOT")]
+    #[arg(long, global = true, default_value = podrt_sandbox::state::paths::DEFAULT_ROOT, env = "PODRT_ROOT")]
     pub root: PathBuf,
     /// Parent cgroup of every pod's cgroup.
     #[arg(long, global = true, default_value = "/podrt")]

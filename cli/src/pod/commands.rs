@@ -7,9 +7,10 @@ use podrt_sandbox::config::{self, Config};
 use podrt_sandbox::etc_files::ClusterDns;
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::network::{self, NetworkOptions};
-use podrt_sandbox::pod::{self, Options, Sandbox};
+use podrt_sandbox::pod::{self, Options};
 use podrt_sandbox::policy::Policy;
 use podrt_sandbox::security::SecurityOptions;
+use podrt_sandbox::state::{listing, Sandbox};
 use podrt_sandbox::{manifest, reconcile, status, supervisor};
 
 use super::args::{
@@ -192,11 +193,11 @@ fn check_kind(kind: &str) -> Result<()> {
 /// The pods named, or all.
 fn select(opts: &Options, names: &[String]) -> Result<Vec<Sandbox>> {
     if names.is_empty() {
-        return Ok(pod::list_pod_sandboxes(&opts.root)?);
+        return Ok(listing::list_pod_sandboxes(&opts.root)?);
     }
     names
         .iter()
-        .map(|n| pod::get(&opts.root, n).map_err(Into::into))
+        .map(|n| listing::get(&opts.root, n).map_err(Into::into))
         .collect()
 }
 
@@ -245,7 +246,7 @@ fn apply(opts: &Options, a: &ApplyArgs, policy: Option<Policy>) -> Result<i32> {
         valid.push((p, v));
     }
     for (p, v) in &valid {
-        if let Some(existing) = pod::find(&opts.root, &v.name)? {
+        if let Some(existing) = listing::find(&opts.root, &v.name)? {
             if existing.record.manifest.spec == p.spec {
                 println!("pod/{} unchanged", v.name);
                 continue;
@@ -317,7 +318,7 @@ fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
     look_after_pods_but(opts, &names);
     let mut code = 0;
     for name in &names {
-        let mut sandbox = match pod::find(&opts.root, name)? {
+        let mut sandbox = match listing::find(&opts.root, name)? {
             Some(s) => s,
             None if a.ignore_not_found => continue,
             None => {

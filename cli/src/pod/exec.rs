@@ -2,15 +2,16 @@
 //! environment, user and privileges, and pass its exit status through.
 
 use anyhow::{bail, Result};
-use podrt_sandbox::pod::{self, Options, Sandbox};
+use podrt_sandbox::pod::Options;
 use podrt_sandbox::runtime::exec::{exec_with_terminal, ExecOptions};
 use podrt_sandbox::runtime::{tty_proxy, wait};
+use podrt_sandbox::state::{listing, Sandbox};
 
 use super::args::ExecArgs;
 
 /// Run it; returns the command's exit status (128+N when killed by signal N).
 pub fn exec(opts: &Options, a: &ExecArgs) -> Result<i32> {
-    let sandbox = pod::get(&opts.root, &a.pod)?;
+    let sandbox = listing::get(&opts.root, &a.pod)?;
     let name = container_name(&sandbox, a.container.as_deref())?;
     let Some(c) = sandbox.runtime_container(&name) else {
         bail!("container {name} of pod {} has not been created", a.pod);

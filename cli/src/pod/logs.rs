@@ -9,15 +9,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use podrt_sandbox::cri_log::Decoder;
-use podrt_sandbox::pod::{self, Options, Sandbox};
+use podrt_sandbox::pod::Options;
 use podrt_sandbox::runtime::ContainerStatus;
+use podrt_sandbox::state::{listing, Sandbox};
 
 use super::args::LogsArgs;
 use super::exec::container_name;
 
 /// Print the log; with `follow`, wait for more while the container runs.
 pub fn logs(opts: &Options, a: &LogsArgs) -> Result<i32> {
-    let sandbox = pod::get(&opts.root, &a.pod)?;
+    let sandbox = listing::get(&opts.root, &a.pod)?;
     let name = container_name(&sandbox, a.container.as_deref())?;
     let path = sandbox.paths.log(&name);
     let mut file = match File::open(&path) {
@@ -72,7 +73,7 @@ fn read_more(file: &mut File, mut buf: Vec<u8>, path: &Path) -> Result<Vec<u8>> 
 
 /// Whether the container's process is still there to write more output.
 fn running(opts: &Options, sandbox: &Sandbox, name: &str) -> Result<bool> {
-    Ok(pod::find(&opts.root, &sandbox.record.uid)?
+    Ok(listing::find(&opts.root, &sandbox.record.uid)?
         .and_then(|s| s.runtime_container(name))
         .is_some_and(|c| {
             matches!(

@@ -2,39 +2,22 @@
 //! config and plugin dirs its ADD used, the capability arguments (port mappings)
 //! and, once ADD succeeded, its result. DEL runs from this record, never from the
 //! config dir as it is now, so a pod is detached the way it was attached even if
-//! the config changed or vanished meanwhile.
+//! the config changed or vanished meanwhile. The record's type is the state's
+//! ([`PodNetwork`]); making and undoing the attachment is here.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::host_ports::{self, HostPort};
 use super::{NetworkOptions, POD_IFNAME};
 use crate::cni::{Attachment, CniResult, NetworkList, Runtime};
 use crate::error::{Error, Result};
+use crate::state::record::PodNetwork;
 
 /// The capability the `portmap` plugin declares to receive `hostPort`s.
 const PORT_MAPPINGS: &str = "portMappings";
-
-/// What a pod's record holds of its network.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodNetwork {
-    /// The network config ADD ran; DEL runs the same.
-    pub list: NetworkList,
-    /// Plugin dirs ADD searched.
-    pub bin_dirs: Vec<PathBuf>,
-    /// The interface in the pod (`eth0`).
-    pub ifname: String,
-    /// Capability arguments given to the plugins (`portMappings`).
-    #[serde(default)]
-    pub capability_args: Map<String, Value>,
-    /// ADD's result, once it succeeded.
-    #[serde(default)]
-    pub result: Option<CniResult>,
-}
 
 impl PodNetwork {
     /// The attachment of a pod with `ports` to `list`, not yet made. A pod with

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::NetworkOptions;
 use crate::cni::{Cidr, NetworkList};
-use crate::paths;
+use crate::state::paths;
 
 /// The built-in network's name, and the name of its IPAM store.
 pub const NAME: &str = "podrt";

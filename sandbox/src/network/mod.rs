@@ -17,8 +17,6 @@ use crate::cni::{Cidr, NetworkList};
 use crate::error::Result;
 use host_ports::HostPort;
 
-pub use attachment::PodNetwork;
-
 /// The interface CNI creates in every pod (`CNI_IFNAME`), as kubelet names it.
 pub const POD_IFNAME: &str = "eth0";
 

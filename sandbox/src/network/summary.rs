@@ -48,7 +48,7 @@ impl NetworkSummary {
 pub fn list(opts: &NetworkOptions, root: &Path) -> Result<Vec<NetworkSummary>> {
     let current = super::resolve(opts, root)?;
     let mut out = vec![NetworkSummary::of(&current, true)];
-    for pod in crate::listing::list_pod_sandboxes(root)? {
+    for pod in crate::state::listing::list_pod_sandboxes(root)? {
         let Some(net) = &pod.record.network else {
             continue;
         };

@@ -21,11 +21,11 @@ use super::plan::Plan;
 use super::state::ContainerState;
 use crate::cri_log::Stream;
 use crate::error::{Error, Result};
-use crate::pod::Sandbox;
 use crate::proc::detach::{fork_detached, Forked};
 use crate::proc::identity::ProcRef;
 use crate::proc::pidfd::Watched;
-use crate::record::PodStage;
+use crate::state::record::PodStage;
+use crate::state::Sandbox;
 
 /// One container as the new supervisor finds it.
 pub struct Resumed {

@@ -11,8 +11,9 @@ use std::path::Path;
 
 use super::plan::Plan;
 use crate::image::ImageStore;
-use crate::pod::{self, Sandbox};
-use crate::record::PodStage;
+use crate::pod;
+use crate::state::record::PodStage;
+use crate::state::Sandbox;
 
 /// A container to make, with the write ends of its stdout and stderr pipes.
 #[derive(Debug, Clone)]

@@ -27,9 +27,10 @@ use k8s_openapi::api::core::v1::Pod;
 
 use crate::error::{Error, Result};
 use crate::manifest::ValidPod;
-use crate::pod::{self, Options, Sandbox};
+use crate::pod::{self, Options};
 use crate::proc::detach::Forked;
-use crate::record::PodStage;
+use crate::state::record::PodStage;
+use crate::state::Sandbox;
 
 pub use plan::Plan;
 pub use policy::RestartPolicy;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policy::RestartPolicy;
 use crate::error::Result;
-use crate::record::{read_json, write_atomic};
+use crate::state::record::{read_json, write_atomic};
 
 /// The supervisor's instructions.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -160,7 +160,7 @@ impl Supervisor {
     }
 
     fn mark_created(&self) {
-        let made = crate::pod::Sandbox::at(&self.plan.pod_dir).and_then(|mut s| s.mark_created());
+        let made = crate::state::Sandbox::at(&self.plan.pod_dir).and_then(|mut s| s.mark_created());
         if let Err(e) = made {
             tracing::warn!("{e}");
         }
@@ -266,7 +266,7 @@ impl Supervisor {
             {
                 self.send_report("ok");
                 // Nothing of the pod will run again: no successor is needed.
-                let done = crate::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
+                let done = crate::state::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
                 if let Err(e) = private_fs::write(&done, b"") {
                     tracing::warn!("creating {}: {e}", done.display());
                 }

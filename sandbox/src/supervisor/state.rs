@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::record::{read_json, write_atomic};
+use crate::state::record::{read_json, write_atomic};
 
 /// kubelet's reason for a container whose end nobody saw.
 pub const UNKNOWN_REASON: &str = "ContainerStatusUnknown";

@@ -35,8 +35,9 @@ pub fn spawn(plan: &Plan, grace: Duration) -> Option<i32> {
 /// The terminator's work: load the pod at `pod_dir` and terminate it, holding the
 /// pod's delete lock (shared) meanwhile: the deletion is under way while it runs.
 pub fn terminate_pod_at(pod_dir: &Path, grace: Duration) {
-    let _deleting = crate::lock::Lock::shared(&crate::paths::PodPaths::delete_lock_in(pod_dir));
-    match crate::pod::Sandbox::at(pod_dir) {
+    let _deleting =
+        crate::state::lock::Lock::shared(&crate::state::paths::PodPaths::delete_lock_in(pod_dir));
+    match crate::state::Sandbox::at(pod_dir) {
         Ok(sandbox) => crate::terminate::terminate(&sandbox, grace),
         Err(e) => eprintln!("terminating the pod at {}: {e}", pod_dir.display()),
     }

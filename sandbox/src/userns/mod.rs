@@ -14,6 +14,4 @@ pub mod probe;
 mod range;
 
 pub use options::{own_user_namespace, UsernsOptions, DEFAULT_FIRST_ID, DEFAULT_RANGES, MAX_ID};
-pub use range::{
-    allocate, release, release_stale, Allocation, IdRange, Released, RANGE_SIZE, STALE_AFTER,
-};
+pub use range::{allocate, release, release_stale, Released, RANGE_SIZE, STALE_AFTER};

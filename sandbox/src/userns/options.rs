@@ -5,7 +5,8 @@
 use k8s_openapi::api::core::v1::PodSpec;
 use serde::{Deserialize, Serialize};
 
-use super::range::{IdRange, RANGE_SIZE};
+use super::range::RANGE_SIZE;
+use crate::state::record::IdRange;
 
 /// The first host id handed to pods: `0x70000000`.
 pub const DEFAULT_FIRST_ID: u32 = 0x7000_0000;

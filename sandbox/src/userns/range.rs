@@ -15,12 +15,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use podrt_runtime::private_fs;
-use serde::{Deserialize, Serialize};
 
 use super::options::UsernsOptions;
 use crate::error::{Error, Result};
-use crate::lock::Lock;
-use crate::paths;
+use crate::state::lock::Lock;
+use crate::state::paths;
+use crate::state::record::Allocation;
 
 /// How many ids every pod's range has: uid and gid 0 to 65535 in the pod, as
 /// kubelet gives each pod.
@@ -29,34 +29,6 @@ pub const RANGE_SIZE: u32 = 65536;
 /// A taken range younger than this is never judged stale: its pod may not have
 /// written its record yet.
 pub const STALE_AFTER: Duration = Duration::from_secs(60);
-
-/// Host ids `first..first + size`, which are ids `0..size` in the pod's user
-/// namespace (the same range for uids and gids).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdRange {
-    /// The host id of the pod's uid and gid 0.
-    pub first: u32,
-    /// How many ids: always [`RANGE_SIZE`].
-    pub size: u32,
-}
-
-impl IdRange {
-    /// The line of `uid_map` and `gid_map` mapping the range (`0 FIRST SIZE`).
-    pub fn map_line(&self) -> String {
-        format!("0 {} {}\n", self.first, self.size)
-    }
-}
-
-/// A range a pod took: its index in the table and its ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Allocation {
-    /// The range's index (the name of its file in `<root>/userns/`).
-    pub index: u32,
-    /// The ids.
-    pub range: IdRange,
-}
 
 /// A range given back by [`release_stale`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,11 +4,13 @@
 //! supervisor's container states ([`crate::status`]), so a crash never leaves a stale one.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use crate::cni::{CniResult, NetworkList};
 use crate::error::{Error, Result};
 use crate::proc::identity::ProcRef;
 
@@ -44,6 +46,75 @@ pub struct ContainerRecord {
     pub image_id: String,
     /// When its process was started (RFC 3339).
     pub started_at: Option<String>,
+}
+
+/// A volume made ready on the host ([`crate::volumes`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PreparedVolume {
+    /// `spec.volumes[].name`.
+    pub name: String,
+    /// The host path containers bind-mount.
+    pub host_path: PathBuf,
+    /// podrt made a tmpfs there, to unmount at deletion.
+    pub tmpfs: bool,
+    /// A hostPath as it was found (and type-checked) at creation, bind-mounted here
+    /// in the pod's directory; containers mount this, never the path again.
+    #[serde(default)]
+    pub pinned: Option<PathBuf>,
+}
+
+impl PreparedVolume {
+    /// What containers bind-mount.
+    pub fn source(&self) -> &Path {
+        self.pinned.as_deref().unwrap_or(&self.host_path)
+    }
+}
+
+/// What a pod's record holds of its network (made and undone by
+/// [`crate::network::attachment`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodNetwork {
+    /// The network config ADD ran; DEL runs the same.
+    pub list: NetworkList,
+    /// Plugin dirs ADD searched.
+    pub bin_dirs: Vec<PathBuf>,
+    /// The interface in the pod (`eth0`).
+    pub ifname: String,
+    /// Capability arguments given to the plugins (`portMappings`).
+    #[serde(default)]
+    pub capability_args: Map<String, Value>,
+    /// ADD's result, once it succeeded.
+    #[serde(default)]
+    pub result: Option<CniResult>,
+}
+
+/// A pod's own user namespace ([`crate::userns`]): host ids `first..first + size`, which are ids `0..size` in the pod's user
+/// namespace (the same range for uids and gids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdRange {
+    /// The host id of the pod's uid and gid 0.
+    pub first: u32,
+    /// How many ids: always 65536 (`userns::RANGE_SIZE`).
+    pub size: u32,
+}
+
+impl IdRange {
+    /// The line of `uid_map` and `gid_map` mapping the range (`0 FIRST SIZE`).
+    pub fn map_line(&self) -> String {
+        format!("0 {} {}\n", self.first, self.size)
+    }
+}
+
+/// A range a pod took: its index in the table and its ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation {
+    /// The range's index (the name of its file in `<root>/userns/`).
+    pub index: u32,
+    /// The ids.
+    pub range: IdRange,
 }
 
 /// The contents of `pod.json`.
@@ -82,11 +153,11 @@ pub struct PodRecord {
     pub containers: Vec<ContainerRecord>,
     /// The pod's volumes as made on the host.
     #[serde(default)]
-    pub volumes: Vec<crate::volumes::PreparedVolume>,
+    pub volumes: Vec<PreparedVolume>,
     /// The pod's CNI attachment, recorded before ADD runs so that DEL can undo
     /// even a half-made one; `None` for a `hostNetwork` pod.
     #[serde(default)]
-    pub network: Option<crate::network::PodNetwork>,
+    pub network: Option<PodNetwork>,
     /// The security settings the pod was made under (its containers are made
     /// later, by processes that have no command line of their own).
     #[serde(default)]
@@ -94,7 +165,7 @@ pub struct PodRecord {
     /// The pod's own user namespace range (`hostUsers: false`), recorded as soon as
     /// it is allocated so deletion gives it back; `None` in the host's users.
     #[serde(default)]
-    pub userns: Option<crate::userns::Allocation>,
+    pub userns: Option<Allocation>,
 }
 
 impl PodRecord {

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
+use super::paths::{self, PodPaths};
+use super::record::PodRecord;
+use super::Sandbox;
 use crate::error::{Error, Result};
-use crate::paths::{self, PodPaths};
-use crate::pod::Sandbox;
-use crate::record::PodRecord;
 
 /// Find a pod by name (or UID).
 pub fn find(root: &Path, name: &str) -> Result<Option<Sandbox>> {

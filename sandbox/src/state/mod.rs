@@ -1,0 +1,12 @@
+//! The pod's state on disk, the bottom of what knows a pod: where its files are
+//! ([`paths`]), its record `pod.json` and the types it holds ([`record`]), the
+//! locks that order changes ([`lock`]), and finding pods again ([`listing`],
+//! [`Sandbox`]). Nothing here makes or removes a kernel object.
+
+pub mod listing;
+pub mod lock;
+pub mod paths;
+pub mod record;
+mod sandbox;
+
+pub use sandbox::Sandbox;

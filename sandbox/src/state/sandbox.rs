@@ -1,0 +1,74 @@
+//! A pod sandbox on disk: its record and where its files are, loaded, saved and
+//! locked. What is made in it is the pod layer's ([`crate::pod`]).
+
+use std::path::Path;
+
+use podrt_runtime::Container as RtContainer;
+
+use super::lock::Lock;
+use super::paths::PodPaths;
+use super::record::{PodRecord, PodStage};
+use crate::error::Result;
+
+/// A pod sandbox on disk: its record and where its files are.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// The pod's paths.
+    pub paths: PodPaths,
+    /// `pod.json`.
+    pub record: PodRecord,
+}
+
+impl Sandbox {
+    /// The pod with UID `uid` under `root`, if it has a record.
+    pub fn by_uid(root: &Path, uid: &str) -> Option<Sandbox> {
+        Sandbox::at(&PodPaths::new(root, uid).dir).ok()
+    }
+
+    /// The pod whose state directory is `pod_dir` (`<root>/pods/<uid>`).
+    pub fn at(pod_dir: &Path) -> Result<Sandbox> {
+        let root = pod_dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let uid = pod_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let paths = PodPaths::new(&root, &uid);
+        Ok(Sandbox {
+            record: PodRecord::load(&paths.record())?,
+            paths,
+        })
+    }
+
+    /// Save the record (the caller holds the pod's lock, or is its only user).
+    pub fn save(&self) -> Result<()> {
+        self.record.save(&self.paths.record())
+    }
+
+    /// Take this pod's lock and re-read its record, so a change is made on the latest.
+    pub fn lock(&mut self) -> Result<Lock> {
+        let lock = Lock::exclusive(&self.paths.lock())?;
+        self.record = PodRecord::load(&self.paths.record())?;
+        Ok(lock)
+    }
+
+    /// Record that every container was started (the pod is made), unless a
+    /// delete has begun meanwhile; under the pod's lock.
+    pub fn mark_created(&mut self) -> Result<()> {
+        let _lock = self.lock()?;
+        if self.record.stage == PodStage::Creating {
+            self.record.stage = PodStage::Created;
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// The runtime's view of container `name`, if it was made.
+    pub fn runtime_container(&self, name: &str) -> Option<RtContainer> {
+        let c = self.record.container(name)?;
+        RtContainer::load(&self.paths.runtime_root(), &c.id).ok()
+    }
+}
