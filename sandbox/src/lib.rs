@@ -6,26 +6,18 @@
 
 pub mod cni;
 pub mod config;
-pub mod container_spec;
 pub mod cri_log;
 pub mod delete;
 pub mod error;
-pub mod etc_files;
 pub mod gc;
-pub mod hooks;
 pub mod host_check;
 pub mod image;
 pub mod manifest;
 pub mod network;
 pub mod overlay;
-pub mod pinned_path;
-pub mod pins;
 pub mod pod;
-pub mod pod_cgroup;
-pub mod pod_init;
 pub mod policy;
 pub mod proc;
-pub mod qos;
 pub mod reconcile;
 pub mod reexec;
 pub mod security;
@@ -34,7 +26,6 @@ pub mod status;
 pub mod supervisor;
 pub mod terminate;
 pub mod userns;
-pub mod volumes;
 
 pub use error::{Error, Result};
 

@@ -18,7 +18,7 @@ pub fn dispatch() -> Option<i32> {
     let mut args = std::env::args_os().skip(1);
     let first = args.next()?;
     if first == POD_INIT {
-        crate::pod_init::run(args.next());
+        crate::pod::pod_init::run(args.next());
     }
     if first == CREATE {
         let dir = PathBuf::from(args.next()?);

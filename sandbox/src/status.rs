@@ -116,7 +116,7 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
         pod_ips: (!pod_ips.is_empty()).then_some(pod_ips),
         init_container_statuses: (!inits.is_empty()).then_some(inits),
         container_statuses: Some(apps),
-        qos_class: Some(crate::qos::qos_class(&spec).into()),
+        qos_class: Some(crate::pod::qos::qos_class(&spec).into()),
         ..PodStatus::default()
     }
 }

@@ -64,7 +64,7 @@ pub fn terminate(sandbox: &Sandbox, grace: Duration) {
         let phase = match hook {
             Some(h) => {
                 let field = format!("spec.containers[{i}].lifecycle.preStop");
-                match crate::hooks::start(h, &rt, netns.as_deref(), &field) {
+                match crate::pod::hooks::start(h, &rt, netns.as_deref(), &field) {
                     Ok(pid) => Phase::Hook(pid),
                     Err(e) => {
                         tracing::warn!("container {}: preStop: {e}", c.name);
@@ -122,7 +122,7 @@ pub fn terminate(sandbox: &Sandbox, grace: Duration) {
 fn step(t: &mut Term, now: Instant) {
     match t.phase {
         Phase::Hook(pid) => {
-            if crate::hooks::poll(pid).is_some() {
+            if crate::pod::hooks::poll(pid).is_some() {
                 let _ = t.container.kill(t.signal, false);
                 t.phase = Phase::Signalled;
             } else if now >= t.deadline && !t.extended {
@@ -131,7 +131,7 @@ fn step(t: &mut Term, now: Instant) {
             } else if now >= t.deadline {
                 // SAFETY: kill of the hook process we started.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
-                crate::hooks::wait(pid);
+                crate::pod::hooks::wait(pid);
                 let _ = t.container.kill(t.signal, false);
                 t.phase = Phase::Signalled;
             }

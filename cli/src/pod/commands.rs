@@ -4,14 +4,14 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use podrt_sandbox::config::{self, Config};
-use podrt_sandbox::etc_files::ClusterDns;
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::network::{self, NetworkOptions};
-use podrt_sandbox::pod::{self, Options};
+use podrt_sandbox::pod::etc_files::ClusterDns;
+use podrt_sandbox::pod::Options;
 use podrt_sandbox::policy::Policy;
 use podrt_sandbox::security::SecurityOptions;
 use podrt_sandbox::state::{listing, Sandbox};
-use podrt_sandbox::{manifest, reconcile, status, supervisor};
+use podrt_sandbox::{delete, manifest, reconcile, status, supervisor};
 
 use super::args::{
     ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, NetworkCommand, Output,
@@ -332,7 +332,7 @@ fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
             println!("pod \"{name}\" deleted");
             continue;
         }
-        let result = pod::delete_pod(&mut sandbox, grace);
+        let result = delete::delete_pod(&mut sandbox, grace);
         if !a.wait {
             // The background child: done either way.
             std::process::exit(i32::from(result.is_err()));

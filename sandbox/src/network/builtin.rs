@@ -2,7 +2,7 @@
 //! (bridge `podrt0`, the subnet's first address as gateway, hairpin on so a pod can
 //! reach itself through its hostPort, no masquerade unless asked) with `host-local`
 //! IPAM, then `portmap` for `hostPort`s. Loopback needs no plugin: podrt brings `lo`
-//! up itself when it makes the namespace ([`crate::pins`]).
+//! up itself when it makes the namespace ([`crate::pod::pins`]).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

@@ -48,7 +48,7 @@ pub struct ContainerRecord {
     pub started_at: Option<String>,
 }
 
-/// A volume made ready on the host ([`crate::volumes`]).
+/// A volume made ready on the host ([`crate::pod::volumes`]).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PreparedVolume {
     /// `spec.volumes[].name`.

@@ -264,8 +264,8 @@ fn post_start(sandbox: &Sandbox, spec: &k8s_openapi::api::core::v1::PodSpec, nam
     };
     let netns = Some(sandbox.paths.ns("net")).filter(|p| p.exists());
     let field = format!("spec.containers[{i}].lifecycle.postStart");
-    let ok = match crate::hooks::start(hook, &rt, netns.as_deref(), &field) {
-        Ok(pid) => crate::hooks::wait(pid),
+    let ok = match crate::pod::hooks::start(hook, &rt, netns.as_deref(), &field) {
+        Ok(pid) => crate::pod::hooks::wait(pid),
         Err(e) => {
             eprintln!("container {name}: {e}");
             false

@@ -1,9 +1,9 @@
 //! The pod's QoS class for `describe`: the status's, or computed as Kubernetes does
-//! when the status carries none (the rule itself lives in `podrt_sandbox::qos`).
+//! when the status carries none (the rule itself lives in `podrt_sandbox::pod::qos`).
 
 use k8s_openapi::api::core::v1::Pod;
 
-pub(crate) use podrt_sandbox::qos::parse_quantity;
+pub(crate) use podrt_sandbox::pod::qos::parse_quantity;
 
 /// `status.qosClass` if set, otherwise Guaranteed / Burstable / BestEffort from the
 /// requests and limits of all containers (init containers included).
@@ -18,7 +18,7 @@ pub(crate) fn qos_class(pod: &Pod) -> String {
     }
     pod.spec
         .as_ref()
-        .map_or("BestEffort", podrt_sandbox::qos::qos_class)
+        .map_or("BestEffort", podrt_sandbox::pod::qos::qos_class)
         .to_string()
 }
 

@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::{Mount, MountBuilder};
 
+use super::pinned_path;
 use crate::error::{Error, Result};
-use crate::pinned_path;
 use crate::state::paths::PodPaths;
 use crate::state::record::PreparedVolume;
 

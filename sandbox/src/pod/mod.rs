@@ -4,6 +4,22 @@
 //! container in it; `stop_*`/`remove_*` undo them and are idempotent, as CRI requires.
 //! The caller of `create_container` becomes the parent of the container's process
 //! (for `podrt apply` that is the pod's supervisor).
+//!
+//! Each step has its file: namespace pins ([`pins`]), the pod cgroup
+//! ([`pod_cgroup`]), the shared PID 1 ([`pod_init`]), `/etc` files ([`etc_files`]),
+//! volumes ([`volumes`]), each container's OCI spec ([`container_spec`]). This
+//! layer stands on the pod's state ([`crate::state`]) and its network
+//! ([`crate::network`]); keeping the pod alive is the lifecycle's work above it.
+
+pub mod container_spec;
+pub mod etc_files;
+pub mod hooks;
+pub mod pinned_path;
+pub mod pins;
+pub mod pod_cgroup;
+pub mod pod_init;
+pub mod qos;
+pub mod volumes;
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -14,12 +30,11 @@ use podrt_runtime::cgroups::Cgroup;
 use podrt_runtime::private_fs;
 use podrt_runtime::{Container as RtContainer, ContainerStatus, CreateOptions, StartMode};
 
-use crate::container_spec::{self, JoinPaths, SpecInput};
 use crate::error::{Error, Result};
-use crate::etc_files::{self, ClusterDns};
 use crate::image::ImageStore;
 use crate::manifest::ValidPod;
 use crate::network::{self, host_ports, NetworkOptions};
+use crate::overlay;
 use crate::proc::clock::{now_nanos, now_seconds};
 use crate::proc::identity::this_process;
 use crate::security::SecurityOptions;
@@ -30,7 +45,8 @@ use crate::state::record::{
     ContainerRecord, PodNetwork, PodRecord, PodStage, PreparedVolume, RECORD_VERSION,
 };
 use crate::state::Sandbox;
-use crate::{overlay, pins, pod_cgroup, pod_init, volumes};
+use container_spec::{JoinPaths, SpecInput};
+use etc_files::ClusterDns;
 
 /// Settings of the podrt installation that pods are made under.
 #[derive(Debug, Clone)]
@@ -78,8 +94,6 @@ impl Default for Options {
         }
     }
 }
-
-pub use crate::delete::delete_pod;
 
 /// `RunPodSandbox`: claim the pod's name, give it a UID and state directory, make and
 /// pin its namespaces, write its `/etc` files, prepare its volumes and (with
