@@ -2,6 +2,7 @@
 //! call `podrt-sandbox`/`podrt-runtime`, print, and map errors to exit codes.
 
 pub mod pod;
+pub mod roles;
 pub mod runc;
 
 /// The exit status of a bug (sysexits' EX_SOFTWARE), never a user's mistake.

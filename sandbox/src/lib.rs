@@ -7,24 +7,18 @@
 pub mod cni;
 pub mod config;
 pub mod cri_log;
-pub mod delete;
 pub mod error;
-pub mod gc;
 pub mod host_check;
 pub mod image;
+pub mod lifecycle;
 pub mod manifest;
 pub mod network;
 pub mod overlay;
 pub mod pod;
 pub mod policy;
 pub mod proc;
-pub mod reconcile;
-pub mod reexec;
 pub mod security;
 pub mod state;
-pub mod status;
-pub mod supervisor;
-pub mod terminate;
 pub mod userns;
 
 pub use error::{Error, Result};

@@ -5,13 +5,14 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 use podrt_sandbox::config::{self, Config};
 use podrt_sandbox::image::ImageStore;
+use podrt_sandbox::lifecycle::{delete, gc, reconcile, status, supervisor};
+use podrt_sandbox::manifest;
 use podrt_sandbox::network::{self, NetworkOptions};
 use podrt_sandbox::pod::etc_files::ClusterDns;
 use podrt_sandbox::pod::Options;
 use podrt_sandbox::policy::Policy;
 use podrt_sandbox::security::SecurityOptions;
 use podrt_sandbox::state::{listing, Sandbox};
-use podrt_sandbox::{delete, manifest, reconcile, status, supervisor};
 
 use super::args::{
     ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, NetworkCommand, Output,
@@ -79,8 +80,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(if missing { 1 } else { 0 })
         }
         Command::Gc => {
-            let removed =
-                podrt_sandbox::gc::collect(&opts.root, &opts.cgroup_parent, &opts.network)?;
+            let removed = gc::collect(&opts.root, &opts.cgroup_parent, &opts.network)?;
             for r in &removed {
                 println!("removed {} {}: {}", r.kind, r.what, r.why);
             }

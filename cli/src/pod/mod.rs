@@ -11,12 +11,6 @@ use clap::Parser;
 
 pub use args::{Cli, Command};
 
-/// When the binary runs as a pod's supervisor or PID 1 (see
-/// `podrt_sandbox::reexec`), do that and return its exit status.
-pub fn sandbox_process() -> Option<i32> {
-    podrt_sandbox::reexec::dispatch()
-}
-
 /// Entry point of the `podrt` binary; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();

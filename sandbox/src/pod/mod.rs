@@ -58,7 +58,7 @@ pub struct Options {
     /// kubelet's `--cluster-dns`/`--cluster-domain` for `dnsPolicy: ClusterFirst`.
     pub dns: ClusterDns,
     /// The podrt binary, run as the supervisor and the pod's PID 1 so they are
-    /// small fresh processes (see [`crate::reexec`]); `None` keeps them as forks of
+    /// small fresh processes (see [`crate::proc::roles`]); `None` keeps them as forks of
     /// the caller.
     pub helper_exe: Option<PathBuf>,
     /// Where CNI networks and plugins are, and the built-in network's settings.

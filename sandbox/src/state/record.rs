@@ -1,7 +1,7 @@
 //! What podrt keeps about a pod in `pod.json`: the manifest as applied, the ids it
 //! gave the pod and its containers, and the processes it must be able to find again.
 //! Status is not stored here: it is derived on each read from the kernel and the
-//! supervisor's container states ([`crate::status`]), so a crash never leaves a stale one.
+//! supervisor's container states ([`crate::lifecycle::status`]), so a crash never leaves a stale one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

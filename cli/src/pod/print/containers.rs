@@ -146,7 +146,7 @@ fn describe_state(w: &mut Page, name: &str, state: Option<&ContainerState>) {
             w.line(3, format!("Message:\t{message}"));
         }
         // The API's -1 with kubelet's ContainerStatusUnknown: nobody saw the exit.
-        let code = if t.exit_code == podrt_sandbox::status::UNKNOWN_EXIT_CODE {
+        let code = if t.exit_code == podrt_sandbox::lifecycle::status::UNKNOWN_EXIT_CODE {
             "unknown".to_string()
         } else {
             t.exit_code.to_string()

@@ -2,7 +2,7 @@
 //! supervisor SIGKILLed, the OOM killer, a crashed command), so that no pod is ever
 //! lost track of:
 //! - a made pod whose supervisor is dead is taken over by a new supervisor
-//!   ([`crate::supervisor::adopt`]): its containers were never stopped;
+//!   ([`crate::lifecycle::supervisor::adopt`]): its containers were never stopped;
 //! - a pod being deleted that nobody is deleting any more (no holder of its delete
 //!   lock) has its deletion carried on in the background, with its whole grace
 //!   period again, as kubelet does after a restart;
@@ -13,12 +13,12 @@
 
 use std::time::Duration;
 
+use crate::lifecycle::supervisor::adopt;
 use crate::pod::{self, Options};
 use crate::proc::detach::{fork_detached, Forked};
 use crate::state::lock::Lock;
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
-use crate::supervisor::adopt;
 
 /// What to look after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +153,7 @@ fn carry_deletion_on(
     match fork_detached(None)? {
         Forked::Detached => {
             drop(pod_lock);
-            let _ = crate::delete::delete_pod_holding(&mut sandbox, grace, deleting);
+            let _ = crate::lifecycle::delete::delete_pod_holding(&mut sandbox, grace, deleting);
             // SAFETY: leave without the parent's destructors.
             unsafe { libc::_exit(0) };
         }

@@ -19,8 +19,10 @@ pub mod run;
 pub mod state;
 pub mod terminator;
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -29,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::manifest::ValidPod;
 use crate::pod::{self, Options};
 use crate::proc::detach::Forked;
+use crate::proc::roles::{close_inherited, ADOPT, SUPERVISE};
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
@@ -133,7 +136,7 @@ fn supervisor_main(
     };
     crate::proc::detach::redirect_stdio(Some(&sandbox.paths.supervisor_log()));
     if let Some(exe) = &opts.helper_exe {
-        let err = crate::reexec::supervise(exe, &sandbox.paths.dir, report.as_raw_fd(), false);
+        let err = exec_supervisor(exe, &sandbox.paths.dir, report.as_raw_fd(), false);
         tracing::warn!("re-executing {} as the supervisor: {err}", exe.display());
     }
     let code = run::Supervisor::new(plan, Some(report)).run();
@@ -163,4 +166,67 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
         return Err(e);
     }
     Ok((sandbox, plan))
+}
+
+/// The supervisor role ([`crate::proc::roles::SUPERVISE`]): supervise the pod at
+/// `pod_dir` from its plan, reporting on descriptor `report` (to `apply` for a new
+/// pod, or to the command that found the pod's supervisor dead when `adopting`).
+/// Returns the process's exit status.
+pub fn supervise(pod_dir: &Path, report: Option<i32>, adopting: bool) -> i32 {
+    close_inherited(report);
+    // SAFETY: prctl with a pointer to a NUL-terminated constant.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_NAME,
+            c"podrt-superv".as_ptr() as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    let mut report = report.map(|fd| {
+        // Not inherited by the processes we start: `apply` reads to the end.
+        // SAFETY: fcntl on the descriptor handed to us.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // SAFETY: the descriptor number was handed to us by the process that exec'd
+        // us for exactly this; we take ownership of it once.
+        unsafe { std::fs::File::from_raw_fd(fd) }
+    });
+    let plan = match Plan::load(&pod_dir.join("supervisor.json")) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("podrt supervisor: {e}");
+            if let Some(r) = report.as_mut() {
+                let _ = writeln!(r, "error {e}");
+            }
+            return 1;
+        }
+    };
+    let mut supervisor = if adopting {
+        run::Supervisor::adopting(plan, report)
+    } else {
+        run::Supervisor::new(plan, report)
+    };
+    supervisor.run()
+}
+
+/// Replace this process with `exe` as the supervisor of the pod at `pod_dir`
+/// ([`supervise`]), reporting on descriptor `report`. Returns only on failure.
+pub(crate) fn exec_supervisor(
+    exe: &Path,
+    pod_dir: &Path,
+    report: RawFd,
+    adopting: bool,
+) -> std::io::Error {
+    // SAFETY: fcntl on a descriptor we hold: keep it open across exec.
+    unsafe { libc::fcntl(report, libc::F_SETFD, 0) };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg0("podrt-supervisor")
+        .arg(SUPERVISE)
+        .arg(pod_dir)
+        .arg(report.to_string());
+    if adopting {
+        cmd.arg(ADOPT);
+    }
+    cmd.exec()
 }

@@ -14,7 +14,7 @@ use crate::state::Sandbox;
 
 /// Delete a pod as `podrt delete` does: mark it Deleting (so `get` shows
 /// Terminating), stop a supervisor still creating it, terminate every container
-/// gracefully ([`crate::terminate`]: preStop, stop signal, SIGKILL after `grace`),
+/// gracefully ([`crate::lifecycle::terminate`]: preStop, stop signal, SIGKILL after `grace`),
 /// then remove everything. Idempotent. The pod's delete lock is held, shared,
 /// throughout: while anybody holds it, nobody else needs to carry the deletion on.
 pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
@@ -71,12 +71,12 @@ pub fn delete_pod_holding(sandbox: &mut Sandbox, grace: Duration, _deleting: Loc
     // The supervisor carries the termination out (in a terminator process of its
     // own, which survives us and it); without a supervisor, we do it here.
     let request = format!("terminate {}", grace.as_millis());
-    let handed =
-        crate::supervisor::control::request(&sandbox.paths.dir, &request).is_ok_and(|r| r == "ok");
+    let handed = crate::lifecycle::supervisor::control::request(&sandbox.paths.dir, &request)
+        .is_ok_and(|r| r == "ok");
     if handed {
         wait_stopped(sandbox, grace + Duration::from_secs(5));
     } else {
-        crate::terminate::terminate(sandbox, grace);
+        crate::lifecycle::terminate::terminate(sandbox, grace);
     }
     // The removal itself under the pod's lock: of several deletes racing, one
     // removes the pod (one CNI DEL, one unpin); the others find it gone.

@@ -10,11 +10,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use podrt_runtime::ContainerStatus as Rt;
 
-use crate::state::record::PodStage;
-use crate::state::Sandbox;
-use crate::supervisor::state::{
+use crate::lifecycle::supervisor::state::{
     ContainerState as ContainerStateFile, State as Recorded, Terminated, UNKNOWN_REASON,
 };
+use crate::state::record::PodStage;
+use crate::state::Sandbox;
 
 /// `exitCode` of a container whose exit status nobody saw.
 pub const UNKNOWN_EXIT_CODE: i32 = -1;
@@ -43,9 +43,10 @@ fn time(s: &str) -> Option<Time> {
 pub fn status(sandbox: &Sandbox) -> PodStatus {
     let r = &sandbox.record;
     // A live supervisor is asked; its state files answer when it is gone.
-    let live: Option<Live> = crate::supervisor::control::request(&sandbox.paths.dir, "status")
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok());
+    let live: Option<Live> =
+        crate::lifecycle::supervisor::control::request(&sandbox.paths.dir, "status")
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
     let live = live.as_ref();
     let spec = r.manifest.spec.clone().unwrap_or_default();
     let inits: Vec<ContainerStatus> = spec

@@ -1,6 +1,6 @@
 //! Taking a pod over from a supervisor that died while the pod ran. Its containers
 //! run on (their output waits in its FIFOs, [`super::output`]); the next podrt
-//! command ([`crate::reconcile`]) starts a new supervisor in adopt mode ([`spawn`])
+//! command ([`crate::lifecycle::reconcile`]) starts a new supervisor in adopt mode ([`spawn`])
 //! and waits for its answer. The new supervisor first records itself as the pod's
 //! supervisor under the pod's lock ([`claim`]), unless another live one already
 //! has: so a command killed while it waits leaves no unrecorded supervisor behind,
@@ -148,7 +148,7 @@ pub fn spawn(sandbox: &Sandbox, exe: &Path) -> Result<Option<Adopted>> {
         drop(read_end);
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let err = crate::reexec::supervise(exe, &dir, write_end.as_raw_fd(), true);
+        let err = super::exec_supervisor(exe, &dir, write_end.as_raw_fd(), true);
         let mut report = std::fs::File::from(write_end);
         let _ = std::io::Write::write_fmt(
             &mut report,

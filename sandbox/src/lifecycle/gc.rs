@@ -116,8 +116,8 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
         if let Some(deleting) = deleting {
             // As kubelet after a restart: the termination starts over, with the
             // pod's whole grace period (preStop, stop signal, then SIGKILL).
-            let grace = crate::reconcile::grace_period(&sandbox);
-            let _ = crate::delete::delete_pod_holding(&mut sandbox, grace, deleting);
+            let grace = crate::lifecycle::reconcile::grace_period(&sandbox);
+            let _ = crate::lifecycle::delete::delete_pod_holding(&mut sandbox, grace, deleting);
             out.push(Removed {
                 kind: "pod",
                 what,

@@ -1,5 +1,5 @@
 //! The pod's terminator: a child of the supervisor that carries out the graceful
-//! termination ([`crate::terminate`]) when a delete asks for it, in a process of its
+//! termination ([`crate::lifecycle::terminate`]) when a delete asks for it, in a process of its
 //! own so it goes on if the supervisor or the deleting command die.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::plan::Plan;
 
-/// Carry out the pod's graceful termination ([`crate::terminate`]) in a process of
+/// Carry out the pod's graceful termination ([`crate::lifecycle::terminate`]) in a process of
 /// its own, a child of ours that goes on even if we are killed meanwhile. Its PID,
 /// unless the fork failed.
 pub fn spawn(plan: &Plan, grace: Duration) -> Option<i32> {
@@ -38,7 +38,7 @@ pub fn terminate_pod_at(pod_dir: &Path, grace: Duration) {
     let _deleting =
         crate::state::lock::Lock::shared(&crate::state::paths::PodPaths::delete_lock_in(pod_dir));
     match crate::state::Sandbox::at(pod_dir) {
-        Ok(sandbox) => crate::terminate::terminate(&sandbox, grace),
+        Ok(sandbox) => crate::lifecycle::terminate::terminate(&sandbox, grace),
         Err(e) => eprintln!("terminating the pod at {}: {e}", pod_dir.display()),
     }
 }
