@@ -13,6 +13,7 @@ fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+scripts/check-layers.sh  # sandbox/'s modules import only downward; cheap, so first
 scripts/setup.sh
 # What only the tests need (reference runtimes, qemu for the VM test, ...).
 scripts/apt-install.sh scripts/apt-packages-test.txt
