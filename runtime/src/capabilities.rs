@@ -26,19 +26,6 @@ pub struct CapPlan {
     pub ambient: u64,
 }
 
-/// Every capability this kernel knows.
-pub fn all_known() -> u64 {
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok())
-        .unwrap_or(40);
-    if last >= 63 {
-        u64::MAX
-    } else {
-        (1u64 << (last + 1)) - 1
-    }
-}
-
 /// The runtime's own bounding set, from `/proc/self/status`.
 pub fn own_bounding() -> u64 {
     std::fs::read_to_string("/proc/self/status")
