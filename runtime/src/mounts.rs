@@ -774,7 +774,7 @@ mod tests {
 
     #[test]
     fn unsupported_option_names_field() {
-        let err = parse_options(&["idmap".to_string()], "mounts[3]").unwrap_err();
+        let err = parse_options(&["rro".to_string()], "mounts[3]").unwrap_err();
         assert!(err.to_string().contains("mounts[3].options[0]"));
     }
 
