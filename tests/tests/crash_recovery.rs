@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use podrt_tests::pods::{text, PodEnv};
+use podrt_tests::wait_until;
 
 /// The supervisor PID recorded in the only pod's record, once it is there.
 fn supervisor_pid(env: &PodEnv, deadline: Instant) -> Option<i32> {
@@ -28,6 +29,32 @@ fn supervisor_pid(env: &PodEnv, deadline: Instant) -> Option<i32> {
         std::thread::sleep(Duration::from_micros(500));
     }
     None
+}
+
+/// The podrt processes still at work on a pod under `env`'s root once its apply
+/// and supervisor are killed: container creators, and a fork of the supervisor
+/// that has not exec'd one yet (both name the pod's directory in their command
+/// line). The pod's PID 1 lives on and is not counted.
+fn at_work(env: &PodEnv) -> Vec<i32> {
+    let root = env.root.as_os_str().as_encoded_bytes();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        // A zombie's command line reads empty.
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let role = args.get(1).copied().unwrap_or_default();
+        if (role == b"__podrt-create" || role == b"__podrt-supervise")
+            && args.get(2).is_some_and(|dir| dir.starts_with(root))
+        {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 #[test]
@@ -56,7 +83,11 @@ fn a_creation_killed_at_any_point_is_whole_or_gone_after_gc() {
         let _ = child.kill();
         let _ = child.wait();
         // What the supervisor had started goes on a moment (a container creator).
-        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            wait_until(10, || at_work(&env).is_empty()),
+            "delay {delay_ms} ms: podrt processes still at work on the pod: {:?}",
+            at_work(&env)
+        );
 
         let listed = text(&env.podrt(&["get", "pods"]).stdout);
         let gc = env.ok(&["gc"]);
