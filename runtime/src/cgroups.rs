@@ -390,24 +390,18 @@ pub fn prune_empty_parents(path: &str) {
 
 /// Mounted cgroup hierarchies: (mount point, is v2).
 pub fn hierarchies() -> Vec<(PathBuf, bool)> {
-    std::fs::read_to_string("/proc/self/mountinfo")
+    crate::mountinfo::read_own()
         .map(|text| parse_hierarchies(&text))
         .unwrap_or_default()
 }
 
 /// The cgroup mounts listed in a mountinfo text.
 pub fn parse_hierarchies(mountinfo: &str) -> Vec<(PathBuf, bool)> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let fstype = right.split(' ').next()?;
-            let mountpoint = left.split(' ').nth(4)?;
-            match fstype {
-                "cgroup" => Some((PathBuf::from(mountpoint), false)),
-                "cgroup2" => Some((PathBuf::from(mountpoint), true)),
-                _ => None,
-            }
+    crate::mountinfo::parse(mountinfo)
+        .filter_map(|m| match m.fs_type.as_str() {
+            "cgroup" => Some((m.mount_point, false)),
+            "cgroup2" => Some((m.mount_point, true)),
+            _ => None,
         })
         .collect()
 }
@@ -568,6 +562,14 @@ mod tests {
                 (PathBuf::from("/sys/fs/cgroup/pids"), false),
             ]
         );
+    }
+
+    #[test]
+    fn a_hierarchy_mounted_at_a_path_with_a_space_is_found_there() {
+        let h = parse_hierarchies(
+            "40 30 0:31 / /mnt/my\\040cgroups rw,nosuid shared:16 - cgroup2 cgroup2 rw\n",
+        );
+        assert_eq!(h, vec![(PathBuf::from("/mnt/my cgroups"), true)]);
     }
 
     #[test]

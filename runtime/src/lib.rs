@@ -29,6 +29,7 @@ pub mod id_map;
 pub mod in_root;
 pub mod init;
 pub mod lsm;
+pub mod mountinfo;
 pub mod mounts;
 pub mod namespaces;
 pub mod pivot_root;

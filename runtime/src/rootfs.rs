@@ -134,7 +134,7 @@ impl RootfsPlan {
                 .unwrap_or(false),
             ..RootfsPlan::default()
         };
-        plan.rootfs_parent = std::fs::read_to_string("/proc/self/mountinfo")
+        plan.rootfs_parent = crate::mountinfo::read_own()
             .ok()
             .and_then(|text| mount_point_of(&text, rootfs))
             .map(|p| cstring(&p, "root.path"))
@@ -324,37 +324,10 @@ impl RootfsPlan {
     }
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            bytes[i] == b'\\'
-                && (b'0'..=b'3').contains(&d[0])
-                && d.iter().all(|c| (b'0'..=b'7').contains(c))
-        });
-        match octal {
-            Some(d) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The longest mount point in `mountinfo` that contains `path`.
 pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4).map(unescape))
-        .map(PathBuf::from)
+    crate::mountinfo::parse(mountinfo)
+        .map(|m| m.mount_point)
         .filter(|mp| path.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
 }

@@ -188,13 +188,11 @@ pub fn shell_line<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
 
 /// Unmount everything mounted at or below `dir` in our mount namespace, deepest first.
 pub fn unmount_under(dir: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(info) = podrt_sandbox::runtime::mountinfo::read_own() else {
         return;
     };
-    let mut points: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(p.replace("\\040", " ")))
+    let mut points: Vec<PathBuf> = podrt_sandbox::runtime::mountinfo::parse(&info)
+        .map(|m| m.mount_point)
         .filter(|p| p.starts_with(dir))
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
