@@ -27,3 +27,6 @@ fi
 cargo build --profile fast --workspace --bins
 # Two test threads: tests are container-heavy and contend for cgroups and mounts.
 cargo test --profile fast --workspace -- --test-threads=2 "$@"
+# The libraries' unit tests that need root (cgroups, BPF, mounts) are #[ignore]d
+# so that `cargo test` works unprivileged; here is root, so run them too.
+cargo test --profile fast -p podrt-runtime -p podrt-sandbox --lib -- --ignored --test-threads=2 "$@"

@@ -245,6 +245,7 @@ mod tests {
     use crate::device_filter::testing::{sample_rules, TestCgroup, EPERM, OPENED};
 
     #[test]
+    #[ignore = "needs root: scripts/test.sh runs it"]
     fn a_rejected_program_reports_the_verifier_log() {
         let mut f = DeviceFilter::compile(&sample_rules()).unwrap();
         f.insns.pop(); // no final exit
@@ -267,6 +268,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: scripts/test.sh runs it"]
     fn attached_filter_restricts_a_real_cgroup() {
         let mut cgroup = TestCgroup::create("devfilter-attach");
         let dir = cgroup.dir.clone();

@@ -95,6 +95,7 @@ fn xattr(path: &Path, key: &str) -> Option<Vec<u8>> {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test.sh runs it"]
 fn entries_keep_owner_mode_mtime_and_type() {
     let d = Dest::new();
     let tar = Tar::new()
@@ -157,6 +158,7 @@ fn entries_keep_owner_mode_mtime_and_type() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test.sh runs it"]
 fn oci_whiteouts_become_overlayfs_whiteouts() {
     let d = Dest::new();
     let tar = Tar::new()
@@ -183,6 +185,7 @@ fn oci_whiteouts_become_overlayfs_whiteouts() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test.sh runs it"]
 fn later_entries_replace_earlier_ones() {
     let d = Dest::new();
     let tar = Tar::new()
@@ -197,6 +200,7 @@ fn later_entries_replace_earlier_ones() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test.sh runs it"]
 fn entries_that_would_escape_the_layer_are_refused() {
     let outside = Dest::new();
     let target = outside.0.to_str().unwrap();
