@@ -24,9 +24,15 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
 fi
 # The "fast" profile (see Cargo.toml): release optimisations without fat LTO, so
 # each test binary links in seconds. Tests run the binaries of their own profile.
-cargo build --profile fast --workspace --bins
+# The feature fault-injection compiles in the test-only fault switches
+# (PODRT_TEST_FAULT, runtime/src/fault.rs) that some tests use; release builds
+# (scripts/setup.sh) leave them out. Every cargo command here passes the same
+# features, or the next would rebuild the binaries without them.
+features=(--features fault-injection)
+cargo build --profile fast --workspace --bins "${features[@]}"
 # Two test threads: tests are container-heavy and contend for cgroups and mounts.
-cargo test --profile fast --workspace -- --test-threads=2 "$@"
+cargo test --profile fast --workspace "${features[@]}" -- --test-threads=2 "$@"
 # The libraries' unit tests that need root (cgroups, BPF, mounts) are #[ignore]d
 # so that `cargo test` works unprivileged; here is root, so run them too.
-cargo test --profile fast -p podrt-runtime -p podrt-sandbox --lib -- --ignored --test-threads=2 "$@"
+cargo test --profile fast -p podrt-runtime -p podrt-sandbox --lib "${features[@]}" \
+    -- --ignored --test-threads=2 "$@"

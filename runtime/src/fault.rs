@@ -3,6 +3,10 @@
 //! is wrong (a VM test that passes whatever the code does proves nothing).
 //! Nothing but tests sets it, and every time a switch is taken podrt says so
 //! on stderr, so it can never go unnoticed.
+//!
+//! The switches exist only in a build with the cargo feature `fault-injection`
+//! (scripts/test.sh's): without it [`active`] is a constant `false`, so no switch
+//! and no read of the variable is in the binary.
 
 /// The environment variable.
 pub const VAR: &str = "PODRT_TEST_FAULT";
@@ -19,12 +23,21 @@ pub const LEGACY_BINDS: &str = "legacy-binds";
 pub const NO_OPENAT2: &str = "no-openat2";
 
 /// Whether the switch `name` is on (and, if so, a warning on stderr).
+#[cfg(feature = "fault-injection")]
 pub fn active(name: &str) -> bool {
     let on = std::env::var_os(VAR).is_some_and(|v| v == name);
     if on {
         eprintln!("podrt: {VAR}={name}: this code path is broken on purpose (a test-only switch)");
     }
     on
+}
+
+/// Whether the switch `name` is on: never, in a build without the feature
+/// `fault-injection`.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub const fn active(_name: &str) -> bool {
+    false
 }
 
 /// `exec`'s process sleeps [`EXEC_PAUSE_FOR`] just before it execs the command: the

@@ -33,7 +33,8 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// A binary built in the same profile as this test (`target/<profile>/<name>`).
+/// A binary built in the same profile as this test (`target/<profile>/<name>`),
+/// with the feature `fault-injection` for the tests that use its switches.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
@@ -44,7 +45,7 @@ pub fn binary(name: &str) -> PathBuf {
         .expect("test binary lives in target/<profile>/deps");
     assert!(
         path.exists(),
-        "{} is missing: build it first with `cargo build --profile <the test profile> --bins` (scripts/test.sh does)",
+        "{} is missing: build it first with `cargo build --profile <the test profile> --workspace --bins --features fault-injection` (scripts/test.sh does)",
         path.display()
     );
     path
