@@ -468,11 +468,8 @@ pub fn become_process(
     p.caps.apply_bounding()?;
     if p.no_new_privs {
         // SAFETY: prctl with integer arguments.
-        check(
-            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
-            Step::NoNewPrivs,
-            0,
-        )?;
+        let ret = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        check(ret, Step::NoNewPrivs, 0)?;
     } else if let Some(filter) = &p.seccomp {
         // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it before
         // the capabilities go.

@@ -10,9 +10,9 @@ use podrt_runtime::{Container, ContainerStatus, CreateOptions, StartMode};
 #[test]
 fn a_spec_built_in_memory_runs_without_a_config_file() {
     // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
     assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
+        euid, 0,
         "this test creates a real container: run it as root"
     );
     let rootfs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vendor-images/build/rootfs");
