@@ -51,6 +51,23 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Fail unless `podrt` and `podrt-runc` were built with the feature
+/// `fault-injection`: without it a test-only fault switch (`PODRT_TEST_FAULT`) is
+/// silently off, and a test that sets one would pass without testing its path.
+pub fn require_fault_injection() {
+    let var = podrt_sandbox::runtime::fault::VAR.as_bytes();
+    for name in ["podrt", "podrt-runc"] {
+        let path = binary(name);
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        assert!(
+            bytes.windows(var.len()).any(|w| w == var),
+            "{} was built without its test-only fault switches: build it with `cargo build --profile <the test profile> --workspace --bins --features fault-injection` (scripts/test.sh does)",
+            path.display()
+        );
+    }
+}
+
 /// Build `src` (relative to the repository) statically with gcc into `dir/name`,
 /// so it runs in any image; `dir` is made if missing. Returns `dir`.
 pub fn build_static(src: &str, dir: &Path, name: &str) -> PathBuf {

@@ -37,6 +37,7 @@ fn env() -> PodEnv {
 
 /// [`env`] with a test-only fault switch on for every podrt command.
 fn env_with_fault(name: &str) -> PodEnv {
+    podrt_tests::require_fault_injection();
     let mut env = env();
     env.vars.push(("PODRT_TEST_FAULT".into(), name.into()));
     env

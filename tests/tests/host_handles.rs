@@ -226,6 +226,7 @@ fn assert_pod_not_on_host(env: &PodEnv, out_dir: &Path, pod: &str, n: RawFd, fau
     let file = env.manifest(pod, &yaml);
     let mut cmd = env.cmd();
     if let Some(f) = fault {
+        podrt_tests::require_fault_injection();
         cmd.env(fault::VAR, f);
     }
     let out = cmd
@@ -335,6 +336,7 @@ fn exec_never_lets_the_container_open_the_host_podrt_binary() {
 
     // With the supervisor gone, only `podrt exec` itself runs the binary, and only
     // while its command runs.
+    podrt_tests::require_fault_injection();
     let mut killed = env.kill_supervisor("catch");
     let mut failed = None;
     for i in 0..3 {
