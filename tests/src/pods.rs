@@ -298,7 +298,10 @@ impl PodEnv {
             self.host.veths()
         );
         let ranges = self.id_ranges();
-        assert!(ranges.is_empty(), "user namespace id ranges left: {ranges:?}");
+        assert!(
+            ranges.is_empty(),
+            "user namespace id ranges left: {ranges:?}"
+        );
     }
 
     /// The user namespace id ranges podrt holds for pods (`<root>/userns/<index>`).
