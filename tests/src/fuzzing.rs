@@ -4,9 +4,9 @@
 //! a panic is the bug.
 
 use podrt_sandbox::cni::CniResult;
-use podrt_sandbox::pod::container_spec::{self, JoinPaths, SpecInput};
 use podrt_sandbox::image::ImageConfig;
 use podrt_sandbox::manifest;
+use podrt_sandbox::pod::container_spec::{self, JoinPaths, SpecInput};
 use podrt_sandbox::policy::{Level, Policy};
 use podrt_sandbox::security::SecurityOptions;
 
