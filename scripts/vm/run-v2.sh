@@ -12,8 +12,8 @@
 #
 # Exit status: 0 when every RESULT is PASS, 1 when one is not (or the guest did not
 # finish), 2 when something needed is missing (scripts/test.sh installs it).
-# Env: PODRT_RUNC      podrt-runc to test (default target/release/podrt-runc)
-#      PODRT           podrt to test (default target/release/podrt)
+# Env: PODRT_RUNC      podrt-runc to test (default target/fast/podrt-runc, built with fault-injection)
+#      PODRT           podrt to test (default target/fast/podrt)
 #      PODRT_CNI_BIN_DIR where the bridge and host-local plugins are (default /usr/lib/cni)
 #      PODRT_VM_TIMEOUT seconds before the VM is stopped (default 300)
 #      PODRT_VM_KEEP=1  keep the work directory (console log, results)
@@ -25,8 +25,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-runc="${PODRT_RUNC:-$repo/target/release/podrt-runc}"
-podrt="${PODRT:-$repo/target/release/podrt}"
+runc="${PODRT_RUNC:-$repo/target/fast/podrt-runc}"
+podrt="${PODRT:-$repo/target/fast/podrt}"
 cni_bin="${PODRT_CNI_BIN_DIR:-/usr/lib/cni}"
 rootfs="$repo/vendor-images/build/rootfs"
 layout="$repo/vendor-images/build/oci-image"
@@ -74,8 +74,8 @@ command -v modinfo >/dev/null || die "modinfo missing: scripts/test.sh installs 
 command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 missing: scripts/test.sh installs e2fsprogs"
 command -v python3 >/dev/null || die "python3 missing: run scripts/setup.sh"
 [ -x /bin/busybox ] || die "/bin/busybox missing: run scripts/setup.sh (it installs busybox-static)"
-[ -x "$runc" ] || die "$runc missing: build it with 'cargo build --release --bins'"
-[ -x "$podrt" ] || die "$podrt missing: build it with 'cargo build --release --bins'"
+[ -x "$runc" ] || die "$runc missing: build it with 'cargo build --profile fast --workspace --bins --features fault-injection'"
+[ -x "$podrt" ] || die "$podrt missing: build it with 'cargo build --profile fast --workspace --bins --features fault-injection'"
 for p in bridge host-local; do
     [ -x "$cni_bin/$p" ] || die "CNI plugin $cni_bin/$p missing: run scripts/setup.sh (it installs containernetworking-plugins)"
 done
