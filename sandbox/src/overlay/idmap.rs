@@ -42,6 +42,13 @@ pub fn idmapped_tree(source: &Path, userns: BorrowedFd) -> io::Result<OwnedFd> {
             libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
         )
     })?;
+    set_idmap(&tree, userns)?;
+    Ok(tree)
+}
+
+/// Idmap the detached mount `tree` with `userns` (`mount_setattr` with
+/// `MOUNT_ATTR_IDMAP`); only a mount nobody has attached yet can be idmapped.
+pub fn set_idmap(tree: &OwnedFd, userns: BorrowedFd) -> io::Result<()> {
     let attr = libc::mount_attr {
         attr_set: libc::MOUNT_ATTR_IDMAP,
         attr_clr: 0,
@@ -63,7 +70,7 @@ pub fn idmapped_tree(source: &Path, userns: BorrowedFd) -> io::Result<OwnedFd> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(tree)
+    Ok(())
 }
 
 /// Attach a detached mount at `target` (an existing directory).

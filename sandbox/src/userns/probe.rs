@@ -177,34 +177,16 @@ fn owned(rc: libc::c_long) -> io::Result<Option<OwnedFd>> {
     Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as RawFd) }))
 }
 
-/// `mount_setattr(MOUNT_ATTR_IDMAP)` on a detached mount: `Ok(false)` when the
-/// kernel or the filesystem has no idmapped mounts.
+/// Idmap a detached mount: `Ok(false)` when the kernel or the filesystem has no
+/// idmapped mounts.
 fn idmap(mount: &OwnedFd, userns: &OwnedFd) -> io::Result<bool> {
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    // SAFETY: an empty path with AT_EMPTY_PATH on a descriptor we own, and a
-    // mount_attr of the size passed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            mount.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS) => Ok(false),
-        _ => Err(e),
+    use std::os::fd::AsFd;
+    match crate::overlay::idmap::set_idmap(mount, userns.as_fd()) {
+        Ok(()) => Ok(true),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS) => Ok(false),
+            _ => Err(e),
+        },
     }
 }
 
