@@ -32,9 +32,10 @@ fn supervisor_pid(env: &PodEnv, deadline: Instant) -> Option<i32> {
 }
 
 /// The podrt processes still at work on a pod under `env`'s root once its apply
-/// and supervisor are killed: container creators, and a fork of the supervisor
-/// that has not exec'd one yet (both name the pod's directory in their command
-/// line). The pod's PID 1 lives on and is not counted.
+/// and supervisor are killed: container creators and supervisors (both name the
+/// pod's directory in their command line), and forks of podrt that have not exec'd
+/// their role yet (they still show the command line, with `--root`, of the podrt
+/// they came from). The pod's PID 1 lives on and is not counted.
 fn at_work(env: &PodEnv) -> Vec<i32> {
     let root = env.root.as_os_str().as_encoded_bytes();
     let mut found = Vec::new();
@@ -48,9 +49,13 @@ fn at_work(env: &PodEnv) -> Vec<i32> {
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
         let role = args.get(1).copied().unwrap_or_default();
-        if (role == b"__podrt-create" || role == b"__podrt-supervise")
-            && args.get(2).is_some_and(|dir| dir.starts_with(root))
-        {
+        let role_here = (role == b"__podrt-create" || role == b"__podrt-supervise")
+            && args.get(2).is_some_and(|dir| dir.starts_with(root));
+        // A fork that has not exec'd its role yet still shows the command line of
+        // the podrt it was forked from, which names this test's root.
+        let forked_here =
+            args.first().is_some_and(|a| a.ends_with(b"podrt")) && args.iter().any(|a| *a == root);
+        if role_here || forked_here {
             found.push(pid);
         }
     }
