@@ -54,7 +54,7 @@ fn at_work(env: &PodEnv) -> Vec<i32> {
         // A fork that has not exec'd its role yet still shows the command line of
         // the podrt it was forked from, which names this test's root.
         let forked_here =
-            args.first().is_some_and(|a| a.ends_with(b"podrt")) && args.iter().any(|a| *a == root);
+            args.first().is_some_and(|a| a.ends_with(b"podrt")) && args.contains(&root);
         if role_here || forked_here {
             found.push(pid);
         }
