@@ -48,14 +48,22 @@ impl Watched {
     /// Once it has exited: its `waitpid` status, from the pidfd when the kernel
     /// keeps it there (after reaping) or from `/proc` while it is a zombie; else
     /// `None`.
+    ///
+    /// The parent may reap it at any moment, and the kernel records the status
+    /// with the pidfd only in `release_task`, after the reaper has marked the
+    /// process dead (`X`) and before its `/proc` entry goes. So `/proc` is read
+    /// for a zombie or a dead process, and the pidfd asked again when `/proc`
+    /// no longer has it: one of the two always sees the status on 6.15+.
     pub fn exit_status(&self) -> Option<i32> {
         if let Some(status) = self.exit_info() {
             return Some(status);
         }
-        let st = podrt_runtime::proc_info::stat(self.proc.pid)?;
-        (st.start_time == self.proc.start_time && st.state == 'Z')
-            .then_some(st.exit_status)
-            .flatten()
+        match podrt_runtime::proc_info::stat(self.proc.pid) {
+            Some(st) if st.start_time == self.proc.start_time && matches!(st.state, 'Z' | 'X') => {
+                st.exit_status.or_else(|| self.exit_info())
+            }
+            _ => self.exit_info(),
+        }
     }
 
     /// `PIDFD_GET_INFO` asking for `PIDFD_INFO_EXIT`: the status, if the kernel
@@ -133,6 +141,39 @@ mod tests {
         assert!(w.ended());
         let want = pidfd_keeps_exit_status().then_some(3 << 8);
         assert_eq!(w.exit_status(), want);
+    }
+
+    /// The parent reaps at the moment the watcher asks: whichever side wins,
+    /// the status is seen on a kernel that keeps it with the pidfd (the CI
+    /// failure this pins down read `/proc` while the process was dead, not a
+    /// zombie, and not yet recorded with the pidfd).
+    #[test]
+    fn a_status_read_while_the_parent_reaps_is_not_lost() {
+        let keeps = pidfd_keeps_exit_status();
+        for round in 0..200 {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", "exit 3"])
+                .spawn()
+                .unwrap();
+            let w = Watched::open(ProcRef::of(child.id() as i32).unwrap()).unwrap();
+            let reaper = std::thread::spawn(move || child.wait().unwrap());
+            let mut fds = [libc::pollfd {
+                fd: w.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: poll on one pollfd we own.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 5000) };
+            assert_eq!(n, 1);
+            let seen = w.exit_status();
+            if keeps {
+                assert_eq!(seen, Some(3 << 8), "round {round}");
+            } else {
+                // Older kernels: seen while a zombie, or unknown; never wrong.
+                assert!(matches!(seen, Some(768) | None), "round {round}: {seen:?}");
+            }
+            reaper.join().unwrap();
+        }
     }
 
     /// Linux 6.15 or later (PIDFD_INFO_EXIT).
