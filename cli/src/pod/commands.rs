@@ -374,22 +374,14 @@ fn background() -> Result<bool> {
 }
 
 /// kubectl's rules: --grace-period wins (0 only with --force; negative means the
-/// pod's own), else the pod's terminationGracePeriodSeconds, else 30 s.
+/// pod's own), else the pod's terminationGracePeriodSeconds as checked at creation.
 fn grace_period(sandbox: &Sandbox, a: &DeleteArgs) -> Result<Duration> {
-    let own = sandbox
-        .record
-        .manifest
-        .spec
-        .as_ref()
-        .and_then(|s| s.termination_grace_period_seconds)
-        .unwrap_or(30);
-    let secs = match a.grace_period {
+    match a.grace_period {
         Some(0) if !a.force => bail!("--grace-period=0 needs --force (immediate deletion)"),
-        Some(n) if n >= 0 => n,
-        _ if a.force => 0,
-        _ => own,
-    };
-    Ok(Duration::from_secs(secs.max(0) as u64))
+        Some(n) if n >= 0 => Ok(Duration::from_secs(n as u64)),
+        _ if a.force => Ok(Duration::ZERO),
+        _ => Ok(sandbox.record.settings().grace_period()),
+    }
 }
 
 fn images(opts: &Options) -> Result<i32> {

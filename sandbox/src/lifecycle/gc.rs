@@ -116,7 +116,7 @@ fn pods(root: &Path, out: &mut Vec<Removed>) -> Result<()> {
         if let Some(deleting) = deleting {
             // As kubelet after a restart: the termination starts over, with the
             // pod's whole grace period (preStop, stop signal, then SIGKILL).
-            let grace = crate::lifecycle::reconcile::grace_period(&sandbox);
+            let grace = sandbox.record.settings().grace_period();
             let _ = crate::lifecycle::delete::delete_pod_holding(&mut sandbox, grace, deleting);
             out.push(Removed {
                 kind: "pod",

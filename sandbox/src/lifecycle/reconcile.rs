@@ -108,7 +108,7 @@ fn look_after(opts: &Options, sandbox: Sandbox) -> Option<String> {
             // that carries the deletion on, so no other command starts one too.
             let deleting = Lock::try_exclusive(&s.paths.delete_lock()).ok()??;
             deleting.downgrade().ok()?;
-            let grace = grace_period(&s);
+            let grace = s.record.settings().grace_period();
             Some(match carry_deletion_on(s, lock, deleting, grace) {
                 Ok(()) => format!(
                     "pod {name}: its deletion was interrupted; carrying it on in the background with its {}s grace period",
@@ -128,15 +128,6 @@ fn look_after(opts: &Options, sandbox: Sandbox) -> Option<String> {
             })
         }
     }
-}
-
-/// The pod's `terminationGracePeriodSeconds`, 30 when unset.
-pub fn grace_period(sandbox: &Sandbox) -> Duration {
-    let spec = sandbox.record.manifest.spec.as_ref();
-    Duration::from_secs(
-        spec.and_then(|s| s.termination_grace_period_seconds)
-            .map_or(30, |g| g.max(0) as u64),
-    )
 }
 
 /// Delete the pod in a detached process of its own (a fork of this command, which

@@ -13,6 +13,7 @@ use podrt_runtime::ContainerStatus as Rt;
 use crate::lifecycle::supervisor::state::{
     ContainerState as ContainerStateFile, State as Recorded, Terminated, UNKNOWN_REASON,
 };
+use crate::manifest::RestartPolicy;
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
@@ -81,7 +82,7 @@ pub fn status(sandbox: &Sandbox) -> PodStatus {
     let phase = if interrupted {
         "Pending"
     } else {
-        phase(&inits, &apps, spec.restart_policy.as_deref())
+        phase(&inits, &apps, r.settings().restart_policy)
     };
     let ready = !interrupted && !apps.is_empty() && apps.iter().all(|s| s.ready);
     let pod_ips: Vec<PodIP> = r
@@ -134,9 +135,9 @@ fn exit_code(s: &ContainerStatus) -> Option<i32> {
 fn phase(
     inits: &[ContainerStatus],
     apps: &[ContainerStatus],
-    policy: Option<&str>,
+    policy: RestartPolicy,
 ) -> &'static str {
-    let never = policy == Some("Never");
+    let never = policy == RestartPolicy::Never;
     let init_failed = inits.iter().any(|s| exit_code(s).is_some_and(|c| c != 0));
     if init_failed && never {
         return "Failed";
@@ -152,7 +153,7 @@ fn phase(
     let all_ended = codes.iter().all(Option::is_some);
     match policy {
         // Always restarts whatever ends: the pod runs on.
-        Some("Never") | Some("OnFailure") if all_ended => {
+        RestartPolicy::Never | RestartPolicy::OnFailure if all_ended => {
             if codes.iter().all(|c| *c == Some(0)) {
                 "Succeeded"
             } else if never {

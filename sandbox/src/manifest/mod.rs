@@ -34,7 +34,8 @@ pub use error::{Error, FieldError, Invalid};
 pub(crate) use host_users::shares_host;
 pub use names::generate_name;
 pub use valid::{
-    ContainerResources, HostPathType, PodVolume, PodVolumeSource, RestartPolicy, ValidPod,
+    ContainerResources, HostPathType, PodSettings, PodVolume, PodVolumeSource, RestartPolicy,
+    ValidPod,
 };
 
 /// The pods of a manifest file, in file order, and what podrt ignored in it.
@@ -92,4 +93,12 @@ pub fn parse_file(path: &Path) -> Result<Manifest, Error> {
 /// here, once, in [`ValidPod::name`].
 pub fn validate(pod: &Pod, image_exists: &dyn Fn(&str) -> bool) -> Result<ValidPod, Invalid> {
     spec::validate(pod, image_exists)
+}
+
+/// The [`PodSettings`] of a pod validated before, by the same rules as
+/// [`validate`] (a value it would refuse takes the default). For records written
+/// before podrt kept the settings in them.
+pub fn settings_of(pod: &Pod) -> PodSettings {
+    let spec = pod.spec.clone().unwrap_or_default();
+    spec::settings(&spec, &mut report::Report::default())
 }

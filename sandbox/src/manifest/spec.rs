@@ -13,7 +13,7 @@ use super::host_users;
 use super::names;
 use super::report::{FieldPath, Report};
 use super::unsupported;
-use super::valid::{RestartPolicy, ValidPod};
+use super::valid::{PodSettings, RestartPolicy, ValidPod};
 use super::volumes::validate_volumes;
 
 /// Kubernetes' default `terminationGracePeriodSeconds`.
@@ -32,8 +32,7 @@ pub(super) fn validate(
         report.required(&FieldPath::root("spec"));
         return Err(report.into_invalid());
     };
-    let restart_policy = restart_policy(spec, &mut report);
-    let (termination_grace_period_seconds, active_deadline_seconds) = timeouts(spec, &mut report);
+    let settings = settings(spec, &mut report);
     host_names(spec, &mut report);
     sysctls(spec, &mut report);
     host_users::validate(spec, &mut report);
@@ -51,13 +50,27 @@ pub(super) fn validate(
         name,
         namespace,
         generated_name,
-        restart_policy,
-        termination_grace_period_seconds,
-        active_deadline_seconds,
+        settings,
         containers,
         volumes: pod_volumes,
         warnings,
     })
+}
+
+/// The pod-level values, defaulted; problems go to `report`.
+pub(super) fn settings(spec: &PodSpec, report: &mut Report) -> PodSettings {
+    // In field order, so errors are reported as the user reads the spec.
+    let restart_policy = restart_policy(spec, report);
+    let (termination_grace_period_seconds, active_deadline_seconds) = timeouts(spec, report);
+    PodSettings {
+        restart_policy,
+        termination_grace_period_seconds,
+        active_deadline_seconds,
+        host_network: spec.host_network == Some(true),
+        host_pid: spec.host_pid == Some(true),
+        host_ipc: spec.host_ipc == Some(true),
+        share_process_namespace: spec.share_process_namespace == Some(true),
+    }
 }
 
 /// `metadata.name`, or a name generated (once) from `metadata.generateName`.

@@ -13,12 +13,9 @@ pub struct ValidPod {
     pub namespace: String,
     /// True when [`Self::name`] was generated from `metadata.generateName`.
     pub generated_name: bool,
-    /// `spec.restartPolicy`, `Always` when unset.
-    pub restart_policy: RestartPolicy,
-    /// `spec.terminationGracePeriodSeconds`, 30 when unset.
-    pub termination_grace_period_seconds: u64,
-    /// `spec.activeDeadlineSeconds`, if set.
-    pub active_deadline_seconds: Option<u64>,
+    /// The pod-level values podrt acts on for the pod's whole life; the pod's
+    /// record keeps them.
+    pub settings: PodSettings,
     /// One entry per container: init containers first, then app containers,
     /// each in manifest order.
     pub containers: Vec<ContainerResources>,
@@ -26,6 +23,36 @@ pub struct ValidPod {
     pub volumes: Vec<PodVolume>,
     /// Fields podrt accepts but ignores, one line each with its field path.
     pub warnings: Vec<String>,
+}
+
+/// The pod-level fields that podrt acts on after creation (termination,
+/// restarts, status, the containers made later), defaulted once here as
+/// Kubernetes defaults them. The pod's record keeps them next to the manifest
+/// as the user wrote it, so no later step re-derives a default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSettings {
+    /// `spec.restartPolicy`, `Always` when unset.
+    pub restart_policy: RestartPolicy,
+    /// `spec.terminationGracePeriodSeconds`, 30 when unset.
+    pub termination_grace_period_seconds: u64,
+    /// `spec.activeDeadlineSeconds`, if set.
+    pub active_deadline_seconds: Option<u64>,
+    /// `spec.hostNetwork`: the host's network (and UTS) namespace.
+    pub host_network: bool,
+    /// `spec.hostPID`: the host's PID namespace.
+    pub host_pid: bool,
+    /// `spec.hostIPC`: the host's IPC namespace.
+    pub host_ipc: bool,
+    /// `spec.shareProcessNamespace`: one PID namespace for the pod.
+    pub share_process_namespace: bool,
+}
+
+impl PodSettings {
+    /// The grace period as a duration.
+    pub fn grace_period(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.termination_grace_period_seconds)
+    }
 }
 
 /// A pod's `restartPolicy` (what the supervisor does with it is in

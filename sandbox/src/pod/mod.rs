@@ -137,7 +137,8 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
     let paths = PodPaths::new(&opts.root, &uid);
     private_fs::create_dir(&paths.dir).map_err(|e| Error::io("creating", &paths.dir, e))?;
     let spec = manifest.spec.clone().unwrap_or_default();
-    if spec.host_pid == Some(true) && spec.share_process_namespace == Some(true) {
+    let settings = pod.settings;
+    if settings.host_pid && settings.share_process_namespace {
         let _ = std::fs::remove_dir_all(&paths.dir);
         return Err(Error::Unsupported {
             field: "spec.shareProcessNamespace".into(),
@@ -151,7 +152,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default()
     };
-    let hostname = if spec.host_network == Some(true) {
+    let hostname = if settings.host_network {
         host_name()
     } else {
         spec.hostname
@@ -169,6 +170,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
         namespace: pod.namespace.clone(),
         created: now_seconds(),
         manifest,
+        settings: Some(settings),
         hostname,
         cgroup_parent: format!("{}/pod{uid}", opts.cgroup_parent.trim_end_matches('/')),
         stage: PodStage::Creating,
@@ -216,10 +218,11 @@ fn check_host_ports(root: &Path, manifest: &Pod) -> Result<()> {
 
 fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Result<()> {
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
+    let settings = sandbox.record.settings();
     let paths = sandbox.paths.clone();
     // The network is chosen and checked first: a bad config fails before any
     // kernel object exists.
-    let planned = if spec.host_network == Some(true) {
+    let planned = if settings.host_network {
         None
     } else {
         let ports = host_ports::of(&spec);
@@ -253,9 +256,9 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
         &pins::PinRequest {
             id_map: id_map.as_deref(),
             hostname: &sandbox.record.hostname,
-            net: spec.host_network != Some(true),
-            ipc: spec.host_ipc != Some(true),
-            uts: spec.host_network != Some(true),
+            net: !settings.host_network,
+            ipc: !settings.host_ipc,
+            uts: !settings.host_network,
         },
         &|kind| paths.ns(kind),
     )?;
@@ -409,7 +412,7 @@ pub fn create_container(
     }
     let made = (|| {
         let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
-        let mut mounts = etc_files::mounts(&paths, spec.host_network == Some(true));
+        let mut mounts = etc_files::mounts(&paths, sandbox.record.settings().host_network);
         mounts.extend(volumes::mounts_for(
             container,
             field,
@@ -628,25 +631,13 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
 
 /// The namespaces each container of `sandbox` joins.
 fn join_paths(sandbox: &Sandbox) -> JoinPaths {
-    let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
+    let settings = sandbox.record.settings();
     let pin = |kind: &str| Some(sandbox.paths.ns(kind)).filter(|p| p.exists());
     JoinPaths {
-        net: if spec.host_network == Some(true) {
-            None
-        } else {
-            pin("net")
-        },
-        ipc: if spec.host_ipc == Some(true) {
-            None
-        } else {
-            pin("ipc")
-        },
-        uts: if spec.host_network == Some(true) {
-            None
-        } else {
-            pin("uts")
-        },
-        host_pid: spec.host_pid == Some(true),
+        net: (!settings.host_network).then(|| pin("net")).flatten(),
+        ipc: (!settings.host_ipc).then(|| pin("ipc")).flatten(),
+        uts: (!settings.host_network).then(|| pin("uts")).flatten(),
+        host_pid: settings.host_pid,
         pid: sandbox
             .record
             .pod_init

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::cni::{CniResult, NetworkList};
 use crate::error::{Error, Result};
+use crate::manifest::PodSettings;
 use crate::proc::identity::ProcRef;
 
 /// Version of the `pod.json` layout.
@@ -133,6 +134,12 @@ pub struct PodRecord {
     pub created: String,
     /// The manifest as applied, name filled in.
     pub manifest: Pod,
+    /// The pod-level values checked and defaulted at creation
+    /// ([`crate::manifest::PodSettings`]); read them with [`Self::settings`].
+    /// `None` only in a record written by a podrt that did not keep them:
+    /// [`Self::load`] fills it in from the manifest.
+    #[serde(default)]
+    pub settings: Option<PodSettings>,
     /// The pod's hostname (pod name or `spec.hostname`).
     pub hostname: String,
     /// The pod's cgroup; each container's is below it.
@@ -175,10 +182,17 @@ impl PodRecord {
         self.supervisor.filter(|p| !p.alive())
     }
 
+    /// The pod's checked settings (grace period, restart policy, host
+    /// namespaces...).
+    pub fn settings(&self) -> PodSettings {
+        self.settings
+            .unwrap_or_else(|| crate::manifest::settings_of(&self.manifest))
+    }
+
     /// Read `pod.json`.
     pub fn load(path: &Path) -> Result<PodRecord> {
         let text = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-        let record: PodRecord = serde_json::from_slice(&text).map_err(|e| Error::State {
+        let mut record: PodRecord = serde_json::from_slice(&text).map_err(|e| Error::State {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -191,6 +205,7 @@ impl PodRecord {
                 ),
             });
         }
+        record.settings = Some(record.settings());
         Ok(record)
     }
 
@@ -242,5 +257,46 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>>
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("reading", path, e)),
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    /// A record as written before podrt kept the checked settings: `load` gives
+    /// it the settings its manifest says, and a save keeps them.
+    #[test]
+    fn a_record_without_settings_gets_them_from_its_manifest() {
+        let manifest: Pod = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "old"},
+            "spec": {"hostNetwork": true, "restartPolicy": "Never",
+                     "terminationGracePeriodSeconds": 3,
+                     "containers": [{"name": "c", "image": "busybox"}]}
+        }))
+        .expect("a pod");
+        let old = serde_json::json!({
+            "version": RECORD_VERSION, "uid": "u", "name": "old", "namespace": "default",
+            "created": "2026-01-01T00:00:00Z", "manifest": manifest, "hostname": "old",
+            "cgroupParent": "/podrt/podu", "stage": "created"
+        });
+        let dir = std::env::temp_dir().join(format!("podrt-record-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("pod.json");
+        std::fs::write(&path, old.to_string()).expect("write");
+        let loaded = PodRecord::load(&path);
+        let _ = std::fs::remove_dir_all(&dir);
+        let record = loaded.expect("an old record loads");
+        let settings = record.settings.expect("filled in by load");
+        assert!(settings.host_network);
+        assert_eq!(
+            settings.restart_policy,
+            crate::manifest::RestartPolicy::Never
+        );
+        assert_eq!(settings.grace_period(), std::time::Duration::from_secs(3));
+        let again: PodRecord =
+            serde_json::from_slice(&serde_json::to_vec(&record).expect("serialize"))
+                .expect("deserialize");
+        assert_eq!(again.settings, Some(settings));
     }
 }

@@ -150,7 +150,7 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
     let plan = Plan {
         pod: valid.name.clone(),
         pod_dir: sandbox.paths.dir.clone(),
-        restart_policy: valid.restart_policy,
+        restart_policy: valid.settings.restart_policy,
         init_containers: spec
             .init_containers
             .iter()

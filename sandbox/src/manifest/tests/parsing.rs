@@ -14,9 +14,9 @@ fn seed_pod_parses_and_validates() {
     assert_eq!(valid.name, "myapp-pod");
     assert_eq!(valid.namespace, "default");
     assert!(!valid.generated_name);
-    assert_eq!(valid.restart_policy, RestartPolicy::Always);
-    assert_eq!(valid.termination_grace_period_seconds, 30);
-    assert_eq!(valid.active_deadline_seconds, None);
+    assert_eq!(valid.settings.restart_policy, RestartPolicy::Always);
+    assert_eq!(valid.settings.termination_grace_period_seconds, 30);
+    assert_eq!(valid.settings.active_deadline_seconds, None);
     let names: Vec<&str> = valid.containers.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["init-myservice", "init-mydb", "myapp-container"]);
     assert!(valid.warnings.is_empty(), "{:?}", valid.warnings);

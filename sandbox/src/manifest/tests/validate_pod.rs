@@ -107,13 +107,13 @@ fn spec_is_required() {
 #[test]
 fn restart_policy() {
     assert_eq!(
-        check(ONE).expect("valid").restart_policy,
+        check(ONE).expect("valid").settings.restart_policy,
         RestartPolicy::Always
     );
     let pod = check(&format!("{ONE}restartPolicy: Never\n")).expect("valid");
-    assert_eq!(pod.restart_policy, RestartPolicy::Never);
+    assert_eq!(pod.settings.restart_policy, RestartPolicy::Never);
     let pod = check(&format!("{ONE}restartPolicy: OnFailure\n")).expect("valid");
-    assert_eq!(pod.restart_policy, RestartPolicy::OnFailure);
+    assert_eq!(pod.settings.restart_policy, RestartPolicy::OnFailure);
     expect_error(
         &format!("{ONE}restartPolicy: Sometimes\n"),
         "spec.restartPolicy",
@@ -124,7 +124,7 @@ fn restart_policy() {
 #[test]
 fn termination_grace_period() {
     let pod = check(&format!("{ONE}terminationGracePeriodSeconds: 0\n")).expect("valid");
-    assert_eq!(pod.termination_grace_period_seconds, 0);
+    assert_eq!(pod.settings.termination_grace_period_seconds, 0);
     expect_error(
         &format!("{ONE}terminationGracePeriodSeconds: -1\n"),
         "spec.terminationGracePeriodSeconds",
@@ -135,7 +135,7 @@ fn termination_grace_period() {
 #[test]
 fn active_deadline() {
     let pod = check(&format!("{ONE}activeDeadlineSeconds: 60\n")).expect("valid");
-    assert_eq!(pod.active_deadline_seconds, Some(60));
+    assert_eq!(pod.settings.active_deadline_seconds, Some(60));
     expect_error(
         &format!("{ONE}activeDeadlineSeconds: 0\n"),
         "spec.activeDeadlineSeconds",
@@ -231,5 +231,30 @@ fn all_errors_are_reported_at_once() {
             "spec.containers[0].name",
             "spec.containers[1].name",
         ]
+    );
+}
+
+#[test]
+fn settings_are_defaulted_once_and_read_back_from_the_manifest_alike() {
+    let plain = check(ONE).expect("valid").settings;
+    assert!(!plain.host_network && !plain.host_pid && !plain.host_ipc);
+    assert!(!plain.share_process_namespace);
+    assert_eq!(plain.grace_period(), std::time::Duration::from_secs(30));
+    let text = format!(
+        "{ONE}hostNetwork: true\nhostIPC: true\nrestartPolicy: OnFailure\nterminationGracePeriodSeconds: 7\n"
+    );
+    let valid = check(&text).expect("valid").settings;
+    assert!(valid.host_network && valid.host_ipc && !valid.host_pid);
+    assert_eq!(valid.restart_policy, RestartPolicy::OnFailure);
+    assert_eq!(valid.termination_grace_period_seconds, 7);
+    // A record written before podrt kept the settings gets the same values
+    // from its manifest.
+    assert_eq!(
+        crate::manifest::settings_of(&one_pod(&pod_yaml(&text))),
+        valid
+    );
+    assert_eq!(
+        crate::manifest::settings_of(&one_pod(&pod_yaml(ONE))),
+        plain
     );
 }
