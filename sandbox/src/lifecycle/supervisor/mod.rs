@@ -13,6 +13,7 @@ pub mod control;
 pub mod creator;
 pub mod exit;
 pub mod output;
+pub mod phase;
 pub mod plan;
 pub mod policy;
 pub mod run;

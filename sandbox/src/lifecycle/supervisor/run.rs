@@ -22,6 +22,7 @@ use super::control;
 use super::creator::{self, Item, Outcome};
 use super::exit::{self, Exit};
 use super::output;
+use super::phase::{self, Event, Phase, Rules, Then};
 use super::plan::Plan;
 use super::policy::Backoff;
 #[cfg(test)]
@@ -40,11 +41,13 @@ struct Pipe {
     writer: LineWriter,
 }
 
-/// One container as the supervisor tracks it.
+/// One container as the supervisor tracks it: its [`Phase`] (what the
+/// supervisor does next, changed only through [`phase::step`]) and the I/O
+/// that goes with it.
 struct Slot {
     name: String,
     init: bool,
-    pid: Option<i32>,
+    phase: Phase,
     /// For a container taken over from a dead supervisor: not our child, so
     /// watched through a pidfd rather than reaped.
     watch: Option<Watched>,
@@ -52,12 +55,27 @@ struct Slot {
     started: Option<(Instant, String)>,
     state: ContainerState,
     backoff: Backoff,
-    restart_at: Option<Instant>,
-    /// It will never run again.
-    done: bool,
-    /// A start was tried (by this supervisor or the one it took over from).
-    attempted: bool,
     pipes: Vec<Pipe>,
+}
+
+impl Slot {
+    /// Apply `event` to the phase; an event the phase cannot take is logged and
+    /// changes nothing.
+    fn step(&mut self, event: Event, rules: Rules) {
+        match phase::step(self.phase, event, rules) {
+            Some(next) => self.phase = next,
+            None => tracing::warn!(
+                "container {}: {event:?} cannot happen while {:?}; ignored",
+                self.name,
+                self.phase
+            ),
+        }
+    }
+
+    /// Nothing of it will run again and its output is all in the log.
+    fn finished(&self) -> bool {
+        self.phase == Phase::Done && self.pipes.is_empty()
+    }
 }
 
 /// The supervisor.
@@ -80,7 +98,7 @@ impl Supervisor {
         let slot = |name: &String, init: bool| Slot {
             name: name.clone(),
             init,
-            pid: None,
+            phase: Phase::Waiting,
             watch: None,
             cgroup: None,
             started: None,
@@ -98,9 +116,6 @@ impl Supervisor {
                 restart_count: 0,
             },
             backoff: Backoff::with_max(plan.max_restart_period),
-            restart_at: None,
-            done: false,
-            attempted: false,
             pipes: Vec::new(),
         };
         let slots = plan
@@ -171,12 +186,20 @@ impl Supervisor {
         self.terminating
     }
 
+    /// The rules for the container at `i`.
+    fn rules(&self, i: usize) -> Rules {
+        Rules {
+            policy: self.plan.restart_policy,
+            init: self.slots[i].init,
+            terminating: self.terminating,
+        }
+    }
+
+    /// Every container not running now is done; the running ones end with the
+    /// termination.
     fn stop_restarts(&mut self) {
         self.terminating = true;
-        for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
-            s.restart_at = None;
-            s.done = true;
-        }
+        self.stop_others();
     }
 
     /// Answer one request on the control socket.
@@ -259,11 +282,7 @@ impl Supervisor {
                 trimmed = Instant::now();
             }
             self.reap();
-            if self
-                .slots
-                .iter()
-                .all(|s| s.done && s.pipes.is_empty() && s.pid.is_none())
-            {
+            if self.slots.iter().all(Slot::finished) {
                 self.send_report("ok");
                 // Nothing of the pod will run again: no successor is needed.
                 let done = crate::state::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
@@ -275,7 +294,7 @@ impl Supervisor {
             let timeout = self
                 .slots
                 .iter()
-                .filter_map(|s| s.restart_at)
+                .filter_map(|s| s.phase.due_at())
                 .min()
                 .map(|t| t.saturating_duration_since(Instant::now()));
             let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
@@ -353,67 +372,52 @@ impl Supervisor {
                 return false;
             }
         };
-        let policy = self.plan.restart_policy;
         // Containers that ended while no supervisor watched, with what is known.
         let mut seen = Vec::new();
+        let now = Instant::now();
         for r in resumed {
             let Some(i) = self.slots.iter().position(|s| s.name == r.name) else {
                 continue;
             };
+            let rules = self.rules(i);
             let s = &mut self.slots[i];
             s.cgroup = r.cgroup;
             if let Some(state) = r.state {
                 s.state = state;
             }
-            match &s.state.state {
-                State::Running { started_at } => {
-                    s.attempted = true;
-                    s.started = Some((Instant::now(), started_at.clone()));
-                    // One that ended (its pidfd readable) may still say how:
-                    // a zombie not reaped yet.
-                    match r.live {
-                        Some(w) if w.ended() => {
-                            seen.push((i, w.exit_status().map_or(Exit::Unknown, Exit::Status)))
-                        }
-                        Some(w) => {
-                            s.pid = Some(w.proc.pid);
-                            s.watch = Some(w);
-                            s.pipes = reopen_logs(&self.plan.pod_dir, &s.name, r.outputs);
-                        }
-                        None => seen.push((i, Exit::Unknown)),
-                    }
+            let State::Running { started_at } = &s.state.state else {
+                s.phase = phase::resumed(&s.state.state, rules, now);
+                continue;
+            };
+            s.started = Some((Instant::now(), started_at.clone()));
+            // One that ended (its pidfd readable) may still say how: a zombie
+            // not reaped yet. One whose process is gone ran as far as its record
+            // goes (PID 0: none to reap); its end is handed to the phase at once.
+            match r.live {
+                Some(w) if w.ended() => {
+                    s.phase = Phase::Running { pid: w.proc.pid };
+                    seen.push((i, w.exit_status().map_or(Exit::Unknown, Exit::Status)))
                 }
-                State::Terminated(t) => {
-                    s.attempted = true;
-                    if exit::restarts(policy, s.init, t.exit_code) {
-                        s.restart_at = Some(Instant::now());
-                    } else {
-                        s.done = true;
-                    }
+                Some(w) => {
+                    s.phase = Phase::Running { pid: w.proc.pid };
+                    s.watch = Some(w);
+                    s.pipes = reopen_logs(&self.plan.pod_dir, &s.name, r.outputs);
                 }
-                // Waiting out a back-off (the back-off itself starts over, as
-                // kubelet's does when kubelet restarts).
-                State::Waiting { reason, .. }
-                    if reason == "CrashLoopBackOff" || reason == "CreateContainerError" =>
-                {
-                    s.attempted = true;
-                    s.restart_at = Some(Instant::now());
+                None => {
+                    s.phase = Phase::Running { pid: 0 };
+                    seen.push((i, Exit::Unknown));
                 }
-                State::Waiting { .. } => {}
             }
         }
         // An init container that failed for good (restartPolicy Never): nothing
         // else will ever run.
         let failed_for_good = self.slots.iter().any(|s| {
             s.init
-                && s.done
+                && s.phase == Phase::Done
                 && matches!(&s.state.state, State::Terminated(t) if t.exit_code != Some(0))
         });
         if failed_for_good {
-            for s in self.slots.iter_mut() {
-                s.done = true;
-                s.restart_at = None;
-            }
+            self.stop_others();
         }
         let running = self.slots.iter().filter(|s| s.watch.is_some()).count();
         let unknown = seen.iter().filter(|(_, e)| *e == Exit::Unknown).count();
@@ -445,7 +449,10 @@ impl Supervisor {
     /// Start what should run now: the next init container, or all app containers.
     /// Returns false if the pod could not be created (reported to `apply`).
     fn start_next_phase(&mut self) -> bool {
-        let next_init = self.slots.iter().position(|s| s.init && !s.done);
+        let next_init = self
+            .slots
+            .iter()
+            .position(|s| s.init && s.phase != Phase::Done);
         let targets: Vec<usize> = match next_init {
             Some(i) => vec![i],
             None => (0..self.slots.len())
@@ -453,7 +460,7 @@ impl Supervisor {
                 .collect(),
         };
         // What already ran (before a takeover too) is left to its restart policy.
-        if targets.iter().any(|&i| self.slots[i].attempted) {
+        if targets.iter().any(|&i| self.slots[i].phase.attempted()) {
             return true;
         }
         let failed = self.start(&targets);
@@ -485,10 +492,15 @@ impl Supervisor {
             let (out, err) = match channels {
                 Ok(c) => c,
                 Err(e) => {
-                    return Some(format!(
+                    let message = format!(
                         "creating the output FIFOs of container {name} in {}: {e}",
                         dir.display()
-                    ))
+                    );
+                    // None of them is started now: each is tried again later.
+                    for &i in targets {
+                        self.start_failed(i, &message);
+                    }
+                    return Some(message);
                 }
             };
             items.push(Item {
@@ -497,9 +509,6 @@ impl Supervisor {
                 err: err.writer.as_raw_fd(),
             });
             ends.push((i, out, err, dir.join("log")));
-        }
-        for &i in targets {
-            self.slots[i].attempted = true;
         }
         let outcomes = creator::run(&self.plan, &items);
         let mut first_error = None;
@@ -511,8 +520,9 @@ impl Supervisor {
             match outcome {
                 Outcome::Started { pid, cgroup, .. } => {
                     let now = crate::proc::clock::now_nanos();
+                    let rules = self.rules(i);
                     let s = &mut self.slots[i];
-                    s.pid = Some(pid);
+                    s.step(Event::Started { pid }, rules);
                     s.cgroup = Some(cgroup);
                     s.started = Some((Instant::now(), now.clone()));
                     s.state.state = State::Running { started_at: now };
@@ -527,19 +537,28 @@ impl Supervisor {
                     }
                 }
                 Outcome::Failed { message, .. } => {
-                    let s = &mut self.slots[i];
-                    s.state.state = State::Waiting {
-                        reason: "CreateContainerError".into(),
-                        message: Some(message.clone()),
-                    };
-                    first_error.get_or_insert(format!("container {}: {message}", s.name));
-                    let delay = s.backoff.next(Duration::ZERO);
-                    s.restart_at = Some(Instant::now() + delay.max(Duration::from_secs(1)));
+                    first_error
+                        .get_or_insert(format!("container {}: {message}", self.slots[i].name));
+                    self.start_failed(i, &message);
                 }
             }
             self.save(i);
         }
         first_error
+    }
+
+    /// The container at `i` could not be made or started: it waits out a
+    /// back-off (at least a second) and is tried again, whatever the policy.
+    fn start_failed(&mut self, i: usize, message: &str) {
+        let rules = self.rules(i);
+        let s = &mut self.slots[i];
+        s.state.state = State::Waiting {
+            reason: "CreateContainerError".into(),
+            message: Some(message.to_string()),
+        };
+        let delay = s.backoff.next(Duration::ZERO);
+        let retry_at = Instant::now() + delay.max(Duration::from_secs(1));
+        s.step(Event::StartFailed { retry_at }, rules);
     }
 
     /// Reap every ended child and act on containers that ended.
@@ -559,7 +578,7 @@ impl Supervisor {
             if let Some(i) = self
                 .slots
                 .iter()
-                .position(|s| s.pid == Some(pid) && s.watch.is_none())
+                .position(|s| s.phase.pid() == Some(pid) && s.watch.is_none())
             {
                 self.ended(i, Exit::Status(status));
             }
@@ -589,9 +608,11 @@ impl Supervisor {
         self.ended(i, exit);
     }
 
+    /// The container at `i` ended so: record it, and let its phase and the pod
+    /// go on as [`phase`] decides.
     fn ended(&mut self, i: usize, exit: Exit) {
-        let policy = self.plan.restart_policy;
-        let terminating = self.terminating();
+        self.terminating();
+        let rules = self.rules(i);
         let s = &mut self.slots[i];
         let (ran, started_at) = match s.started.take() {
             Some((at, text)) => (at.elapsed(), Some(text)),
@@ -599,13 +620,21 @@ impl Supervisor {
         };
         let t = exit::terminated(exit, s.cgroup.as_deref(), started_at);
         let exit_code = t.exit_code;
-        s.pid = None;
+        // The back-off advances only if it is restarted.
+        let mut backoff = s.backoff.clone();
+        let delay = backoff.next(ran);
+        s.step(
+            Event::Exited {
+                exit_code,
+                retry_at: Instant::now() + delay,
+            },
+            rules,
+        );
         s.state.state = State::Terminated(t.clone());
-        let restart = !terminating && exit::restarts(policy, s.init, exit_code);
-        if restart {
+        let restarting = s.phase.due_at().is_some();
+        if restarting {
+            s.backoff = backoff;
             s.state.last_state = Some(t);
-            let delay = s.backoff.next(ran);
-            s.restart_at = Some(Instant::now() + delay);
             if !delay.is_zero() {
                 s.state.state = State::Waiting {
                     reason: "CrashLoopBackOff".into(),
@@ -617,32 +646,29 @@ impl Supervisor {
                     )),
                 };
             }
-        } else {
-            s.done = true;
         }
-        let init_ok = s.init && exit_code == Some(0);
-        let init_failed_for_good = s.init && exit_code != Some(0) && !restart;
-        let init_retried = s.init && exit_code != Some(0) && restart;
         self.save(i);
-        if init_retried {
-            // The pod exists and is failing in its init containers: apply returns
-            // (as kubectl does) and `get pods` shows Init:Error / CrashLoopBackOff.
-            self.send_report("ok");
+        match phase::after_exit(rules.init, exit_code, restarting, rules.terminating) {
+            Then::Nothing => {}
+            Then::ReportMade => self.send_report("ok"),
+            Then::FailPod => {
+                self.stop_others();
+                self.send_report("ok");
+            }
+            Then::NextPhase => {
+                self.start_next_phase();
+                crate::proc::trim::drop_clean_file_pages();
+            }
+            Then::StopRestarts => self.stop_others(),
         }
-        if init_failed_for_good {
-            // restartPolicy Never: the pod is Failed, nothing else ever runs.
-            for s in self.slots.iter_mut().filter(|s| !s.done) {
-                s.done = true;
-            }
-            self.send_report("ok");
-        } else if init_ok && !terminating {
-            self.start_next_phase();
-            crate::proc::trim::drop_clean_file_pages();
-        } else if terminating {
-            for s in self.slots.iter_mut().filter(|s| s.pid.is_none()) {
-                s.done = true;
-                s.restart_at = None;
-            }
+    }
+
+    /// Every container not running now is done (the pod failed, or is being
+    /// deleted).
+    fn stop_others(&mut self) {
+        for i in 0..self.slots.len() {
+            let rules = self.rules(i);
+            self.slots[i].step(Event::Stop, rules);
         }
     }
 
@@ -650,20 +676,16 @@ impl Supervisor {
     fn restart_due(&mut self) {
         let now = Instant::now();
         let due: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].restart_at.is_some_and(|t| t <= now))
+            .filter(|&i| self.slots[i].phase.due(now))
             .collect();
         if due.is_empty() {
             return;
         }
         if self.terminating() {
-            for i in due {
-                self.slots[i].restart_at = None;
-                self.slots[i].done = true;
-            }
+            self.stop_others();
             return;
         }
         for &i in &due {
-            self.slots[i].restart_at = None;
             self.slots[i].state.restart_count += 1;
         }
         self.start(&due);
