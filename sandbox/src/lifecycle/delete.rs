@@ -4,8 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use podrt_runtime::ContainerStatus;
-
 use crate::error::{Error, Result};
 use crate::pod::{remove_pod_sandbox, stop_pod_sandbox};
 use crate::state::lock::Lock;
@@ -97,12 +95,9 @@ fn wait_stopped(sandbox: &Sandbox, limit: Duration) {
     let deadline = Instant::now() + limit;
     let running = || {
         sandbox.record.containers.iter().any(|c| {
-            sandbox.runtime_container(&c.name).is_some_and(|rt| {
-                matches!(
-                    rt.status(),
-                    ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
-                )
-            })
+            sandbox
+                .runtime_container(&c.name)
+                .is_some_and(|rt| rt.status().has_process())
         })
     };
     while running() && Instant::now() < deadline {

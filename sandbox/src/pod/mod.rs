@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use podrt_runtime::cgroups::Cgroup;
 use podrt_runtime::private_fs;
-use podrt_runtime::{Container as RtContainer, ContainerStatus, CreateOptions, StartMode};
+use podrt_runtime::{Container as RtContainer, CreateOptions, StartMode};
 
 use crate::error::{Error, Result};
 use crate::image::ImageStore;
@@ -499,12 +499,7 @@ pub fn stop_container(sandbox: &Sandbox, name: &str, timeout: Duration) -> Resul
 /// Stop several containers at once: all get SIGTERM together, and whatever still
 /// runs when `timeout` ends gets SIGKILL.
 pub fn stop_all(containers: &[RtContainer], timeout: Duration) {
-    let running = |c: &RtContainer| {
-        matches!(
-            c.status(),
-            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
-        )
-    };
+    let running = |c: &RtContainer| c.status().has_process();
     for c in containers.iter().filter(|c| running(c)) {
         let _ = c.kill(podrt_runtime::signal::Signal(libc::SIGTERM), false);
     }
