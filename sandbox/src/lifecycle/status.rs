@@ -281,3 +281,6 @@ fn unknown(started_at: Option<Time>, st: &ContainerStatus) -> ContainerState {
         ..ContainerState::default()
     }
 }
+
+#[cfg(test)]
+mod tests;
