@@ -51,6 +51,17 @@ impl std::fmt::Display for ContainerStatus {
     }
 }
 
+impl ContainerStatus {
+    /// Whether its init process exists (made, running or frozen): a container to
+    /// stop before it is removed.
+    pub fn has_process(self) -> bool {
+        matches!(
+            self,
+            ContainerStatus::Created | ContainerStatus::Running | ContainerStatus::Paused
+        )
+    }
+}
+
 /// What the runtime records about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredState {
@@ -259,5 +270,20 @@ impl StoredState {
             created: self.created.clone(),
             owner: self.owner.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_has_a_process_from_created_until_it_stops() {
+        let has = |s: ContainerStatus| s.has_process();
+        assert!(has(ContainerStatus::Created));
+        assert!(has(ContainerStatus::Running));
+        assert!(has(ContainerStatus::Paused));
+        assert!(!has(ContainerStatus::Creating));
+        assert!(!has(ContainerStatus::Stopped));
     }
 }

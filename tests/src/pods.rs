@@ -206,14 +206,13 @@ impl PodEnv {
     /// Mounts podrt made under this test's directory still in the mount table (the
     /// test host's netns pin is the test's own, not counted).
     pub fn mounts_under_root(&self) -> Vec<String> {
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        // With the slash: podrt-pods-1-1 must not match podrt-pods-1-15's mounts.
-        let prefix = format!("{}/", self.dir.display());
-        let pin = self.host.pin.display().to_string();
-        info.lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&prefix) && *m != pin)
-            .map(String::from)
+        let info = podrt_sandbox::runtime::mountinfo::read_own().unwrap_or_default();
+        // By components, and strictly below: podrt-pods-1-1 must not match
+        // podrt-pods-1-15's mounts.
+        podrt_sandbox::runtime::mountinfo::parse(&info)
+            .map(|m| m.mount_point)
+            .filter(|m| m.starts_with(&self.dir) && *m != self.dir && *m != self.host.pin)
+            .map(|m| m.display().to_string())
             .collect()
     }
 
@@ -363,32 +362,9 @@ impl Drop for PodEnv {
     }
 }
 
-/// Remove a (now empty) cgroup directory and its children in every hierarchy.
-pub fn remove_cgroup_tree(path: &str) {
-    let rel = path.trim_start_matches('/');
-    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    let mut roots: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    roots.push(PathBuf::from("/sys/fs/cgroup"));
-    for r in roots {
-        let dir = r.join(rel);
-        if dir.is_dir() {
-            remove_dirs_bottom_up(&dir);
-        }
-    }
-}
-
-fn remove_dirs_bottom_up(dir: &Path) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_dirs_bottom_up(&e.path());
-            }
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
-}
+/// Remove a (now empty) cgroup directory and its children in every hierarchy:
+/// the clients' helper serves the pods' tests too.
+pub use crate::clients::remove_cgroup_tree;
 
 /// Lossy UTF-8.
 pub fn text(b: &[u8]) -> String {

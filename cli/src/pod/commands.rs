@@ -11,6 +11,7 @@ use podrt_sandbox::network::{self, NetworkOptions};
 use podrt_sandbox::pod::etc_files::ClusterDns;
 use podrt_sandbox::pod::Options;
 use podrt_sandbox::policy::Policy;
+use podrt_sandbox::proc::detach::{fork_detached, Forked};
 use podrt_sandbox::security::SecurityOptions;
 use podrt_sandbox::state::{listing, Sandbox};
 
@@ -343,34 +344,17 @@ fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// `--wait=false`: fork a child, detached from our session, to carry the
-/// termination on. True in the parent, which returns at once; false in the child.
+/// `--wait=false`: fork a process, detached from our session and stdio
+/// ([`fork_detached`]), to carry the termination on. True in the caller, which
+/// returns at once; false in the detached process.
 fn background() -> Result<bool> {
-    // SAFETY: fork of the single-threaded CLI; the child goes on as an ordinary
-    // process and exits when the deletion is done.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error()).context("forking to delete in the background");
-    }
-    if pid == 0 {
-        // SAFETY: setsid has no arguments.
-        unsafe { libc::setsid() };
-        if let Ok(null) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: dup2 of a descriptor we own onto stdio.
-            unsafe {
-                libc::dup2(null.as_raw_fd(), 0);
-                libc::dup2(null.as_raw_fd(), 1);
-                libc::dup2(null.as_raw_fd(), 2);
-            }
+    match fork_detached(None).context("forking to delete in the background")? {
+        Forked::Caller(true) => Ok(true),
+        Forked::Caller(false) => {
+            bail!("forking to delete in the background: the second fork failed")
         }
-        return Ok(false);
+        Forked::Detached => Ok(false),
     }
-    Ok(true)
 }
 
 /// kubectl's rules: --grace-period wins (0 only with --force; negative means the

@@ -12,7 +12,7 @@ pub(crate) mod exec;
 mod result;
 mod runtime;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 

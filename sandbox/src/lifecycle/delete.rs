@@ -4,8 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use podrt_runtime::ContainerStatus;
-
 use crate::error::{Error, Result};
 use crate::pod::{remove_pod_sandbox, stop_pod_sandbox};
 use crate::state::lock::Lock;
@@ -97,15 +95,58 @@ fn wait_stopped(sandbox: &Sandbox, limit: Duration) {
     let deadline = Instant::now() + limit;
     let running = || {
         sandbox.record.containers.iter().any(|c| {
-            sandbox.runtime_container(&c.name).is_some_and(|rt| {
-                matches!(
-                    rt.status(),
-                    ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
-                )
-            })
+            sandbox
+                .runtime_container(&c.name)
+                .is_some_and(|rt| rt.status().has_process())
         })
     };
     while running() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::identity::this_process;
+    use crate::state::test_support::{on_disk, record};
+    use serde_json::json;
+
+    const UID: &str = "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b";
+
+    fn pod(tag: &str, stage: PodStage) -> (crate::state::test_support::TempDir, Sandbox) {
+        let mut r = record("gone", UID, json!({"containers": [{"name": "c"}]}));
+        r.stage = stage;
+        on_disk(tag, r)
+    }
+
+    #[test]
+    fn a_pod_with_nothing_running_is_removed_and_a_second_delete_is_a_no_op() {
+        let (_root, mut sandbox) = pod("delete-idle", PodStage::Created);
+        delete_pod(&mut sandbox, Duration::from_secs(30)).expect("delete");
+        assert!(!sandbox.paths.dir.exists());
+        // Idempotent: another delete of the same pod finds it gone.
+        delete_pod(&mut sandbox, Duration::from_secs(30)).expect("second delete");
+    }
+
+    #[test]
+    fn a_delete_that_lost_the_race_is_a_no_op() {
+        let (_root, mut sandbox) = pod("delete-raced", PodStage::Deleting);
+        let deleting = Lock::shared(&sandbox.paths.delete_lock()).expect("delete lock");
+        std::fs::remove_dir_all(&sandbox.paths.dir).expect("another delete removed it");
+        delete_pod_holding(&mut sandbox, Duration::ZERO, deleting).expect("nothing to do");
+        assert!(!sandbox.paths.dir.exists());
+    }
+
+    #[test]
+    fn a_creation_supervised_by_the_deleting_process_itself_is_not_killed() {
+        let (_root, mut sandbox) = pod("delete-own-creation", PodStage::Creating);
+        // The library's caller deletes the pod it is making: were its own process
+        // taken for a supervisor to stop, this test would die of SIGKILL.
+        sandbox.record.supervisor = this_process();
+        assert!(sandbox.record.supervisor.is_some());
+        sandbox.save().expect("save");
+        delete_pod(&mut sandbox, Duration::ZERO).expect("delete");
+        assert!(!sandbox.paths.dir.exists());
     }
 }

@@ -228,26 +228,150 @@ fn leases(root: &Path, network: &NetworkOptions, out: &mut Vec<Removed>) {
     dirs.sort();
     dirs.dedup();
     for dir in dirs {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.parse::<std::net::IpAddr>().is_err() {
-                continue; // lock, last_reserved_ip.N
-            }
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            let id = text.lines().next().unwrap_or("").trim();
-            if uuid::Uuid::try_parse(id).is_err() || pod_exists(root, id) {
-                continue;
-            }
-            if std::fs::remove_file(e.path()).is_ok() {
-                out.push(Removed {
-                    kind: "IP lease",
-                    what: format!("{name} in {}", dir.display()),
-                    why: format!("pod {id} does not exist"),
-                });
-            }
+        leases_in(root, &dir, out);
+    }
+}
+
+/// The orphan leases of one host-local store `dir`: files named by an address
+/// whose first line (the container ID) is a UUID that is no pod's.
+fn leases_in(root: &Path, dir: &Path, out: &mut Vec<Removed>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.parse::<std::net::IpAddr>().is_err() {
+            continue; // lock, last_reserved_ip.N
         }
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let id = text.lines().next().unwrap_or("").trim();
+        if uuid::Uuid::try_parse(id).is_err() || pod_exists(root, id) {
+            continue;
+        }
+        if std::fs::remove_file(e.path()).is_ok() {
+            out.push(Removed {
+                kind: "IP lease",
+                what: format!("{name} in {}", dir.display()),
+                why: format!("pod {id} does not exist"),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::identity::this_process;
+    use crate::state::test_support::{on_disk, record, TempDir};
+    use serde_json::json;
+
+    const ORPHAN: &str = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
+    const LIVING: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
+
+    fn containers() -> serde_json::Value {
+        json!({"containers": [{"name": "c"}]})
+    }
+
+    #[test]
+    fn leases_of_pods_that_do_not_exist_are_removed_and_no_others() {
+        let root = TempDir::new("gc-leases-root");
+        let store = TempDir::new("gc-leases-store");
+        let living = record("alive", LIVING, containers());
+        let pod_dir = PodPaths::new(root.path(), LIVING);
+        std::fs::create_dir_all(&pod_dir.dir).expect("pod dir");
+        living.save(&pod_dir.record()).expect("record");
+        store.write("10.88.0.2", &format!("{ORPHAN}\r\neth0"));
+        store.write("10.88.0.3", &format!("{LIVING}\r\neth0"));
+        // Another runtime's lease: its container ID (64 hex digits) is no UUID.
+        let foreign = "3f9a1b2c4d5e6f70".repeat(4);
+        store.write("10.88.0.4", &format!("{foreign}\r\neth0"));
+        store.write("fd00::5", ORPHAN);
+        store.write("lock", "");
+        store.write("last_reserved_ip.0", "10.88.0.4");
+
+        let mut out = Vec::new();
+        leases_in(root.path(), store.path(), &mut out);
+
+        let kept = |name: &str| store.path().join(name).exists();
+        assert!(!kept("10.88.0.2") && !kept("fd00::5"));
+        assert!(kept("10.88.0.3") && kept("10.88.0.4"));
+        assert!(kept("lock") && kept("last_reserved_ip.0"));
+        let mut what: Vec<&str> = out.iter().map(|r| r.what.as_str()).collect();
+        what.sort();
+        let dir = store.path().display();
+        assert_eq!(
+            what,
+            [format!("10.88.0.2 in {dir}"), format!("fd00::5 in {dir}")]
+        );
+        for r in &out {
+            assert_eq!(r.kind, "IP lease");
+            assert_eq!(r.why, format!("pod {ORPHAN} does not exist"));
+        }
+    }
+
+    #[test]
+    fn a_missing_lease_store_removes_nothing() {
+        let root = TempDir::new("gc-leases-none");
+        let mut out = Vec::new();
+        leases_in(root.path(), &root.path().join("absent"), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_pod_directory_without_a_record_is_removed() {
+        let root = TempDir::new("gc-recordless");
+        let dir = PodPaths::new(root.path(), ORPHAN).dir;
+        std::fs::create_dir_all(dir.join("containers/c")).expect("pod dir");
+        std::fs::write(dir.join("containers/c/log"), "half made").expect("a file");
+        let mut out = Vec::new();
+        pods(root.path(), &mut out).expect("gc");
+        assert!(!dir.exists());
+        assert_eq!(
+            out,
+            [Removed {
+                kind: "pod directory",
+                what: dir.display().to_string(),
+                why: "it has no pod record (a create was interrupted)".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn made_pods_and_creations_still_at_work_are_left_alone() {
+        let made = record("made", LIVING, containers());
+        let (root, made) = on_disk("gc-left-alone", made);
+        let mut creating = record("creating", ORPHAN, containers());
+        creating.stage = PodStage::Creating;
+        // Its supervisor lives: this test's process.
+        creating.supervisor = this_process();
+        assert!(creating.supervisor.is_some());
+        let other = PodPaths::new(root.path(), ORPHAN);
+        std::fs::create_dir_all(&other.dir).expect("pod dir");
+        creating.save(&other.record()).expect("record");
+
+        let mut out = Vec::new();
+        pods(root.path(), &mut out).expect("gc");
+        assert!(out.is_empty(), "{out:?}");
+        assert!(made.paths.record().exists() && other.record().exists());
+    }
+
+    #[test]
+    fn a_deletion_somebody_carries_on_is_left_to_them() {
+        let mut r = record("going", LIVING, containers());
+        r.stage = PodStage::Deleting;
+        let (root, sandbox) = on_disk("gc-deleting", r);
+        let _deleting = Lock::shared(&sandbox.paths.delete_lock()).expect("delete lock");
+        let mut out = Vec::new();
+        pods(root.path(), &mut out).expect("gc");
+        assert!(out.is_empty(), "{out:?}");
+        assert!(sandbox.paths.record().exists());
+    }
+
+    #[test]
+    fn no_pods_directory_is_nothing_to_do() {
+        let root = TempDir::new("gc-empty");
+        let mut out = Vec::new();
+        pods(root.path(), &mut out).expect("gc");
+        assert!(out.is_empty(), "{out:?}");
     }
 }

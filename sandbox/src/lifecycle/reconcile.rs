@@ -152,3 +152,38 @@ fn carry_deletion_on(
         Forked::Caller(false) => Err(std::io::Error::other("the second fork failed")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::paths::PodPaths;
+    use crate::state::test_support::record;
+    use serde_json::json;
+
+    fn with_grace(grace: Option<i64>) -> Sandbox {
+        let mut spec = json!({"containers": [{"name": "c"}]});
+        if let Some(g) = grace {
+            spec["terminationGracePeriodSeconds"] = json!(g);
+        }
+        let r = record("p", "u", spec);
+        Sandbox {
+            paths: PodPaths::new(std::path::Path::new("/nonexistent"), "u"),
+            record: r,
+        }
+    }
+
+    fn grace_period(sandbox: &Sandbox) -> Duration {
+        sandbox.record.settings().grace_period()
+    }
+
+    #[test]
+    fn the_grace_period_is_the_pods_own() {
+        assert_eq!(grace_period(&with_grace(Some(5))), Duration::from_secs(5));
+        assert_eq!(grace_period(&with_grace(Some(0))), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_unset_grace_period_is_thirty_seconds() {
+        assert_eq!(grace_period(&with_grace(None)), Duration::from_secs(30));
+    }
+}

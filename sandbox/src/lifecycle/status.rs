@@ -282,3 +282,6 @@ fn unknown(started_at: Option<Time>, st: &ContainerStatus) -> ContainerState {
         ..ContainerState::default()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use podrt_runtime::cgroups::Cgroup;
 use podrt_runtime::private_fs;
-use podrt_runtime::{Container as RtContainer, ContainerStatus, CreateOptions, StartMode};
+use podrt_runtime::{Container as RtContainer, CreateOptions, StartMode};
 
 use crate::error::{Error, Result};
 use crate::image::ImageStore;
@@ -502,12 +502,7 @@ pub fn stop_container(sandbox: &Sandbox, name: &str, timeout: Duration) -> Resul
 /// Stop several containers at once: all get SIGTERM together, and whatever still
 /// runs when `timeout` ends gets SIGKILL.
 pub fn stop_all(containers: &[RtContainer], timeout: Duration) {
-    let running = |c: &RtContainer| {
-        matches!(
-            c.status(),
-            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
-        )
-    };
+    let running = |c: &RtContainer| c.status().has_process();
     for c in containers.iter().filter(|c| running(c)) {
         let _ = c.kill(podrt_runtime::signal::Signal(libc::SIGTERM), false);
     }
@@ -612,15 +607,14 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
 /// Remove the pod directory, refusing to cross into anything still mounted below it
 /// (a mount missed by the steps above must not take host files with it).
 pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let prefix = format!("{}/", dir.display());
-    let busy: Vec<&str> = mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| m.starts_with(&prefix))
+    let mountinfo = podrt_runtime::mountinfo::read_own().unwrap_or_default();
+    // Strictly below `dir`: not `dir` itself, nor a sibling sharing its prefix.
+    let busy: Vec<PathBuf> = podrt_runtime::mountinfo::parse(&mountinfo)
+        .map(|m| m.mount_point)
+        .filter(|m| m.starts_with(dir) && m != dir)
         .collect();
     for m in &busy {
-        let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+        let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
     }
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),

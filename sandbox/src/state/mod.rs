@@ -8,5 +8,7 @@ pub mod lock;
 pub mod paths;
 pub mod record;
 mod sandbox;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use sandbox::Sandbox;

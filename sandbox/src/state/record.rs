@@ -300,3 +300,243 @@ mod settings_tests {
         assert_eq!(again.settings, Some(settings));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::test_support::{container, record, TempDir};
+    use serde_json::json;
+
+    /// A record with every optional field set, as a pod with a network, a user
+    /// namespace, volumes, a supervisor and a deletion under way has it.
+    fn populated() -> PodRecord {
+        let mut r = record(
+            "web",
+            "0b5a6f0e-8d43-4c1e-9b8e-2a7f5d1c3e4f",
+            json!({"containers": [{"name": "app", "image": "busybox"}],
+                   "initContainers": [{"name": "setup", "image": "busybox"}],
+                   "terminationGracePeriodSeconds": 5}),
+        );
+        r.stage = PodStage::Deleting;
+        r.deletion_timestamp = Some("2026-01-02T03:05:00Z".into());
+        r.pod_init = Some(ProcRef {
+            pid: 41,
+            start_time: 1000,
+        });
+        r.supervisor = Some(ProcRef {
+            pid: 40,
+            start_time: 999,
+        });
+        r.containers = vec![
+            container("setup", true, Some("2026-01-02T03:04:06Z")),
+            container("app", false, None),
+        ];
+        r.volumes = vec![
+            PreparedVolume {
+                name: "cache".into(),
+                host_path: "/run/podrt/pods/x/volumes/cache".into(),
+                tmpfs: true,
+                pinned: None,
+            },
+            PreparedVolume {
+                name: "data".into(),
+                host_path: "/srv/data".into(),
+                tmpfs: false,
+                pinned: Some("/run/podrt/pods/x/pins/data".into()),
+            },
+        ];
+        let mut capability_args = Map::new();
+        capability_args.insert(
+            "portMappings".into(),
+            json!([{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]),
+        );
+        r.network = Some(PodNetwork {
+            list: NetworkList {
+                name: "podrt".into(),
+                cni_version: "1.0.0".into(),
+                plugins: vec![json!({"type": "bridge", "ipam": {"type": "host-local"}})],
+                source: Some("/etc/cni/net.d/10-podrt.conflist".into()),
+            },
+            bin_dirs: vec!["/opt/cni/bin".into()],
+            ifname: "eth0".into(),
+            capability_args,
+            result: Some(
+                CniResult::from_json(json!({
+                    "cniVersion": "1.0.0",
+                    "interfaces": [{"name": "eth0", "sandbox": "/run/podrt/pods/x/ns/net"}],
+                    "ips": [{"address": "10.88.0.7/16", "gateway": "10.88.0.1", "interface": 0}]
+                }))
+                .expect("a valid CNI result"),
+            ),
+        });
+        r.userns = Some(Allocation {
+            index: 3,
+            range: IdRange {
+                first: 3 * 65536 + 65536,
+                size: 65536,
+            },
+        });
+        r
+    }
+
+    fn as_json(r: &PodRecord) -> Value {
+        serde_json::to_value(r).expect("a record serializes")
+    }
+
+    #[test]
+    fn a_populated_record_survives_save_and_load() {
+        let dir = TempDir::new("record-roundtrip");
+        let path = dir.path().join("pod.json");
+        let r = populated();
+        r.save(&path).expect("save");
+        let loaded = PodRecord::load(&path).expect("load");
+        assert_eq!(as_json(&loaded), as_json(&r));
+        // Spot checks that the comparison above compares something.
+        assert_eq!(loaded.stage, PodStage::Deleting);
+        assert_eq!(loaded.supervisor, r.supervisor);
+        assert_eq!(loaded.userns, r.userns);
+        assert_eq!(loaded.containers.len(), 2);
+        assert_eq!(
+            loaded.volumes[1].source(),
+            Path::new("/run/podrt/pods/x/pins/data")
+        );
+        let net = loaded.network.expect("network kept");
+        assert_eq!(net.result, r.network.and_then(|n| n.result));
+        assert_eq!(net.capability_args["portMappings"][0]["hostPort"], 8080);
+    }
+
+    #[test]
+    fn the_record_is_written_in_camel_case_with_its_version() {
+        let v = as_json(&populated());
+        assert_eq!(v["version"], RECORD_VERSION);
+        assert_eq!(v["stage"], "deleting");
+        assert_eq!(
+            v["cgroupParent"],
+            "/podrt-unit-tests/pod0b5a6f0e-8d43-4c1e-9b8e-2a7f5d1c3e4f"
+        );
+        assert_eq!(v["deletionTimestamp"], "2026-01-02T03:05:00Z");
+        assert_eq!(v["podInit"]["pid"], 41);
+        assert_eq!(v["userns"]["range"]["first"], 262144);
+        assert_eq!(v["network"]["bin_dirs"], Value::Null);
+        assert_eq!(v["network"]["binDirs"][0], "/opt/cni/bin");
+    }
+
+    #[test]
+    fn an_older_record_without_the_optional_fields_loads_with_their_defaults() {
+        let dir = TempDir::new("record-old");
+        let path = dir.path().join("pod.json");
+        let old = json!({
+            "version": RECORD_VERSION,
+            "uid": "u1",
+            "name": "old",
+            "namespace": "default",
+            "created": "2025-06-01T00:00:00Z",
+            "manifest": {"metadata": {"name": "old"}, "spec": {"containers": [{"name": "c"}]}},
+            "hostname": "old",
+            "cgroupParent": "/podrt/podu1",
+            "stage": "created",
+            "volumes": [{"name": "v", "host_path": "/srv/v", "tmpfs": false}]
+        });
+        std::fs::write(&path, old.to_string()).expect("write");
+        let r = PodRecord::load(&path).expect("an older record loads");
+        assert_eq!(r.stage, PodStage::Created);
+        assert_eq!(r.deletion_timestamp, None);
+        assert_eq!(r.pod_init, None);
+        assert_eq!(r.supervisor, None);
+        assert!(r.containers.is_empty());
+        assert!(r.network.is_none());
+        assert_eq!(r.userns, None);
+        assert_eq!(r.security, crate::security::SecurityOptions::default());
+        // A volume from before hostPath pinning is mounted from its host path.
+        assert_eq!(r.volumes[0].pinned, None);
+        assert_eq!(r.volumes[0].source(), Path::new("/srv/v"));
+        assert_eq!(r.dead_supervisor(), None);
+    }
+
+    #[test]
+    fn an_unknown_stage_is_refused_naming_the_file() {
+        let dir = TempDir::new("record-stage");
+        let path = dir.path().join("pod.json");
+        let mut v = as_json(&populated());
+        v["stage"] = json!("paused");
+        std::fs::write(&path, v.to_string()).expect("write");
+        let e = PodRecord::load(&path).expect_err("an unknown stage is refused");
+        let text = e.to_string();
+        assert!(matches!(e, Error::State { .. }), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("paused"), "{text}");
+    }
+
+    #[test]
+    fn another_layout_version_is_refused_saying_both_versions() {
+        let dir = TempDir::new("record-version");
+        let path = dir.path().join("pod.json");
+        let mut v = as_json(&populated());
+        v["version"] = json!(RECORD_VERSION + 1);
+        std::fs::write(&path, v.to_string()).expect("write");
+        let text = PodRecord::load(&path).expect_err("refused").to_string();
+        assert!(
+            text.contains(&format!(
+                "layout version {} (this podrt reads {RECORD_VERSION})",
+                RECORD_VERSION + 1
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&path.display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn a_missing_record_is_an_error_naming_its_path() {
+        let dir = TempDir::new("record-missing");
+        let path = dir.path().join("pod.json");
+        let e = PodRecord::load(&path).expect_err("nothing to load");
+        assert!(matches!(e, Error::Io { .. }));
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn containers_are_found_by_name() {
+        let r = populated();
+        assert_eq!(r.container("app").map(|c| c.init), Some(false));
+        assert_eq!(r.container("setup").map(|c| c.init), Some(true));
+        assert!(r.container("sidecar").is_none());
+    }
+
+    #[test]
+    fn an_id_range_maps_root_to_its_first_id() {
+        let range = IdRange {
+            first: 131072,
+            size: 65536,
+        };
+        assert_eq!(range.map_line(), "0 131072 65536\n");
+    }
+
+    #[test]
+    fn write_atomic_replaces_the_file_privately_and_leaves_no_temporary() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("record-atomic");
+        let path = dir.path().join("state.json");
+        write_atomic(&path, b"{\"a\":1}").expect("first write");
+        write_atomic(&path, b"{\"a\":2}").expect("second write");
+        let v: Option<Value> = read_json(&path).expect("read");
+        assert_eq!(v, Some(json!({"a": 2})));
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, podrt_runtime::private_fs::FILE_MODE);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+    }
+
+    #[test]
+    fn read_json_says_none_for_a_missing_file_and_names_a_bad_one() {
+        let dir = TempDir::new("record-read-json");
+        let missing = dir.path().join("nothing.json");
+        assert_eq!(read_json::<Value>(&missing).expect("no error"), None);
+        let bad = dir.write("bad.json", "{not json");
+        let e = read_json::<Value>(&bad).expect_err("bad JSON");
+        assert!(e.to_string().contains(&bad.display().to_string()), "{e}");
+    }
+}

@@ -79,3 +79,131 @@ impl ContainerState {
         write_atomic(path, &data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::test_support::TempDir;
+    use serde_json::json;
+
+    fn crashed(exit_code: Option<i32>) -> Terminated {
+        Terminated {
+            exit_code,
+            signal: None,
+            reason: if exit_code.is_some() {
+                "Error".into()
+            } else {
+                UNKNOWN_REASON.into()
+            },
+            started_at: Some("2026-01-02T03:04:05Z".into()),
+            finished_at: "2026-01-02T03:04:09Z".into(),
+        }
+    }
+
+    fn each_state() -> Vec<ContainerState> {
+        vec![
+            ContainerState {
+                state: State::Waiting {
+                    reason: "ContainerCreating".into(),
+                    message: None,
+                },
+                last_state: None,
+                restart_count: 0,
+            },
+            ContainerState {
+                state: State::Running {
+                    started_at: "2026-01-02T03:04:05Z".into(),
+                },
+                last_state: None,
+                restart_count: 0,
+            },
+            ContainerState {
+                state: State::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: Some("back-off 20s restarting failed container".into()),
+                },
+                last_state: Some(crashed(Some(3))),
+                restart_count: 2,
+            },
+            ContainerState {
+                state: State::Terminated(Terminated {
+                    signal: Some(libc::SIGKILL),
+                    ..crashed(Some(137))
+                }),
+                last_state: Some(crashed(None)),
+                restart_count: 7,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_state_survives_save_and_load() {
+        let dir = TempDir::new("container-state");
+        for (i, state) in each_state().into_iter().enumerate() {
+            let path = dir.path().join(format!("state{i}.json"));
+            state.save(&path).expect("save");
+            let loaded = ContainerState::load(&path).expect("load");
+            assert_eq!(loaded, Some(state));
+        }
+    }
+
+    #[test]
+    fn a_state_not_written_yet_loads_as_none() {
+        let dir = TempDir::new("container-state-none");
+        let loaded = ContainerState::load(&dir.path().join("state.json")).expect("no error");
+        assert_eq!(loaded, None);
+    }
+
+    #[test]
+    fn saving_replaces_the_previous_state() {
+        let dir = TempDir::new("container-state-replace");
+        let path = dir.path().join("state.json");
+        let states = each_state();
+        states[0].save(&path).expect("first");
+        states[2].save(&path).expect("second");
+        assert_eq!(
+            ContainerState::load(&path).expect("load").as_ref(),
+            Some(&states[2])
+        );
+    }
+
+    #[test]
+    fn the_file_layout_stays_as_written_so_far() {
+        let v = serde_json::to_value(&each_state()[2]).expect("serialize");
+        assert_eq!(
+            v,
+            json!({
+                "state": {"waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": "back-off 20s restarting failed container"
+                }},
+                "lastState": {
+                    "exitCode": 3,
+                    "signal": null,
+                    "reason": "Error",
+                    "startedAt": "2026-01-02T03:04:05Z",
+                    "finishedAt": "2026-01-02T03:04:09Z"
+                },
+                "restartCount": 2
+            })
+        );
+        // `rename_all` on the enum names its variants, not their fields: the
+        // running state's field is written `started_at`, and files say so.
+        let running = serde_json::to_value(&each_state()[1]).expect("serialize");
+        assert_eq!(
+            running["state"],
+            json!({"running": {"started_at": "2026-01-02T03:04:05Z"}})
+        );
+    }
+
+    #[test]
+    fn an_unknown_state_is_refused_naming_the_file() {
+        let dir = TempDir::new("container-state-bad");
+        let path = dir.write(
+            "state.json",
+            r#"{"state": {"paused": {}}, "lastState": null, "restartCount": 0}"#,
+        );
+        let e = ContainerState::load(&path).expect_err("refused");
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    }
+}
