@@ -15,6 +15,7 @@ pub mod exit;
 pub mod output;
 pub mod plan;
 pub mod policy;
+pub mod protocol;
 pub mod run;
 pub mod state;
 pub mod terminator;
