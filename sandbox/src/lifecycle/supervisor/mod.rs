@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::manifest::ValidPod;
 use crate::pod::{self, Options};
 use crate::proc::detach::Forked;
-use crate::proc::roles::{close_inherited, ADOPT, SUPERVISE};
+use crate::proc::roles::{close_inherited, Role};
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
@@ -169,12 +169,12 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
     Ok((sandbox, plan))
 }
 
-/// The supervisor role ([`crate::proc::roles::SUPERVISE`]): supervise the pod at
+/// The supervisor role ([`Role::Supervise`]): supervise the pod at
 /// `pod_dir` from its plan, reporting on descriptor `report` (to `apply` for a new
 /// pod, or to the command that found the pod's supervisor dead when `adopting`).
 /// Returns the process's exit status.
-pub fn supervise(pod_dir: &Path, report: Option<i32>, adopting: bool) -> i32 {
-    close_inherited(report);
+pub fn supervise(pod_dir: &Path, report: RawFd, adopting: bool) -> i32 {
+    close_inherited(Some(report));
     // SAFETY: prctl with a pointer to a NUL-terminated constant.
     unsafe {
         libc::prctl(
@@ -185,28 +185,24 @@ pub fn supervise(pod_dir: &Path, report: Option<i32>, adopting: bool) -> i32 {
             0,
         )
     };
-    let mut report = report.map(|fd| {
-        // Not inherited by the processes we start: `apply` reads to the end.
-        // SAFETY: fcntl on the descriptor handed to us.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        // SAFETY: the descriptor number was handed to us by the process that exec'd
-        // us for exactly this; we take ownership of it once.
-        unsafe { std::fs::File::from_raw_fd(fd) }
-    });
+    // Not inherited by the processes we start: `apply` reads to the end.
+    // SAFETY: fcntl on the descriptor handed to us.
+    unsafe { libc::fcntl(report, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // SAFETY: the descriptor number was handed to us by the process that exec'd us
+    // for exactly this; we take ownership of it once.
+    let mut report = unsafe { std::fs::File::from_raw_fd(report) };
     let plan = match Plan::load(&pod_dir.join("supervisor.json")) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("podrt supervisor: {e}");
-            if let Some(r) = report.as_mut() {
-                let _ = writeln!(r, "error {e}");
-            }
+            let _ = writeln!(report, "error {e}");
             return 1;
         }
     };
     let mut supervisor = if adopting {
-        run::Supervisor::adopting(plan, report)
+        run::Supervisor::adopting(plan, Some(report))
     } else {
-        run::Supervisor::new(plan, report)
+        run::Supervisor::new(plan, Some(report))
     };
     supervisor.run()
 }
@@ -221,13 +217,11 @@ pub(crate) fn exec_supervisor(
 ) -> std::io::Error {
     // SAFETY: fcntl on a descriptor we hold: keep it open across exec.
     unsafe { libc::fcntl(report, libc::F_SETFD, 0) };
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg0("podrt-supervisor")
-        .arg(SUPERVISE)
-        .arg(pod_dir)
-        .arg(report.to_string());
-    if adopting {
-        cmd.arg(ADOPT);
+    Role::Supervise {
+        pod_dir: pod_dir.to_path_buf(),
+        report_fd: report,
+        adopting,
     }
-    cmd.exec()
+    .command(exe)
+    .exec()
 }

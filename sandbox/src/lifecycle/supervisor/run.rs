@@ -19,13 +19,14 @@ use podrt_runtime::private_fs;
 
 use super::adopt;
 use super::control;
-use super::creator::{self, Item, Outcome};
+use super::creator;
 use super::exit::{self, Exit};
 use super::output;
 use super::plan::Plan;
 use super::policy::Backoff;
 #[cfg(test)]
 use super::policy::RestartPolicy;
+use super::protocol::{Outcome, WorkItem};
 use super::state::{ContainerState, State};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
@@ -491,10 +492,10 @@ impl Supervisor {
                     ))
                 }
             };
-            items.push(Item {
+            items.push(WorkItem {
                 name: name.clone(),
-                out: out.writer.as_raw_fd(),
-                err: err.writer.as_raw_fd(),
+                stdout_fd: out.writer.as_raw_fd(),
+                stderr_fd: err.writer.as_raw_fd(),
             });
             ends.push((i, out, err, dir.join("log")));
         }
@@ -526,7 +527,7 @@ impl Supervisor {
                         }
                     }
                 }
-                Outcome::Failed { message, .. } => {
+                Outcome::Failed { message, .. } | Outcome::Aborted { message } => {
                     let s = &mut self.slots[i];
                     s.state.state = State::Waiting {
                         reason: "CreateContainerError".into(),
