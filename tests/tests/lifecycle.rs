@@ -300,10 +300,17 @@ fn commands_ask_the_supervisor_and_fall_back_to_state_files_without_it() {
     one_container(&env, "asked", "Always", "exec sleep 3600");
     let dir = env.pod_dir("asked");
     let mut s = std::os::unix::net::UnixStream::connect(dir.join("supervisor.sock")).unwrap();
-    writeln!(s, "status").unwrap();
+    // The supervisor's protocol, version 1, on the wire.
+    writeln!(s, r#"{{"v":1,"request":"status"}}"#).unwrap();
     let mut line = String::new();
     BufReader::new(&s).read_line(&mut line).unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap();
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (&reply["v"], &reply["reply"]),
+        (&1.into(), &"status".into()),
+        "{line}"
+    );
+    let v = &reply["containers"];
     assert!(v["c"]["state"]["running"].is_object(), "{line}");
 
     // Without its supervisor the pod is still shown from its files and the kernel,

@@ -7,7 +7,6 @@
 //! the earliest restart due.
 
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -26,7 +25,7 @@ use super::plan::Plan;
 use super::policy::Backoff;
 #[cfg(test)]
 use super::policy::RestartPolicy;
-use super::protocol::{Outcome, WorkItem};
+use super::protocol::{self, Outcome, Reply, Report, Request, WorkItem};
 use super::state::{ContainerState, State};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
@@ -121,7 +120,7 @@ impl Supervisor {
     }
 
     /// A supervisor that takes the pod over from a dead one ([`super::adopt`]),
-    /// reporting `ok PID RUNNING ENDED UNKNOWN` to `report` once it has.
+    /// reporting [`Report::Adopted`] to `report` once it has.
     pub fn adopting(plan: Plan, report: Option<File>) -> Supervisor {
         let mut s = Supervisor::new(plan, report);
         s.adopting = true;
@@ -143,20 +142,20 @@ impl Supervisor {
         }
     }
 
-    /// Tell `apply` how creation ended. Before an `ok`, the pod is marked made in
-    /// its record: were `apply` killed now, the pod is whole, and nothing may
-    /// take it for a creation that was interrupted.
-    fn send_report(&mut self, line: &str) {
-        if self.report.is_some() && line == "ok" {
+    /// Tell `apply` how creation ended. Before [`Report::Ready`], the pod is
+    /// marked made in its record: were `apply` killed now, the pod is whole, and
+    /// nothing may take it for a creation that was interrupted.
+    fn send_report(&mut self, report: Report) {
+        if self.report.is_some() && report == Report::Ready {
             self.mark_created();
         }
-        self.report_line(line);
+        self.report(report);
     }
 
-    /// Send the one report line, once.
-    fn report_line(&mut self, line: &str) {
+    /// Send the one report, once.
+    fn report(&mut self, report: Report) {
         if let Some(mut r) = self.report.take() {
-            let _ = writeln!(r, "{line}");
+            let _ = protocol::send(&mut r, &report);
         }
     }
 
@@ -180,39 +179,46 @@ impl Supervisor {
         }
     }
 
-    /// Answer one request on the control socket.
+    /// Answer the requests waiting on the control socket.
     fn serve(&mut self, listener: &std::os::unix::net::UnixListener) {
         while let Ok((conn, _)) = listener.accept() {
-            let answer = match control::read_request(&conn).as_deref() {
-                Some("status") => {
-                    let map: std::collections::BTreeMap<&str, &ContainerState> = self
-                        .slots
-                        .iter()
-                        .map(|s| (s.name.as_str(), &s.state))
-                        .collect();
-                    serde_json::to_string(&map).unwrap_or_else(|e| format!("error {e}"))
-                }
-                Some(req) if req.starts_with("terminate ") => {
-                    let ms = req["terminate ".len()..]
-                        .trim()
-                        .parse::<u64>()
-                        .unwrap_or(30_000);
-                    self.stop_restarts();
-                    // One terminator at a time; a delete after one has died (with
-                    // the command that asked for it) starts a new one.
-                    if self.terminator.is_none() {
-                        self.terminator = terminator::spawn(&self.plan, Duration::from_millis(ms));
-                    }
-                    "ok".to_string()
-                }
-                Some("terminating") => {
-                    self.stop_restarts();
-                    "ok".to_string()
-                }
-                Some(other) => format!("error unknown request {other:?}"),
+            let reply = match control::read_request(&conn) {
+                Some(Ok(request)) => self.answer(request),
+                // One this supervisor cannot read (another podrt release's): the
+                // error says so.
+                Some(Err(e)) => Reply::Error {
+                    message: e.to_string(),
+                },
                 None => continue,
             };
-            control::reply(&conn, &answer);
+            control::reply(&conn, &reply);
+        }
+    }
+
+    /// Carry out one request.
+    fn answer(&mut self, request: Request) -> Reply {
+        match request {
+            Request::Status => Reply::Status {
+                containers: self
+                    .slots
+                    .iter()
+                    .map(|s| (s.name.clone(), s.state.clone()))
+                    .collect(),
+            },
+            Request::Terminate { grace_ms } => {
+                self.stop_restarts();
+                // One terminator at a time; a delete after one has died (with the
+                // command that asked for it) starts a new one.
+                if self.terminator.is_none() {
+                    self.terminator =
+                        terminator::spawn(&self.plan, Duration::from_millis(grace_ms));
+                }
+                Reply::Ok
+            }
+            Request::Terminating => {
+                self.stop_restarts();
+                Reply::Ok
+            }
         }
     }
 
@@ -226,7 +232,9 @@ impl Supervisor {
         {
             Ok(s) => s,
             Err(e) => {
-                self.send_report(&format!("error creating a signalfd: {e}"));
+                self.send_report(Report::Failed {
+                    message: format!("creating a signalfd: {e}"),
+                });
                 return 1;
             }
         };
@@ -265,7 +273,7 @@ impl Supervisor {
                 .iter()
                 .all(|s| s.done && s.pipes.is_empty() && s.pid.is_none())
             {
-                self.send_report("ok");
+                self.send_report(Report::Ready);
                 // Nothing of the pod will run again: no successor is needed.
                 let done = crate::state::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
                 if let Err(e) = private_fs::write(&done, b"") {
@@ -333,12 +341,14 @@ impl Supervisor {
     /// Record ourselves as the pod's supervisor ([`adopt::claim`]); `None` (the
     /// command told) if the pod is not ours to take over.
     fn claim(&mut self) -> Option<crate::proc::identity::ProcRef> {
-        let why = match adopt::claim(&self.plan.pod_dir) {
+        let report = match adopt::claim(&self.plan.pod_dir) {
             Ok(adopt::Claim::Ours(me)) => return Some(me),
-            Ok(adopt::Claim::Leave(why)) => format!("leave {why}"),
-            Err(e) => format!("error {e}"),
+            Ok(adopt::Claim::Leave(why)) => Report::Left { why },
+            Err(e) => Report::Failed {
+                message: e.to_string(),
+            },
         };
-        self.report_line(&why);
+        self.report(report);
         None
     }
 
@@ -350,7 +360,9 @@ impl Supervisor {
         let resumed = match adopt::resume(&self.plan) {
             Ok(r) => r,
             Err(e) => {
-                self.report_line(&format!("error {e}"));
+                self.report(Report::Failed {
+                    message: e.to_string(),
+                });
                 return false;
             }
         };
@@ -418,12 +430,13 @@ impl Supervisor {
         }
         let running = self.slots.iter().filter(|s| s.watch.is_some()).count();
         let unknown = seen.iter().filter(|(_, e)| *e == Exit::Unknown).count();
-        self.report_line(&format!(
-            "ok {} {} {running} {} {unknown}",
-            me.pid,
-            me.start_time,
-            seen.len()
-        ));
+        self.report(Report::Adopted {
+            pid: me.pid,
+            start_time: me.start_time,
+            running,
+            ended: seen.len(),
+            unknown,
+        });
         for (i, exit) in seen {
             self.ended(i, exit);
         }
@@ -459,11 +472,11 @@ impl Supervisor {
         }
         let failed = self.start(&targets);
         if next_init.is_none() && failed.is_none() {
-            self.send_report("ok");
+            self.send_report(Report::Ready);
         }
         match failed {
-            Some(msg) if self.report.is_some() => {
-                self.send_report(&format!("error {msg}"));
+            Some(message) if self.report.is_some() => {
+                self.send_report(Report::Failed { message });
                 false
             }
             _ => true,
@@ -628,14 +641,14 @@ impl Supervisor {
         if init_retried {
             // The pod exists and is failing in its init containers: apply returns
             // (as kubectl does) and `get pods` shows Init:Error / CrashLoopBackOff.
-            self.send_report("ok");
+            self.send_report(Report::Ready);
         }
         if init_failed_for_good {
             // restartPolicy Never: the pod is Failed, nothing else ever runs.
             for s in self.slots.iter_mut().filter(|s| !s.done) {
                 s.done = true;
             }
-            self.send_report("ok");
+            self.send_report(Report::Ready);
         } else if init_ok && !terminating {
             self.start_next_phase();
             crate::proc::trim::drop_clean_file_pages();
