@@ -1,44 +1,39 @@
 //! The hidden roles the `podrt` binary runs as when it re-executes itself: a pod's
 //! supervisor, its PID 1, a supervisor's container creator, a pod's terminator
-//! (names in `podrt_sandbox::proc::roles`). [`dispatch`] is called first thing in
-//! `main`, before any argument parsing; each role's work is the sandbox's.
-
-use std::ffi::OsString;
-use std::path::PathBuf;
+//! (`podrt_sandbox::proc::roles::Role`, which also writes their arguments).
+//! [`dispatch`] is called first thing in `main`, before any argument parsing; each
+//! role's work is the sandbox's.
 
 use podrt_sandbox::lifecycle::supervisor::{self, creator, terminator};
 use podrt_sandbox::pod::pod_init;
-use podrt_sandbox::proc::roles::{close_inherited, ADOPT, CREATE, POD_INIT, SUPERVISE, TERMINATE};
+use podrt_sandbox::proc::roles::{close_inherited, Role};
+
+/// The exit status of a hidden role whose arguments do not parse.
+const EXIT_BAD_ROLE: i32 = 2;
 
 /// If this process was started in one of the hidden roles, be it and return its
-/// exit status; `None` for an ordinary command line.
+/// exit status; `None` for an ordinary command line. A hidden role whose
+/// arguments do not parse is an error on stderr, never an ordinary command.
 pub fn dispatch() -> Option<i32> {
-    let mut args = std::env::args_os().skip(1);
-    let first = args.next()?;
-    if first == POD_INIT {
-        pod_init::run(args.next());
-    }
-    if first == CREATE {
-        let dir = PathBuf::from(args.next()?);
-        let rest: Vec<String> = args
-            .filter_map(|a: OsString| a.into_string().ok())
-            .collect();
-        let items = creator::parse_items(&rest);
-        creator::create_items(&dir, &items, &mut std::io::stdout());
-        return Some(0);
-    }
-    if first == TERMINATE {
-        close_inherited(None);
-        let dir = PathBuf::from(args.next()?);
-        let ms: u64 = args.next()?.to_str()?.parse().ok()?;
-        terminator::terminate_pod_at(&dir, std::time::Duration::from_millis(ms));
-        return Some(0);
-    }
-    if first != SUPERVISE {
-        return None;
-    }
-    let dir = PathBuf::from(args.next()?);
-    let report: Option<i32> = args.next().and_then(|a| a.to_str()?.parse().ok());
-    let adopting = args.next().is_some_and(|a| a == ADOPT);
-    Some(supervisor::supervise(&dir, report, adopting))
+    let role = match Role::parse(std::env::args_os().skip(1)) {
+        Ok(role) => role?,
+        Err(e) => {
+            eprintln!("podrt: {e}");
+            return Some(EXIT_BAD_ROLE);
+        }
+    };
+    Some(match role {
+        Role::PodInit { report_fd } => pod_init::run(report_fd),
+        Role::Create { pod_dir } => creator::create_role(&pod_dir),
+        Role::Terminate { pod_dir, grace } => {
+            close_inherited(None);
+            terminator::terminate_pod_at(&pod_dir, grace);
+            0
+        }
+        Role::Supervise {
+            pod_dir,
+            report_fd,
+            adopting,
+        } => supervisor::supervise(&pod_dir, report_fd, adopting),
+    })
 }

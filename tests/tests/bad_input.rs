@@ -187,3 +187,26 @@ fn invalid_container_id() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid container id"));
     assert!(!env.root.join("../escape").exists() && !env.dir.join("escape").exists());
 }
+
+#[test]
+fn a_hidden_role_with_bad_arguments_is_an_error_never_a_command() {
+    // The arguments podrt re-executes itself with; malformed, they must not fall
+    // through to the ordinary command line.
+    for args in [
+        &["__podrt-terminate", "/nonexistent", "soon"][..],
+        &["__podrt-supervise", "/nonexistent"],
+        &["__podrt-create", "/nonexistent", "web:5:6"],
+        &["__podrt-bogus"],
+    ] {
+        let out = std::process::Command::new(binary("podrt"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run podrt");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.trim().lines().count(), 1, "one line of error: {err}");
+        assert!(err.contains("hidden role"), "{args:?}: {err}");
+    }
+}

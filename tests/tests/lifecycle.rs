@@ -300,11 +300,34 @@ fn commands_ask_the_supervisor_and_fall_back_to_state_files_without_it() {
     one_container(&env, "asked", "Always", "exec sleep 3600");
     let dir = env.pod_dir("asked");
     let mut s = std::os::unix::net::UnixStream::connect(dir.join("supervisor.sock")).unwrap();
-    writeln!(s, "status").unwrap();
+    // The supervisor's protocol, version 1, on the wire.
+    writeln!(s, r#"{{"v":1,"request":"status"}}"#).unwrap();
     let mut line = String::new();
     BufReader::new(&s).read_line(&mut line).unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap();
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (&reply["v"], &reply["reply"]),
+        (&1.into(), &"status".into()),
+        "{line}"
+    );
+    let v = &reply["containers"];
     assert!(v["c"]["state"]["running"].is_object(), "{line}");
+    // A podrt of another protocol version, or of none, is told so, not misread.
+    for (request, said) in [
+        (
+            r#"{"v":2,"request":"status"}"#,
+            "the podrt command speaks protocol version 2, this podrt speaks 1",
+        ),
+        ("status", "which is not a podrt protocol message"),
+    ] {
+        let mut s = std::os::unix::net::UnixStream::connect(dir.join("supervisor.sock")).unwrap();
+        writeln!(s, "{request}").unwrap();
+        let mut line = String::new();
+        BufReader::new(&s).read_line(&mut line).unwrap();
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(reply["reply"], "error", "{line}");
+        assert!(reply["message"].as_str().unwrap().contains(said), "{line}");
+    }
 
     // Without its supervisor the pod is still shown from its files and the kernel,
     // and can still be deleted.

@@ -5,6 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::lifecycle::supervisor::control;
+use crate::lifecycle::supervisor::protocol::{Reply, Request};
 use crate::pod::{remove_pod_sandbox, stop_pod_sandbox};
 use crate::state::lock::Lock;
 use crate::state::record::{PodRecord, PodStage};
@@ -68,9 +70,10 @@ pub fn delete_pod_holding(sandbox: &mut Sandbox, grace: Duration, _deleting: Loc
     }
     // The supervisor carries the termination out (in a terminator process of its
     // own, which survives us and it); without a supervisor, we do it here.
-    let request = format!("terminate {}", grace.as_millis());
-    let handed = crate::lifecycle::supervisor::control::request(&sandbox.paths.dir, &request)
-        .is_ok_and(|r| r == "ok");
+    let request = Request::Terminate {
+        grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+    };
+    let handed = control::request(&sandbox.paths.dir, &request).is_ok_and(|r| r == Reply::Ok);
     if handed {
         wait_stopped(sandbox, grace + Duration::from_secs(5));
     } else {

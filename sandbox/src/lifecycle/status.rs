@@ -10,6 +10,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use podrt_runtime::ContainerStatus as Rt;
 
+use crate::lifecycle::supervisor::control;
+use crate::lifecycle::supervisor::protocol::{Reply, Request};
 use crate::lifecycle::supervisor::state::{
     ContainerState as ContainerStateFile, State as Recorded, Terminated, UNKNOWN_REASON,
 };
@@ -44,10 +46,10 @@ fn time(s: &str) -> Option<Time> {
 pub fn status(sandbox: &Sandbox) -> PodStatus {
     let r = &sandbox.record;
     // A live supervisor is asked; its state files answer when it is gone.
-    let live: Option<Live> =
-        crate::lifecycle::supervisor::control::request(&sandbox.paths.dir, "status")
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok());
+    let live: Option<Live> = match control::request(&sandbox.paths.dir, &Request::Status) {
+        Ok(Reply::Status { containers }) => Some(containers),
+        _ => None,
+    };
     let live = live.as_ref();
     let spec = r.manifest.spec.clone().unwrap_or_default();
     let inits: Vec<ContainerStatus> = spec

@@ -16,11 +16,12 @@
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::proc::identity::ProcRef;
+use crate::proc::roles::Role;
 
 /// The descriptor the init reports a failed step on, kept open across its exec.
 const REPORT_FD: RawFd = 3;
@@ -116,14 +117,13 @@ impl Prepared {
             namespaces.push(OwnedFd::from(f));
         }
         let exe = exe.and_then(|e| CString::new(e.as_os_str().as_bytes()).ok());
-        let args: Vec<CString> = [
-            "podrt-pod-init",
-            crate::proc::roles::POD_INIT,
-            &REPORT_FD.to_string(),
-        ]
-        .into_iter()
-        .filter_map(|a| CString::new(a).ok())
-        .collect();
+        let role = Role::PodInit {
+            report_fd: REPORT_FD,
+        };
+        let args: Vec<CString> = std::iter::once(OsString::from(role.process_name()))
+            .chain(role.args())
+            .filter_map(|a| CString::new(a.into_vec()).ok())
+            .collect();
         let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
         Ok(Prepared {
@@ -320,11 +320,8 @@ fn fail(report: RawFd, step: Step) -> ! {
 
 /// The init after its exec (`podrt __podrt-pod-init FD`): set up as the module
 /// says, reporting failures on descriptor `report` (the argument), then reap.
-pub fn run(report: Option<OsString>) -> ! {
-    let fd = report
-        .and_then(|r| r.to_str()?.parse::<RawFd>().ok())
-        .unwrap_or(-1);
-    become_init(fd)
+pub fn run(report: RawFd) -> ! {
+    become_init(report)
 }
 
 /// Not dumpable, an empty root, no capabilities; then close every inherited

@@ -12,12 +12,13 @@
 //! terminations. A container that ended while nobody watched is recorded with an
 //! unknown exit status unless the kernel still shows it as a zombie.
 
-use std::io::Read;
+use std::io::BufReader;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use super::output;
 use super::plan::Plan;
+use super::protocol::{self, Report};
 use super::state::ContainerState;
 use crate::cri_log::Stream;
 use crate::error::{Error, Result};
@@ -149,51 +150,44 @@ pub fn spawn(sandbox: &Sandbox, exe: &Path) -> Result<Option<Adopted>> {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let err = super::exec_supervisor(exe, &dir, write_end.as_raw_fd(), true);
-        let mut report = std::fs::File::from(write_end);
-        let _ = std::io::Write::write_fmt(
-            &mut report,
-            format_args!("error running {}: {err}\n", exe.display()),
-        );
+        let failed = Report::Failed {
+            message: format!("running {}: {err}", exe.display()),
+        };
+        let _ = protocol::send(&mut std::fs::File::from(write_end), &failed);
         // SAFETY: leave the forked child without the parent's destructors.
         unsafe { libc::_exit(1) };
     }
     drop(write_end);
-    let mut report = String::new();
-    let _ = std::fs::File::from(read_end).read_to_string(&mut report);
-    parse_report(&report).map_err(|m| failed(format!("{m} (see {})", log.display())))
+    let report = protocol::receive(&mut BufReader::new(std::fs::File::from(read_end)));
+    adopted(report).map_err(|m| failed(format!("{m} (see {})", log.display())))
 }
 
-/// Parse `ok PID START RUNNING ENDED UNKNOWN`, `leave WHY` or the supervisor's
-/// `error MESSAGE`.
-fn parse_report(report: &str) -> std::result::Result<Option<Adopted>, String> {
-    let line = report.lines().next().unwrap_or("");
-    if let Some(msg) = line.strip_prefix("error ") {
-        return Err(msg.to_string());
+/// What the new supervisor's report says: it has the pod, it left it to
+/// another, or the error.
+fn adopted(
+    report: std::result::Result<Option<Report>, protocol::Error>,
+) -> std::result::Result<Option<Adopted>, String> {
+    match report {
+        Ok(Some(Report::Adopted {
+            pid,
+            start_time,
+            running,
+            ended,
+            unknown,
+        })) => Ok(Some(Adopted {
+            supervisor: ProcRef { pid, start_time },
+            running,
+            ended,
+            unknown,
+        })),
+        Ok(Some(Report::Left { .. })) => Ok(None),
+        Ok(Some(Report::Failed { message })) => Err(message),
+        Ok(Some(Report::Ready)) => {
+            Err("the new supervisor said it was ready without taking the pod over".into())
+        }
+        Ok(None) => Err("the new supervisor died without a word".into()),
+        Err(e) => Err(e.to_string()),
     }
-    if line.starts_with("leave ") {
-        return Ok(None);
-    }
-    let mut words = line.split(' ');
-    let parsed = (words.next() == Some("ok"))
-        .then(|| {
-            let supervisor = ProcRef {
-                pid: words.next()?.parse().ok()?,
-                start_time: words.next()?.parse().ok()?,
-            };
-            let running = words.next()?.parse().ok()?;
-            let ended = words.next()?.parse().ok()?;
-            let unknown = words.next()?.parse().ok()?;
-            Some(Adopted {
-                supervisor,
-                running,
-                ended,
-                unknown,
-            })
-        })
-        .flatten();
-    parsed
-        .map(Some)
-        .ok_or_else(|| format!("the new supervisor died without a word (said {line:?})"))
 }
 
 #[cfg(test)]
@@ -201,8 +195,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reports_are_parsed() {
-        let got = parse_report("ok 42 977 2 1 1\n").unwrap().unwrap();
+    fn reports_are_understood() {
+        let got = adopted(Ok(Some(Report::Adopted {
+            pid: 42,
+            start_time: 977,
+            running: 2,
+            ended: 1,
+            unknown: 1,
+        })))
+        .unwrap()
+        .unwrap();
         assert_eq!(
             (got.supervisor, got.running, got.ended, got.unknown),
             (
@@ -215,12 +217,26 @@ mod tests {
                 1
             )
         );
-        assert!(parse_report("ok 42 977 2 1\n").is_err());
-        assert_eq!(parse_report("leave supervisor pid 7 has it\n"), Ok(None));
-        assert_eq!(parse_report("error no plan\n").unwrap_err(), "no plan");
-        assert!(parse_report("")
+        let left = Report::Left {
+            why: "supervisor pid 7 has it".into(),
+        };
+        assert_eq!(adopted(Ok(Some(left))), Ok(None));
+        let failed = Report::Failed {
+            message: "no plan".into(),
+        };
+        assert_eq!(adopted(Ok(Some(failed))).unwrap_err(), "no plan");
+        assert!(adopted(Ok(None))
             .unwrap_err()
             .contains("died without a word"));
-        assert!(parse_report("ok x").is_err());
+        assert!(adopted(Ok(Some(Report::Ready))).is_err());
+        // What a supervisor of another podrt release says.
+        let old = protocol::decode::<Report>("ok 42 977 2 1 1").map(Some);
+        assert!(adopted(old)
+            .unwrap_err()
+            .contains("not a podrt protocol message"));
+        let newer = protocol::decode::<Report>(r#"{"v":2,"report":"adopted"}"#).map(Some);
+        assert!(adopted(newer)
+            .unwrap_err()
+            .contains("speaks protocol version 2, this podrt speaks 1"));
     }
 }

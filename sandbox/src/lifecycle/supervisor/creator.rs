@@ -1,62 +1,37 @@
 //! Making and starting containers for the supervisor, in a process of its own: the
 //! supervisor forks (and, given the podrt binary, execs) a short-lived creator that
-//! builds each container and starts it, reports one line per container, and exits.
-//! The container's process, orphaned, is adopted by the supervisor (a child
+//! reads its work, one [`WorkItem`] per line on stdin, builds each container and
+//! starts it, writes one [`Outcome`] per container on stdout, and exits. The
+//! container's process, orphaned, is adopted by the supervisor (a child
 //! subreaper), which so stays the parent of every container while never loading the
 //! creation code itself.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use super::plan::Plan;
+use super::protocol::{self, Outcome, WorkItem};
 use crate::image::ImageStore;
 use crate::pod;
+use crate::proc::roles::Role;
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
-/// A container to make, with the write ends of its stdout and stderr pipes.
-#[derive(Debug, Clone)]
-pub struct Item {
-    /// Container name.
-    pub name: String,
-    /// Its stdout.
-    pub out: RawFd,
-    /// Its stderr.
-    pub err: RawFd,
-}
-
-/// What became of one [`Item`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Created and started.
-    Started {
-        /// Container name.
-        name: String,
-        /// Host PID of its process.
-        pid: i32,
-        /// Its cgroup path.
-        cgroup: String,
-    },
-    /// Not made; why.
-    Failed {
-        /// Container name.
-        name: String,
-        /// The error, one line.
-        message: String,
-    },
-}
-
-/// Run a creator for `items` and wait for it. Items it did not report on are
-/// returned as failed.
-pub fn run(plan: &Plan, items: &[Item]) -> Vec<Outcome> {
-    let outcomes = match spawn_and_read(plan, items) {
-        Ok(text) => parse(&text),
-        Err(e) => Vec::from([Outcome::Failed {
-            name: String::new(),
+/// Run a creator for `items` and wait for it: one outcome per item, in their
+/// order. Items it did not report on are returned as failed.
+pub fn run(plan: &Plan, items: &[WorkItem]) -> Vec<Outcome> {
+    let outcomes = spawn_and_read(plan, items).unwrap_or_else(|e| {
+        Vec::from([Outcome::Aborted {
             message: format!("running the container creator: {e}"),
-        }]),
-    };
+        }])
+    });
+    per_item(items, &outcomes)
+}
+
+/// The creator's `outcomes` matched to `items` by name; an item without one of
+/// its own failed with the first failure the creator reported.
+fn per_item(items: &[WorkItem], outcomes: &[Outcome]) -> Vec<Outcome> {
     items
         .iter()
         .map(|it| {
@@ -66,6 +41,7 @@ pub fn run(plan: &Plan, items: &[Item]) -> Vec<Outcome> {
                     Outcome::Started { name, .. } | Outcome::Failed { name, .. } => {
                         *name == it.name
                     }
+                    Outcome::Aborted { .. } => false,
                 })
                 .cloned()
                 .unwrap_or_else(|| Outcome::Failed {
@@ -73,8 +49,10 @@ pub fn run(plan: &Plan, items: &[Item]) -> Vec<Outcome> {
                     message: outcomes
                         .iter()
                         .find_map(|o| match o {
-                            Outcome::Failed { message, .. } => Some(message.clone()),
-                            _ => None,
+                            Outcome::Failed { message, .. } | Outcome::Aborted { message } => {
+                                Some(message.clone())
+                            }
+                            Outcome::Started { .. } => None,
                         })
                         .unwrap_or_else(|| "the container creator died without a report".into()),
                 })
@@ -82,12 +60,13 @@ pub fn run(plan: &Plan, items: &[Item]) -> Vec<Outcome> {
         .collect()
 }
 
-fn spawn_and_read(plan: &Plan, items: &[Item]) -> std::io::Result<String> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
-    let args: Vec<String> = items
-        .iter()
-        .map(|i| format!("{}:{}:{}", i.name, i.out, i.err))
-        .collect();
+/// Fork the creator, hand it `items` and read what it says, to its end. A line
+/// that is not an outcome becomes an [`Outcome::Aborted`] saying so.
+fn spawn_and_read(plan: &Plan, items: &[WorkItem]) -> std::io::Result<Vec<Outcome>> {
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from);
+    let (r, w) = pipe()?;
+    // The work goes on the exec'd creator's stdin; a fork that stays has it already.
+    let (work_r, work_w) = pipe()?;
     // SAFETY: fork of the supervisor, a single-threaded process.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -95,83 +74,113 @@ fn spawn_and_read(plan: &Plan, items: &[Item]) -> std::io::Result<String> {
     }
     if pid == 0 {
         drop(r);
-        // SAFETY: plain descriptor operations on descriptors we hold.
-        unsafe {
-            libc::dup2(w.as_raw_fd(), 1);
-            for i in items {
-                libc::fcntl(i.out, libc::F_SETFD, 0);
-                libc::fcntl(i.err, libc::F_SETFD, 0);
-            }
-        }
-        if let Some(exe) = &plan.helper_exe {
-            use std::os::unix::process::CommandExt;
-            let err = std::process::Command::new(exe)
-                .arg0("podrt-create")
-                .arg(crate::proc::roles::CREATE)
-                .arg(&plan.pod_dir)
-                .args(&args)
-                .exec();
-            let _ = writeln!(std::io::stdout(), "error - exec {}: {err}", exe.display());
-        } else {
-            create_items(&plan.pod_dir, items, &mut std::io::stdout());
-        }
-        // SAFETY: leave the forked child without running the parent's destructors.
-        unsafe { libc::_exit(0) };
+        drop(work_w);
+        creator_child(plan, items, w, work_r);
     }
     drop(w);
-    let mut text = String::new();
-    let _ = std::fs::File::from(r).read_to_string(&mut text);
+    drop(work_r);
+    if plan.helper_exe.is_some() {
+        // Written after the fork: the creator reads it all before it writes
+        // anything, so a batch larger than the pipe cannot block either side. A
+        // creator that could not exec closes its end early: its outcome says why.
+        let mut work = std::fs::File::from(work_w);
+        for item in items {
+            if protocol::send(&mut work, item).is_err() {
+                break;
+            }
+        }
+    } else {
+        drop(work_w);
+    }
+    let outcomes = protocol::receive_all::<Outcome>(&mut BufReader::new(std::fs::File::from(r)))
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|e| Outcome::Aborted {
+                message: e.to_string(),
+            })
+        })
+        .collect();
     let mut status = 0;
     // SAFETY: waitpid on the child we forked.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    Ok(text)
+    Ok(outcomes)
 }
 
-/// Parse `name:out:err` arguments of a creator.
-pub fn parse_items(args: &[String]) -> Vec<Item> {
-    args.iter()
-        .filter_map(|a| {
-            let mut parts = a.rsplitn(3, ':');
-            let err = parts.next()?.parse().ok()?;
-            let out = parts.next()?.parse().ok()?;
-            let name = parts.next()?.to_string();
-            Some(Item { name, out, err })
-        })
-        .collect()
+/// The forked creator: with its outcomes going to `out`, exec the podrt binary
+/// as [`Role::Create`] reading `work`, or (without the binary) do the work here.
+fn creator_child(plan: &Plan, items: &[WorkItem], out: OwnedFd, work: OwnedFd) -> ! {
+    // SAFETY: plain descriptor operations on descriptors we hold: stdout becomes
+    // the outcome pipe (dup2 leaves it open across exec), and the containers'
+    // output descriptors are kept open across exec.
+    unsafe {
+        libc::dup2(out.as_raw_fd(), 1);
+        for i in items {
+            libc::fcntl(i.stdout_fd, libc::F_SETFD, 0);
+            libc::fcntl(i.stderr_fd, libc::F_SETFD, 0);
+        }
+    }
+    let mut stdout = std::io::stdout();
+    if let Some(exe) = &plan.helper_exe {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: dup2 of a descriptor we hold onto stdin, open across exec.
+        unsafe { libc::dup2(work.as_raw_fd(), 0) };
+        let role = Role::Create {
+            pod_dir: plan.pod_dir.clone(),
+        };
+        let err = role.command(exe).exec();
+        let aborted = Outcome::Aborted {
+            message: format!("exec {}: {err}", exe.display()),
+        };
+        let _ = protocol::send(&mut stdout, &aborted);
+    } else {
+        create_items(&plan.pod_dir, items, &mut stdout);
+    }
+    let _ = stdout.flush();
+    // SAFETY: leave the forked child without running the parent's destructors.
+    unsafe { libc::_exit(0) };
 }
 
-fn parse(text: &str) -> Vec<Outcome> {
-    text.lines()
-        .filter_map(|l| {
-            let mut words = l.splitn(3, ' ');
-            match words.next()? {
-                "ok" => {
-                    let name = words.next()?.to_string();
-                    let mut rest = words.next()?.split(' ');
-                    let pid = rest.next()?.parse().ok()?;
-                    let cgroup = rest.next()?.to_string();
-                    Some(Outcome::Started { name, pid, cgroup })
-                }
-                "error" => Some(Outcome::Failed {
-                    name: words.next()?.to_string(),
-                    message: words.next().unwrap_or("").to_string(),
-                }),
-                _ => None,
-            }
-        })
-        .collect()
+/// The creator role ([`Role::Create`]): read the work on stdin, to its end, and do
+/// it ([`create_items`]), the outcomes on stdout. Returns the exit status.
+pub fn create_role(pod_dir: &Path) -> i32 {
+    let work = protocol::receive_all::<WorkItem>(&mut std::io::stdin().lock());
+    // What the containers and hooks made here inherit: /dev/null, not a spent pipe.
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        // SAFETY: dup2 onto stdin of a descriptor we hold.
+        unsafe { libc::dup2(null.as_raw_fd(), 0) };
+    }
+    let mut stdout = std::io::stdout().lock();
+    let items: Result<Vec<WorkItem>, protocol::Error> = work.into_iter().collect();
+    let code = match items {
+        Ok(items) => {
+            create_items(pod_dir, &items, &mut stdout);
+            0
+        }
+        Err(e) => {
+            let aborted = Outcome::Aborted {
+                message: e.to_string(),
+            };
+            let _ = protocol::send(&mut stdout, &aborted);
+            1
+        }
+    };
+    let _ = stdout.flush();
+    code
 }
 
 /// The creator's work: under the pod's lock, (re)create each container with the
-/// given output descriptors and start them, reporting `ok NAME PID CGROUP` or
-/// `error NAME MESSAGE` per line on `out`.
-pub fn create_items(pod_dir: &Path, items: &[Item], out: &mut dyn Write) {
+/// given output descriptors and start them, writing one [`Outcome`] per container
+/// on `out` ([`Outcome::Aborted`] if it could do none).
+pub fn create_items(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) {
     if let Err(e) = try_create(pod_dir, items, out) {
-        let _ = writeln!(out, "error - {}", one_line(&e.to_string()));
+        let aborted = Outcome::Aborted {
+            message: one_line(&e.to_string()),
+        };
+        let _ = protocol::send(out, &aborted);
     }
 }
 
-fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Result<()> {
+fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate::Result<()> {
     let mut sandbox = Sandbox::at(pod_dir)?;
     let root = sandbox.paths.root.clone();
     let _lock = sandbox.lock()?;
@@ -206,7 +215,11 @@ fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Res
             )
             .find(|(c, _, _)| c.name == item.name);
         let Some((container, field, init)) = found else {
-            let _ = writeln!(out, "error {} no such container in the pod", item.name);
+            let failed = Outcome::Failed {
+                name: item.name.clone(),
+                message: "no such container in the pod".into(),
+            };
+            let _ = protocol::send(out, &failed);
             continue;
         };
         let resources = valid
@@ -223,11 +236,15 @@ fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Res
             init,
             &resources,
             &images,
-            Some((item.out, item.err)),
+            Some((item.stdout_fd, item.stderr_fd)),
         ) {
             Ok(record) => made.push((item.name.clone(), record.id)),
             Err(e) => {
-                let _ = writeln!(out, "error {} {}", item.name, one_line(&e.in_container()));
+                let failed = Outcome::Failed {
+                    name: item.name.clone(),
+                    message: one_line(&e.in_container()),
+                };
+                let _ = protocol::send(out, &failed);
             }
         }
     }
@@ -236,10 +253,11 @@ fn try_create(pod_dir: &Path, items: &[Item], out: &mut dyn Write) -> crate::Res
             Ok(pid) => {
                 post_start(&sandbox, &spec, &name);
                 let cgroup = format!("{}/{id}", sandbox.record.cgroup_parent);
-                let _ = writeln!(out, "ok {name} {pid} {cgroup}");
+                let _ = protocol::send(out, &Outcome::Started { name, pid, cgroup });
             }
             Err(e) => {
-                let _ = writeln!(out, "error {name} {}", one_line(&e.to_string()));
+                let message = one_line(&e.to_string());
+                let _ = protocol::send(out, &Outcome::Failed { name, message });
             }
         }
     }
@@ -285,28 +303,53 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn item(name: &str) -> WorkItem {
+        WorkItem {
+            name: name.into(),
+            stdout_fd: 5,
+            stderr_fd: 6,
+        }
+    }
+
     #[test]
-    fn reports_and_arguments_round_trip() {
-        let items = parse_items(&["web:5:6".into(), "a:b:7:8".into(), "bad".into()]);
-        assert_eq!(items.len(), 2);
-        assert_eq!(
-            (items[1].name.as_str(), items[1].out, items[1].err),
-            ("a:b", 7, 8)
-        );
-        let got = parse("ok web 42 /podrt/pod1/abc\nerror db image not found: x\njunk\n");
+    fn each_item_gets_its_outcome_or_the_first_failure() {
+        let started = Outcome::Started {
+            name: "web".into(),
+            pid: 42,
+            cgroup: "/podrt/pod1/abc".into(),
+        };
+        let aborted = Outcome::Aborted {
+            message: "the pod is being deleted".into(),
+        };
+        let got = per_item(&[item("db"), item("web")], &[started.clone(), aborted]);
         assert_eq!(
             got,
             [
-                Outcome::Started {
-                    name: "web".into(),
-                    pid: 42,
-                    cgroup: "/podrt/pod1/abc".into()
-                },
                 Outcome::Failed {
                     name: "db".into(),
-                    message: "image not found: x".into()
+                    message: "the pod is being deleted".into()
                 },
+                started.clone()
             ]
+        );
+        let got = per_item(&[item("db")], &[started]);
+        assert_eq!(
+            got,
+            [Outcome::Failed {
+                name: "db".into(),
+                message: "the container creator died without a report".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_creator_without_its_pod_aborts_saying_why() {
+        let mut out = Vec::new();
+        create_items(Path::new("/nonexistent/pods/p"), &[item("web")], &mut out);
+        let said = protocol::receive_all::<Outcome>(&mut out.as_slice());
+        assert!(
+            matches!(&said[..], [Ok(Outcome::Aborted { message })] if message.contains("/nonexistent")),
+            "{said:?}"
         );
     }
 }

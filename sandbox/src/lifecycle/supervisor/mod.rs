@@ -3,10 +3,11 @@
 //! (`supervisor.json`) and, given the podrt binary, re-executes it so the long-lived
 //! process holds none of the creation code. Then ([`run`]) it runs the init
 //! containers one by one and the app containers, each made by a short-lived creator
-//! process ([`creator`]), sends `apply` a one-line report ("ok" or "error ..."),
-//! detaches, writes the containers' output as CRI logs, records every termination
-//! ([`state`]) and restarts per `restartPolicy` ([`policy`]). Commands reach it on
-//! its socket ([`control`]).
+//! process ([`creator`]), sends `apply` one [`Report`] on a pipe (`ready`, or
+//! `failed` with the error), detaches, writes the containers' output as CRI logs,
+//! records every termination ([`state`]) and restarts per `restartPolicy`
+//! ([`policy`]). Commands reach it on its socket ([`control`]). Every message
+//! between these processes is one line of the versioned [`protocol`].
 
 pub mod adopt;
 pub mod control;
@@ -16,11 +17,12 @@ pub mod output;
 pub mod phase;
 pub mod plan;
 pub mod policy;
+pub mod protocol;
 pub mod run;
 pub mod state;
 pub mod terminator;
 
-use std::io::{Read, Write};
+use std::io::BufReader;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -32,12 +34,13 @@ use crate::error::{Error, Result};
 use crate::manifest::ValidPod;
 use crate::pod::{self, Options};
 use crate::proc::detach::Forked;
-use crate::proc::roles::{close_inherited, ADOPT, SUPERVISE};
+use crate::proc::roles::{close_inherited, Role};
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
 pub use plan::Plan;
 pub use policy::RestartPolicy;
+use protocol::Report;
 
 /// Create the pod through a forked supervisor and return once every container
 /// runs (init containers having run to completion first), or with the error that
@@ -60,55 +63,67 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
         supervisor_main(opts, manifest, valid, &uid, write_end);
     }
     drop(write_end);
-    let mut report = String::new();
-    let mut reader = std::fs::File::from(read_end);
-    let _ = reader.read_to_string(&mut report);
-    if report.starts_with("ok") {
-        // Created: every app container was started (or the pod failed for good in
-        // its init containers). Record it, unless a delete got there first.
-        let mut s = ours().ok_or_else(|| Error::Create {
-            pod: valid.name.clone(),
-            message: "the pod was deleted while it was being created".into(),
-        })?;
-        // The supervisor marked it before it said ok; this only covers a failed write.
-        if s.record.stage == PodStage::Creating {
-            s.mark_created()?;
+    let report = protocol::receive::<Report>(&mut BufReader::new(std::fs::File::from(read_end)));
+    match report {
+        Ok(Some(Report::Ready)) => {
+            // Created: every app container was started (or the pod failed for good
+            // in its init containers). Record it, unless a delete got there first.
+            let mut s = ours().ok_or_else(|| Error::Create {
+                pod: valid.name.clone(),
+                message: "the pod was deleted while it was being created".into(),
+            })?;
+            // The supervisor marked it before it said so; this only covers a failed
+            // write.
+            if s.record.stage == PodStage::Creating {
+                s.mark_created()?;
+            }
+            Ok(s)
         }
-        return Ok(s);
-    }
-    if let Some(msg) = report.strip_prefix("error ") {
-        // The supervisor has stopped; remove what it made.
-        if let Some(mut s) = ours() {
-            if let Ok(_lock) = s.lock() {
-                if s.record.stage == PodStage::Creating {
-                    pod::stop_pod_sandbox(&s, Duration::ZERO);
-                    pod::remove_pod_sandbox(&mut s);
+        Ok(Some(Report::Failed { message })) => {
+            // The supervisor has stopped; remove what it made.
+            if let Some(mut s) = ours() {
+                if let Ok(_lock) = s.lock() {
+                    if s.record.stage == PodStage::Creating {
+                        pod::stop_pod_sandbox(&s, Duration::ZERO);
+                        pod::remove_pod_sandbox(&mut s);
+                    }
                 }
             }
+            Err(Error::Create {
+                pod: valid.name.clone(),
+                message: message.trim().to_string(),
+            })
         }
-        return Err(Error::Create {
-            pod: valid.name.clone(),
-            message: msg.trim().to_string(),
-        });
+        Ok(None) => Err(vanished(opts, valid, &uid, None)),
+        Ok(Some(other)) => {
+            let said = format!("the pod's supervisor sent {other:?} instead of a creation report");
+            Err(vanished(opts, valid, &uid, Some(said)))
+        }
+        Err(e) => Err(vanished(opts, valid, &uid, Some(e.to_string()))),
     }
-    // The supervisor died without a word: killed by a `delete` racing the creation,
-    // or crashed. Clean up whatever it left.
-    // Under the pod's lock: a `delete` holds it while it stops the supervisor and
-    // marks the pod Deleting, and then removes the pod itself.
-    let message = match ours() {
+}
+
+/// The supervisor stopped without a creation report: killed by a `delete` racing
+/// the creation, or crashed (`said`: what it sent instead, if anything). Clean up
+/// whatever it left, under the pod's lock: a `delete` holds it while it stops the
+/// supervisor and marks the pod Deleting, and then removes the pod itself.
+fn vanished(opts: &Options, valid: &ValidPod, uid: &str, said: Option<String>) -> Error {
+    let message = match Sandbox::by_uid(&opts.root, uid) {
         Some(mut s) => match s.lock() {
             Ok(_lock) if s.record.stage == PodStage::Creating => {
                 pod::remove_pod_sandbox(&mut s);
-                "the pod's supervisor died while creating it (see the kernel log)"
+                said.unwrap_or_else(|| {
+                    "the pod's supervisor died while creating it (see the kernel log)".into()
+                })
             }
-            _ => "the pod was deleted while it was being created",
+            _ => "the pod was deleted while it was being created".into(),
         },
-        None => "the pod was deleted while it was being created",
+        None => "the pod was deleted while it was being created".into(),
     };
-    Err(Error::Create {
+    Error::Create {
         pod: valid.name.clone(),
-        message: message.into(),
-    })
+        message,
+    }
 }
 
 /// The forked supervisor: make the sandbox, hand over to the small supervisor.
@@ -130,8 +145,10 @@ fn supervisor_main(
     let (sandbox, plan) = match prepare(&opts, manifest, valid, uid) {
         Ok(x) => x,
         Err(e) => {
-            use std::io::Write;
-            let _ = writeln!(report, "error {e}");
+            let failed = Report::Failed {
+                message: e.to_string(),
+            };
+            let _ = protocol::send(&mut report, &failed);
             std::process::exit(1);
         }
     };
@@ -169,12 +186,12 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
     Ok((sandbox, plan))
 }
 
-/// The supervisor role ([`crate::proc::roles::SUPERVISE`]): supervise the pod at
+/// The supervisor role ([`Role::Supervise`]): supervise the pod at
 /// `pod_dir` from its plan, reporting on descriptor `report` (to `apply` for a new
 /// pod, or to the command that found the pod's supervisor dead when `adopting`).
 /// Returns the process's exit status.
-pub fn supervise(pod_dir: &Path, report: Option<i32>, adopting: bool) -> i32 {
-    close_inherited(report);
+pub fn supervise(pod_dir: &Path, report: RawFd, adopting: bool) -> i32 {
+    close_inherited(Some(report));
     // SAFETY: prctl with a pointer to a NUL-terminated constant.
     unsafe {
         libc::prctl(
@@ -185,28 +202,27 @@ pub fn supervise(pod_dir: &Path, report: Option<i32>, adopting: bool) -> i32 {
             0,
         )
     };
-    let mut report = report.map(|fd| {
-        // Not inherited by the processes we start: `apply` reads to the end.
-        // SAFETY: fcntl on the descriptor handed to us.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        // SAFETY: the descriptor number was handed to us by the process that exec'd
-        // us for exactly this; we take ownership of it once.
-        unsafe { std::fs::File::from_raw_fd(fd) }
-    });
+    // Not inherited by the processes we start: the pipe ends with our report.
+    // SAFETY: fcntl on the descriptor handed to us.
+    unsafe { libc::fcntl(report, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // SAFETY: the descriptor number was handed to us by the process that exec'd us
+    // for exactly this; we take ownership of it once.
+    let mut report = unsafe { std::fs::File::from_raw_fd(report) };
     let plan = match Plan::load(&pod_dir.join("supervisor.json")) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("podrt supervisor: {e}");
-            if let Some(r) = report.as_mut() {
-                let _ = writeln!(r, "error {e}");
-            }
+            let failed = Report::Failed {
+                message: e.to_string(),
+            };
+            let _ = protocol::send(&mut report, &failed);
             return 1;
         }
     };
     let mut supervisor = if adopting {
-        run::Supervisor::adopting(plan, report)
+        run::Supervisor::adopting(plan, Some(report))
     } else {
-        run::Supervisor::new(plan, report)
+        run::Supervisor::new(plan, Some(report))
     };
     supervisor.run()
 }
@@ -221,13 +237,11 @@ pub(crate) fn exec_supervisor(
 ) -> std::io::Error {
     // SAFETY: fcntl on a descriptor we hold: keep it open across exec.
     unsafe { libc::fcntl(report, libc::F_SETFD, 0) };
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg0("podrt-supervisor")
-        .arg(SUPERVISE)
-        .arg(pod_dir)
-        .arg(report.to_string());
-    if adopting {
-        cmd.arg(ADOPT);
+    Role::Supervise {
+        pod_dir: pod_dir.to_path_buf(),
+        report_fd: report,
+        adopting,
     }
-    cmd.exec()
+    .command(exe)
+    .exec()
 }

@@ -7,7 +7,6 @@
 //! the earliest restart due.
 
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ use podrt_runtime::private_fs;
 
 use super::adopt;
 use super::control;
-use super::creator::{self, Item, Outcome};
+use super::creator;
 use super::exit::{self, Exit};
 use super::output;
 use super::phase::{self, Event, Phase, Rules, Then};
@@ -27,6 +26,7 @@ use super::plan::Plan;
 use super::policy::Backoff;
 #[cfg(test)]
 use super::policy::RestartPolicy;
+use super::protocol::{self, Outcome, Reply, Report, Request, WorkItem};
 use super::state::{ContainerState, State};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
@@ -135,7 +135,7 @@ impl Supervisor {
     }
 
     /// A supervisor that takes the pod over from a dead one ([`super::adopt`]),
-    /// reporting `ok PID RUNNING ENDED UNKNOWN` to `report` once it has.
+    /// reporting [`Report::Adopted`] to `report` once it has.
     pub fn adopting(plan: Plan, report: Option<File>) -> Supervisor {
         let mut s = Supervisor::new(plan, report);
         s.adopting = true;
@@ -157,20 +157,20 @@ impl Supervisor {
         }
     }
 
-    /// Tell `apply` how creation ended. Before an `ok`, the pod is marked made in
-    /// its record: were `apply` killed now, the pod is whole, and nothing may
-    /// take it for a creation that was interrupted.
-    fn send_report(&mut self, line: &str) {
-        if self.report.is_some() && line == "ok" {
+    /// Tell `apply` how creation ended. Before [`Report::Ready`], the pod is
+    /// marked made in its record: were `apply` killed now, the pod is whole, and
+    /// nothing may take it for a creation that was interrupted.
+    fn send_report(&mut self, report: Report) {
+        if self.report.is_some() && report == Report::Ready {
             self.mark_created();
         }
-        self.report_line(line);
+        self.report(report);
     }
 
-    /// Send the one report line, once.
-    fn report_line(&mut self, line: &str) {
+    /// Send the one report, once.
+    fn report(&mut self, report: Report) {
         if let Some(mut r) = self.report.take() {
-            let _ = writeln!(r, "{line}");
+            let _ = protocol::send(&mut r, &report);
         }
     }
 
@@ -202,39 +202,46 @@ impl Supervisor {
         self.stop_others();
     }
 
-    /// Answer one request on the control socket.
+    /// Answer the requests waiting on the control socket.
     fn serve(&mut self, listener: &std::os::unix::net::UnixListener) {
         while let Ok((conn, _)) = listener.accept() {
-            let answer = match control::read_request(&conn).as_deref() {
-                Some("status") => {
-                    let map: std::collections::BTreeMap<&str, &ContainerState> = self
-                        .slots
-                        .iter()
-                        .map(|s| (s.name.as_str(), &s.state))
-                        .collect();
-                    serde_json::to_string(&map).unwrap_or_else(|e| format!("error {e}"))
-                }
-                Some(req) if req.starts_with("terminate ") => {
-                    let ms = req["terminate ".len()..]
-                        .trim()
-                        .parse::<u64>()
-                        .unwrap_or(30_000);
-                    self.stop_restarts();
-                    // One terminator at a time; a delete after one has died (with
-                    // the command that asked for it) starts a new one.
-                    if self.terminator.is_none() {
-                        self.terminator = terminator::spawn(&self.plan, Duration::from_millis(ms));
-                    }
-                    "ok".to_string()
-                }
-                Some("terminating") => {
-                    self.stop_restarts();
-                    "ok".to_string()
-                }
-                Some(other) => format!("error unknown request {other:?}"),
+            let reply = match control::read_request(&conn) {
+                Some(Ok(request)) => self.answer(request),
+                // One this supervisor cannot read (another podrt release's): the
+                // error says so.
+                Some(Err(e)) => Reply::Error {
+                    message: e.to_string(),
+                },
                 None => continue,
             };
-            control::reply(&conn, &answer);
+            control::reply(&conn, &reply);
+        }
+    }
+
+    /// Carry out one request.
+    fn answer(&mut self, request: Request) -> Reply {
+        match request {
+            Request::Status => Reply::Status {
+                containers: self
+                    .slots
+                    .iter()
+                    .map(|s| (s.name.clone(), s.state.clone()))
+                    .collect(),
+            },
+            Request::Terminate { grace_ms } => {
+                self.stop_restarts();
+                // One terminator at a time; a delete after one has died (with the
+                // command that asked for it) starts a new one.
+                if self.terminator.is_none() {
+                    self.terminator =
+                        terminator::spawn(&self.plan, Duration::from_millis(grace_ms));
+                }
+                Reply::Ok
+            }
+            Request::Terminating => {
+                self.stop_restarts();
+                Reply::Ok
+            }
         }
     }
 
@@ -248,7 +255,9 @@ impl Supervisor {
         {
             Ok(s) => s,
             Err(e) => {
-                self.send_report(&format!("error creating a signalfd: {e}"));
+                self.send_report(Report::Failed {
+                    message: format!("creating a signalfd: {e}"),
+                });
                 return 1;
             }
         };
@@ -283,7 +292,7 @@ impl Supervisor {
             }
             self.reap();
             if self.slots.iter().all(Slot::finished) {
-                self.send_report("ok");
+                self.send_report(Report::Ready);
                 // Nothing of the pod will run again: no successor is needed.
                 let done = crate::state::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
                 if let Err(e) = private_fs::write(&done, b"") {
@@ -351,12 +360,14 @@ impl Supervisor {
     /// Record ourselves as the pod's supervisor ([`adopt::claim`]); `None` (the
     /// command told) if the pod is not ours to take over.
     fn claim(&mut self) -> Option<crate::proc::identity::ProcRef> {
-        let why = match adopt::claim(&self.plan.pod_dir) {
+        let report = match adopt::claim(&self.plan.pod_dir) {
             Ok(adopt::Claim::Ours(me)) => return Some(me),
-            Ok(adopt::Claim::Leave(why)) => format!("leave {why}"),
-            Err(e) => format!("error {e}"),
+            Ok(adopt::Claim::Leave(why)) => Report::Left { why },
+            Err(e) => Report::Failed {
+                message: e.to_string(),
+            },
         };
-        self.report_line(&why);
+        self.report(report);
         None
     }
 
@@ -368,7 +379,9 @@ impl Supervisor {
         let resumed = match adopt::resume(&self.plan) {
             Ok(r) => r,
             Err(e) => {
-                self.report_line(&format!("error {e}"));
+                self.report(Report::Failed {
+                    message: e.to_string(),
+                });
                 return false;
             }
         };
@@ -421,12 +434,13 @@ impl Supervisor {
         }
         let running = self.slots.iter().filter(|s| s.watch.is_some()).count();
         let unknown = seen.iter().filter(|(_, e)| *e == Exit::Unknown).count();
-        self.report_line(&format!(
-            "ok {} {} {running} {} {unknown}",
-            me.pid,
-            me.start_time,
-            seen.len()
-        ));
+        self.report(Report::Adopted {
+            pid: me.pid,
+            start_time: me.start_time,
+            running,
+            ended: seen.len(),
+            unknown,
+        });
         for (i, exit) in seen {
             self.ended(i, exit);
         }
@@ -465,11 +479,11 @@ impl Supervisor {
         }
         let failed = self.start(&targets);
         if next_init.is_none() && failed.is_none() {
-            self.send_report("ok");
+            self.send_report(Report::Ready);
         }
         match failed {
-            Some(msg) if self.report.is_some() => {
-                self.send_report(&format!("error {msg}"));
+            Some(message) if self.report.is_some() => {
+                self.send_report(Report::Failed { message });
                 false
             }
             _ => true,
@@ -503,10 +517,10 @@ impl Supervisor {
                     return Some(message);
                 }
             };
-            items.push(Item {
+            items.push(WorkItem {
                 name: name.clone(),
-                out: out.writer.as_raw_fd(),
-                err: err.writer.as_raw_fd(),
+                stdout_fd: out.writer.as_raw_fd(),
+                stderr_fd: err.writer.as_raw_fd(),
             });
             ends.push((i, out, err, dir.join("log")));
         }
@@ -536,7 +550,7 @@ impl Supervisor {
                         }
                     }
                 }
-                Outcome::Failed { message, .. } => {
+                Outcome::Failed { message, .. } | Outcome::Aborted { message } => {
                     first_error
                         .get_or_insert(format!("container {}: {message}", self.slots[i].name));
                     self.start_failed(i, &message);
@@ -650,10 +664,10 @@ impl Supervisor {
         self.save(i);
         match phase::after_exit(rules.init, exit_code, restarting, rules.terminating) {
             Then::Nothing => {}
-            Then::ReportMade => self.send_report("ok"),
+            Then::ReportMade => self.send_report(Report::Ready),
             Then::FailPod => {
                 self.stop_others();
-                self.send_report("ok");
+                self.send_report(Report::Ready);
             }
             Then::NextPhase => {
                 self.start_next_phase();

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::plan::Plan;
+use crate::proc::roles::Role;
 
 /// Carry out the pod's graceful termination ([`crate::lifecycle::terminate`]) in a process of
 /// its own, a child of ours that goes on even if we are killed meanwhile. Its PID,
@@ -18,12 +19,11 @@ pub fn spawn(plan: &Plan, grace: Duration) -> Option<i32> {
     }
     if let Some(exe) = &plan.helper_exe {
         use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(exe)
-            .arg0("podrt-terminate")
-            .arg(crate::proc::roles::TERMINATE)
-            .arg(&plan.pod_dir)
-            .arg(grace.as_millis().to_string())
-            .exec();
+        let role = Role::Terminate {
+            pod_dir: plan.pod_dir.clone(),
+            grace,
+        };
+        let err = role.command(exe).exec();
         eprintln!("running {} to terminate the pod: {err}", exe.display());
     } else {
         terminate_pod_at(&plan.pod_dir, grace);
