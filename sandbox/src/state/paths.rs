@@ -24,6 +24,19 @@ impl PodPaths {
         }
     }
 
+    /// The paths of the pod whose directory is `dir` (`<root>/pods/<uid>`), for a
+    /// process handed only that directory (the supervisor and its helpers).
+    pub fn of_dir(dir: &Path) -> PodPaths {
+        PodPaths {
+            root: dir
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("/"))
+                .to_path_buf(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// `pod.json`: the manifest, podrt's record and the last known status.
     pub fn record(&self) -> PathBuf {
         self.dir.join("pod.json")
@@ -144,4 +157,23 @@ pub fn userns_range(root: &Path, index: u32) -> PathBuf {
 /// while one is given back, so a file judged stale is the file removed.
 pub fn userns_lock(root: &Path) -> PathBuf {
     root.join("userns.lock")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_paths_of_a_pod_directory_are_those_of_its_root_and_uid() {
+        let root = Path::new("/run/podrt-x");
+        let made = PodPaths::new(root, "u1");
+        let found = PodPaths::of_dir(&made.dir);
+        assert_eq!(found.root, made.root);
+        assert_eq!(found.dir, made.dir);
+        assert_eq!(found.container_state("c"), made.container_state("c"));
+        assert_eq!(
+            found.log("c"),
+            Path::new("/run/podrt-x/pods/u1/containers/c/log")
+        );
+    }
 }

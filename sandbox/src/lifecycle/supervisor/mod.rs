@@ -208,7 +208,7 @@ pub fn supervise(pod_dir: &Path, report: RawFd, adopting: bool) -> i32 {
     // SAFETY: the descriptor number was handed to us by the process that exec'd us
     // for exactly this; we take ownership of it once.
     let mut report = unsafe { std::fs::File::from_raw_fd(report) };
-    let plan = match Plan::load(&pod_dir.join("supervisor.json")) {
+    let plan = match Plan::load(&crate::state::paths::PodPaths::of_dir(pod_dir).supervisor_plan()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("podrt supervisor: {e}");

@@ -31,6 +31,7 @@ use super::state::{ContainerState, State};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
 use crate::proc::pidfd::Watched;
+use crate::state::paths::PodPaths;
 
 /// How often the supervisor drops the clean code pages it touched.
 const TRIM_EVERY: Duration = Duration::from_secs(30);
@@ -143,11 +144,7 @@ impl Supervisor {
     }
 
     fn state_path(&self, name: &str) -> PathBuf {
-        self.plan
-            .pod_dir
-            .join("containers")
-            .join(name)
-            .join("state.json")
+        PodPaths::of_dir(&self.plan.pod_dir).container_state(name)
     }
 
     fn save(&self, i: usize) {
@@ -182,7 +179,8 @@ impl Supervisor {
     }
 
     fn terminating(&mut self) -> bool {
-        self.terminating = self.terminating || self.plan.pod_dir.join("terminating").exists();
+        self.terminating =
+            self.terminating || PodPaths::of_dir(&self.plan.pod_dir).terminating().exists();
         self.terminating
     }
 
@@ -496,7 +494,8 @@ impl Supervisor {
         let mut ends = Vec::new();
         for &i in targets {
             let name = &self.slots[i].name;
-            let dir = self.plan.pod_dir.join("containers").join(name);
+            let paths = PodPaths::of_dir(&self.plan.pod_dir);
+            let dir = paths.container(name);
             let channels = private_fs::create_dir_all(&dir).and_then(|()| {
                 Ok((
                     output::create(&output::fifo_path(&dir, Stream::Stdout))?,
@@ -522,7 +521,7 @@ impl Supervisor {
                 stdout_fd: out.writer.as_raw_fd(),
                 stderr_fd: err.writer.as_raw_fd(),
             });
-            ends.push((i, out, err, dir.join("log")));
+            ends.push((i, out, err, paths.log(name)));
         }
         let outcomes = creator::run(&self.plan, &items);
         let mut first_error = None;
@@ -713,7 +712,7 @@ fn reopen_logs(
     name: &str,
     outputs: Vec<(OwnedFd, Stream)>,
 ) -> Vec<Pipe> {
-    let log = pod_dir.join("containers").join(name).join("log");
+    let log = PodPaths::of_dir(pod_dir).log(name);
     outputs
         .into_iter()
         .filter_map(|(fd, stream)| {
