@@ -15,19 +15,19 @@ use crate::sync::{Step, StepError};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CapPlan {
     /// Bounding set.
-    pub bounding: u64,
+    pub(crate) bounding: u64,
     /// Effective set.
-    pub effective: u64,
+    pub(crate) effective: u64,
     /// Permitted set.
-    pub permitted: u64,
+    pub(crate) permitted: u64,
     /// Inheritable set.
-    pub inheritable: u64,
+    pub(crate) inheritable: u64,
     /// Ambient set.
-    pub ambient: u64,
+    pub(crate) ambient: u64,
 }
 
 /// The runtime's own bounding set, from `/proc/self/status`.
-pub fn own_bounding() -> u64 {
+pub(crate) fn own_bounding() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -39,7 +39,7 @@ pub fn own_bounding() -> u64 {
 }
 
 /// The index of a capability by name (`CAP_SYS_ADMIN`, `sys_admin`, `SYS_ADMIN`).
-pub fn index_of(name: &str) -> Option<u8> {
+pub(crate) fn index_of(name: &str) -> Option<u8> {
     let upper = name.trim().to_ascii_uppercase();
     let full = if upper.starts_with("CAP_") {
         upper
@@ -66,7 +66,7 @@ fn mask(set: &Option<Capabilities>, field: &str) -> Result<u64> {
 
 impl CapPlan {
     /// Translate `process.capabilities`; a missing section means no capabilities.
-    pub fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<CapPlan> {
+    pub(crate) fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<CapPlan> {
         let Some(c) = caps else {
             return Ok(CapPlan::default());
         };
@@ -85,7 +85,7 @@ impl CapPlan {
     /// A process can only hold capabilities its parent's bounding set has: name the
     /// first one the runtime cannot pass on (e.g. CAP_SYS_RESOURCE on hosts that
     /// withhold it) instead of letting `capset` fail with a bare EPERM.
-    pub fn check_grantable(&self, own: u64) -> Result<()> {
+    pub(crate) fn check_grantable(&self, own: u64) -> Result<()> {
         for (field, set) in [
             ("permitted", self.permitted),
             ("effective", self.effective),
@@ -173,7 +173,7 @@ impl CapPlan {
     }
 
     /// Raise the ambient capabilities. Async-signal-safe.
-    pub fn apply_ambient(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn apply_ambient(&self) -> std::result::Result<(), StepError> {
         for cap in 0..64u32 {
             if self.ambient & (1u64 << cap) == 0 {
                 continue;
@@ -201,7 +201,7 @@ impl CapPlan {
 }
 
 /// The name of capability number `index`, for messages.
-pub fn name_of(index: u32) -> String {
+pub(crate) fn name_of(index: u32) -> String {
     caps::all()
         .into_iter()
         .find(|c| c.index() as u32 == index)

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::mounts::{cstring, parse_options, secure_join, MountOp, TargetKind};
 
 /// Where cgroup hierarchies are mounted.
-pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+pub(crate) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// A container's cgroup, created on first use.
 pub struct Cgroup {
@@ -35,12 +35,12 @@ impl std::fmt::Debug for Cgroup {
 }
 
 /// Is this host on the unified (v2-only) hierarchy?
-pub fn is_v2() -> bool {
+pub(crate) fn is_v2() -> bool {
     cgroups_rs::fs::hierarchies::is_cgroup2_unified_mode()
 }
 
 /// The cgroup path for a spec: `linux.cgroupsPath`, or `/podrt/<id>`.
-pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
+pub(crate) fn path_for(spec: &Spec, id: &str) -> Result<String> {
     let given = spec
         .linux()
         .as_ref()
@@ -78,7 +78,7 @@ fn cg_err(path: &str, what: &str, e: impl std::fmt::Display) -> Error {
 
 /// Check `linux.resources.hugepageLimits` against the page sizes this kernel has
 /// (cgroups-rs skips unknown sizes silently).
-pub fn check_hugepages(spec: &Spec) -> Result<()> {
+pub(crate) fn check_hugepages(spec: &Spec) -> Result<()> {
     let limits = spec
         .linux()
         .as_ref()
@@ -120,7 +120,7 @@ fn parse_page_size(s: &str) -> Option<u64> {
 
 /// Device rules every container needs for its default `/dev`, allowed after the
 /// spec's own rules (which usually start by denying everything).
-pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+pub(crate) fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
     let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         LinuxDeviceCgroupBuilder::default()
             .allow(true)
@@ -150,7 +150,7 @@ pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
 
 /// The resources to apply: the spec's, plus the default device rules and an allow
 /// rule for every device in `linux.devices`.
-pub fn effective_resources(spec: &Spec) -> LinuxResources {
+pub(crate) fn effective_resources(spec: &Spec) -> LinuxResources {
     let linux = spec.linux().clone().unwrap_or_default();
     let mut res = linux.resources().clone().unwrap_or_default();
     let mut devices = res.devices().clone().unwrap_or_default();
@@ -204,18 +204,13 @@ impl Cgroup {
         })
     }
 
-    /// The cgroup path.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// Does the cgroup exist?
     pub fn exists(&self) -> bool {
         self.manager.exists()
     }
 
     /// Create the cgroup, move `pid` into it and apply `resources`.
-    pub fn enter_and_apply(&mut self, pid: i32, resources: &LinuxResources) -> Result<()> {
+    pub(crate) fn enter_and_apply(&mut self, pid: i32, resources: &LinuxResources) -> Result<()> {
         let path = self.path.clone();
         self.manager
             .add_proc(CgroupPid::from(pid as u64))
@@ -244,7 +239,7 @@ impl Cgroup {
     }
 
     /// Move a further process (exec) into the cgroup.
-    pub fn add(&mut self, pid: i32) -> Result<()> {
+    pub(crate) fn add(&mut self, pid: i32) -> Result<()> {
         let path = self.path.clone();
         self.manager
             .add_proc(CgroupPid::from(pid as u64))
@@ -274,7 +269,7 @@ impl Cgroup {
     /// cgroup v2 it is compiled to a filter that replaces the one attached at create
     /// (see [`DeviceFilter::replace`]: the new filter is attached before the old one
     /// goes); cgroups-rs gets the other limits.
-    pub fn update(&mut self, resources: &LinuxResources) -> Result<()> {
+    pub(crate) fn update(&mut self, resources: &LinuxResources) -> Result<()> {
         let path = self.path.clone();
         if self.manager.v2() {
             if let Some(rules) = resources.devices().as_ref().filter(|d| !d.is_empty()) {
@@ -289,7 +284,7 @@ impl Cgroup {
     }
 
     /// Every PID in the cgroup.
-    pub fn pids(&self) -> Vec<i32> {
+    pub(crate) fn pids(&self) -> Vec<i32> {
         if !self.exists() {
             return Vec::new();
         }
@@ -300,7 +295,7 @@ impl Cgroup {
     }
 
     /// Freeze or thaw every process.
-    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+    pub(crate) fn set_frozen(&self, frozen: bool) -> Result<()> {
         let state = if frozen {
             cgroups_rs::FreezerState::Frozen
         } else {
@@ -312,7 +307,7 @@ impl Cgroup {
     }
 
     /// Is the cgroup frozen?
-    pub fn is_frozen(&self) -> bool {
+    pub(crate) fn is_frozen(&self) -> bool {
         frozen_at(&self.path)
     }
 
@@ -336,7 +331,7 @@ impl Cgroup {
 }
 
 /// Read the freezer state without building a manager.
-pub fn frozen_at(path: &str) -> bool {
+pub(crate) fn frozen_at(path: &str) -> bool {
     let rel = path.trim_start_matches('/');
     if is_v2() {
         std::fs::read_to_string(Path::new(CGROUP_ROOT).join(rel).join("cgroup.freeze"))
@@ -396,7 +391,7 @@ pub fn hierarchies() -> Vec<(PathBuf, bool)> {
 }
 
 /// The cgroup mounts listed in a mountinfo text.
-pub fn parse_hierarchies(mountinfo: &str) -> Vec<(PathBuf, bool)> {
+pub(crate) fn parse_hierarchies(mountinfo: &str) -> Vec<(PathBuf, bool)> {
     crate::mountinfo::parse(mountinfo)
         .filter_map(|m| match m.fs_type.as_str() {
             "cgroup" => Some((m.mount_point, false)),
@@ -408,16 +403,16 @@ pub fn parse_hierarchies(mountinfo: &str) -> Vec<(PathBuf, bool)> {
 
 /// How cgroups are mounted on this host.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(crate) struct Layout {
     /// Pure cgroup v2 at [`CGROUP_ROOT`].
-    pub v2: bool,
+    pub(crate) v2: bool,
     /// Every mounted hierarchy.
-    pub hierarchies: Vec<(PathBuf, bool)>,
+    pub(crate) hierarchies: Vec<(PathBuf, bool)>,
 }
 
 impl Layout {
     /// Read the host's layout.
-    pub fn detect() -> Layout {
+    pub(crate) fn detect() -> Layout {
         Layout {
             v2: is_v2(),
             hierarchies: hierarchies(),
@@ -427,7 +422,7 @@ impl Layout {
 
 /// Expand a `cgroup` mount: one bind of the container's own cgroup directory per
 /// hierarchy (under a tmpfs on v1), so the container sees only its subtree.
-pub fn plan_mount(
+pub(crate) fn plan_mount(
     rootfs: &Path,
     m: &Mount,
     index: usize,
@@ -437,7 +432,7 @@ pub fn plan_mount(
 }
 
 /// [`plan_mount`] for a given layout (unit tests cover both v1 and v2 with it).
-pub fn plan_mount_in(
+pub(crate) fn plan_mount_in(
     layout: &Layout,
     rootfs: &Path,
     m: &Mount,

@@ -13,7 +13,7 @@ fn fail(index: u32) -> StepError {
 
 /// Send `fd` over the connected Unix socket `sock` with `name` as the payload.
 /// Async-signal-safe (stack buffers only).
-pub fn send_fd(sock: RawFd, fd: RawFd, name: &[u8]) -> std::result::Result<(), i32> {
+pub(crate) fn send_fd(sock: RawFd, fd: RawFd, name: &[u8]) -> std::result::Result<(), i32> {
     // Room for one cmsghdr carrying one int, suitably aligned.
     #[repr(C, align(8))]
     struct CmsgBuf([u8; 64]);
@@ -45,7 +45,10 @@ pub fn send_fd(sock: RawFd, fd: RawFd, name: &[u8]) -> std::result::Result<(), i
 
 /// Create a pty in the current root, send its master over `sock`, and make the slave
 /// the controlling terminal and stdio of this process. Async-signal-safe.
-pub fn setup_pty(sock: RawFd, size: Option<(u16, u16)>) -> std::result::Result<(), StepError> {
+pub(crate) fn setup_pty(
+    sock: RawFd,
+    size: Option<(u16, u16)>,
+) -> std::result::Result<(), StepError> {
     // SAFETY: plain syscalls on descriptors we open here and on stack buffers.
     unsafe {
         let master = libc::open(
@@ -102,16 +105,16 @@ pub fn setup_pty(sock: RawFd, size: Option<(u16, u16)>) -> std::result::Result<(
 /// Connecting queues in the backlog, so `create` can connect and init can send the
 /// master before anyone calls `accept`: no thread is needed.
 #[derive(Debug)]
-pub struct ConsoleListener {
+pub(crate) struct ConsoleListener {
     listener: std::os::unix::net::UnixListener,
     /// The socket's path, to pass as the console socket.
-    pub path: std::path::PathBuf,
+    pub(crate) path: std::path::PathBuf,
 }
 
 impl ConsoleListener {
     /// Listen on a fresh socket in `dir` (a state directory, made 0700 if missing),
     /// which only root may connect to.
-    pub fn bind(dir: &std::path::Path, id: &str) -> crate::Result<ConsoleListener> {
+    pub(crate) fn bind(dir: &std::path::Path, id: &str) -> crate::Result<ConsoleListener> {
         crate::private_fs::create_dir_all(dir)
             .map_err(|e| crate::Error::io(format!("creating {}", dir.display()), e))?;
         let path = dir.join(format!(".console-{id}-{}.sock", std::process::id()));
@@ -122,7 +125,7 @@ impl ConsoleListener {
     }
 
     /// Take the pty master that init sent.
-    pub fn receive_master(&self) -> crate::Result<OwnedFd> {
+    pub(crate) fn receive_master(&self) -> crate::Result<OwnedFd> {
         let (conn, _) = self
             .listener
             .accept()
@@ -146,7 +149,7 @@ impl Drop for ConsoleListener {
 /// `--console-socket`, or, without one, to a listener of our own whose master the
 /// caller later takes with [`ConsoleListener::receive_master`]. Both `None` when the
 /// process has no terminal.
-pub fn connect(
+pub(crate) fn connect(
     given: Option<&std::path::Path>,
     terminal: bool,
     own_dir: &std::path::Path,
@@ -172,7 +175,7 @@ pub fn connect(
 }
 
 /// Receive one descriptor sent with `SCM_RIGHTS`.
-pub fn recv_fd(sock: RawFd) -> std::result::Result<OwnedFd, i32> {
+pub(crate) fn recv_fd(sock: RawFd) -> std::result::Result<OwnedFd, i32> {
     #[repr(C, align(8))]
     struct CmsgBuf([u8; 64]);
     let mut cbuf = CmsgBuf([0; 64]);

@@ -56,7 +56,7 @@ pub struct CreateOptions {
 #[derive(Debug, Clone)]
 pub struct Container {
     /// Its state directory.
-    pub dir: StateDir,
+    pub(crate) dir: StateDir,
     /// What was recorded at create time.
     pub state: StoredState,
 }

@@ -18,7 +18,7 @@ const MAX_ENTRIES: usize = 1024;
 
 /// One thing to recreate inside the new tmpfs.
 #[derive(Debug)]
-pub enum CopyKind {
+pub(crate) enum CopyKind {
     /// A directory.
     Dir,
     /// A regular file and a descriptor of the original.
@@ -29,30 +29,30 @@ pub enum CopyKind {
 
 /// An entry, parents before children.
 #[derive(Debug)]
-pub struct CopyEntry {
+pub(crate) struct CopyEntry {
     /// Absolute path (the same before and after the tmpfs is mounted over its parent).
-    pub path: CString,
+    pub(crate) path: CString,
     /// What it is.
-    pub kind: CopyKind,
+    pub(crate) kind: CopyKind,
     /// Permission bits.
-    pub mode: u32,
+    pub(crate) mode: u32,
     /// Owner.
-    pub uid: u32,
+    pub(crate) uid: u32,
     /// Group.
-    pub gid: u32,
+    pub(crate) gid: u32,
 }
 
 /// Everything init copies into one tmpfs.
 #[derive(Debug, Default)]
-pub struct CopyUpPlan {
+pub(crate) struct CopyUpPlan {
     /// Entries in creation order.
-    pub entries: Vec<CopyEntry>,
+    pub(crate) entries: Vec<CopyEntry>,
 }
 
 impl CopyUpPlan {
     /// Walk `dir` (inside the rootfs; symlinks are copied, not followed). A missing
     /// directory gives an empty plan.
-    pub fn prepare(dir: &Path, field: &str) -> Result<CopyUpPlan> {
+    pub(crate) fn prepare(dir: &Path, field: &str) -> Result<CopyUpPlan> {
         let mut plan = CopyUpPlan::default();
         if std::fs::symlink_metadata(dir)
             .map(|m| m.is_dir())
@@ -115,7 +115,7 @@ impl CopyUpPlan {
 
     /// Recreate every entry (the tmpfs is already mounted). Async-signal-safe: only
     /// syscalls on prepared data. Returns the errno of the first failure.
-    pub fn apply(&self) -> std::result::Result<(), i32> {
+    pub(crate) fn apply(&self) -> std::result::Result<(), i32> {
         let errno = || nix::errno::Errno::last_raw();
         for e in &self.entries {
             // SAFETY: every call takes NUL-terminated strings and descriptors we own.

@@ -26,7 +26,7 @@ fn close_range(first: u32, last: u32, flags: libc::c_uint) -> std::result::Resul
 /// Close every descriptor numbered `first` or higher except those in `keep` (numbers
 /// below `first` and negative ones are ignored): one `close_range` per gap between
 /// the kept numbers, sorted in a fixed-size array on the stack.
-pub fn close_all_but<const N: usize>(
+pub(crate) fn close_all_but<const N: usize>(
     first: u32,
     keep: [RawFd; N],
 ) -> std::result::Result<(), StepError> {
@@ -52,7 +52,7 @@ pub fn close_all_but<const N: usize>(
 }
 
 /// Mark every descriptor numbered `first` or higher close-on-exec.
-pub fn close_on_exec_from(first: u32) -> std::result::Result<(), StepError> {
+pub(crate) fn close_on_exec_from(first: u32) -> std::result::Result<(), StepError> {
     close_range(first, u32::MAX, CLOSE_RANGE_CLOEXEC)
 }
 

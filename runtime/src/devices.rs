@@ -14,25 +14,25 @@ use crate::sync::{Step, StepError};
 
 /// One device node to create.
 #[derive(Debug, Clone)]
-pub struct DeviceOp {
+pub(crate) struct DeviceOp {
     /// Absolute path inside the rootfs (host side).
-    pub target: CString,
+    pub(crate) target: CString,
     /// The host's node of the same name, for bind mounting in user namespaces.
-    pub host: CString,
+    pub(crate) host: CString,
     /// `S_IFCHR`/`S_IFBLK`/`S_IFIFO` plus permission bits.
-    pub mode: libc::mode_t,
+    pub(crate) mode: libc::mode_t,
     /// `makedev(major, minor)`.
-    pub dev: libc::dev_t,
+    pub(crate) dev: libc::dev_t,
     /// Owner.
-    pub uid: libc::uid_t,
+    pub(crate) uid: libc::uid_t,
     /// Group.
-    pub gid: libc::gid_t,
+    pub(crate) gid: libc::gid_t,
     /// The device's container path, for messages.
-    pub describe: String,
+    pub(crate) describe: String,
 }
 
 /// The devices every container gets: (name, major, minor).
-pub const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
+pub(crate) const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),
@@ -42,7 +42,7 @@ pub const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
 ];
 
 /// The symlinks in `/dev`: (link name, target).
-pub const DEV_SYMLINKS: [(&str, &str); 5] = [
+pub(crate) const DEV_SYMLINKS: [(&str, &str); 5] = [
     ("fd", "/proc/self/fd"),
     ("stdin", "/proc/self/fd/0"),
     ("stdout", "/proc/self/fd/1"),
@@ -52,13 +52,13 @@ pub const DEV_SYMLINKS: [(&str, &str); 5] = [
 
 /// All device work for one container.
 #[derive(Debug, Clone, Default)]
-pub struct DevicePlan {
+pub(crate) struct DevicePlan {
     /// Nodes to create.
-    pub nodes: Vec<DeviceOp>,
+    pub(crate) nodes: Vec<DeviceOp>,
     /// Symlinks: (link path, target).
-    pub symlinks: Vec<(CString, CString)>,
+    pub(crate) symlinks: Vec<(CString, CString)>,
     /// Bind host nodes instead of `mknod` (new user namespace).
-    pub bind: bool,
+    pub(crate) bind: bool,
 }
 
 fn device_mode(typ: LinuxDeviceType) -> libc::mode_t {
@@ -71,7 +71,11 @@ fn device_mode(typ: LinuxDeviceType) -> libc::mode_t {
 
 impl DevicePlan {
     /// Plan the default devices plus `linux.devices`.
-    pub fn from_spec(rootfs: &Path, devices: &[LinuxDevice], userns: bool) -> Result<DevicePlan> {
+    pub(crate) fn from_spec(
+        rootfs: &Path,
+        devices: &[LinuxDevice],
+        userns: bool,
+    ) -> Result<DevicePlan> {
         let mut plan = DevicePlan {
             bind: userns,
             ..DevicePlan::default()
@@ -136,7 +140,7 @@ impl DevicePlan {
     }
 
     /// Create nodes and symlinks. Async-signal-safe.
-    pub fn apply(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn apply(&self) -> std::result::Result<(), StepError> {
         for (i, n) in self.nodes.iter().enumerate() {
             let fail = |errno| StepError {
                 step: Step::Device,

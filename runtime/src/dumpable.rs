@@ -15,14 +15,14 @@ use crate::error::{Error, Result};
 /// The runtime's own dumpable setting, restored when dropped.
 #[derive(Debug)]
 #[must_use = "the child must be forked while this guard lives"]
-pub struct NonDumpable {
+pub(crate) struct NonDumpable {
     was: libc::c_int,
 }
 
 /// Make this process non-dumpable until the guard is dropped, so that a child forked
 /// meanwhile starts non-dumpable. The child leaves by `execve` or `_exit` and never
 /// drops its copy of the guard.
-pub fn hide_children() -> Result<NonDumpable> {
+pub(crate) fn hide_children() -> Result<NonDumpable> {
     // SAFETY: prctl with integer arguments only.
     let was = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
     // SAFETY: prctl with integer arguments only.

@@ -112,23 +112,15 @@ pub enum Error {
 
 impl Error {
     /// Wrap an I/O error with a description of what was being done.
-    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             what: what.into(),
             source,
         }
     }
 
-    /// Wrap a `nix` errno with a description of what was being done.
-    pub fn sys(what: impl Into<String>, errno: nix::errno::Errno) -> Self {
-        Error::Io {
-            what: what.into(),
-            source: std::io::Error::from_raw_os_error(errno as i32),
-        }
-    }
-
     /// Build an `InvalidSpec` error for a field.
-    pub fn spec(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn spec(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidSpec {
             field: field.into(),
             message: message.into(),

@@ -81,19 +81,15 @@ fn container_namespaces(pid: i32) -> Result<(Vec<JoinNs>, Option<JoinNs>)> {
 
 /// Build the process to exec from the container's spec with `process` replacing its
 /// `process` section (runc's `exec --process` semantics).
-pub fn process_plan(spec: &Spec, process: &Process) -> Result<ProcessPlan> {
+pub(crate) fn process_plan(spec: &Spec, process: &Process) -> Result<ProcessPlan> {
     let mut s = spec.clone();
     s.set_process(Some(process.clone()));
     ProcessPlan::from_spec(&s)
 }
 
-/// Start `process` in `container`; returns its host PID once it has exec'd.
-pub fn exec(container: &Container, process: &Process, opts: &ExecOptions) -> Result<i32> {
-    exec_with_terminal(container, process, opts).map(|(pid, _)| pid)
-}
-
-/// [`exec`], also returning the pty master when [`ExecOptions::proxy_terminal`] made
-/// the runtime its own console socket.
+/// Start `process` in `container`; returns its host PID once it has exec'd, and the
+/// pty master when [`ExecOptions::proxy_terminal`] made the runtime its own console
+/// socket.
 pub fn exec_with_terminal(
     container: &Container,
     process: &Process,

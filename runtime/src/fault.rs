@@ -12,11 +12,11 @@
 pub const VAR: &str = "PODRT_TEST_FAULT";
 
 /// Skip writing memory, cpu and pids limits on cgroup v2.
-pub const CGROUP_V2_LIMITS: &str = "cgroup-v2-limits";
+pub(crate) const CGROUP_V2_LIMITS: &str = "cgroup-v2-limits";
 
 /// Bind mounts without `open_tree`/`move_mount`/`mount_setattr`, as on kernels
 /// before 5.12, so that path is tested on this one.
-pub const LEGACY_BINDS: &str = "legacy-binds";
+pub(crate) const LEGACY_BINDS: &str = "legacy-binds";
 
 /// Resolve paths inside a root component by component, as on kernels without
 /// `openat2` (before 5.6), so that path is tested on this one.
@@ -46,7 +46,7 @@ pub const fn active(_name: &str) -> bool {
 pub const EXEC_PAUSE: &str = "exec-pause";
 
 /// How long [`EXEC_PAUSE`] holds `exec`'s process.
-pub const EXEC_PAUSE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const EXEC_PAUSE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `create` holds the container's state directory (a directory of the host) open
 /// while it clones init, as a careless change to the runtime could: a test proves

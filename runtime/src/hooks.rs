@@ -16,7 +16,7 @@ use crate::state::OciState;
 
 /// Which list of hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookKind {
+pub(crate) enum HookKind {
     /// Deprecated `prestart` (runs with createRuntime).
     Prestart,
     /// After the environment is created, before pivot_root, runtime namespaces.
@@ -33,7 +33,7 @@ pub enum HookKind {
 
 impl HookKind {
     /// The spec's name of the list.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             HookKind::Prestart => "prestart",
             HookKind::CreateRuntime => "createRuntime",
@@ -50,7 +50,7 @@ impl HookKind {
 }
 
 /// The hooks of one kind from the spec.
-pub fn list(hooks: Option<&Hooks>, kind: HookKind) -> Vec<Hook> {
+pub(crate) fn list(hooks: Option<&Hooks>, kind: HookKind) -> Vec<Hook> {
     let Some(h) = hooks else { return Vec::new() };
     #[allow(deprecated)]
     let v = match kind {
@@ -94,7 +94,12 @@ fn open_namespaces(pid: i32) -> Vec<(OwnedFd, libc::c_int)> {
 }
 
 /// Run every hook of `kind` in order; the first failure stops the list.
-pub fn run(kind: HookKind, hooks: &[Hook], state: &OciState, container_pid: i32) -> Result<()> {
+pub(crate) fn run(
+    kind: HookKind,
+    hooks: &[Hook],
+    state: &OciState,
+    container_pid: i32,
+) -> Result<()> {
     if hooks.is_empty() {
         return Ok(());
     }

@@ -22,13 +22,13 @@ struct Extent {
 
 /// One direction (uids or gids) of a user namespace's mapping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdMap {
+pub(crate) struct IdMap {
     extents: Vec<Extent>,
 }
 
 impl IdMap {
     /// Take `linux.uidMappings` or `linux.gidMappings`.
-    pub fn from_spec(maps: &[LinuxIdMapping]) -> IdMap {
+    pub(crate) fn from_spec(maps: &[LinuxIdMapping]) -> IdMap {
         IdMap {
             extents: maps
                 .iter()
@@ -42,12 +42,12 @@ impl IdMap {
     }
 
     /// True when no id is mapped.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.extents.is_empty()
     }
 
     /// The host id that the container's `id` is, if it is mapped.
-    pub fn to_host(&self, id: u32) -> Option<u32> {
+    pub(crate) fn to_host(&self, id: u32) -> Option<u32> {
         self.extents.iter().find_map(|e| {
             let offset = id.checked_sub(e.inside)?;
             (offset < e.size).then(|| e.outside + offset)
@@ -57,11 +57,11 @@ impl IdMap {
 
 /// Both directions of a user namespace's mapping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdMaps {
+pub(crate) struct IdMaps {
     /// uids.
-    pub uids: IdMap,
+    pub(crate) uids: IdMap,
     /// gids.
-    pub gids: IdMap,
+    pub(crate) gids: IdMap,
 }
 
 impl IdMaps {
@@ -69,7 +69,12 @@ impl IdMaps {
     /// host's root for a container in this namespace: `uid=N`/`gid=N` name the
     /// container's ids and become the host ids they map to; a tmpfs without them
     /// gets the container's root as owner. Other filesystems are left alone.
-    pub fn translate_owner(&self, fstype: &str, data: &mut Vec<String>, field: &str) -> Result<()> {
+    pub(crate) fn translate_owner(
+        &self,
+        fstype: &str,
+        data: &mut Vec<String>,
+        field: &str,
+    ) -> Result<()> {
         if fstype != "tmpfs" && fstype != "devpts" {
             return Ok(());
         }

@@ -23,43 +23,43 @@ use crate::user::UserPlan;
 
 /// The process to exec, prepared before fork.
 #[derive(Debug)]
-pub struct ProcessPlan {
+pub(crate) struct ProcessPlan {
     /// `args` as C strings (kept alive for `argv`).
-    pub args: Vec<CString>,
+    pub(crate) args: Vec<CString>,
     /// Environment as C strings (kept alive for `envp`).
-    pub env: Vec<CString>,
+    pub(crate) env: Vec<CString>,
     /// Directories of `PATH` to search for `args[0]`.
-    pub path_dirs: Vec<CString>,
+    pub(crate) path_dirs: Vec<CString>,
     /// Working directory.
-    pub cwd: CString,
+    pub(crate) cwd: CString,
     /// uid/gid/groups/umask.
-    pub user: UserPlan,
+    pub(crate) user: UserPlan,
     /// Capability sets.
-    pub caps: CapPlan,
+    pub(crate) caps: CapPlan,
     /// `noNewPrivileges`.
-    pub no_new_privs: bool,
+    pub(crate) no_new_privs: bool,
     /// Compiled seccomp filters.
-    pub seccomp: Option<SeccompProgram>,
+    pub(crate) seccomp: Option<SeccompProgram>,
     /// Resource limits.
-    pub rlimits: Vec<Rlimit>,
+    pub(crate) rlimits: Vec<Rlimit>,
     /// Allocate a pty and send it over the console socket.
-    pub terminal: bool,
+    pub(crate) terminal: bool,
     /// Initial terminal size (rows, cols).
-    pub console_size: Option<(u16, u16)>,
+    pub(crate) console_size: Option<(u16, u16)>,
     /// AppArmor profile for the exec.
-    pub lsm: crate::lsm::LsmPlan,
+    pub(crate) lsm: crate::lsm::LsmPlan,
     /// Personality, I/O priority and CPU scheduler.
-    pub sched: crate::sched::SchedPlan,
+    pub(crate) sched: crate::sched::SchedPlan,
     /// Test-only: sleep this long just before `execve` (the fault switch
     /// [`crate::fault::EXEC_PAUSE`]); `None` everywhere else.
-    pub pause_before_exec: Option<std::time::Duration>,
+    pub(crate) pause_before_exec: Option<std::time::Duration>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl ProcessPlan {
     /// Translate `process` (args, env, cwd, user, capabilities, rlimits, seccomp).
-    pub fn from_spec(spec: &Spec) -> Result<ProcessPlan> {
+    pub(crate) fn from_spec(spec: &Spec) -> Result<ProcessPlan> {
         let process = spec
             .process()
             .as_ref()
@@ -116,7 +116,7 @@ impl ProcessPlan {
     }
 
     /// Null-terminated pointer arrays for `execve`; build before fork.
-    pub fn pointers(&self) -> (Vec<*const libc::c_char>, Vec<*const libc::c_char>) {
+    pub(crate) fn pointers(&self) -> (Vec<*const libc::c_char>, Vec<*const libc::c_char>) {
         let argv = self
             .args
             .iter()
@@ -134,7 +134,7 @@ impl ProcessPlan {
 
     /// Find `args[0]` in `PATH` (inside the container root); writes the result into
     /// `buf`. Async-signal-safe.
-    pub fn resolve<'a>(
+    pub(crate) fn resolve<'a>(
         &self,
         buf: &'a mut [u8; libc::PATH_MAX as usize],
     ) -> std::result::Result<&'a CStr, i32> {
@@ -197,12 +197,12 @@ impl ProcessPlan {
 
 /// The descriptors a container process is given besides its terminal.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Descriptors {
+pub(crate) struct Descriptors {
     /// Descriptors to install as stdin, stdout and stderr (the caller keeps them open
     /// until the process has started); `None` inherits the caller's own.
-    pub stdio: Option<[RawFd; 3]>,
+    pub(crate) stdio: Option<[RawFd; 3]>,
     /// Extra descriptors after stdio to pass to the process (`--preserve-fds`).
-    pub preserve_fds: u32,
+    pub(crate) preserve_fds: u32,
 }
 
 /// Install `stdio` as descriptors 0, 1 and 2. Each is first copied above 2, so a
@@ -232,32 +232,32 @@ fn redirect_stdio(stdio: &[RawFd; 3]) -> std::result::Result<(), StepError> {
 
 /// Everything init needs, prepared before fork.
 #[derive(Debug)]
-pub struct InitPlan {
+pub(crate) struct InitPlan {
     /// Namespaces to join and create.
-    pub namespaces: NamespacePlan,
+    pub(crate) namespaces: NamespacePlan,
     /// `hostname`.
-    pub hostname: Option<CString>,
+    pub(crate) hostname: Option<CString>,
     /// `domainname`.
-    pub domainname: Option<CString>,
+    pub(crate) domainname: Option<CString>,
     /// Filesystem steps.
-    pub rootfs: RootfsPlan,
+    pub(crate) rootfs: RootfsPlan,
     /// The process.
-    pub process: ProcessPlan,
+    pub(crate) process: ProcessPlan,
     /// The exec FIFO (`O_PATH`), when `start` should release init.
-    pub exec_fifo: Option<OwnedFd>,
+    pub(crate) exec_fifo: Option<OwnedFd>,
     /// Connected console socket, when `process.terminal` is set.
-    pub console_socket: Option<OwnedFd>,
+    pub(crate) console_socket: Option<OwnedFd>,
     /// Stop before pivot_root so the parent can run create-time hooks.
-    pub pause_for_hooks: bool,
+    pub(crate) pause_for_hooks: bool,
     /// Which descriptors the process gets.
-    pub fds: Descriptors,
+    pub(crate) fds: Descriptors,
     /// Join a fresh session keyring (runc's default).
-    pub new_keyring: bool,
+    pub(crate) new_keyring: bool,
 }
 
 impl InitPlan {
     /// Describe a failed step as a sentence naming its path or field.
-    pub fn describe(&self, err: StepError) -> String {
+    pub(crate) fn describe(&self, err: StepError) -> String {
         let what = match err.step {
             Step::JoinNamespace => self.namespaces.describe_join(err.index),
             Step::Unshare => "creating namespaces (unshare)".into(),
@@ -288,7 +288,7 @@ impl InitPlan {
 
 impl ProcessPlan {
     /// Describe a failed process step (shared by init and exec).
-    pub fn describe(&self, err: StepError) -> String {
+    pub(crate) fn describe(&self, err: StepError) -> String {
         let what = match err.step {
             Step::Rlimit => format!("setting process.rlimits[{}]", err.index),
             Step::Cwd if err.index == CWD_OUTSIDE_ROOT => {
@@ -352,7 +352,7 @@ fn check(rc: libc::c_int, step: Step, index: u32) -> std::result::Result<(), Ste
 
 /// The create sequence. Runs in the cloned child; returns only on failure.
 /// `argv`/`envp` are the pointer arrays from [`ProcessPlan::pointers`].
-pub fn run(
+pub(crate) fn run(
     plan: &InitPlan,
     chan: &Channel,
     argv: &[*const libc::c_char],
@@ -432,7 +432,7 @@ fn sequence(
 
 /// The second half, shared by init and `exec`: terminal, limits, cwd, privileges,
 /// seccomp, then `execve`. Runs inside the container's namespaces and root.
-pub fn become_process(
+pub(crate) fn become_process(
     p: &ProcessPlan,
     chan: &Channel,
     console_socket: Option<&OwnedFd>,

@@ -16,9 +16,9 @@ use crate::sync::{Step, StepError};
 
 /// What to write before exec, prepared in the parent.
 #[derive(Debug, Clone, Default)]
-pub struct LsmPlan {
+pub(crate) struct LsmPlan {
     /// `exec <profile>` for AppArmor.
-    pub apparmor_exec: Option<CString>,
+    pub(crate) apparmor_exec: Option<CString>,
 }
 
 fn apparmor_enabled() -> bool {
@@ -33,7 +33,7 @@ fn selinux_enabled() -> bool {
 
 impl LsmPlan {
     /// Check and prepare the spec's AppArmor profile and SELinux labels.
-    pub fn from_spec(spec: &Spec) -> Result<LsmPlan> {
+    pub(crate) fn from_spec(spec: &Spec) -> Result<LsmPlan> {
         let process = spec.process().as_ref();
         let mut plan = LsmPlan::default();
         if let Some(profile) = process
@@ -75,7 +75,7 @@ impl LsmPlan {
     }
 
     /// Set the profile for the coming exec. Async-signal-safe.
-    pub fn apply(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn apply(&self) -> std::result::Result<(), StepError> {
         let Some(value) = &self.apparmor_exec else {
             return Ok(());
         };

@@ -15,7 +15,7 @@ pub struct Mount {
     pub mount_point: PathBuf,
     /// The filesystem type (the first field after the ` - ` separator): `cgroup2`,
     /// `tmpfs`, `ext4` ...
-    pub fs_type: String,
+    pub(crate) fs_type: String,
 }
 
 /// This process's mount table, as text for [`parse`].
@@ -30,7 +30,7 @@ pub fn parse(text: &str) -> impl Iterator<Item = Mount> + '_ {
 }
 
 /// One line of mountinfo, or `None` if it lacks a field.
-pub fn parse_line(line: &str) -> Option<Mount> {
+pub(crate) fn parse_line(line: &str) -> Option<Mount> {
     // The optional fields (the 7th on) end at a lone "-"; no escaped field holds
     // a space, so " - " is that separator.
     let (left, right) = line.split_once(" - ")?;
@@ -43,7 +43,7 @@ pub fn parse_line(line: &str) -> Option<Mount> {
 }
 
 /// Undo mountinfo's octal escapes (`\040` for a space, `\134` for a backslash).
-pub fn unescape(field: &str) -> PathBuf {
+pub(crate) fn unescape(field: &str) -> PathBuf {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -29,57 +29,57 @@ pub enum TargetKind {
 
 /// One prepared mount.
 #[derive(Debug, Clone)]
-pub struct MountOp {
+pub(crate) struct MountOp {
     /// Source (device, directory or fs name).
-    pub source: Option<CString>,
+    pub(crate) source: Option<CString>,
     /// Absolute target on the host side, inside the rootfs.
-    pub target: CString,
+    pub(crate) target: CString,
     /// Filesystem type, `None` for binds.
-    pub fstype: Option<CString>,
+    pub(crate) fstype: Option<CString>,
     /// Flags for the first `mount` call.
-    pub flags: c_ulong,
+    pub(crate) flags: c_ulong,
     /// Filesystem-specific data (`mode=755,size=65536k`).
-    pub data: Option<CString>,
+    pub(crate) data: Option<CString>,
     /// Flags for the bind remount, if any flags beyond `MS_BIND` were asked for.
-    pub remount_flags: Option<c_ulong>,
+    pub(crate) remount_flags: Option<c_ulong>,
     /// Propagation flags (`MS_SHARED`, `MS_SLAVE|MS_REC`...) applied afterwards.
-    pub propagation: Vec<c_ulong>,
+    pub(crate) propagation: Vec<c_ulong>,
     /// How to create the target.
-    pub kind: TargetKind,
+    pub(crate) kind: TargetKind,
     /// For sysfs/mqueue: bind this host path if the kernel refuses a fresh mount.
-    pub fallback_bind: Option<CString>,
+    pub(crate) fallback_bind: Option<CString>,
     /// Skip quietly if the source does not exist (cgroup hierarchies the manager
     /// did not populate).
-    pub optional: bool,
+    pub(crate) optional: bool,
     /// Spec field and meaning, for error messages (parent side only).
-    pub describe: String,
+    pub(crate) describe: String,
     /// `tmpcopyup`: entries to recreate in the new tmpfs.
-    pub copy_up: Option<std::sync::Arc<crate::copy_up::CopyUpPlan>>,
+    pub(crate) copy_up: Option<std::sync::Arc<crate::copy_up::CopyUpPlan>>,
     /// `idmap`/`ridmap`: the bind is idmapped with the container's user namespace.
-    pub idmap: bool,
+    pub(crate) idmap: bool,
 }
 
 /// Flags parsed from an OCI option list.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ParsedOptions {
+pub(crate) struct ParsedOptions {
     /// `MS_*` flags to set.
-    pub flags: c_ulong,
+    pub(crate) flags: c_ulong,
     /// Propagation changes in order.
-    pub propagation: Vec<c_ulong>,
+    pub(crate) propagation: Vec<c_ulong>,
     /// Options passed through to the filesystem.
-    pub data: Vec<String>,
+    pub(crate) data: Vec<String>,
     /// `bind` or `rbind` was given.
-    pub bind: bool,
+    pub(crate) bind: bool,
     /// `rbind`.
-    pub recursive: bool,
+    pub(crate) recursive: bool,
     /// `tmpcopyup`: fill a new tmpfs with what the image had at its mount point.
-    pub copy_up: bool,
+    pub(crate) copy_up: bool,
     /// `idmap` or `ridmap`: idmap the bind with the container's user namespace.
-    pub idmap: bool,
+    pub(crate) idmap: bool,
 }
 
 /// Parse `options` the way `mount(8)` and runc do.
-pub fn parse_options(options: &[String], field: &str) -> Result<ParsedOptions> {
+pub(crate) fn parse_options(options: &[String], field: &str) -> Result<ParsedOptions> {
     let mut p = ParsedOptions::default();
     for (i, opt) in options.iter().enumerate() {
         let set = |p: &mut ParsedOptions, f: c_ulong| p.flags |= f;
@@ -148,7 +148,7 @@ pub fn parse_options(options: &[String], field: &str) -> Result<ParsedOptions> {
 
 /// Resolve `dest` inside `root`, following symlinks that exist on disk as if `root`
 /// were `/`, so a link in the image can never point a mount outside the rootfs.
-pub fn secure_join(root: &Path, dest: &Path) -> PathBuf {
+pub(crate) fn secure_join(root: &Path, dest: &Path) -> PathBuf {
     let mut resolved = PathBuf::new(); // relative to root
     let mut pending: Vec<PathBuf> = dest
         .components()
@@ -197,16 +197,21 @@ pub(crate) fn cstring(p: impl AsRef<std::ffi::OsStr>, field: &str) -> Result<CSt
 
 /// What a mount plan needs to know about the container's user namespace.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct UserNsView<'a> {
+pub(crate) struct UserNsView<'a> {
     /// The container joins a user namespace by path, so `idmap` can use it.
-    pub can_idmap: bool,
+    pub(crate) can_idmap: bool,
     /// The container enters that namespace only after its mounts: ownership options
     /// are translated through this mapping.
-    pub late_maps: Option<&'a crate::id_map::IdMaps>,
+    pub(crate) late_maps: Option<&'a crate::id_map::IdMaps>,
 }
 
 /// Prepare one spec mount (not `cgroup`, which [`crate::cgroups`] expands).
-pub fn plan_mount(rootfs: &Path, m: &Mount, index: usize, userns: UserNsView) -> Result<MountOp> {
+pub(crate) fn plan_mount(
+    rootfs: &Path,
+    m: &Mount,
+    index: usize,
+    userns: UserNsView,
+) -> Result<MountOp> {
     let field = format!("mounts[{index}]");
     let dest = m.destination();
     if !dest.is_absolute() {
@@ -334,7 +339,7 @@ fn create_leaf(path: &CStr, kind: TargetKind) -> std::result::Result<(), i32> {
 
 /// `mkdir -p` of `path`'s parents and the path itself (or an empty file). The common
 /// case — parents exist — costs one syscall. No allocation.
-pub fn make_target(path: &CStr, kind: TargetKind) -> std::result::Result<(), i32> {
+pub(crate) fn make_target(path: &CStr, kind: TargetKind) -> std::result::Result<(), i32> {
     match create_leaf(path, kind) {
         Err(libc::ENOENT) => {}
         other => return other,
@@ -360,7 +365,7 @@ pub fn make_target(path: &CStr, kind: TargetKind) -> std::result::Result<(), i32
 }
 
 /// `mount(2)` with optional C strings. Returns the errno on failure. Async-signal-safe.
-pub fn sys_mount(
+pub(crate) fn sys_mount(
     source: Option<&CStr>,
     target: &CStr,
     fstype: Option<&CStr>,
@@ -386,7 +391,7 @@ pub fn sys_mount(
 }
 
 /// The `MS_*` flags a mount already carries that a bind remount must keep.
-pub fn locked_flags(target: &CStr) -> c_ulong {
+pub(crate) fn locked_flags(target: &CStr) -> c_ulong {
     // SAFETY: statvfs fills a zeroed struct we own; target is a valid C string.
     // glibc takes the flags from statfs(2)'s f_flags (no /proc parsing, no allocation).
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -413,7 +418,7 @@ pub fn locked_flags(target: &CStr) -> c_ulong {
 }
 
 /// Remount a bind mount with `flags`, adding the locked flags if the kernel refuses.
-pub fn bind_remount(target: &CStr, flags: c_ulong) -> std::result::Result<(), i32> {
+pub(crate) fn bind_remount(target: &CStr, flags: c_ulong) -> std::result::Result<(), i32> {
     let flags = flags | libc::MS_BIND | libc::MS_REMOUNT;
     match sys_mount(None, target, None, flags, None) {
         Err(libc::EPERM) => {
@@ -428,16 +433,16 @@ pub fn bind_remount(target: &CStr, flags: c_ulong) -> std::result::Result<(), i3
 /// and the length of its host path, so a planned target (`<rootfs>/a/b`) can be
 /// looked up again inside it as `/a/b`.
 #[derive(Debug, Clone, Copy)]
-pub struct Root {
+pub(crate) struct Root {
     /// `O_PATH` descriptor of the rootfs, opened after its self-bind.
-    pub fd: std::os::fd::RawFd,
+    pub(crate) fd: std::os::fd::RawFd,
     /// Bytes of the rootfs's host path that prefix every target.
-    pub prefix_len: usize,
+    pub(crate) prefix_len: usize,
     /// Bind with `mount(2)` and a verified remount instead of `open_tree` and
     /// `mount_setattr` (kernels before 5.12, or the test-only fault switch).
-    pub legacy_binds: bool,
+    pub(crate) legacy_binds: bool,
     /// The user namespace `idmap` binds are mapped with (-1 when there is none).
-    pub userns_fd: std::os::fd::RawFd,
+    pub(crate) userns_fd: std::os::fd::RawFd,
 }
 
 impl Root {
@@ -453,7 +458,7 @@ impl MountOp {
     /// at this moment and mounted through its descriptor, so a path a running
     /// container changed since the plan was made cannot lead the mount out of the
     /// root. Async-signal-safe.
-    pub fn apply(&self, index: u32, root: &Root) -> std::result::Result<(), StepError> {
+    pub(crate) fn apply(&self, index: u32, root: &Root) -> std::result::Result<(), StepError> {
         let fail = |step, errno| StepError { step, errno, index };
         let inside = root.inside(&self.target);
         let target = open_in_root(root.fd, inside, Some(self.kind))

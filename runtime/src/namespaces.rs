@@ -30,39 +30,39 @@ pub const LATE_USERNS_ANNOTATION: &str = "run.podrt.userns.enter-after-mounts";
 
 /// A namespace to join: an open descriptor of its `/proc/.../ns/*` file or pin.
 #[derive(Debug)]
-pub struct JoinNs {
+pub(crate) struct JoinNs {
     /// The namespace file, opened in the parent.
-    pub fd: OwnedFd,
+    pub(crate) fd: OwnedFd,
     /// Its `CLONE_NEW*` type, checked by `setns`.
-    pub nstype: libc::c_int,
+    pub(crate) nstype: libc::c_int,
     /// The path it came from, for messages.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 /// Everything about namespaces the init sequence needs, prepared before fork.
 #[derive(Debug, Default)]
-pub struct NamespacePlan {
+pub(crate) struct NamespacePlan {
     /// Flags for the `clone` that creates init (`CLONE_NEWPID`, `CLONE_NEWUSER`).
-    pub clone_flags: libc::c_int,
+    pub(crate) clone_flags: libc::c_int,
     /// Flags init passes to `unshare`.
-    pub unshare_flags: libc::c_int,
+    pub(crate) unshare_flags: libc::c_int,
     /// Namespaces init joins, user namespace first.
-    pub join: Vec<JoinNs>,
+    pub(crate) join: Vec<JoinNs>,
     /// A PID namespace joined by the parent just before `clone`.
-    pub join_pid: Option<JoinNs>,
+    pub(crate) join_pid: Option<JoinNs>,
     /// uid_map lines for a new user namespace.
-    pub uid_map: String,
+    pub(crate) uid_map: String,
     /// gid_map lines for a new user namespace.
-    pub gid_map: String,
+    pub(crate) gid_map: String,
     /// A user namespace joined by path that init enters after its mounts
     /// ([`LATE_USERNS_ANNOTATION`]).
-    pub late_user: Option<JoinNs>,
+    pub(crate) late_user: Option<JoinNs>,
     /// The mapping of `late_user`, from `linux.uidMappings`/`gidMappings`.
-    pub late_maps: IdMaps,
+    pub(crate) late_maps: IdMaps,
 }
 
 /// The `CLONE_NEW*` flag of a namespace type.
-pub fn clone_flag(typ: LinuxNamespaceType) -> libc::c_int {
+pub(crate) fn clone_flag(typ: LinuxNamespaceType) -> libc::c_int {
     match typ {
         LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
         LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
@@ -76,7 +76,7 @@ pub fn clone_flag(typ: LinuxNamespaceType) -> libc::c_int {
 }
 
 /// The file name under `/proc/<pid>/ns/` of a namespace type.
-pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+pub(crate) fn proc_name(typ: LinuxNamespaceType) -> &'static str {
     match typ {
         LinuxNamespaceType::Mount => "mnt",
         LinuxNamespaceType::Cgroup => "cgroup",
@@ -108,7 +108,7 @@ fn id_map(maps: &Option<Vec<LinuxIdMapping>>) -> String {
 
 impl NamespacePlan {
     /// Build the plan from `linux.namespaces`, opening every path to join.
-    pub fn from_spec(spec: &Spec) -> Result<NamespacePlan> {
+    pub(crate) fn from_spec(spec: &Spec) -> Result<NamespacePlan> {
         let mut plan = NamespacePlan::default();
         let Some(linux) = spec.linux() else {
             return Err(Error::spec("linux", "missing: podrt needs a Linux spec"));
@@ -211,7 +211,7 @@ impl NamespacePlan {
     }
 
     /// Does the spec create a new UTS namespace (or join one)?
-    pub fn has(&self, flag: libc::c_int) -> bool {
+    pub(crate) fn has(&self, flag: libc::c_int) -> bool {
         (self.clone_flags | self.unshare_flags) & flag != 0
             || self.join.iter().any(|j| j.nstype == flag)
             || (flag == libc::CLONE_NEWUSER && self.late_user.is_some())
@@ -219,7 +219,7 @@ impl NamespacePlan {
     }
 
     /// Write the id maps of a new user namespace for `pid` (parent side).
-    pub fn write_id_maps(&self, pid: i32) -> Result<()> {
+    pub(crate) fn write_id_maps(&self, pid: i32) -> Result<()> {
         if self.clone_flags & libc::CLONE_NEWUSER == 0 {
             return Ok(());
         }
@@ -236,7 +236,7 @@ impl NamespacePlan {
     }
 
     /// Join and create namespaces in init. Async-signal-safe.
-    pub fn enter(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn enter(&self) -> std::result::Result<(), StepError> {
         let new_user = self.clone_flags & libc::CLONE_NEWUSER != 0;
         if new_user {
             become_ns_root()?;
@@ -259,7 +259,7 @@ impl NamespacePlan {
 
     /// Enter the user namespace joined late ([`LATE_USERNS_ANNOTATION`]), if any, and
     /// become its root. Async-signal-safe.
-    pub fn enter_late_user(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn enter_late_user(&self) -> std::result::Result<(), StepError> {
         let Some(user) = &self.late_user else {
             return Ok(());
         };
@@ -272,7 +272,7 @@ impl NamespacePlan {
 
     /// The descriptor of the user namespace the container joins by path (for
     /// idmapped mounts), if it joins one.
-    pub fn joined_user_fd(&self) -> Option<RawFd> {
+    pub(crate) fn joined_user_fd(&self) -> Option<RawFd> {
         self.late_user
             .iter()
             .chain(self.join.iter())
@@ -281,7 +281,7 @@ impl NamespacePlan {
     }
 
     /// Describe a failed join for the parent's error message.
-    pub fn describe_join(&self, index: u32) -> String {
+    pub(crate) fn describe_join(&self, index: u32) -> String {
         let join = if index == LATE_USER_INDEX {
             self.late_user.as_ref()
         } else {
@@ -313,7 +313,7 @@ fn become_ns_root() -> std::result::Result<(), StepError> {
 
 /// Join the PID namespace at `fd` for our future children, returning a descriptor of
 /// our own so [`restore_pid_ns`] can switch back once init is cloned.
-pub fn enter_pid_ns_for_children(join: &JoinNs) -> Result<OwnedFd> {
+pub(crate) fn enter_pid_ns_for_children(join: &JoinNs) -> Result<OwnedFd> {
     let own = open_ns(std::path::Path::new("/proc/self/ns/pid"), "pid namespace")?;
     // SAFETY: setns with a descriptor we own; only affects pid_for_children.
     if unsafe { libc::setns(join.fd.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
@@ -326,7 +326,7 @@ pub fn enter_pid_ns_for_children(join: &JoinNs) -> Result<OwnedFd> {
 }
 
 /// Switch `pid_for_children` back to the namespace saved by [`enter_pid_ns_for_children`].
-pub fn restore_pid_ns(own: RawFd) -> Result<()> {
+pub(crate) fn restore_pid_ns(own: RawFd) -> Result<()> {
     // SAFETY: setns with a descriptor we own.
     if unsafe { libc::setns(own, libc::CLONE_NEWPID) } < 0 {
         return Err(Error::io(

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 
 /// Mode of every directory podrt makes for itself.
-pub const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = 0o700;
 /// Mode of every record, lock, log and socket podrt makes.
 pub const FILE_MODE: u32 = 0o600;
 

@@ -24,7 +24,7 @@ pub fn stat(pid: i32) -> Option<ProcStat> {
 
 /// Parse the text of a stat file. The command name may contain spaces and
 /// parentheses, so fields are counted from the last `)`.
-pub fn parse_stat(text: &str) -> Option<ProcStat> {
+pub(crate) fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the comm, field 3 (state) is index 0; field 22 (starttime) is index 19.

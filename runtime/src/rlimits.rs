@@ -11,17 +11,17 @@ use crate::sync::{Step, StepError};
 
 /// One limit to set.
 #[derive(Debug, Clone, Copy)]
-pub struct Rlimit {
+pub(crate) struct Rlimit {
     /// `RLIMIT_*`.
-    pub resource: libc::c_int,
+    pub(crate) resource: libc::c_int,
     /// Soft limit.
-    pub soft: u64,
+    pub(crate) soft: u64,
     /// Hard limit.
-    pub hard: u64,
+    pub(crate) hard: u64,
 }
 
 /// The `RLIMIT_*` number of a spec type.
-pub fn resource_of(t: PosixRlimitType) -> libc::c_int {
+pub(crate) fn resource_of(t: PosixRlimitType) -> libc::c_int {
     use PosixRlimitType::*;
     (match t {
         RlimitCpu => libc::RLIMIT_CPU,
@@ -53,7 +53,7 @@ fn current(resource: libc::c_int) -> Option<libc::rlimit> {
 }
 
 /// Validate and translate `process.rlimits`.
-pub fn from_spec(limits: &[PosixRlimit]) -> Result<Vec<Rlimit>> {
+pub(crate) fn from_spec(limits: &[PosixRlimit]) -> Result<Vec<Rlimit>> {
     let can_raise = caps::has_cap(
         None,
         caps::CapSet::Effective,
@@ -98,7 +98,7 @@ pub fn from_spec(limits: &[PosixRlimit]) -> Result<Vec<Rlimit>> {
 }
 
 /// Set every limit. Async-signal-safe.
-pub fn apply(limits: &[Rlimit]) -> std::result::Result<(), StepError> {
+pub(crate) fn apply(limits: &[Rlimit]) -> std::result::Result<(), StepError> {
     for (i, l) in limits.iter().enumerate() {
         let r = libc::rlimit {
             rlim_cur: l.soft,

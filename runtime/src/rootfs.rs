@@ -18,36 +18,36 @@ use crate::sync::{Step, StepError};
 
 /// Everything init does to the filesystem, prepared before fork.
 #[derive(Debug, Default)]
-pub struct RootfsPlan {
+pub(crate) struct RootfsPlan {
     /// Absolute path of the rootfs on the host.
-    pub rootfs: CString,
+    pub(crate) rootfs: CString,
     /// Propagation for `/` before anything is mounted (`MS_SLAVE|MS_REC` by default).
-    pub root_propagation: libc::c_ulong,
+    pub(crate) root_propagation: libc::c_ulong,
     /// `rootfsPropagation` to apply to the new `/` after pivot, if given.
-    pub rootfs_propagation: Option<libc::c_ulong>,
+    pub(crate) rootfs_propagation: Option<libc::c_ulong>,
     /// Spec mounts in order.
-    pub mounts: Vec<MountOp>,
+    pub(crate) mounts: Vec<MountOp>,
     /// Device nodes and symlinks.
-    pub devices: DevicePlan,
+    pub(crate) devices: DevicePlan,
     /// Use move+chroot instead of pivot_root.
-    pub no_pivot: bool,
+    pub(crate) no_pivot: bool,
     /// sysctl files (`/proc/sys/...`) and values.
-    pub sysctls: Vec<(CString, CString)>,
+    pub(crate) sysctls: Vec<(CString, CString)>,
     /// Paths hidden behind /dev/null or an empty read-only tmpfs.
-    pub masked: Vec<CString>,
+    pub(crate) masked: Vec<CString>,
     /// Paths made read-only.
-    pub readonly: Vec<CString>,
+    pub(crate) readonly: Vec<CString>,
     /// Remount `/` read-only at the end.
-    pub readonly_root: bool,
+    pub(crate) readonly_root: bool,
     /// The mount point holding the rootfs: made private before pivot_root, which the
     /// kernel refuses when the new root's parent mount is shared.
-    pub rootfs_parent: Option<CString>,
+    pub(crate) rootfs_parent: Option<CString>,
     /// Bind the old way (`mount(2)` plus a checked remount) even where the kernel has
     /// `open_tree`/`mount_setattr`: only the test-only fault switch sets it.
-    pub legacy_binds: bool,
+    pub(crate) legacy_binds: bool,
     /// The joined user namespace's descriptor (owned by the [`NamespacePlan`]) that
     /// `idmap` binds are mapped with; -1 when the container joins none.
-    pub userns_fd: std::os::fd::RawFd,
+    pub(crate) userns_fd: std::os::fd::RawFd,
 }
 
 fn propagation_flag(value: &str) -> Result<libc::c_ulong> {
@@ -113,7 +113,7 @@ fn check_sysctl(key: &str, ns: &NamespacePlan) -> Result<()> {
 
 impl RootfsPlan {
     /// Prepare the filesystem steps of `spec`; `cgroup_path` serves `cgroup` mounts.
-    pub fn from_spec(
+    pub(crate) fn from_spec(
         spec: &Spec,
         rootfs: &Path,
         ns: &NamespacePlan,
@@ -183,7 +183,7 @@ impl RootfsPlan {
     }
 
     /// Describe a failed step for the parent's error message.
-    pub fn describe(&self, step: Step, index: u32) -> String {
+    pub(crate) fn describe(&self, step: Step, index: u32) -> String {
         let i = index as usize;
         match step {
             Step::MountTarget => format!("creating the mount point of {}", self.mount_name(i)),
@@ -219,7 +219,7 @@ impl RootfsPlan {
     }
 
     /// Everything before `pivot_root`. Async-signal-safe.
-    pub fn prepare(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn prepare(&self) -> std::result::Result<(), StepError> {
         sys_mount(None, c"/", None, self.root_propagation, None).map_err(|errno| StepError {
             step: Step::RootPropagation,
             errno,
@@ -271,7 +271,7 @@ impl RootfsPlan {
     }
 
     /// `pivot_root` (or move+chroot). Async-signal-safe.
-    pub fn pivot(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn pivot(&self) -> std::result::Result<(), StepError> {
         if self.no_pivot {
             pivot_root::move_root(&self.rootfs)
         } else {
@@ -280,7 +280,7 @@ impl RootfsPlan {
     }
 
     /// Everything after `pivot_root`. Async-signal-safe.
-    pub fn finish(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn finish(&self) -> std::result::Result<(), StepError> {
         if let Some(flag) = self.rootfs_propagation {
             sys_mount(None, c"/", None, flag, None).map_err(|errno| StepError {
                 step: Step::RootfsPropagation,
@@ -325,7 +325,7 @@ impl RootfsPlan {
 }
 
 /// The longest mount point in `mountinfo` that contains `path`.
-pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
+pub(crate) fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
     crate::mountinfo::parse(mountinfo)
         .map(|m| m.mount_point)
         .filter(|mp| path.starts_with(mp))

@@ -12,7 +12,7 @@ use crate::sync::{Step, StepError};
 /// The kernel's `struct sched_attr` (SCHED_ATTR_SIZE_VER1).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SchedAttr {
+pub(crate) struct SchedAttr {
     size: u32,
     policy: u32,
     flags: u64,
@@ -27,20 +27,20 @@ pub struct SchedAttr {
 
 /// Prepared scheduling settings.
 #[derive(Debug, Clone, Default)]
-pub struct SchedPlan {
+pub(crate) struct SchedPlan {
     /// `personality(2)` persona.
-    pub personality: Option<libc::c_ulong>,
+    pub(crate) personality: Option<libc::c_ulong>,
     /// `ioprio_set(2)` value.
-    pub ioprio: Option<libc::c_int>,
+    pub(crate) ioprio: Option<libc::c_int>,
     /// `sched_setattr(2)` attributes.
-    pub attr: Option<SchedAttr>,
+    pub(crate) attr: Option<SchedAttr>,
 }
 
 const PER_LINUX32: libc::c_ulong = 0x0008;
 
 impl SchedPlan {
     /// Translate the spec's fields, refusing values the kernel has no meaning for.
-    pub fn from_spec(spec: &Spec) -> Result<SchedPlan> {
+    pub(crate) fn from_spec(spec: &Spec) -> Result<SchedPlan> {
         let mut plan = SchedPlan::default();
         if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
             if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
@@ -76,7 +76,7 @@ impl SchedPlan {
     }
 
     /// Apply in the child. Async-signal-safe.
-    pub fn apply(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn apply(&self) -> std::result::Result<(), StepError> {
         // SAFETY: plain syscalls with integer arguments or a struct on our stack.
         unsafe {
             if let Some(p) = self.personality {
@@ -158,7 +158,7 @@ fn sched_attr(s: &oci_spec::runtime::Scheduler) -> Result<SchedAttr> {
 
 /// Refuse spec fields podrt does not implement, rather than ignoring them: the OCI
 /// spec requires an error for values a runtime cannot honour.
-pub fn check_unsupported(spec: &Spec) -> Result<()> {
+pub(crate) fn check_unsupported(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };

@@ -13,15 +13,15 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Bundle {
     /// The bundle directory, absolute.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The parsed `config.json`.
-    pub spec: Spec,
+    pub(crate) spec: Spec,
     /// `root.path` resolved against the bundle, canonical.
-    pub rootfs: PathBuf,
+    pub(crate) rootfs: PathBuf,
 }
 
 /// Parse a spec from JSON text; `path` only names the source in errors.
-pub fn parse_spec(text: &[u8], path: &Path) -> Result<Spec> {
+pub(crate) fn parse_spec(text: &[u8], path: &Path) -> Result<Spec> {
     let mut de = serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
@@ -46,7 +46,7 @@ pub fn parse_spec(text: &[u8], path: &Path) -> Result<Spec> {
 }
 
 /// Load `config.json` from a bundle directory and resolve its root filesystem.
-pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+pub(crate) fn load_bundle(dir: &Path) -> Result<Bundle> {
     let dir = std::path::absolute(dir)
         .map_err(|e| Error::io(format!("resolving bundle path {}", dir.display()), e))?;
     let config = dir.join("config.json");
@@ -89,7 +89,7 @@ impl Bundle {
 }
 
 /// Check a container id the way runc does.
-pub fn validate_id(id: &str) -> Result<()> {
+pub(crate) fn validate_id(id: &str) -> Result<()> {
     let ok_chars = id
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'));

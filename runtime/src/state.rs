@@ -16,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::{private_fs, proc_info};
 
 /// Version of the state file layout.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 /// Name of the FIFO the init process blocks on until `start`.
-pub const EXEC_FIFO: &str = "exec.fifo";
+pub(crate) const EXEC_FIFO: &str = "exec.fifo";
 const STATE_FILE: &str = "state.json";
 const CONFIG_FILE: &str = "config.json";
 
@@ -66,27 +66,27 @@ impl ContainerStatus {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredState {
     /// Layout version ([`STATE_VERSION`]).
-    pub version: u32,
+    pub(crate) version: u32,
     /// Container id.
-    pub id: String,
+    pub(crate) id: String,
     /// Bundle directory.
-    pub bundle: PathBuf,
+    pub(crate) bundle: PathBuf,
     /// Root filesystem (absolute).
-    pub rootfs: PathBuf,
+    pub(crate) rootfs: PathBuf,
     /// Host PID of the init process, 0 while creating.
     pub pid: i32,
     /// Start time of that PID in clock ticks since boot, to detect PID reuse.
     pub pid_start_time: u64,
     /// RFC 3339 creation time.
-    pub created: String,
+    pub(crate) created: String,
     /// Cgroup path, relative to the hierarchy roots.
     pub cgroup_path: String,
     /// The spec's annotations.
     #[serde(default)]
-    pub annotations: HashMap<String, String>,
+    pub(crate) annotations: HashMap<String, String>,
     /// Owner shown by `list`.
     #[serde(default)]
-    pub owner: String,
+    pub(crate) owner: String,
 }
 
 /// The OCI `state` document.
@@ -94,7 +94,7 @@ pub struct StoredState {
 #[serde(rename_all = "camelCase")]
 pub struct OciState {
     /// OCI runtime spec version.
-    pub oci_version: String,
+    pub(crate) oci_version: String,
     /// Container id.
     pub id: String,
     /// Lifecycle status.
@@ -105,10 +105,10 @@ pub struct OciState {
     pub bundle: PathBuf,
     /// Annotations from the spec.
     #[serde(default, skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: HashMap<String, String>,
+    pub(crate) annotations: HashMap<String, String>,
     /// Root filesystem (runc reports it; extension).
     #[serde(default)]
-    pub rootfs: PathBuf,
+    pub(crate) rootfs: PathBuf,
     /// Creation time (runc extension).
     #[serde(default)]
     pub created: String,
@@ -119,32 +119,32 @@ pub struct OciState {
 
 /// The state directory of one container.
 #[derive(Debug, Clone)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     /// `<root>/<id>`.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl StateDir {
     /// The directory for `id` under `root` (not created).
-    pub fn new(root: &Path, id: &str) -> StateDir {
+    pub(crate) fn new(root: &Path, id: &str) -> StateDir {
         StateDir {
             path: root.join(id),
         }
     }
 
     /// Does it exist?
-    pub fn exists(&self) -> bool {
+    pub(crate) fn exists(&self) -> bool {
         self.path.join(STATE_FILE).exists() || self.path.exists()
     }
 
     /// Path of the exec FIFO.
-    pub fn fifo(&self) -> PathBuf {
+    pub(crate) fn fifo(&self) -> PathBuf {
         self.path.join(EXEC_FIFO)
     }
 
     /// Create the directory, 0700 (and the root, 0700, if missing); fails if it
     /// already exists (ids are unique).
-    pub fn create(&self, root: &Path) -> Result<()> {
+    pub(crate) fn create(&self, root: &Path) -> Result<()> {
         private_fs::create_dir_all(root)
             .map_err(|e| Error::io(format!("creating state root {}", root.display()), e))?;
         match private_fs::create_dir(&self.path) {
@@ -165,7 +165,7 @@ impl StateDir {
     }
 
     /// Write the state atomically.
-    pub fn save(&self, state: &StoredState) -> Result<()> {
+    pub(crate) fn save(&self, state: &StoredState) -> Result<()> {
         let text = serde_json::to_vec(state).map_err(|e| Error::State {
             path: self.path.join(STATE_FILE),
             message: e.to_string(),
@@ -174,7 +174,7 @@ impl StateDir {
     }
 
     /// Read the state back.
-    pub fn load(&self) -> Result<StoredState> {
+    pub(crate) fn load(&self) -> Result<StoredState> {
         let path = self.path.join(STATE_FILE);
         let text = std::fs::read(&path)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
@@ -185,7 +185,7 @@ impl StateDir {
     }
 
     /// Save the spec the container was created from (exec and delete need it).
-    pub fn save_spec(&self, spec: &Spec) -> Result<()> {
+    pub(crate) fn save_spec(&self, spec: &Spec) -> Result<()> {
         let text = serde_json::to_vec(spec).map_err(|e| Error::State {
             path: self.path.join(CONFIG_FILE),
             message: e.to_string(),
@@ -194,7 +194,7 @@ impl StateDir {
     }
 
     /// Load the saved spec.
-    pub fn load_spec(&self) -> Result<Spec> {
+    pub(crate) fn load_spec(&self) -> Result<Spec> {
         let path = self.path.join(CONFIG_FILE);
         let text = std::fs::read(&path)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
@@ -202,7 +202,7 @@ impl StateDir {
     }
 
     /// Remove the directory and everything in it.
-    pub fn remove(&self) -> Result<()> {
+    pub(crate) fn remove(&self) -> Result<()> {
         match std::fs::remove_dir_all(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -213,7 +213,7 @@ impl StateDir {
 
 /// Write `data` to `path` (0600: only root reads the runtime's records and pid
 /// files) through a temporary file and a rename.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     private_fs::create_file(&tmp, private_fs::FILE_MODE)
         .and_then(|mut f| f.write_all(data))
@@ -228,7 +228,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 impl StoredState {
     /// Is the recorded init process still the same live process?
-    pub fn init_alive(&self) -> bool {
+    pub(crate) fn init_alive(&self) -> bool {
         self.pid > 0
             && proc_info::stat(self.pid)
                 .map(|s| s.start_time == self.pid_start_time && s.state != 'Z' && s.state != 'X')
@@ -236,7 +236,7 @@ impl StoredState {
     }
 
     /// The status as the kernel sees it now.
-    pub fn status(&self, dir: &StateDir, frozen: bool) -> ContainerStatus {
+    pub(crate) fn status(&self, dir: &StateDir, frozen: bool) -> ContainerStatus {
         if self.pid == 0 {
             return ContainerStatus::Creating;
         }
@@ -254,7 +254,7 @@ impl StoredState {
     }
 
     /// The OCI state document for a given status.
-    pub fn to_oci(&self, status: ContainerStatus) -> OciState {
+    pub(crate) fn to_oci(&self, status: ContainerStatus) -> OciState {
         OciState {
             oci_version: "1.2.0".into(),
             id: self.id.clone(),

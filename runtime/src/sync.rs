@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// What a record means.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Parent → child: cgroup, id maps and oom score are in place; carry on.
     Go = 1,
     /// Child → parent: the mounts are in place; run the create-time hooks now.
@@ -28,7 +28,7 @@ pub enum Kind {
 /// The step of the init sequence that a failure refers to.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Reading a record from the parent.
     Sync = 1,
     /// `setns` into a namespace given by path (index into the join list).
@@ -111,7 +111,7 @@ pub enum Step {
 
 impl Step {
     /// Convert the wire value back; unknown values map to `Sync`.
-    pub fn from_u32(v: u32) -> Step {
+    pub(crate) fn from_u32(v: u32) -> Step {
         use Step::*;
         const ALL: [Step; 39] = [
             Sync,
@@ -162,16 +162,16 @@ impl Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepError {
     /// Which step failed.
-    pub step: Step,
+    pub(crate) step: Step,
     /// The errno it failed with.
     pub errno: i32,
     /// Index into the relevant plan list, or 0.
-    pub index: u32,
+    pub(crate) index: u32,
 }
 
 impl StepError {
     /// A failure of `step` with the current `errno`.
-    pub fn last(step: Step, index: u32) -> StepError {
+    pub(crate) fn last(step: Step, index: u32) -> StepError {
         StepError {
             step,
             errno: nix::errno::Errno::last_raw(),
@@ -192,13 +192,13 @@ struct Record {
 
 /// One end of the parent/child channel.
 #[derive(Debug)]
-pub struct Channel {
+pub(crate) struct Channel {
     fd: OwnedFd,
 }
 
 /// A message read from the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message {
+pub(crate) enum Message {
     /// A plain progress record.
     Kind(Kind),
     /// A failure.
@@ -209,7 +209,7 @@ pub enum Message {
 
 impl Channel {
     /// Create a connected pair `(parent, child)`, both close-on-exec.
-    pub fn pair() -> Result<(Channel, Channel)> {
+    pub(crate) fn pair() -> Result<(Channel, Channel)> {
         let mut fds = [0 as RawFd; 2];
         // SAFETY: socketpair writes two descriptors into the array we own.
         let rc = unsafe {
@@ -232,7 +232,7 @@ impl Channel {
     }
 
     /// The raw descriptor (for the child after fork).
-    pub fn raw(&self) -> RawFd {
+    pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
@@ -255,7 +255,7 @@ impl Channel {
     }
 
     /// Send a progress record. Async-signal-safe.
-    pub fn send(&self, kind: Kind) -> std::result::Result<(), i32> {
+    pub(crate) fn send(&self, kind: Kind) -> std::result::Result<(), i32> {
         self.send_record(Record {
             kind: kind as u32,
             ..Record::default()
@@ -263,7 +263,7 @@ impl Channel {
     }
 
     /// Report a failure. Async-signal-safe.
-    pub fn send_failure(&self, err: StepError) {
+    pub(crate) fn send_failure(&self, err: StepError) {
         let _ = self.send_record(Record {
             kind: Kind::Failed as u32,
             step: err.step as u32,
@@ -273,7 +273,7 @@ impl Channel {
     }
 
     /// Block until a record arrives. Async-signal-safe.
-    pub fn recv(&self) -> std::result::Result<Message, i32> {
+    pub(crate) fn recv(&self) -> std::result::Result<Message, i32> {
         let mut rec = Record::default();
         loop {
             // SAFETY: we read at most size_of::<Record>() bytes into our own stack value.
@@ -311,7 +311,7 @@ impl Channel {
     }
 
     /// Wait for a specific record in the child; anything else is a sync failure.
-    pub fn expect(&self, kind: Kind) -> std::result::Result<(), StepError> {
+    pub(crate) fn expect(&self, kind: Kind) -> std::result::Result<(), StepError> {
         match self.recv() {
             Ok(Message::Kind(k)) if k == kind => Ok(()),
             Ok(_) => Err(StepError {

@@ -9,22 +9,22 @@ use crate::sync::{Step, StepError};
 
 /// The identity to switch to, prepared before fork.
 #[derive(Debug, Clone, Default)]
-pub struct UserPlan {
+pub(crate) struct UserPlan {
     /// Real, effective and saved uid.
-    pub uid: libc::uid_t,
+    pub(crate) uid: libc::uid_t,
     /// Real, effective and saved gid.
-    pub gid: libc::gid_t,
+    pub(crate) gid: libc::gid_t,
     /// Supplementary groups.
-    pub groups: Vec<libc::gid_t>,
+    pub(crate) groups: Vec<libc::gid_t>,
     /// `umask`, if given.
-    pub umask: Option<libc::mode_t>,
+    pub(crate) umask: Option<libc::mode_t>,
     /// Skip `setgroups` (a user namespace with setgroups denied).
-    pub skip_setgroups: bool,
+    pub(crate) skip_setgroups: bool,
 }
 
 impl UserPlan {
     /// Take `process.user`.
-    pub fn from_spec(user: &User) -> UserPlan {
+    pub(crate) fn from_spec(user: &User) -> UserPlan {
         UserPlan {
             uid: user.uid(),
             gid: user.gid(),
@@ -35,7 +35,7 @@ impl UserPlan {
     }
 
     /// Switch groups and gid. Async-signal-safe.
-    pub fn apply_groups(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn apply_groups(&self) -> std::result::Result<(), StepError> {
         if !self.skip_setgroups {
             // SAFETY: setgroups reads `len` gids from a slice we own.
             if unsafe { libc::setgroups(self.groups.len(), self.groups.as_ptr()) } < 0 {
@@ -51,7 +51,7 @@ impl UserPlan {
 
     /// Switch uid, keeping the permitted capabilities for the following `capset`.
     /// Async-signal-safe.
-    pub fn apply_uid(&self) -> std::result::Result<(), StepError> {
+    pub(crate) fn apply_uid(&self) -> std::result::Result<(), StepError> {
         // SAFETY: plain syscalls with integer arguments.
         unsafe {
             libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
@@ -63,7 +63,7 @@ impl UserPlan {
     }
 
     /// Apply the umask. Async-signal-safe.
-    pub fn apply_umask(&self) {
+    pub(crate) fn apply_umask(&self) {
         if let Some(mask) = self.umask {
             // SAFETY: umask cannot fail.
             unsafe { libc::umask(mask) };

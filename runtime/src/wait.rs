@@ -17,7 +17,7 @@ const FORWARDED: [libc::c_int; 9] = [
 ];
 
 /// The signals a foreground runtime blocks and handles itself.
-pub fn blocked_set() -> libc::sigset_t {
+pub(crate) fn blocked_set() -> libc::sigset_t {
     // SAFETY: sigset manipulation on a zeroed value we own.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

@@ -37,7 +37,7 @@ impl DeviceFilter {
     /// our descriptors and ends with the cgroup. Attaching is additive: a program
     /// attached earlier (here or on an ancestor) still applies, and a request must
     /// pass all of them; [`DeviceFilter::replace`] swaps this directory's instead.
-    pub fn attach(&self, cgroup_dir: &Path) -> Result<(), DeviceFilterError> {
+    pub(crate) fn attach(&self, cgroup_dir: &Path) -> Result<(), DeviceFilterError> {
         // Opened first: a wrong path is cheaper to report before a program load.
         let cgroup = open_cgroup(cgroup_dir)?;
         self.load_and_attach(&cgroup, cgroup_dir)

@@ -24,7 +24,7 @@ use bpf::Insn;
 
 /// A compiled device filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceFilter {
+pub(crate) struct DeviceFilter {
     insns: Vec<Insn>,
 }
 
@@ -157,14 +157,16 @@ fn show_log(log: &str) -> String {
     }
 }
 
+// Only the unit tests count a filter's instructions.
+#[cfg(test)]
 impl DeviceFilter {
-    /// Number of instructions (tests/diagnostics).
-    pub fn len(&self) -> usize {
+    /// Number of instructions.
+    pub(crate) fn len(&self) -> usize {
         self.insns.len()
     }
 
     /// Whether the program has no instructions; a compiled filter never is empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.insns.is_empty()
     }
 }

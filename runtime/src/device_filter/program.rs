@@ -152,7 +152,7 @@ fn verdict(allow: bool) -> [Insn; 2] {
 impl DeviceFilter {
     /// Compile OCI device rules (`linux.resources.devices`, in order). Later rules
     /// override earlier ones, as in cgroup v1; a request no rule matches is denied.
-    pub fn compile(rules: &[LinuxDeviceCgroup]) -> Result<DeviceFilter, DeviceFilterError> {
+    pub(crate) fn compile(rules: &[LinuxDeviceCgroup]) -> Result<DeviceFilter, DeviceFilterError> {
         // Every rule is validated, even one a later wildcard makes unreachable, so a
         // typo is reported wherever it is.
         let rules = rules

@@ -24,7 +24,7 @@ impl DeviceFilter {
     /// `BPF_F_ALLOW_MULTI`, then detach the programs that were attached there before.
     /// Between the two steps a device must pass both the old and the new filter,
     /// never neither. A failed detach leaves the new filter attached and is reported.
-    pub fn replace(&self, cgroup_dir: &Path) -> Result<(), DeviceFilterError> {
+    pub(crate) fn replace(&self, cgroup_dir: &Path) -> Result<(), DeviceFilterError> {
         let cgroup = open_cgroup(cgroup_dir)?;
         let old = attached_programs(&cgroup).map_err(|source| DeviceFilterError::Query {
             path: cgroup_dir.to_path_buf(),

@@ -37,13 +37,13 @@ struct OpenHow {
 }
 
 /// Resolve inside the root given as `dirfd`, and refuse `/proc/self/fd`-style jumps.
-pub const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+pub(crate) const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
 /// Stay below `dirfd` (an escaping `..` or absolute symlink fails with `EXDEV`).
 pub const BENEATH: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
 
 /// A descriptor closed when dropped (close is async-signal-safe).
 #[derive(Debug)]
-pub struct Fd(pub RawFd);
+pub struct Fd(pub(crate) RawFd);
 
 impl Drop for Fd {
     fn drop(&mut self) {
@@ -62,7 +62,7 @@ impl From<Fd> for std::os::fd::OwnedFd {
 }
 
 /// `openat2(2)`; returns the errno on failure (`ENOSYS` before Linux 5.6).
-pub fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd, i32> {
+pub(crate) fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd, i32> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
@@ -87,14 +87,14 @@ pub fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd
 
 /// A short prefix and a decimal number (`/proc/self/fd/7`, `/dev/pts/3`) in a
 /// stack buffer, for syscalls that take a path: built without allocating.
-pub struct NumberedPath {
+pub(crate) struct NumberedPath {
     buf: [u8; 32],
     len: usize,
 }
 
 impl NumberedPath {
     /// `prefix` (at most 21 bytes) followed by `n` in decimal.
-    pub fn new(prefix: &[u8], mut n: u32) -> NumberedPath {
+    pub(crate) fn new(prefix: &[u8], mut n: u32) -> NumberedPath {
         let mut buf = [0u8; 32];
         let start = prefix.len().min(21);
         buf[..start].copy_from_slice(&prefix[..start]);
@@ -118,12 +118,12 @@ impl NumberedPath {
     }
 
     /// The bytes, without the NUL.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 
     /// As a C string.
-    pub fn as_cstr(&self) -> &CStr {
+    pub(crate) fn as_cstr(&self) -> &CStr {
         // The buffer is zeroed past the digits, so a NUL is always there.
         CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"/")
     }
@@ -233,7 +233,7 @@ pub(crate) fn make_entry(dir: RawFd, name: &[u8], kind: Option<TargetKind>) -> R
 }
 
 /// `fstat` of a descriptor: (device, inode).
-pub fn identity(fd: RawFd) -> Result<(u64, u64), i32> {
+pub(crate) fn identity(fd: RawFd) -> Result<(u64, u64), i32> {
     // SAFETY: fstat into a zeroed struct we own.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: see above.

@@ -69,7 +69,7 @@ fn open_at(dir: RawFd, name: &CStr, flags: i32) -> Result<Fd, i32> {
 
 /// Open `path` inside `root` (see [`super::open_resolved`]); `beneath` makes an
 /// escape an error instead of a stop at the root.
-pub fn open(
+pub(crate) fn open(
     root: RawFd,
     path: &CStr,
     create: Option<TargetKind>,

@@ -196,7 +196,7 @@ impl SeccompProgram {
     /// is no filter to install). Without it the caller must hold CAP_SYS_ADMIN.
     /// Returns the raw errno on failure; a TSYNC failure (another thread could not be
     /// synchronised) is reported as `ESRCH`.
-    pub fn install(&self, no_new_privs: bool) -> Result<(), i32> {
+    pub(crate) fn install(&self, no_new_privs: bool) -> Result<(), i32> {
         if no_new_privs {
             let (one, zero): (libc::c_ulong, libc::c_ulong) = (1, 0);
             // SAFETY: PR_SET_NO_NEW_PRIVS takes only integer arguments, passed as unsigned long
