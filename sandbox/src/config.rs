@@ -28,7 +28,7 @@ pub struct Config {
     pub seccomp_profile_root: Option<PathBuf>,
     /// Where pods in their own user namespace get their host ids, and whether
     /// pods without `hostUsers` get one.
-    pub user_namespaces: Option<UserNamespacesConfig>,
+    pub(crate) user_namespaces: Option<UserNamespacesConfig>,
     /// The directory of the file, for relative paths.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -38,13 +38,13 @@ pub struct Config {
 /// [`UsernsOptions`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UserNamespacesConfig {
+pub(crate) struct UserNamespacesConfig {
     /// What a pod without `spec.hostUsers` gets (`true`, the host's users, by default).
-    pub default_host_users: Option<bool>,
+    pub(crate) default_host_users: Option<bool>,
     /// The host id of the first range's uid and gid 0 (`0x70000000` by default).
-    pub first_id: Option<u32>,
+    pub(crate) first_id: Option<u32>,
     /// How many ranges of 65536 ids there are (4096 by default).
-    pub ranges: Option<u32>,
+    pub(crate) ranges: Option<u32>,
 }
 
 /// Why the config file could not be used.

@@ -13,11 +13,11 @@ use std::fs::File;
 use std::io::{self, Write};
 
 /// The longest content of one record; a longer line is split into `P` records.
-pub const MAX_LINE: usize = 16 * 1024;
+pub(crate) const MAX_LINE: usize = 16 * 1024;
 
 /// Which of the container's pipes a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     /// The container's standard output.
     Stdout,
     /// The container's standard error.
@@ -26,7 +26,7 @@ pub enum Stream {
 
 impl Stream {
     /// The stream's name in a record: `stdout` or `stderr`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
@@ -42,7 +42,7 @@ impl Stream {
 /// memory for its newline, [`MAX_LINE`] bytes or [`LineWriter::finish`], as in
 /// containerd.
 #[derive(Debug)]
-pub struct LineWriter {
+pub(crate) struct LineWriter {
     sink: Sink,
     /// The start of a line whose newline has not arrived; at most `MAX_LINE` bytes
     /// between calls.
@@ -51,7 +51,7 @@ pub struct LineWriter {
 
 impl LineWriter {
     /// A writer of `stream`'s records to `file` (opened with `O_APPEND`).
-    pub fn new(file: File, stream: Stream) -> LineWriter {
+    pub(crate) fn new(file: File, stream: Stream) -> LineWriter {
         LineWriter {
             sink: Sink {
                 file,
@@ -65,7 +65,7 @@ impl LineWriter {
     /// Append the complete lines in `data` as `F` records; keep an unfinished line
     /// buffered, writing it as `P` records while it exceeds [`MAX_LINE`]. On error,
     /// the line being written is lost; later calls carry on.
-    pub fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
         while let Some(i) = data.iter().position(|&b| b == b'\n') {
             self.pending.extend_from_slice(&data[..i]);
             data = &data[i + 1..];
@@ -84,7 +84,7 @@ impl LineWriter {
 
     /// End of stream: write what is buffered as an `F` record (its content without
     /// a newline, as containerd does). Nothing is written if nothing is buffered.
-    pub fn finish(&mut self) -> io::Result<()> {
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -134,22 +134,22 @@ impl Sink {
 
 /// One record of a CRI log, borrowed from the line it was parsed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// When the record was written, as RFC 3339 text.
-    pub time: &'a str,
+    pub(crate) time: &'a str,
     /// The pipe the content came from.
-    pub stream: Stream,
+    pub(crate) stream: Stream,
     /// `P`: the content continues in the next record; `F`: it ends a line.
-    pub partial: bool,
+    pub(crate) partial: bool,
     /// The output, without a newline.
-    pub content: &'a [u8],
+    pub(crate) content: &'a [u8],
 }
 
 /// Parse one line of a CRI log (a trailing newline is ignored); `None` if it is
 /// not a record: no valid time, stream or tag. A missing space after the tag is
 /// read as empty content, and a tag may carry `:`-separated extras after `P`/`F`
 /// (the CRI's forward-compatible tag list).
-pub fn parse(line: &[u8]) -> Option<Record<'_>> {
+pub(crate) fn parse(line: &[u8]) -> Option<Record<'_>> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let mut fields = line.splitn(4, |&b| b == b' ');
     let time = std::str::from_utf8(fields.next()?).ok()?;
@@ -179,7 +179,8 @@ pub fn parse(line: &[u8]) -> Option<Record<'_>> {
 /// still prints). With `timestamps`, each line of output starts with the time of its
 /// first record and a space, as in `kubectl logs --timestamps`. `out` gets many
 /// small writes: give it a buffered writer.
-pub fn decode(log: &[u8], timestamps: bool, out: &mut impl Write) -> io::Result<()> {
+#[cfg(test)]
+fn decode(log: &[u8], timestamps: bool, out: &mut impl Write) -> io::Result<()> {
     Decoder::new(timestamps).decode(log, out)
 }
 

@@ -133,7 +133,11 @@ impl From<crate::security::Unsupported> for Error {
 
 impl Error {
     /// An [`Error::Io`] from a description, a path and the OS error.
-    pub fn io(what: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+    pub(crate) fn io(
+        what: impl Into<String>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Error {
         Error::Io {
             what: what.into(),
             path: path.into(),
@@ -142,13 +146,13 @@ impl Error {
     }
 
     /// An [`Error::Io`] from the current `errno`.
-    pub fn last_os(what: impl Into<String>, path: impl Into<PathBuf>) -> Error {
+    pub(crate) fn last_os(what: impl Into<String>, path: impl Into<PathBuf>) -> Error {
         Error::io(what, path, std::io::Error::last_os_error())
     }
 
     /// The message as said of a container already named: a runtime error of
     /// that container without its `container NAME:` prefix, anything else whole.
-    pub fn in_container(&self) -> String {
+    pub(crate) fn in_container(&self) -> String {
         match self {
             Error::Container { source, .. } => source.to_string(),
             other => other.to_string(),
@@ -156,7 +160,7 @@ impl Error {
     }
 
     /// Wrap a runtime error as belonging to a container.
-    pub fn container(container: &str) -> impl FnOnce(podrt_runtime::Error) -> Error + '_ {
+    pub(crate) fn container(container: &str) -> impl FnOnce(podrt_runtime::Error) -> Error + '_ {
         move |source| Error::Container {
             container: container.to_string(),
             source,

@@ -16,7 +16,7 @@
 pub mod cni;
 pub mod config;
 pub mod cri_log;
-pub mod error;
+pub(crate) mod error;
 pub mod host_check;
 pub mod image;
 pub mod lifecycle;
@@ -28,7 +28,7 @@ pub mod policy;
 pub mod proc;
 pub mod security;
 pub mod state;
-pub mod userns;
+pub(crate) mod userns;
 
 pub use error::{Error, Result};
 

@@ -22,7 +22,7 @@ use super::args::{
 use super::print;
 
 /// Run the command; the exit status on success.
-pub fn dispatch(cli: &Cli) -> Result<i32> {
+pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     let config = match &cli.config {
         Some(path) => Config::load(path, true)?,
         None => Config::load(std::path::Path::new(config::DEFAULT_PATH), false)?,

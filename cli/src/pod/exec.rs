@@ -10,7 +10,7 @@ use podrt_sandbox::state::{listing, Sandbox};
 use super::args::ExecArgs;
 
 /// Run it; returns the command's exit status (128+N when killed by signal N).
-pub fn exec(opts: &Options, a: &ExecArgs) -> Result<i32> {
+pub(crate) fn exec(opts: &Options, a: &ExecArgs) -> Result<i32> {
     let sandbox = listing::get(&opts.root, &a.pod)?;
     let name = container_name(&sandbox, a.container.as_deref())?;
     let Some(c) = sandbox.runtime_container(&name) else {
@@ -34,7 +34,7 @@ pub fn exec(opts: &Options, a: &ExecArgs) -> Result<i32> {
 
 /// The container asked for, or the first app container (kubectl's default, noted on
 /// stderr when the pod has several).
-pub fn container_name(sandbox: &Sandbox, asked: Option<&str>) -> Result<String> {
+pub(crate) fn container_name(sandbox: &Sandbox, asked: Option<&str>) -> Result<String> {
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
     let all: Vec<String> = spec
         .init_containers

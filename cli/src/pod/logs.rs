@@ -17,7 +17,7 @@ use super::args::LogsArgs;
 use super::exec::container_name;
 
 /// Print the log; with `follow`, wait for more while the container runs.
-pub fn logs(opts: &Options, a: &LogsArgs) -> Result<i32> {
+pub(crate) fn logs(opts: &Options, a: &LogsArgs) -> Result<i32> {
     let sandbox = listing::get(&opts.root, &a.pod)?;
     let name = container_name(&sandbox, a.container.as_deref())?;
     let path = sandbox.paths.log(&name);

@@ -12,7 +12,7 @@ use podrt_sandbox::runtime::{
 use super::args::{Cli, Command, CreateArgs, ExecArgs, Format, UpdateArgs};
 
 /// Run the verb; `Ok(code)` is the exit status to return.
-pub fn dispatch(cli: &Cli) -> Result<i32> {
+pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup is not supported: podrt manages cgroups through cgroupfs (use the cgroupfs manager)");
     }

@@ -13,7 +13,7 @@ const LOG_MODE: u32 = 0o600;
 /// Install a tracing subscriber writing to `--log` (or stderr). The level is `warn`,
 /// `debug` with `--debug`, or what `PODRT_LOG` names (`error`…`trace`). A plain level
 /// filter, not an env filter: parsing directives costs more than the container does.
-pub fn init(cli: &Cli) {
+pub(crate) fn init(cli: &Cli) {
     let default = if cli.debug {
         tracing::Level::DEBUG
     } else {
@@ -46,7 +46,7 @@ pub fn init(cli: &Cli) {
 }
 
 /// Append an error record to `--log` in the chosen format (runc's shape).
-pub fn error(cli: &Cli, msg: &str) {
+pub(crate) fn error(cli: &Cli, msg: &str) {
     let Some(path) = &cli.log else { return };
     let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)

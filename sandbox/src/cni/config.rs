@@ -16,22 +16,22 @@ const EXTENSIONS: [&str; 3] = ["conf", "conflist", "json"];
 /// A network: a named chain of plugin configs run in order on ADD. It is
 /// serializable so a pod can keep the exact config its ADD used for its DEL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NetworkList {
+pub(crate) struct NetworkList {
     /// The network's name (`name`), given to every plugin.
-    pub name: String,
+    pub(crate) name: String,
     /// The spec version of the configuration (`cniVersion`), given to every plugin.
-    pub cni_version: String,
+    pub(crate) cni_version: String,
     /// The plugin configs, each an object with at least a `type`.
-    pub plugins: Vec<Value>,
+    pub(crate) plugins: Vec<Value>,
     /// The file this list was loaded from, for error messages.
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 }
 
 impl NetworkList {
     /// Loads the lexically first `.conflist`, `.conf` or `.json` file in `dir`.
     ///
     /// Returns `Ok(None)` if the directory does not exist or holds no such file.
-    pub fn load_dir(dir: &Path) -> Result<Option<NetworkList>> {
+    pub(crate) fn load_dir(dir: &Path) -> Result<Option<NetworkList>> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -60,7 +60,7 @@ impl NetworkList {
 
     /// Parses a `.conflist` or a single-plugin `.conf` from `text`; `source`
     /// names the file it came from, for error messages.
-    pub fn parse(text: &str, source: Option<&Path>) -> Result<NetworkList> {
+    pub(crate) fn parse(text: &str, source: Option<&Path>) -> Result<NetworkList> {
         let invalid = |message: String| Error::Config {
             file: source.map(Path::to_path_buf),
             message,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Result with the CNI module's [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// The CNI operation a plugin is asked to do (its `CNI_COMMAND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,10 +16,6 @@ pub enum Command {
     Add,
     /// Detach the container and release its resources.
     Del,
-    /// Verify that an earlier ADD is still in place.
-    Check,
-    /// Report the spec versions the plugin supports.
-    Version,
 }
 
 impl Command {
@@ -28,8 +24,6 @@ impl Command {
         match self {
             Command::Add => "ADD",
             Command::Del => "DEL",
-            Command::Check => "CHECK",
-            Command::Version => "VERSION",
         }
     }
 }
@@ -69,7 +63,7 @@ impl fmt::Display for Call {
 }
 
 /// The meaning of the error codes the CNI spec reserves (0-99).
-pub fn code_name(code: u32) -> &'static str {
+pub(crate) fn code_name(code: u32) -> &'static str {
     match code {
         1 => "incompatible CNI version",
         2 => "unsupported field in network configuration",

@@ -29,17 +29,17 @@ const POLL: Duration = Duration::from_millis(5);
 /// Everything a plugin is told besides its config.
 pub(crate) struct Invocation<'a> {
     /// Which plugin, command and network (for errors).
-    pub call: Call,
+    pub(crate) call: Call,
     /// `CNI_CONTAINERID`.
-    pub container_id: &'a str,
+    pub(crate) container_id: &'a str,
     /// `CNI_NETNS`.
-    pub netns: &'a Path,
+    pub(crate) netns: &'a Path,
     /// `CNI_IFNAME`.
-    pub ifname: &'a str,
+    pub(crate) ifname: &'a str,
     /// The plugin dirs, searched in order and passed as `CNI_PATH`.
-    pub bin_dirs: &'a [PathBuf],
+    pub(crate) bin_dirs: &'a [PathBuf],
     /// How long the plugin may run.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// The executable plugin `name` in `dirs`, first match wins.

@@ -1,6 +1,6 @@
 //! The Container Network Interface (spec 1.0.0; results of 0.4.0 and 0.3.x
 //! accepted): load a network config, run its plugins to attach a pod's network
-//! namespace (ADD), verify it (CHECK) and detach it (DEL).
+//! namespace (ADD) and detach it (DEL).
 //!
 //! This module only speaks the protocol with plugin executables; it never
 //! touches the network itself. Pinning the namespace and keeping the ADD result
@@ -16,7 +16,7 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
-pub use config::NetworkList;
-pub use error::{code_name, Call, Command, Error, Result};
+pub(crate) use config::NetworkList;
+pub use error::{Call, Command, Error};
 pub use result::{Cidr, CniResult, Dns, Interface, IpConfig, Route, SUPPORTED_VERSIONS};
-pub use runtime::{Attachment, Runtime, DEFAULT_TIMEOUT};
+pub(crate) use runtime::{Attachment, Runtime};

@@ -20,9 +20,9 @@ pub const SUPPORTED_VERSIONS: [&str; 4] = ["1.0.0", "0.4.0", "0.3.1", "0.3.0"];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
     /// The address.
-    pub addr: IpAddr,
+    pub(crate) addr: IpAddr,
     /// The prefix length.
-    pub prefix_len: u8,
+    pub(crate) prefix_len: u8,
 }
 
 impl FromStr for Cidr {
@@ -67,37 +67,37 @@ impl<'de> Deserialize<'de> for Cidr {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interface {
     /// Interface name (`eth0`, `veth1234`, …).
-    pub name: String,
+    pub(crate) name: String,
     /// Hardware address, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mac: Option<String>,
+    pub(crate) mac: Option<String>,
     /// The netns path for interfaces inside the container's sandbox; absent for
     /// host-side interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<String>,
+    pub(crate) sandbox: Option<String>,
 }
 
 /// An address assigned by the plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpConfig {
     /// The address and prefix.
-    pub address: Cidr,
+    pub(crate) address: Cidr,
     /// The default gateway for this subnet, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<IpAddr>,
+    pub(crate) gateway: Option<IpAddr>,
     /// Index into the result's `interfaces` of the interface holding it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interface: Option<usize>,
+    pub(crate) interface: Option<usize>,
 }
 
 /// A route added in the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     /// Destination network.
-    pub dst: Cidr,
+    pub(crate) dst: Cidr,
     /// Next hop; the subnet's gateway if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gw: Option<IpAddr>,
+    pub(crate) gw: Option<IpAddr>,
 }
 
 /// DNS settings for the sandbox's resolv.conf.
@@ -105,16 +105,16 @@ pub struct Route {
 pub struct Dns {
     /// Name servers, in order of preference.
     #[serde(default)]
-    pub nameservers: Vec<String>,
+    pub(crate) nameservers: Vec<String>,
     /// The local domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain: Option<String>,
+    pub(crate) domain: Option<String>,
     /// Search domains.
     #[serde(default)]
-    pub search: Vec<String>,
+    pub(crate) search: Vec<String>,
     /// resolv.conf options.
     #[serde(default)]
-    pub options: Vec<String>,
+    pub(crate) options: Vec<String>,
 }
 
 /// The wire shape shared by results of 0.3.x, 0.4.0 and 1.0.0.
@@ -136,17 +136,17 @@ struct Wire {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CniResult {
     /// The spec version the result is written in.
-    pub cni_version: String,
+    pub(crate) cni_version: String,
     /// Interfaces created or configured.
-    pub interfaces: Vec<Interface>,
+    pub(crate) interfaces: Vec<Interface>,
     /// Addresses assigned.
-    pub ips: Vec<IpConfig>,
+    pub(crate) ips: Vec<IpConfig>,
     /// Routes added.
-    pub routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     /// DNS settings.
-    pub dns: Dns,
+    pub(crate) dns: Dns,
     /// The result exactly as the plugin printed it.
-    pub raw: Value,
+    pub(crate) raw: Value,
 }
 
 impl CniResult {

@@ -15,34 +15,34 @@ use super::exec::{self, Invocation};
 use super::result::CniResult;
 
 /// How long a plugin may run by default; IPAM plugins can be slow, not this slow.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where plugins live and how long each may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Runtime {
+pub(crate) struct Runtime {
     /// Plugin dirs, searched in order (`CNI_PATH`).
-    pub bin_dirs: Vec<PathBuf>,
+    pub(crate) bin_dirs: Vec<PathBuf>,
     /// How long one plugin invocation may take before it is killed.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// The container end of an attachment: what the plugins are told besides config.
 #[derive(Debug, Clone)]
-pub struct Attachment<'a> {
+pub(crate) struct Attachment<'a> {
     /// `CNI_CONTAINERID`: the pod's id.
-    pub container_id: &'a str,
+    pub(crate) container_id: &'a str,
     /// `CNI_NETNS`: path of the pod's pinned network namespace.
-    pub netns: &'a Path,
+    pub(crate) netns: &'a Path,
     /// `CNI_IFNAME`: the interface to create in it (`eth0`).
-    pub ifname: &'a str,
+    pub(crate) ifname: &'a str,
     /// Capability arguments (`"portMappings" -> [...]`), given in
     /// `runtimeConfig` to the plugins that declare the capability.
-    pub capability_args: Map<String, Value>,
+    pub(crate) capability_args: Map<String, Value>,
 }
 
 impl Runtime {
     /// A runtime searching `bin_dirs` with the [`DEFAULT_TIMEOUT`].
-    pub fn new(bin_dirs: Vec<PathBuf>) -> Runtime {
+    pub(crate) fn new(bin_dirs: Vec<PathBuf>) -> Runtime {
         Runtime {
             bin_dirs,
             timeout: DEFAULT_TIMEOUT,
@@ -52,7 +52,7 @@ impl Runtime {
     /// Attaches the container: runs ADD on each plugin in order, chaining
     /// results, and returns the last one. On error nothing is undone; the caller
     /// should run [`Runtime::del`] to release what earlier plugins set up.
-    pub fn add(&self, list: &NetworkList, at: &Attachment<'_>) -> Result<CniResult> {
+    pub(crate) fn add(&self, list: &NetworkList, at: &Attachment<'_>) -> Result<CniResult> {
         let mut prev: Option<CniResult> = None;
         for plugin in &list.plugins {
             let inv = self.invocation(list, plugin, Command::Add, at);
@@ -77,7 +77,7 @@ impl Runtime {
     /// Detaches the container: runs DEL on every plugin in reverse order, with
     /// `prev` (the stored ADD result) as `prevResult` if known. Best effort:
     /// all plugins run; the first error is returned.
-    pub fn del(
+    pub(crate) fn del(
         &self,
         list: &NetworkList,
         at: &Attachment<'_>,
@@ -93,25 +93,6 @@ impl Runtime {
             }
         }
         first_error.map_or(Ok(()), Err)
-    }
-
-    /// Verifies the attachment: runs CHECK on each plugin in order with `prev`
-    /// (the stored ADD result); stops at the first failure.
-    pub fn check(&self, list: &NetworkList, at: &Attachment<'_>, prev: &CniResult) -> Result<()> {
-        if !supports_check(&list.cni_version) {
-            return Err(Error::Config {
-                file: list.source.clone(),
-                message: format!(
-                    "cniVersion {:?} does not support CHECK (it needs 0.4.0 or later)",
-                    list.cni_version
-                ),
-            });
-        }
-        for plugin in &list.plugins {
-            let inv = self.invocation(list, plugin, Command::Check, at);
-            exec::run(&inv, &plugin_config(list, plugin, at, Some(&prev.raw)))?;
-        }
-        Ok(())
     }
 
     fn invocation<'a>(
@@ -170,11 +151,4 @@ pub(crate) fn plugin_config(
         config.insert("runtimeConfig".into(), Value::Object(runtime_config));
     }
     Value::Object(config)
-}
-
-/// CHECK arrived in spec 0.4.0.
-fn supports_check(version: &str) -> bool {
-    !["0.1.", "0.2.", "0.3."]
-        .iter()
-        .any(|old| version.starts_with(old))
 }

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A temp dir removed on drop, pass or fail.
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn new(name: &str) -> TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let path =
             std::env::temp_dir().join(format!("podrt-cni-{name}-{}-{n}", std::process::id()));
@@ -20,23 +20,23 @@ impl TempDir {
         TempDir(path)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
         fs::write(&path, text).unwrap();
         path
     }
 
-    pub fn read(&self, name: &str) -> String {
+    pub(crate) fn read(&self, name: &str) -> String {
         fs::read_to_string(self.0.join(name)).unwrap_or_default()
     }
 
     /// A `#!/bin/sh` plugin named `name` running `body`, with `$DIR` set to
     /// this dir.
-    pub fn plugin(&self, name: &str, body: &str) {
+    pub(crate) fn plugin(&self, name: &str, body: &str) {
         let script = format!("#!/bin/sh\nDIR='{}'\n{body}\n", self.0.display());
         let path = self.write(name, &script);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
@@ -44,7 +44,7 @@ impl TempDir {
 
     /// A plugin that records its stdin as `stdin-$CNI_COMMAND-<name>`, appends
     /// `<name> $CNI_COMMAND` to `order`, and prints `result` on ADD.
-    pub fn recording_plugin(&self, name: &str, result: &str) {
+    pub(crate) fn recording_plugin(&self, name: &str, result: &str) {
         let body = format!(
             "cat > \"$DIR/stdin-$CNI_COMMAND-{name}\"\n\
              echo \"{name} $CNI_COMMAND\" >> \"$DIR/order\"\n\

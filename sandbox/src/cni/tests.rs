@@ -131,26 +131,6 @@ echo '{"cniVersion":"1.0.0","code":11,"msg":"iptables locked"}'; exit 1"#,
 }
 
 #[test]
-fn check_runs_in_order_with_prev_result() {
-    let dir = TempDir::new("check");
-    dir.recording_plugin("bridge", BRIDGE_RESULT);
-    dir.recording_plugin("portmap", PORTMAP_RESULT);
-    let prev = CniResult::from_json(serde_json::from_str(PORTMAP_RESULT).unwrap()).unwrap();
-    runtime(&dir)
-        .check(&list(&dir), &attachment(Path::new("/run/netns/p")), &prev)
-        .unwrap();
-    assert_eq!(dir.read("order"), "bridge CHECK\nportmap CHECK\n");
-    assert_eq!(stdin(&dir, "stdin-CHECK-bridge")["prevResult"], prev.raw);
-
-    let mut old = list(&dir);
-    old.cni_version = "0.3.1".into();
-    let err = runtime(&dir)
-        .check(&old, &attachment(Path::new("/run/netns/p")), &prev)
-        .unwrap_err();
-    assert!(err.to_string().contains("CHECK"), "{err}");
-}
-
-#[test]
 fn error_json_names_plugin_file_command_code_and_msg() {
     let dir = TempDir::new("err-json");
     dir.plugin(

@@ -30,13 +30,13 @@ pub struct ImageConfig {
 #[derive(Debug)]
 pub(super) struct Parsed {
     /// The container defaults.
-    pub config: ImageConfig,
+    pub(crate) config: ImageConfig,
     /// The layers' diff ids, bottom layer first.
-    pub diff_ids: Vec<Sha256>,
+    pub(crate) diff_ids: Vec<Sha256>,
     /// `created`, as written in the image.
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     /// `os/architecture`, for checking against the host.
-    pub platform: (String, String),
+    pub(crate) platform: (String, String),
 }
 
 /// Parse a config blob; the error is a sentence for `Error::Json`/`Error::Invalid`.

@@ -13,23 +13,23 @@ pub(super) struct Sha256(String);
 
 impl Sha256 {
     /// Parse `sha256:<hex>`; `None` for anything else.
-    pub fn parse(s: &str) -> Option<Sha256> {
+    pub(crate) fn parse(s: &str) -> Option<Sha256> {
         let hex = s.strip_prefix("sha256:")?;
         is_hex64(hex).then(|| Sha256(hex.to_string()))
     }
 
     /// A bare 64-digit hex string, as docker-archive file names use.
-    pub fn from_hex(hex: &str) -> Option<Sha256> {
+    pub(crate) fn from_hex(hex: &str) -> Option<Sha256> {
         is_hex64(hex).then(|| Sha256(hex.to_string()))
     }
 
     /// The digest of `bytes`.
-    pub fn of(bytes: &[u8]) -> Sha256 {
+    pub(crate) fn of(bytes: &[u8]) -> Sha256 {
         Sha256(hex(&Hasher::digest(bytes)))
     }
 
     /// The hex part, used as a file name in the store.
-    pub fn hex(&self) -> &str {
+    pub(crate) fn hex(&self) -> &str {
         &self.0
     }
 }
@@ -59,7 +59,7 @@ pub(super) struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     /// Wrap `inner`.
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         HashingReader {
             inner,
             hasher: Hasher::new(),
@@ -69,7 +69,7 @@ impl<R: Read> HashingReader<R> {
 
     /// Read the rest of the stream (so trailing padding is hashed too) and return
     /// the digest and byte count of everything read.
-    pub fn finish(mut self) -> io::Result<(Sha256, u64)> {
+    pub(crate) fn finish(mut self) -> io::Result<(Sha256, u64)> {
         io::copy(&mut self, &mut io::sink())?;
         Ok((Sha256(hex(&self.hasher.finalize())), self.count))
     }

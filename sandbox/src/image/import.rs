@@ -20,25 +20,25 @@ use super::ImageSummary;
 /// One image read from a layout or archive, its metadata verified.
 pub(super) struct Found {
     /// Normalised names to record it under.
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// The manifest digest, for formats that have manifests.
-    pub manifest: Option<Sha256>,
+    pub(crate) manifest: Option<Sha256>,
     /// The config digest: the image id.
-    pub id: Sha256,
+    pub(crate) id: Sha256,
     /// The config blob, whose digest is `id`.
-    pub config: Vec<u8>,
+    pub(crate) config: Vec<u8>,
     /// The layer blobs, bottom first.
-    pub layers: Vec<LayerBlob>,
+    pub(crate) layers: Vec<LayerBlob>,
 }
 
 /// Where a layer blob is and what it must hash to.
 pub(super) struct LayerBlob {
     /// Its path in the layout or archive.
-    pub file: String,
+    pub(crate) file: String,
     /// The blob's digest (of the compressed bytes), when the format states one.
-    pub digest: Option<Sha256>,
+    pub(crate) digest: Option<Sha256>,
     /// The blob's size, when the format states one.
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
 }
 
 /// Import `path` under the store's lock; see [`super::ImageStore::import`].

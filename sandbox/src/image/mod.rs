@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 
 pub use config::ImageConfig;
 pub use error::{Error, Result};
-pub use reference::normalize;
 
 use reference::Reference;
 use store::{Index, Record, Store};
@@ -54,7 +53,7 @@ pub struct ImageSummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
     /// The normalised name it was found under.
-    pub name: String,
+    pub(crate) name: String,
     /// The image id: its config digest, `sha256:…`.
     pub id: String,
     /// The unpacked layer directories, bottom layer first (reverse them for

@@ -17,11 +17,11 @@ const NAME_MAX: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Reference {
     /// `domain/path`, e.g. `docker.io/library/busybox`.
-    pub repository: String,
+    pub(crate) repository: String,
     /// The tag; `latest` when neither a tag nor a digest was given.
-    pub tag: Option<String>,
+    pub(crate) tag: Option<String>,
     /// `algorithm:hex`, when given.
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
 }
 
 impl fmt::Display for Reference {
@@ -38,13 +38,13 @@ impl fmt::Display for Reference {
 }
 
 /// Normalise `reference` by Docker's rules: `busybox` → `docker.io/library/busybox:latest`.
-pub fn normalize(reference: &str) -> Result<String> {
+pub(crate) fn normalize(reference: &str) -> Result<String> {
     Reference::parse(reference).map(|r| r.to_string())
 }
 
 impl Reference {
     /// Parse and normalise; the error names the reference and the rule it breaks.
-    pub fn parse(reference: &str) -> Result<Reference> {
+    pub(crate) fn parse(reference: &str) -> Result<Reference> {
         parse(reference).map_err(|reason| Error::InvalidReference {
             reference: reference.to_string(),
             reason,

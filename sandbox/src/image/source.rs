@@ -32,7 +32,7 @@ pub(super) enum Compression {
 
 impl Compression {
     /// Recognise the compression from the first bytes of a stream.
-    pub fn sniff(head: &[u8]) -> Compression {
+    pub(crate) fn sniff(head: &[u8]) -> Compression {
         if head.starts_with(&[0x1f, 0x8b]) {
             Compression::Gzip
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -67,7 +67,7 @@ enum TarEntry {
 impl Source {
     /// Open `path`: a directory, a tar, or a gzip-compressed tar (decompressed into
     /// `scratch`).
-    pub fn open(path: &Path, scratch: &Path) -> Result<Source> {
+    pub(crate) fn open(path: &Path, scratch: &Path) -> Result<Source> {
         let meta = std::fs::metadata(path).map_err(Error::io(path, "open image"))?;
         let kind = if meta.is_dir() {
             Kind::Dir(path.to_path_buf())
@@ -89,13 +89,13 @@ impl Source {
     }
 
     /// The path the user gave.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Which format this is; an OCI layout wins when both are present (Docker 25+
     /// writes both, and the layout carries digests for everything).
-    pub fn format(&self) -> Result<Format> {
+    pub(crate) fn format(&self) -> Result<Format> {
         if self.exists("oci-layout") {
             Ok(Format::OciLayout)
         } else if self.exists("manifest.json") {
@@ -108,7 +108,7 @@ impl Source {
     }
 
     /// Does `name` exist (as a file) in the source?
-    pub fn exists(&self, name: &str) -> bool {
+    pub(crate) fn exists(&self, name: &str) -> bool {
         match &self.kind {
             Kind::Dir(dir) => clean(name).is_some_and(|n| open_in_dir(dir, &n).is_ok()),
             Kind::Tar { entries, .. } => {
@@ -118,7 +118,7 @@ impl Source {
     }
 
     /// Open `name` for reading; `MissingFile` if it is not there.
-    pub fn open_file(&self, name: &str) -> Result<Box<dyn Read + '_>> {
+    pub(crate) fn open_file(&self, name: &str) -> Result<Box<dyn Read + '_>> {
         let missing = || Error::MissingFile {
             path: self.path.clone(),
             file: name.to_string(),
@@ -144,7 +144,7 @@ impl Source {
     }
 
     /// Read a whole (small, JSON) file, refusing more than `limit` bytes.
-    pub fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
+    pub(crate) fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
         self.open_file(name)?
             .take(limit + 1)

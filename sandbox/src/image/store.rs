@@ -33,36 +33,36 @@ const INDEX_VERSION: u32 = 1;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Index {
     /// Format version; a newer one is refused rather than misread.
-    pub version: u32,
+    pub(crate) version: u32,
     /// Normalised name → image.
-    pub images: BTreeMap<String, Record>,
+    pub(crate) images: BTreeMap<String, Record>,
     /// Diff id → what is known about the unpacked layer.
-    pub layers: BTreeMap<String, LayerRecord>,
+    pub(crate) layers: BTreeMap<String, LayerRecord>,
 }
 
 /// One named image.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Record {
     /// Config digest (`sha256:…`), the image id.
-    pub id: String,
+    pub(crate) id: String,
     /// Manifest digest, when the image came with a manifest (OCI layouts).
-    pub manifest: Option<String>,
+    pub(crate) manifest: Option<String>,
     /// Diff ids, bottom layer first.
-    pub layers: Vec<String>,
+    pub(crate) layers: Vec<String>,
     /// `created` from the config.
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
 }
 
 /// One unpacked layer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct LayerRecord {
     /// Bytes of regular-file content in it.
-    pub size: u64,
+    pub(crate) size: u64,
 }
 
 impl Index {
     /// Forget layers no image uses any more.
-    pub fn prune(&mut self) {
+    pub(crate) fn prune(&mut self) {
         let used: BTreeSet<&String> = self.images.values().flat_map(|r| &r.layers).collect();
         let unused: Vec<String> = self
             .layers
@@ -87,7 +87,7 @@ pub(super) struct TempDir(PathBuf);
 
 impl TempDir {
     /// Its path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -105,7 +105,7 @@ impl Drop for TempDir {
 impl Store {
     /// Open the store under `<root>/images`, creating its directories (0700, as
     /// the root if it is missing).
-    pub fn open(root: &Path) -> Result<Store> {
+    pub(crate) fn open(root: &Path) -> Result<Store> {
         let store = Store {
             dir: root.join("images"),
         };
@@ -137,17 +137,17 @@ impl Store {
     }
 
     /// Where the layer with diff id `sha256:<hex>` is unpacked.
-    pub fn layer_dir(&self, hex: &str) -> PathBuf {
+    pub(crate) fn layer_dir(&self, hex: &str) -> PathBuf {
         self.layers_dir().join(hex)
     }
 
     /// Where the config blob of image `sha256:<hex>` is kept.
-    pub fn config_path(&self, hex: &str) -> PathBuf {
+    pub(crate) fn config_path(&self, hex: &str) -> PathBuf {
         self.configs_dir().join(format!("{hex}.json"))
     }
 
     /// Take the store's exclusive lock; released when the guard drops.
-    pub fn lock(&self) -> Result<Flock<File>> {
+    pub(crate) fn lock(&self) -> Result<Flock<File>> {
         let path = self.dir.join("lock");
         let f = private_fs::open_lock(&path).map_err(Error::io(&path, "open lock file"))?;
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::io(&path, "lock")(e.into()))
@@ -155,14 +155,14 @@ impl Store {
 
     /// A fresh staging directory under `tmp/`, on the same filesystem as `layers/`
     /// so a finished layer can be renamed into place.
-    pub fn staging(&self) -> Result<TempDir> {
+    pub(crate) fn staging(&self) -> Result<TempDir> {
         let path = self.tmp_dir().join(uuid::Uuid::new_v4().to_string());
         private_fs::create_dir(&path).map_err(Error::io(&path, "create directory"))?;
         Ok(TempDir(path))
     }
 
     /// Read `index.json`; an empty index if there is none yet.
-    pub fn read_index(&self) -> Result<Index> {
+    pub(crate) fn read_index(&self) -> Result<Index> {
         let path = self.index_path();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -193,7 +193,7 @@ impl Store {
     }
 
     /// Replace `index.json` atomically: write a temp file, fsync, rename.
-    pub fn write_index(&self, index: &Index) -> Result<()> {
+    pub(crate) fn write_index(&self, index: &Index) -> Result<()> {
         let path = self.index_path();
         let tmp = self
             .tmp_dir()
@@ -210,7 +210,7 @@ impl Store {
     }
 
     /// Keep a config blob (idempotent: the name is its digest).
-    pub fn write_config(&self, hex: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_config(&self, hex: &str, bytes: &[u8]) -> Result<()> {
         let path = self.config_path(hex);
         if path.exists() {
             return Ok(());
@@ -227,7 +227,7 @@ impl Store {
 
     /// Move a finished layer from staging into place. `false` if it was already
     /// there (then `staged` is left for its `TempDir` to remove).
-    pub fn install_layer(&self, staged: &Path, hex: &str) -> Result<bool> {
+    pub(crate) fn install_layer(&self, staged: &Path, hex: &str) -> Result<bool> {
         let dest = self.layer_dir(hex);
         // Everything unpacked must be on disk before the rename makes it look complete.
         let dir = File::open(staged).map_err(Error::io(staged, "open"))?;
@@ -242,7 +242,7 @@ impl Store {
     /// With the lock held: delete what `index` does not reference, and anything
     /// left in `tmp/`. A layer is renamed into `tmp/` before it is deleted, so a
     /// crash never leaves half a layer under `layers/`.
-    pub fn gc(&self, index: &Index) -> Result<()> {
+    pub(crate) fn gc(&self, index: &Index) -> Result<()> {
         let layers: BTreeSet<&str> = index
             .images
             .values()

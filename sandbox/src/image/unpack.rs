@@ -31,9 +31,9 @@ const PAX_XATTR: &str = "SCHILY.xattr.";
 #[derive(Debug)]
 pub(super) struct EntryError {
     /// The entry's path as written in the tar.
-    pub entry: String,
+    pub(crate) entry: String,
     /// What is wrong.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// Unpack the tar stream `tar` into the existing empty directory `dest`; returns the

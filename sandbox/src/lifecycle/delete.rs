@@ -29,7 +29,11 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
 
 /// [`delete_pod`] for a caller that holds the pod's delete lock already (and
 /// hands it over, to be released at the end).
-pub fn delete_pod_holding(sandbox: &mut Sandbox, grace: Duration, _deleting: Lock) -> Result<()> {
+pub(crate) fn delete_pod_holding(
+    sandbox: &mut Sandbox,
+    grace: Duration,
+    _deleting: Lock,
+) -> Result<()> {
     {
         let _lock = match sandbox.lock() {
             Ok(lock) => lock,

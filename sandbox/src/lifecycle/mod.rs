@@ -9,4 +9,4 @@ pub mod gc;
 pub mod reconcile;
 pub mod status;
 pub mod supervisor;
-pub mod terminate;
+pub(crate) mod terminate;

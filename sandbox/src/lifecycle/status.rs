@@ -43,7 +43,7 @@ fn time(s: &str) -> Option<Time> {
 }
 
 /// The pod's status now.
-pub fn status(sandbox: &Sandbox) -> PodStatus {
+pub(crate) fn status(sandbox: &Sandbox) -> PodStatus {
     let r = &sandbox.record;
     // A live supervisor is asked; its state files answer when it is gone.
     let live: Option<Live> = match control::request(&sandbox.paths.dir, &Request::Status) {

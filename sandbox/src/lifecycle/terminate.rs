@@ -72,7 +72,7 @@ fn running(c: &RtContainer) -> bool {
 }
 
 /// Stop every container of the pod within `grace` (zero: SIGKILL at once, no hooks).
-pub fn terminate(sandbox: &Sandbox, grace: Duration) {
+pub(crate) fn terminate(sandbox: &Sandbox, grace: Duration) {
     let start = Instant::now();
     let deadline = start + grace;
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();

@@ -18,11 +18,11 @@ use super::volumes::validate_mounts;
 /// What every container check needs to know about the pod.
 pub(super) struct PodContext<'a> {
     /// Names of `spec.volumes`, for `volumeMounts[].name`.
-    pub volume_names: HashSet<&'a str>,
+    pub(crate) volume_names: HashSet<&'a str>,
     /// Whether an image reference is in podrt's store.
-    pub image_exists: &'a dyn Fn(&str) -> bool,
+    pub(crate) image_exists: &'a dyn Fn(&str) -> bool,
     /// `spec.hostNetwork`.
-    pub host_network: bool,
+    pub(crate) host_network: bool,
 }
 
 /// Validates every container of the pod; returns their resources, init

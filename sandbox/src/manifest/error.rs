@@ -71,11 +71,11 @@ pub enum Error {
 
 /// One refused field of a pod, in Kubernetes' words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     /// Kubernetes-style field path, e.g. `spec.containers[1].name`.
-    pub field: String,
+    pub(crate) field: String,
     /// What is wrong, e.g. `Duplicate value: "web"`.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for FieldError {
@@ -88,12 +88,13 @@ impl fmt::Display for FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     /// The refused fields, in manifest order.
-    pub errors: Vec<FieldError>,
+    pub(crate) errors: Vec<FieldError>,
 }
 
 impl Invalid {
     /// Whether some error names exactly this field path.
-    pub fn has(&self, field: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has(&self, field: &str) -> bool {
         self.errors.iter().any(|e| e.field == field)
     }
 }

@@ -19,8 +19,8 @@ mod unsupported;
 mod valid;
 mod volumes;
 
-pub mod names;
-pub mod quantity;
+pub(crate) mod names;
+pub(crate) mod quantity;
 
 #[cfg(test)]
 mod tests;
@@ -30,13 +30,9 @@ use std::path::Path;
 
 use k8s_openapi::api::core::v1::Pod;
 
-pub use error::{Error, FieldError, Invalid};
+pub(crate) use error::{Error, Invalid};
 pub(crate) use host_users::shares_host;
-pub use names::generate_name;
-pub use valid::{
-    ContainerResources, HostPathType, PodSettings, PodVolume, PodVolumeSource, RestartPolicy,
-    ValidPod,
-};
+pub(crate) use valid::{ContainerResources, PodSettings, RestartPolicy, ValidPod};
 
 /// The pods of a manifest file, in file order, and what podrt ignored in it.
 #[derive(Debug, Clone)]
@@ -58,13 +54,13 @@ pub fn parse(text: &str, source: &str) -> Result<Manifest, Error> {
 
 /// The volume sources set on `v`, spelled as the Pod fields are (`emptyDir`,
 /// `hostPath`, `cephfs`, …).
-pub fn volume_sources(v: &k8s_openapi::api::core::v1::Volume) -> Vec<&'static str> {
+pub(crate) fn volume_sources(v: &k8s_openapi::api::core::v1::Volume) -> Vec<&'static str> {
     volumes::set_sources(v)
 }
 
 /// Splits YAML or JSON text into its non-empty documents, unparsed (for other
 /// documents podrt reads, such as PodSecurityPolicy files).
-pub fn documents(text: &str, source: &str) -> Result<Vec<serde_json::Value>, Error> {
+pub(crate) fn documents(text: &str, source: &str) -> Result<Vec<serde_json::Value>, Error> {
     parse::documents(text, source)
 }
 
@@ -98,7 +94,7 @@ pub fn validate(pod: &Pod, image_exists: &dyn Fn(&str) -> bool) -> Result<ValidP
 /// The [`PodSettings`] of a pod validated before, by the same rules as
 /// [`validate`] (a value it would refuse takes the default). For records written
 /// before podrt kept the settings in them.
-pub fn settings_of(pod: &Pod) -> PodSettings {
+pub(crate) fn settings_of(pod: &Pod) -> PodSettings {
     let spec = pod.spec.clone().unwrap_or_default();
     spec::settings(&spec, &mut report::Report::default())
 }

@@ -5,9 +5,9 @@
 //! Each check returns `Err(detail)`; the caller adds the field path and value.
 
 /// Longest DNS-1123 label (container, volume, namespace names).
-pub const LABEL_MAX: usize = 63;
+pub(crate) const LABEL_MAX: usize = 63;
 /// Longest DNS-1123 subdomain (pod names).
-pub const SUBDOMAIN_MAX: usize = 253;
+pub(crate) const SUBDOMAIN_MAX: usize = 253;
 
 /// Kubernetes leaves 5 characters for the random suffix of a generated name.
 const GENERATE_PREFIX_MAX: usize = LABEL_MAX - 5;
@@ -40,7 +40,7 @@ const SYSCTL_FORMAT: &str = "must have at most 253 characters and match regex \
 ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$";
 
 /// Checks a DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
-pub fn dns1123_label(value: &str) -> Result<(), String> {
+pub(crate) fn dns1123_label(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > LABEL_MAX {
         problems.push(format!("must be no more than {LABEL_MAX} characters"));
@@ -52,7 +52,7 @@ pub fn dns1123_label(value: &str) -> Result<(), String> {
 }
 
 /// Checks a DNS-1123 subdomain: dot-separated labels, at most 253 characters.
-pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
+pub(crate) fn dns1123_subdomain(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > SUBDOMAIN_MAX {
         problems.push(format!("must be no more than {SUBDOMAIN_MAX} characters"));
@@ -65,7 +65,7 @@ pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
 
 /// Checks a port name (IANA_SVC_NAME, RFC 6335): at most 15 characters of
 /// `a-z0-9-`, at least one letter, no `--`, no hyphen at either end.
-pub fn iana_svc_name(value: &str) -> Result<(), String> {
+pub(crate) fn iana_svc_name(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > 15 {
         problems.push("must be no more than 15 characters".to_string());
@@ -93,7 +93,7 @@ pub fn iana_svc_name(value: &str) -> Result<(), String> {
 
 /// Checks a label value: empty, or at most 63 characters of
 /// `[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]`.
-pub fn label_value(value: &str) -> Result<(), String> {
+pub(crate) fn label_value(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > LABEL_MAX {
         problems.push(format!("must be no more than {LABEL_MAX} characters"));
@@ -105,7 +105,7 @@ pub fn label_value(value: &str) -> Result<(), String> {
 }
 
 /// Checks an environment variable name: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
-pub fn env_var_name(value: &str) -> Result<(), String> {
+pub(crate) fn env_var_name(value: &str) -> Result<(), String> {
     let ok_rest = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
     let ok = match value.as_bytes().split_first() {
         Some((first, rest)) => {
@@ -121,7 +121,7 @@ pub fn env_var_name(value: &str) -> Result<(), String> {
 }
 
 /// Checks a sysctl name such as `net.ipv4.ip_forward` or `kernel/shm_rmid_forced`.
-pub fn sysctl_name(value: &str) -> Result<(), String> {
+pub(crate) fn sysctl_name(value: &str) -> Result<(), String> {
     let segment_ok = |s: &str| {
         let b = s.as_bytes();
         let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -142,7 +142,7 @@ pub fn sysctl_name(value: &str) -> Result<(), String> {
 /// Checks a qualified name `[prefix/]name` (resource names such as
 /// `example.com/gpu`): the prefix a DNS-1123 subdomain, the name at most 63
 /// characters of `[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]`.
-pub fn qualified_name(value: &str) -> Result<(), String> {
+pub(crate) fn qualified_name(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     let name = match value.split_once('/') {
         Some((prefix, name)) => {
@@ -173,7 +173,7 @@ pub fn qualified_name(value: &str) -> Result<(), String> {
 /// Makes a pod name from `metadata.generateName`, as the Kubernetes API server
 /// does: the prefix (cut to 58 characters) and 5 random characters from kube's
 /// alphabet, e.g. `web-` → `web-x7k2q`. Each call gives a new name.
-pub fn generate_name(prefix: &str) -> String {
+pub(crate) fn generate_name(prefix: &str) -> String {
     let mut cut = prefix.len().min(GENERATE_PREFIX_MAX);
     while !prefix.is_char_boundary(cut) {
         cut -= 1;

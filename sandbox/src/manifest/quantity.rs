@@ -29,9 +29,9 @@ struct Quantity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Scaled {
     /// The value in units, rounded up.
-    pub value: u64,
+    pub(crate) value: u64,
     /// False when rounding up changed the value (e.g. `1500m` bytes).
-    pub exact: bool,
+    pub(crate) exact: bool,
 }
 
 /// Parses a memory quantity into bytes, rounding a fraction of a byte up.
@@ -41,25 +41,21 @@ pub(super) struct Scaled {
 /// assert_eq!(parse_memory("128Mi"), Ok(128 * 1024 * 1024));
 /// assert_eq!(parse_memory("1G"), Ok(1_000_000_000));
 /// ```
-pub fn parse_memory(q: &str) -> Result<u64, String> {
+pub(crate) fn parse_memory(q: &str) -> Result<u64, String> {
     scaled(q, 1).map(|s| s.value)
 }
 
 /// Parses a CPU quantity into millicores, rounding up (`0.1m` is 1m).
-///
-/// ```
-/// use podrt_sandbox::manifest::quantity::parse_cpu_millis;
-/// assert_eq!(parse_cpu_millis("500m"), Ok(500));
-/// assert_eq!(parse_cpu_millis("0.5"), Ok(500));
-/// assert_eq!(parse_cpu_millis("2"), Ok(2000));
-/// ```
-pub fn parse_cpu_millis(q: &str) -> Result<u64, String> {
+/// Only the tests use it: `resources.rs` reads CPU through [`scaled`] with the
+/// same unit.
+#[cfg(test)]
+fn parse_cpu_millis(q: &str) -> Result<u64, String> {
     scaled(q, 1000).map(|s| s.value)
 }
 
 /// Parses a size such as `emptyDir.sizeLimit` into bytes; the same rules as
 /// [`parse_memory`].
-pub fn parse_bytes(q: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(q: &str) -> Result<u64, String> {
     parse_memory(q)
 }
 

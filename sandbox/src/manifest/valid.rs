@@ -10,17 +10,17 @@ pub struct ValidPod {
     /// `metadata.name`, or the name generated from `metadata.generateName`.
     pub name: String,
     /// `metadata.namespace`, `default` when unset.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// True when [`Self::name`] was generated from `metadata.generateName`.
-    pub generated_name: bool,
+    pub(crate) generated_name: bool,
     /// The pod-level values podrt acts on for the pod's whole life; the pod's
     /// record keeps them.
-    pub settings: PodSettings,
+    pub(crate) settings: PodSettings,
     /// One entry per container: init containers first, then app containers,
     /// each in manifest order.
     pub containers: Vec<ContainerResources>,
     /// `spec.volumes`, in manifest order.
-    pub volumes: Vec<PodVolume>,
+    pub(crate) volumes: Vec<PodVolume>,
     /// Fields podrt accepts but ignores, one line each with its field path.
     pub warnings: Vec<String>,
 }
@@ -33,19 +33,19 @@ pub struct ValidPod {
 #[serde(rename_all = "camelCase")]
 pub struct PodSettings {
     /// `spec.restartPolicy`, `Always` when unset.
-    pub restart_policy: RestartPolicy,
+    pub(crate) restart_policy: RestartPolicy,
     /// `spec.terminationGracePeriodSeconds`, 30 when unset.
-    pub termination_grace_period_seconds: u64,
+    pub(crate) termination_grace_period_seconds: u64,
     /// `spec.activeDeadlineSeconds`, if set.
-    pub active_deadline_seconds: Option<u64>,
+    pub(crate) active_deadline_seconds: Option<u64>,
     /// `spec.hostNetwork`: the host's network (and UTS) namespace.
-    pub host_network: bool,
+    pub(crate) host_network: bool,
     /// `spec.hostPID`: the host's PID namespace.
-    pub host_pid: bool,
+    pub(crate) host_pid: bool,
     /// `spec.hostIPC`: the host's IPC namespace.
-    pub host_ipc: bool,
+    pub(crate) host_ipc: bool,
     /// `spec.shareProcessNamespace`: one PID namespace for the pod.
-    pub share_process_namespace: bool,
+    pub(crate) share_process_namespace: bool,
 }
 
 impl PodSettings {
@@ -58,7 +58,7 @@ impl PodSettings {
 /// A pod's `restartPolicy` (what the supervisor does with it is in
 /// `supervisor::policy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum RestartPolicy {
+pub(crate) enum RestartPolicy {
     /// Restart every container that exits (the Kubernetes default).
     #[default]
     Always,
@@ -91,27 +91,27 @@ pub struct ContainerResources {
     /// The container's name.
     pub name: String,
     /// `limits.memory` in bytes.
-    pub memory_limit: Option<u64>,
+    pub(crate) memory_limit: Option<u64>,
     /// `requests.memory` in bytes (or the limit).
-    pub memory_request: Option<u64>,
+    pub(crate) memory_request: Option<u64>,
     /// `limits.cpu` in millicores.
-    pub cpu_limit_millis: Option<u64>,
+    pub(crate) cpu_limit_millis: Option<u64>,
     /// `requests.cpu` in millicores (or the limit).
-    pub cpu_request_millis: Option<u64>,
+    pub(crate) cpu_request_millis: Option<u64>,
 }
 
 /// A volume of the pod, of a kind podrt supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodVolume {
+pub(crate) struct PodVolume {
     /// `spec.volumes[].name`.
-    pub name: String,
+    pub(crate) name: String,
     /// Where its contents come from.
-    pub source: PodVolumeSource,
+    pub(crate) source: PodVolumeSource,
 }
 
 /// The volume kinds podrt supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PodVolumeSource {
+pub(crate) enum PodVolumeSource {
     /// A fresh directory living as long as the pod (also a volume with no
     /// source at all, as Kubernetes defaults it).
     EmptyDir {
@@ -131,7 +131,7 @@ pub enum PodVolumeSource {
 
 /// `hostPath.type`: what the host path must be, or what to create.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum HostPathType {
+pub(crate) enum HostPathType {
     /// `""`: no check.
     #[default]
     Unset,
@@ -180,7 +180,7 @@ impl HostPathType {
     }
 
     /// The Kubernetes spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Unset => "",
             Self::DirectoryOrCreate => "DirectoryOrCreate",
@@ -194,7 +194,7 @@ impl HostPathType {
     }
 
     /// Whether the path must exist before the pod starts.
-    pub fn must_exist(self) -> bool {
+    pub(crate) fn must_exist(self) -> bool {
         !matches!(
             self,
             Self::Unset | Self::DirectoryOrCreate | Self::FileOrCreate

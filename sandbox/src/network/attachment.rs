@@ -23,7 +23,11 @@ impl PodNetwork {
     /// The attachment of a pod with `ports` to `list`, not yet made. A pod with
     /// host ports needs a plugin declaring the `portMappings` capability: without
     /// one they would silently not be mapped, so that is refused.
-    pub fn plan(list: NetworkList, opts: &NetworkOptions, ports: &[HostPort]) -> Result<Self> {
+    pub(crate) fn plan(
+        list: NetworkList,
+        opts: &NetworkOptions,
+        ports: &[HostPort],
+    ) -> Result<Self> {
         let mut capability_args = Map::new();
         if let Some(first) = ports.first() {
             let declared = list.plugins.iter().any(|p| {
@@ -61,7 +65,7 @@ impl PodNetwork {
     /// ADD: attach the namespace pinned at `netns` of pod `pod_uid`, keeping the
     /// result. On failure the caller runs [`PodNetwork::del`] to release what
     /// the plugins that succeeded set up.
-    pub fn add(&mut self, pod_uid: &str, netns: &Path) -> Result<()> {
+    pub(crate) fn add(&mut self, pod_uid: &str, netns: &Path) -> Result<()> {
         let result = self
             .runtime()
             .add(&self.list, &self.attachment(pod_uid, netns))?;
@@ -72,7 +76,7 @@ impl PodNetwork {
     /// DEL: detach the pod, every plugin in reverse order, with ADD's result if
     /// there was one. Plugins release what they made even when the namespace is
     /// already gone.
-    pub fn del(&self, pod_uid: &str, netns: &Path) -> Result<()> {
+    pub(crate) fn del(&self, pod_uid: &str, netns: &Path) -> Result<()> {
         self.runtime()
             .del(
                 &self.list,
@@ -83,7 +87,7 @@ impl PodNetwork {
     }
 
     /// The pod's addresses, IPv4 first, as `status.podIPs` lists them.
-    pub fn pod_ips(&self) -> Vec<IpAddr> {
+    pub(crate) fn pod_ips(&self) -> Vec<IpAddr> {
         let mut ips = self
             .result
             .as_ref()

@@ -14,12 +14,12 @@ use crate::cni::{Cidr, NetworkList};
 use crate::state::paths;
 
 /// The built-in network's name, and the name of its IPAM store.
-pub const NAME: &str = "podrt";
+pub(crate) const NAME: &str = "podrt";
 /// The built-in network's bridge on the host.
-pub const BRIDGE: &str = "podrt0";
+pub(crate) const BRIDGE: &str = "podrt0";
 
 /// `10.88.0.0/16`.
-pub fn default_subnet() -> Cidr {
+pub(crate) fn default_subnet() -> Cidr {
     Cidr {
         addr: IpAddr::V4(Ipv4Addr::new(10, 88, 0, 0)),
         prefix_len: 16,
@@ -51,7 +51,7 @@ pub fn check_subnet(subnet: &Cidr) -> Result<(), String> {
 }
 
 /// The built-in network list, its leases under `root`.
-pub fn network(opts: &NetworkOptions, root: &Path) -> NetworkList {
+pub(crate) fn network(opts: &NetworkOptions, root: &Path) -> NetworkList {
     let bridge = json!({
         "type": "bridge",
         "bridge": BRIDGE,

@@ -10,22 +10,22 @@ use serde_json::{json, Value};
 
 /// One host port a pod claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPort {
+pub(crate) struct HostPort {
     /// The port on the host.
-    pub host_port: i32,
+    pub(crate) host_port: i32,
     /// The port in the pod.
-    pub container_port: i32,
+    pub(crate) container_port: i32,
     /// `tcp`, `udp` or `sctp` (CNI writes them in lower case).
-    pub protocol: String,
+    pub(crate) protocol: String,
     /// The host address it is bound to; empty for all.
-    pub host_ip: String,
+    pub(crate) host_ip: String,
     /// Where it is in the manifest: `spec.containers[0].ports[1].hostPort`.
-    pub field: String,
+    pub(crate) field: String,
 }
 
 impl HostPort {
     /// Do the two claim the same port on some host address?
-    pub fn clashes_with(&self, other: &HostPort) -> bool {
+    pub(crate) fn clashes_with(&self, other: &HostPort) -> bool {
         let any =
             |ip: &str| ip.is_empty() || ip.parse::<IpAddr>().is_ok_and(|a| a.is_unspecified());
         self.host_port == other.host_port
@@ -36,7 +36,7 @@ impl HostPort {
 
 /// The host ports of a pod's app containers (init containers get no mappings, as
 /// with kubelet).
-pub fn of(spec: &PodSpec) -> Vec<HostPort> {
+pub(crate) fn of(spec: &PodSpec) -> Vec<HostPort> {
     let host_network = spec.host_network == Some(true);
     let mut out = Vec::new();
     for (c, container) in spec.containers.iter().enumerate() {
@@ -59,7 +59,7 @@ pub fn of(spec: &PodSpec) -> Vec<HostPort> {
 }
 
 /// The `portMappings` capability argument for these ports.
-pub fn port_mappings(ports: &[HostPort]) -> Value {
+pub(crate) fn port_mappings(ports: &[HostPort]) -> Value {
     Value::Array(
         ports
             .iter()
@@ -80,7 +80,7 @@ pub fn port_mappings(ports: &[HostPort]) -> Value {
 
 /// The first of `wanted` that clashes with a port of `taken`, with the one it
 /// clashes with.
-pub fn first_clash<'a>(
+pub(crate) fn first_clash<'a>(
     wanted: &'a [HostPort],
     taken: &'a [HostPort],
 ) -> Option<(&'a HostPort, &'a HostPort)> {

@@ -6,9 +6,9 @@
 //! The network is the lexically first config in the CNI config dir, as containerd
 //! and CRI-O choose it, or podrt's built-in one ([`builtin`]) when there is none.
 
-pub mod attachment;
+pub(crate) mod attachment;
 pub mod builtin;
-pub mod host_ports;
+pub(crate) mod host_ports;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use crate::error::Result;
 use host_ports::HostPort;
 
 /// The interface CNI creates in every pod (`CNI_IFNAME`), as kubelet names it.
-pub const POD_IFNAME: &str = "eth0";
+pub(crate) const POD_IFNAME: &str = "eth0";
 
 /// Where networks and plugins are found, and the built-in network's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl Default for NetworkOptions {
 
 /// The network pods made now join: the first config in the config dir, or the
 /// built-in one, whose IP leases live under `root` (they go when the pods do).
-pub fn resolve(opts: &NetworkOptions, root: &Path) -> Result<NetworkList> {
+pub(crate) fn resolve(opts: &NetworkOptions, root: &Path) -> Result<NetworkList> {
     match NetworkList::load_dir(&opts.conf_dir)? {
         Some(list) => Ok(list),
         None => Ok(builtin::network(opts, root)),
@@ -66,7 +66,11 @@ pub fn resolve(opts: &NetworkOptions, root: &Path) -> Result<NetworkList> {
 /// only cost it a plugin run and a dozen iptables calls each way. (A user's
 /// config always runs as written.) The pod's record keeps the list it ran, so
 /// its DEL runs the same.
-pub fn for_pod(opts: &NetworkOptions, root: &Path, ports: &[HostPort]) -> Result<NetworkList> {
+pub(crate) fn for_pod(
+    opts: &NetworkOptions,
+    root: &Path,
+    ports: &[HostPort],
+) -> Result<NetworkList> {
     let mut list = resolve(opts, root)?;
     if list.source.is_none() && ports.is_empty() {
         list.plugins

@@ -31,7 +31,7 @@ fn owned(rc: libc::c_long) -> io::Result<OwnedFd> {
 
 /// A detached copy of the mount at `source` (not its submounts), idmapped with
 /// `userns`. Dropping it drops the copy.
-pub fn idmapped_tree(source: &Path, userns: BorrowedFd) -> io::Result<OwnedFd> {
+pub(crate) fn idmapped_tree(source: &Path, userns: BorrowedFd) -> io::Result<OwnedFd> {
     let path = c_path(source)?;
     // SAFETY: open_tree of a NUL-terminated path we own; the result is owned below.
     let tree = owned(unsafe {
@@ -48,7 +48,7 @@ pub fn idmapped_tree(source: &Path, userns: BorrowedFd) -> io::Result<OwnedFd> {
 
 /// Idmap the detached mount `tree` with `userns` (`mount_setattr` with
 /// `MOUNT_ATTR_IDMAP`); only a mount nobody has attached yet can be idmapped.
-pub fn set_idmap(tree: &OwnedFd, userns: BorrowedFd) -> io::Result<()> {
+pub(crate) fn set_idmap(tree: &OwnedFd, userns: BorrowedFd) -> io::Result<()> {
     let attr = libc::mount_attr {
         attr_set: libc::MOUNT_ATTR_IDMAP,
         attr_clr: 0,
@@ -74,7 +74,7 @@ pub fn set_idmap(tree: &OwnedFd, userns: BorrowedFd) -> io::Result<()> {
 }
 
 /// Attach a detached mount at `target` (an existing directory).
-pub fn attach(tree: &OwnedFd, target: &Path) -> io::Result<()> {
+pub(crate) fn attach(tree: &OwnedFd, target: &Path) -> io::Result<()> {
     let path = c_path(target)?;
     // SAFETY: move_mount from our descriptor (empty path) to a NUL-terminated path.
     let rc = unsafe {

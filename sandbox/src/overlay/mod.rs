@@ -4,7 +4,7 @@
 //! directories are and when they are removed is the caller's business.
 //! A pod in its own user namespace gets its layers idmapped first ([`idmap`]).
 
-pub mod idmap;
+pub(crate) mod idmap;
 
 use std::path::{Path, PathBuf};
 
@@ -126,7 +126,7 @@ pub fn mount(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Re
 /// binds, which are detached again at once (overlayfs keeps private copies). A new
 /// upper directory takes the owner of the top layer *as the pod sees it*, so the
 /// container's `/` belongs to the pod's root. See [`idmap`].
-pub fn mount_idmapped(
+pub(crate) fn mount_idmapped(
     lowers: &[PathBuf],
     upper: &Path,
     work: &Path,

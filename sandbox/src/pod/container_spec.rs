@@ -26,18 +26,18 @@ const CPU_PERIOD: u64 = 100_000;
 #[derive(Debug, Clone, Default)]
 pub struct JoinPaths {
     /// The pod's network namespace pin.
-    pub net: Option<PathBuf>,
+    pub(crate) net: Option<PathBuf>,
     /// The pod's IPC namespace pin.
-    pub ipc: Option<PathBuf>,
+    pub(crate) ipc: Option<PathBuf>,
     /// The pod's UTS namespace pin.
-    pub uts: Option<PathBuf>,
+    pub(crate) uts: Option<PathBuf>,
     /// The pod's shared PID namespace (`shareProcessNamespace`).
-    pub pid: Option<PathBuf>,
+    pub(crate) pid: Option<PathBuf>,
     /// `hostPID`: no PID namespace of its own, the host's.
-    pub host_pid: bool,
+    pub(crate) host_pid: bool,
     /// The pod's own user namespace pin and the first host id of its range
     /// (`hostUsers: false`).
-    pub user: Option<(PathBuf, u32)>,
+    pub(crate) user: Option<(PathBuf, u32)>,
 }
 
 /// Everything a container's spec is made from.
@@ -210,7 +210,7 @@ fn linux_section(
 
 /// kubelet's rule: `command` replaces the Entrypoint (and drops Cmd), `args`
 /// replaces Cmd.
-pub fn command_line(c: &Container, image: &ImageConfig) -> Vec<String> {
+pub(crate) fn command_line(c: &Container, image: &ImageConfig) -> Vec<String> {
     let command = c.command.clone().unwrap_or_default();
     let args = c.args.clone().unwrap_or_default();
     if !command.is_empty() {
@@ -261,7 +261,7 @@ fn environment(input: &SpecInput) -> Result<Vec<String>> {
 
 /// Expand `$(VAR)` references; `$$(VAR)` escapes to a literal `$(VAR)`, and an
 /// unknown variable is left as written (kubelet's rules).
-pub fn expand(s: &str, vars: &HashMap<&str, &str>) -> String {
+pub(crate) fn expand(s: &str, vars: &HashMap<&str, &str>) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = rest.find('$') {

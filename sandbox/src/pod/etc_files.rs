@@ -40,7 +40,7 @@ pub struct ClusterDns {
 /// DNS its plugins returned, if any, takes the host's place in `resolv.conf`.
 /// `shm_owner` is the pod's root on the host when the pod has its own user
 /// namespace: the shm tmpfs is then its, as if it had been mounted inside.
-pub fn write(
+pub(crate) fn write(
     spec: &PodSpec,
     paths: &PodPaths,
     hostname: &str,
@@ -82,7 +82,7 @@ pub fn write(
 }
 
 /// Unmount the pod's shm (the files go with the pod directory).
-pub fn release(paths: &PodPaths) {
+pub(crate) fn release(paths: &PodPaths) {
     let _ = umount2(&shm_dir(paths), MntFlags::MNT_DETACH);
 }
 
@@ -91,7 +91,7 @@ fn shm_dir(paths: &PodPaths) -> PathBuf {
 }
 
 /// The bind mounts of these files into a container.
-pub fn mounts(paths: &PodPaths, host_network: bool) -> Vec<Mount> {
+pub(crate) fn mounts(paths: &PodPaths, host_network: bool) -> Vec<Mount> {
     let bind = |src: PathBuf, dst: &str, extra: &[&str]| {
         let mut options = vec!["rbind".to_string(), "nosuid".into(), "nodev".into()];
         options.extend(extra.iter().map(|s| s.to_string()));
@@ -116,7 +116,7 @@ pub fn mounts(paths: &PodPaths, host_network: bool) -> Vec<Mount> {
 
 /// The pod's `/etc/hosts`, as kubelet writes it: the hostname maps to the pod's
 /// addresses (to 127.0.1.1 for a pod without any, such as a `hostNetwork` one).
-pub fn hosts(spec: &PodSpec, hostname: &str, pod_ips: &[IpAddr]) -> String {
+pub(crate) fn hosts(spec: &PodSpec, hostname: &str, pod_ips: &[IpAddr]) -> String {
     let mut s = String::from("# Kubernetes-managed hosts file (podrt).\n");
     s.push_str("127.0.0.1\tlocalhost\n");
     s.push_str("::1\tlocalhost ip6-localhost ip6-loopback\n");
@@ -164,7 +164,7 @@ fn host_resolv_conf() -> String {
 }
 
 /// The pod's `/etc/resolv.conf` per `dnsPolicy` and `dnsConfig`, as kubelet builds it.
-pub fn resolv_conf(spec: &PodSpec, namespace: &str, dns: &ClusterDns, host: &str) -> String {
+pub(crate) fn resolv_conf(spec: &PodSpec, namespace: &str, dns: &ClusterDns, host: &str) -> String {
     let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
     let (mut servers, mut searches, mut options) = (Vec::new(), Vec::new(), Vec::new());
     let from_host =

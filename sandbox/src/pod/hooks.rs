@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 /// Start `handler` for `container`; returns the PID of the process carrying it out
 /// (the exec'd command, or a child making the HTTP request), to be waited for.
 /// `netns` is the pod's network namespace pin.
-pub fn start(
+pub(crate) fn start(
     handler: &LifecycleHandler,
     container: &RtContainer,
     netns: Option<&Path>,
@@ -115,7 +115,7 @@ fn http_get(host: &str, port: u16, path: &str) -> bool {
 }
 
 /// Wait (blocking) for a hook process; true if it succeeded.
-pub fn wait(pid: i32) -> bool {
+pub(crate) fn wait(pid: i32) -> bool {
     let mut status = 0;
     loop {
         // SAFETY: waitpid on our own child with a pointer to a local.
@@ -130,7 +130,7 @@ pub fn wait(pid: i32) -> bool {
 }
 
 /// Has the hook process ended? `Some(success)` once it has.
-pub fn poll(pid: i32) -> Option<bool> {
+pub(crate) fn poll(pid: i32) -> Option<bool> {
     let mut status = 0;
     // SAFETY: waitpid with WNOHANG on our own child.
     let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };

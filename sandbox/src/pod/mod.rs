@@ -13,13 +13,13 @@
 
 pub mod container_spec;
 pub mod etc_files;
-pub mod hooks;
-pub mod pinned_path;
-pub mod pins;
-pub mod pod_cgroup;
+pub(crate) mod hooks;
+pub(crate) mod pinned_path;
+pub(crate) mod pins;
+pub(crate) mod pod_cgroup;
 pub mod pod_init;
 pub mod qos;
-pub mod volumes;
+pub(crate) mod volumes;
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -106,7 +106,7 @@ pub fn run_pod_sandbox(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result
 /// [`run_pod_sandbox`] with a UID the caller chose (a fresh UUID), so it can find
 /// exactly this pod afterwards even when another one of the same name wins the
 /// race for the name.
-pub fn run_pod_sandbox_as(
+pub(crate) fn run_pod_sandbox_as(
     opts: &Options,
     pod: &ValidPod,
     manifest: &Pod,
@@ -489,19 +489,9 @@ pub fn start_container(sandbox: &mut Sandbox, name: &str) -> Result<i32> {
     Ok(c.state.pid)
 }
 
-/// `StopContainer`: SIGTERM to the container's main process, SIGKILL to all of it
-/// when `timeout` runs out. Stopping a stopped container does nothing.
-pub fn stop_container(sandbox: &Sandbox, name: &str, timeout: Duration) -> Result<()> {
-    let Some(c) = sandbox.runtime_container(name) else {
-        return Ok(());
-    };
-    stop_all(&[c], timeout);
-    Ok(())
-}
-
 /// Stop several containers at once: all get SIGTERM together, and whatever still
 /// runs when `timeout` ends gets SIGKILL.
-pub fn stop_all(containers: &[RtContainer], timeout: Duration) {
+pub(crate) fn stop_all(containers: &[RtContainer], timeout: Duration) {
     let running = |c: &RtContainer| c.status().has_process();
     for c in containers.iter().filter(|c| running(c)) {
         let _ = c.kill(podrt_runtime::signal::Signal(libc::SIGTERM), false);
@@ -517,7 +507,7 @@ pub fn stop_all(containers: &[RtContainer], timeout: Duration) {
 
 /// `RemoveContainer`: delete it from the runtime (killing what is left) and unmount
 /// its root. Removing a removed container does nothing.
-pub fn remove_container(sandbox: &mut Sandbox, name: &str) -> Result<()> {
+pub(crate) fn remove_container(sandbox: &mut Sandbox, name: &str) -> Result<()> {
     if let Some(c) = sandbox.runtime_container(name) {
         c.delete(true).map_err(Error::container(name))?;
     }

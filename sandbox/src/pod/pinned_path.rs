@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 
 /// Open `path` on the host as an `O_PATH` descriptor (symlinks in it followed, as
 /// the host resolves them: it is the user's own path).
-pub fn open_host(path: &Path) -> std::io::Result<OwnedFd> {
+pub(crate) fn open_host(path: &Path) -> std::io::Result<OwnedFd> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: open of a NUL-terminated path; the descriptor is owned below.
@@ -35,7 +35,12 @@ pub fn open_host(path: &Path) -> std::io::Result<OwnedFd> {
 /// `base`, creating missing directories as kubelet does; a symlink that would lead
 /// out of `base`, at any moment of the walk, fails instead. `field` names the
 /// manifest field for errors.
-pub fn open_beneath(base: &OwnedFd, base_path: &Path, sub: &str, field: &str) -> Result<OwnedFd> {
+pub(crate) fn open_beneath(
+    base: &OwnedFd,
+    base_path: &Path,
+    sub: &str,
+    field: &str,
+) -> Result<OwnedFd> {
     let c = CString::new(sub).map_err(|_| Error::Unsupported {
         field: field.into(),
         message: format!("{sub:?} contains a NUL byte"),
@@ -72,7 +77,7 @@ fn kind_of(fd: RawFd) -> std::io::Result<TargetKind> {
 }
 
 /// `fstat` of a descriptor: (mode, rdev).
-pub fn stat(fd: RawFd) -> std::io::Result<(u32, u64)> {
+pub(crate) fn stat(fd: RawFd) -> std::io::Result<(u32, u64)> {
     // SAFETY: fstat into a zeroed struct we own.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: see above.
@@ -84,7 +89,7 @@ pub fn stat(fd: RawFd) -> std::io::Result<(u32, u64)> {
 
 /// Bind the object `fd` names onto `at` (made as a directory or an empty file to
 /// match), so whatever happens to the path it was found by, `at` is that object.
-pub fn pin(fd: &OwnedFd, at: &Path) -> Result<()> {
+pub(crate) fn pin(fd: &OwnedFd, at: &Path) -> Result<()> {
     let kind = kind_of(fd.as_raw_fd()).map_err(|e| Error::io("inspecting", at, e))?;
     if let Some(parent) = at.parent() {
         podrt_runtime::private_fs::create_dir_all(parent)

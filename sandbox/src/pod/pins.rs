@@ -21,36 +21,36 @@ use podrt_runtime::private_fs;
 use crate::error::{Error, Result};
 
 /// The namespaces a pod shares, by their `/proc/<pid>/ns` names, with their clone flags.
-pub const SHARED: [(&str, libc::c_int); 3] = [
+pub(crate) const SHARED: [(&str, libc::c_int); 3] = [
     ("net", libc::CLONE_NEWNET),
     ("ipc", libc::CLONE_NEWIPC),
     ("uts", libc::CLONE_NEWUTS),
 ];
 
 /// The pod's own user namespace, by its `/proc/<pid>/ns` name and clone flag.
-pub const USER: (&str, libc::c_int) = ("user", libc::CLONE_NEWUSER);
+pub(crate) const USER: (&str, libc::c_int) = ("user", libc::CLONE_NEWUSER);
 
 /// Which of the shared namespaces to make new (the others stay the host's, as with
 /// `hostNetwork`/`hostIPC`).
 #[derive(Debug, Clone, Copy)]
-pub struct PinRequest<'a> {
+pub(crate) struct PinRequest<'a> {
     /// The `uid_map`/`gid_map` text of the pod's own user namespace, which then owns
     /// the others; `None` keeps the host's users.
-    pub id_map: Option<&'a str>,
+    pub(crate) id_map: Option<&'a str>,
     /// The pod's hostname (set in the new UTS namespace).
-    pub hostname: &'a str,
+    pub(crate) hostname: &'a str,
     /// Make a new network namespace (false for `hostNetwork`).
-    pub net: bool,
+    pub(crate) net: bool,
     /// Make a new IPC namespace (false for `hostIPC`).
-    pub ipc: bool,
+    pub(crate) ipc: bool,
     /// Make a new UTS namespace (false with `hostNetwork`, whose pods have the
     /// host's hostname, as in Kubernetes).
-    pub uts: bool,
+    pub(crate) uts: bool,
 }
 
 /// Create the pod's namespaces and pin each as `ns_path(kind)`. On failure nothing is
 /// left mounted. Must be called from a single-threaded process (it forks).
-pub fn pin(req: &PinRequest, ns_path: &dyn Fn(&str) -> PathBuf) -> Result<Vec<PathBuf>> {
+pub(crate) fn pin(req: &PinRequest, ns_path: &dyn Fn(&str) -> PathBuf) -> Result<Vec<PathBuf>> {
     let wanted: Vec<(&str, libc::c_int)> = SHARED
         .iter()
         .copied()
@@ -94,7 +94,7 @@ pub fn pin(req: &PinRequest, ns_path: &dyn Fn(&str) -> PathBuf) -> Result<Vec<Pa
 }
 
 /// Unmount and remove pins; missing ones are fine (idempotent, for cleanup paths).
-pub fn unpin(paths: &[PathBuf]) {
+pub(crate) fn unpin(paths: &[PathBuf]) {
     for p in paths {
         let _ = umount2(p, MntFlags::MNT_DETACH);
         let _ = std::fs::remove_file(p);

@@ -18,7 +18,7 @@ const CPU_PERIOD: u64 = 100_000;
 
 /// The pod-level resources from the containers' (`init` says which are init
 /// containers) and the installation's pids limit.
-pub fn pod_resources(
+pub(crate) fn pod_resources(
     containers: &[(bool, &ContainerResources)],
     max_pids: Option<i64>,
 ) -> LinuxResources {
@@ -66,7 +66,7 @@ pub fn pod_resources(
 }
 
 /// Create the pod's cgroup at `path` with `resources`.
-pub fn create(path: &str, resources: &LinuxResources) -> Result<()> {
+pub(crate) fn create(path: &str, resources: &LinuxResources) -> Result<()> {
     let mut cg = Cgroup::open(path)?;
     cg.create_parent(resources).map_err(Error::Runtime)
 }

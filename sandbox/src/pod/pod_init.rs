@@ -143,7 +143,7 @@ impl Prepared {
 /// CAP_SYS_PTRACE; the CLI always passes `exe`). Returns once the init is set up; `dir` is the pod's
 /// directory, whose namespace pins it joins. Must be called from a single-threaded
 /// process.
-pub fn spawn(dir: &Path, exe: Option<&Path>) -> Result<ProcRef> {
+pub(crate) fn spawn(dir: &Path, exe: Option<&Path>) -> Result<ProcRef> {
     let prep = Prepared::new(dir, exe)?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("making the pod's PID 1 report pipe for", dir, e.into()))?;

@@ -19,7 +19,7 @@ use crate::state::record::PreparedVolume;
 
 /// Make every volume of the pod ready: emptyDirs created (tmpfs mounted), hostPaths
 /// checked or created. On failure, what was made is undone.
-pub fn prepare(spec: &PodSpec, paths: &PodPaths) -> Result<Vec<PreparedVolume>> {
+pub(crate) fn prepare(spec: &PodSpec, paths: &PodPaths) -> Result<Vec<PreparedVolume>> {
     let mut done = Vec::new();
     let fs_group = spec
         .security_context
@@ -40,7 +40,7 @@ pub fn prepare(spec: &PodSpec, paths: &PodPaths) -> Result<Vec<PreparedVolume>> 
 
 /// Unmount podrt's tmpfs volumes (emptyDir contents go with the pod directory;
 /// hostPaths are the host's and stay).
-pub fn release(volumes: &[PreparedVolume]) {
+pub(crate) fn release(volumes: &[PreparedVolume]) {
     for v in volumes.iter().filter(|v| v.tmpfs) {
         let _ = umount2(&v.host_path, MntFlags::MNT_DETACH);
     }
@@ -213,7 +213,7 @@ fn ensure_host_path(path: &Path, typ: &str, field: &str) -> Result<OwnedFd> {
 /// mounts the pin. With `idmap` (a pod in its own user namespace) every bind is
 /// idmapped with that namespace, so the pod's root owns what the host's root owns
 /// and what it writes is the host root's: nothing is ever chowned.
-pub fn mounts_for(
+pub(crate) fn mounts_for(
     container: &Container,
     field: &str,
     volumes: &[PreparedVolume],

@@ -6,9 +6,11 @@
 //! is created (and shown by `get -o yaml`) is the defaulted one.
 
 mod pod_view;
-pub mod psp;
+pub(crate) mod psp;
+
+pub use psp::document::PodSecurityPolicy;
 pub mod report;
-pub mod standards;
+pub(crate) mod standards;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,9 +40,9 @@ impl fmt::Display for Violation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The policy, e.g. `restricted` or `PodSecurityPolicy "strict"`.
-    pub policy: String,
+    pub(crate) policy: String,
     /// What the pod breaks, in the order the checks found it.
-    pub violations: Vec<Violation>,
+    pub(crate) violations: Vec<Violation>,
 }
 
 impl fmt::Display for Refusal {
@@ -85,7 +87,7 @@ pub enum Policy {
     /// A Pod Security Standards level.
     Level(Level),
     /// A PodSecurityPolicy document.
-    Psp(Box<psp::PodSecurityPolicy>),
+    Psp(Box<PodSecurityPolicy>),
 }
 
 impl Policy {

@@ -11,18 +11,18 @@ use k8s_openapi::api::core::v1::{
 /// One container of a pod.
 pub(crate) struct ContainerView<'a> {
     /// `spec.containers[0]`, `spec.initContainers[1]`, `spec.ephemeralContainers[0]`.
-    pub path: String,
+    pub(crate) path: String,
     /// Its own `securityContext`.
-    pub sc: Option<&'a SecurityContext>,
+    pub(crate) sc: Option<&'a SecurityContext>,
     /// Its `ports`.
-    pub ports: &'a [ContainerPort],
+    pub(crate) ports: &'a [ContainerPort],
     /// Its `volumeMounts`.
-    pub mounts: &'a [VolumeMount],
+    pub(crate) mounts: &'a [VolumeMount],
 }
 
 impl ContainerView<'_> {
     /// `PATH.securityContext.FIELD`.
-    pub fn sc_field(&self, field: &str) -> String {
+    pub(crate) fn sc_field(&self, field: &str) -> String {
         format!("{}.securityContext.{field}", self.path)
     }
 }

@@ -27,7 +27,7 @@ pub enum Level {
 
 impl Level {
     /// The level called `name` (`privileged`, `baseline`, `restricted`).
-    pub fn parse(name: &str) -> Option<Level> {
+    pub(crate) fn parse(name: &str) -> Option<Level> {
         match name {
             "privileged" => Some(Level::Privileged),
             "baseline" => Some(Level::Baseline),
@@ -37,7 +37,7 @@ impl Level {
     }
 
     /// The level's name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Level::Privileged => "privileged",
             Level::Baseline => "baseline",
@@ -46,7 +46,7 @@ impl Level {
     }
 
     /// Every rule of this level that `spec` breaks.
-    pub fn check(self, annotations: &[(String, String)], spec: &PodSpec) -> Vec<Violation> {
+    pub(crate) fn check(self, annotations: &[(String, String)], spec: &PodSpec) -> Vec<Violation> {
         let mut out = Checks {
             level: self,
             found: Vec::new(),

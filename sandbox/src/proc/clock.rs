@@ -1,7 +1,7 @@
 //! Now, written as Kubernetes writes its timestamps (RFC 3339, UTC).
 
 /// Now as RFC 3339 with whole seconds, as Kubernetes writes `creationTimestamp`.
-pub fn now_seconds() -> String {
+pub(crate) fn now_seconds() -> String {
     let now = jiff::Timestamp::now();
     jiff::Timestamp::from_second(now.as_second())
         .unwrap_or(now)
@@ -9,6 +9,6 @@ pub fn now_seconds() -> String {
 }
 
 /// Now as RFC 3339 with nanoseconds.
-pub fn now_nanos() -> String {
+pub(crate) fn now_nanos() -> String {
     jiff::Timestamp::now().to_string()
 }

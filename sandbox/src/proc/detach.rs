@@ -52,7 +52,7 @@ pub fn fork_detached(log: Option<&Path>) -> std::io::Result<Forked> {
 }
 
 /// Point stdin and stdout at /dev/null and stderr at `log` (or /dev/null).
-pub fn redirect_stdio(log: Option<&Path>) {
+pub(crate) fn redirect_stdio(log: Option<&Path>) {
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

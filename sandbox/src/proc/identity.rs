@@ -6,16 +6,16 @@ use serde::{Deserialize, Serialize};
 /// A process found again by PID and start time, never by name: a recycled PID has
 /// another start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcRef {
+pub(crate) struct ProcRef {
     /// Host PID.
-    pub pid: i32,
+    pub(crate) pid: i32,
     /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
-    pub start_time: u64,
+    pub(crate) start_time: u64,
 }
 
 impl ProcRef {
     /// The live process `pid`, if it exists.
-    pub fn of(pid: i32) -> Option<ProcRef> {
+    pub(crate) fn of(pid: i32) -> Option<ProcRef> {
         podrt_runtime::proc_info::stat(pid).map(|s| ProcRef {
             pid,
             start_time: s.start_time,
@@ -23,13 +23,13 @@ impl ProcRef {
     }
 
     /// Is it still the same live (not zombie) process?
-    pub fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         podrt_runtime::proc_info::stat(self.pid)
             .is_some_and(|s| s.start_time == self.start_time && s.state != 'Z')
     }
 }
 
 /// This process's own reference (a supervisor records itself).
-pub fn this_process() -> Option<ProcRef> {
+pub(crate) fn this_process() -> Option<ProcRef> {
     ProcRef::of(std::process::id() as i32)
 }

@@ -4,10 +4,10 @@
 //! runs as ([`roles`]); keeping long-lived processes small ([`trim`]); the clock
 //! as Kubernetes writes it ([`clock`]). Nothing here knows what a pod is.
 
-pub mod clock;
+pub(crate) mod clock;
 pub mod detach;
-pub mod identity;
-pub mod pidfd;
-pub mod ready;
+pub(crate) mod identity;
+pub(crate) mod pidfd;
+pub(crate) mod ready;
 pub mod roles;
-pub mod trim;
+pub(crate) mod trim;

@@ -13,18 +13,18 @@ use super::identity::ProcRef;
 
 /// A pidfd on a process known by PID and start time.
 #[derive(Debug)]
-pub struct Watched {
+pub(crate) struct Watched {
     /// The process.
-    pub proc: ProcRef,
+    pub(crate) proc: ProcRef,
     /// Its pidfd (poll it for `POLLIN`).
-    pub fd: OwnedFd,
+    pub(crate) fd: OwnedFd,
 }
 
 impl Watched {
     /// A pidfd on `proc`, if it is still that process (running, or a zombie that
     /// still holds its exit status). The start time is checked after the pidfd is
     /// open, so the descriptor cannot name a successor.
-    pub fn open(proc: ProcRef) -> Option<Watched> {
+    pub(crate) fn open(proc: ProcRef) -> Option<Watched> {
         // SAFETY: pidfd_open with integer arguments; the result is checked.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, proc.pid, 0) };
         if fd < 0 {
@@ -41,7 +41,7 @@ impl Watched {
     }
 
     /// Has it ended (the pidfd is readable: the whole thread group has exited)?
-    pub fn ended(&self) -> bool {
+    pub(crate) fn ended(&self) -> bool {
         super::ready::readable_now(&self.fd)
     }
 
@@ -54,7 +54,7 @@ impl Watched {
     /// process dead (`X`) and before its `/proc` entry goes. So `/proc` is read
     /// for a zombie or a dead process, and the pidfd asked again when `/proc`
     /// no longer has it: one of the two always sees the status on 6.15+.
-    pub fn exit_status(&self) -> Option<i32> {
+    pub(crate) fn exit_status(&self) -> Option<i32> {
         if let Some(status) = self.exit_info() {
             return Some(status);
         }

@@ -6,7 +6,7 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 /// Is `fd` readable right now (`POLLIN`)?
-pub fn readable_now(fd: impl AsFd) -> bool {
+pub(crate) fn readable_now(fd: impl AsFd) -> bool {
     let mut p = libc::pollfd {
         fd: fd.as_fd().as_raw_fd(),
         events: libc::POLLIN,

@@ -141,7 +141,7 @@ impl Role {
     }
 
     /// The role's arguments, its name first, as [`Role::parse`] reads them.
-    pub fn args(&self) -> Vec<OsString> {
+    pub(crate) fn args(&self) -> Vec<OsString> {
         let mut args = vec![OsString::from(self.name())];
         match self {
             Role::Supervise {
@@ -167,7 +167,7 @@ impl Role {
     }
 
     /// The name the process shows (its `argv[0]`).
-    pub fn process_name(&self) -> &'static str {
+    pub(crate) fn process_name(&self) -> &'static str {
         match self {
             Role::Supervise { .. } => "podrt-supervisor",
             Role::PodInit { .. } => "podrt-pod-init",
@@ -177,7 +177,7 @@ impl Role {
     }
 
     /// The podrt binary `exe` in this role, ready to exec.
-    pub fn command(&self, exe: &Path) -> Command {
+    pub(crate) fn command(&self, exe: &Path) -> Command {
         let mut cmd = Command::new(exe);
         cmd.arg0(self.process_name()).args(self.args());
         cmd

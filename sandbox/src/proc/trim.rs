@@ -9,7 +9,7 @@
 //! hold copied pages, are left alone.
 
 /// Drop this process's clean, read-only file-backed pages.
-pub fn drop_clean_file_pages() {
+pub(crate) fn drop_clean_file_pages() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };

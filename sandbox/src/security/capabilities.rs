@@ -11,7 +11,7 @@ use oci_spec::runtime::Capability;
 use super::error::{Result, Unsupported};
 
 /// The capabilities containerd and CRI-O give a container that is not privileged.
-pub const DEFAULT_CAPABILITIES: [&str; 14] = [
+pub(crate) const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FSETID",
@@ -31,7 +31,7 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
 /// `defaults` (the installation's default set), or every capability podrt
 /// holds when `privileged`, with `add`/`drop` applied (`add: [ALL]` is every
 /// capability podrt holds too); `field` is the container's place in the manifest.
-pub fn capability_set(
+pub(crate) fn capability_set(
     sc: Option<&SecurityContext>,
     privileged: bool,
     defaults: &[String],
@@ -68,7 +68,7 @@ pub fn capability_set(
 }
 
 /// `name` as the spec's capability, forgiving case and the `CAP_` prefix.
-pub fn parse(name: &str, field: String) -> Result<Capability> {
+pub(crate) fn parse(name: &str, field: String) -> Result<Capability> {
     let upper = name.to_ascii_uppercase();
     let full = if upper.starts_with("CAP_") {
         upper
@@ -84,7 +84,7 @@ pub fn parse(name: &str, field: String) -> Result<Capability> {
 /// Every capability podrt itself holds, which is what "all" can mean for its
 /// containers (containerd's rule too): on a host where even root lacks one
 /// (these VMs have no CAP_SYS_RESOURCE), asking for it could only fail.
-pub fn all_capabilities() -> HashSet<Capability> {
+pub(crate) fn all_capabilities() -> HashSet<Capability> {
     let held = caps::read(None, caps::CapSet::Permitted).unwrap_or_else(|_| caps::all());
     held.into_iter()
         .filter_map(|c| cap_named(&c.to_string()))

@@ -9,12 +9,12 @@
 //! CAP_SYS_ADMIN) says otherwise, and the RuntimeDefault seccomp profile unless
 //! `seccompProfile` says otherwise.
 
-pub mod capabilities;
+pub(crate) mod capabilities;
 mod error;
-pub mod privileged;
-pub mod runtime_default;
-pub mod seccomp;
-pub mod sysctls;
+pub(crate) mod privileged;
+pub(crate) mod runtime_default;
+pub(crate) mod seccomp;
+pub(crate) mod sysctls;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -22,9 +22,9 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::{Container, PodSecurityContext, SeccompProfile};
 use oci_spec::runtime::{Capability, LinuxSeccomp};
 
-pub use error::{Result, Unsupported};
+pub(crate) use error::{Result, Unsupported};
 
-pub use capabilities::DEFAULT_CAPABILITIES;
+pub(crate) use capabilities::DEFAULT_CAPABILITIES;
 
 /// Installation-wide security settings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,32 +48,32 @@ impl Default for SecurityOptions {
 
 /// One container's effective security settings.
 #[derive(Debug, Clone)]
-pub struct ContainerSecurity {
+pub(crate) struct ContainerSecurity {
     /// `privileged: true`.
-    pub privileged: bool,
+    pub(crate) privileged: bool,
     /// The bounding, effective and permitted set.
-    pub capabilities: HashSet<Capability>,
+    pub(crate) capabilities: HashSet<Capability>,
     /// Set no_new_privs before exec.
-    pub no_new_privileges: bool,
+    pub(crate) no_new_privileges: bool,
     /// `runAsUser` (container, else pod).
-    pub run_as_user: Option<u32>,
+    pub(crate) run_as_user: Option<u32>,
     /// `runAsGroup` (container, else pod).
-    pub run_as_group: Option<u32>,
+    pub(crate) run_as_group: Option<u32>,
     /// `runAsNonRoot` (container, else pod), and where it was said.
-    pub run_as_non_root: Option<String>,
+    pub(crate) run_as_non_root: Option<String>,
     /// `supplementalGroups` and `fsGroup` of the pod.
-    pub additional_gids: Vec<u32>,
+    pub(crate) additional_gids: Vec<u32>,
     /// `readOnlyRootFilesystem`.
-    pub read_only_root: bool,
+    pub(crate) read_only_root: bool,
     /// `procMount: Unmasked`: no masked or read-only `/proc` paths.
-    pub unmasked_proc: bool,
+    pub(crate) unmasked_proc: bool,
     /// The seccomp filter, if any.
-    pub seccomp: Option<LinuxSeccomp>,
+    pub(crate) seccomp: Option<LinuxSeccomp>,
 }
 
 /// The settings of container `c` (at `field`) in a pod whose security context
 /// is `pod`.
-pub fn for_container(
+pub(crate) fn for_container(
     pod: Option<&PodSecurityContext>,
     c: &Container,
     field: &str,
@@ -192,7 +192,7 @@ pub fn for_container(
 impl ContainerSecurity {
     /// With `runAsNonRoot`, refuse a container that would run as uid 0, naming
     /// the field that asked and where the uid came from.
-    pub fn check_non_root(&self, uid: u32, from_image: bool) -> Result<()> {
+    pub(crate) fn check_non_root(&self, uid: u32, from_image: bool) -> Result<()> {
         match &self.run_as_non_root {
             Some(field) if uid == 0 => Err(Unsupported {
                 field: field.clone(),

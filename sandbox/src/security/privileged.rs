@@ -21,7 +21,7 @@ const SKIPPED: [&str; 5] = [
 ];
 
 /// Make `spec` privileged.
-pub fn apply(spec: &mut Spec) {
+pub(crate) fn apply(spec: &mut Spec) {
     if let Some(mounts) = spec.mounts().clone() {
         let writable = mounts
             .into_iter()
@@ -60,7 +60,7 @@ pub fn apply(spec: &mut Spec) {
 
 /// Every character and block device below `dir` (the host's `/dev`), as spec
 /// devices at the same paths, with the host's owner and mode.
-pub fn host_devices(dir: &Path) -> Vec<LinuxDevice> {
+pub(crate) fn host_devices(dir: &Path) -> Vec<LinuxDevice> {
     let mut out = Vec::new();
     collect(dir, &mut out);
     out.sort_by(|a, b| a.path().cmp(b.path()));

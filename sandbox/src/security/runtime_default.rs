@@ -409,7 +409,7 @@ const CLONE_NAMESPACE_FLAGS: u64 = (libc::CLONE_NEWNS
 const PERSONALITIES: [u64; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
 
 /// The profile as an OCI `linux.seccomp` section.
-pub fn profile() -> LinuxSeccomp {
+pub(crate) fn profile() -> LinuxSeccomp {
     let mut syscalls = vec![allow(ALLOWED)];
     // clone(flags, ...): flags is argument 0 on x86_64 and aarch64.
     syscalls.push(rule(
@@ -441,8 +441,9 @@ pub fn profile() -> LinuxSeccomp {
         .unwrap_or_default()
 }
 
-/// Is `name` allowed by the profile without conditions? (For tests and `policy`.)
-pub fn allows(name: &str) -> bool {
+/// Is `name` allowed by the profile without conditions?
+#[cfg(test)]
+fn allows(name: &str) -> bool {
     ALLOWED.contains(&name)
 }
 

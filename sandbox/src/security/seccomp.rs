@@ -18,11 +18,11 @@ use super::error::{Result, Unsupported};
 use super::runtime_default;
 
 /// kubelet's `--seccomp-profile-root`.
-pub const DEFAULT_PROFILE_ROOT: &str = "/var/lib/kubelet/seccomp";
+pub(crate) const DEFAULT_PROFILE_ROOT: &str = "/var/lib/kubelet/seccomp";
 
 /// The filter for a container: `profile` is the effective `seccompProfile` and
 /// `field` its path in the manifest.
-pub fn filter(
+pub(crate) fn filter(
     profile: Option<&SeccompProfile>,
     field: &str,
     privileged: bool,
@@ -56,7 +56,7 @@ pub fn filter(
 }
 
 /// Reads the profile `rel` below `root`; `rel` may not leave it.
-pub fn load(
+pub(crate) fn load(
     root: &Path,
     rel: &str,
     field: &str,
@@ -96,7 +96,7 @@ pub fn load(
 /// An OCI or Docker profile as the OCI section: Docker's rules whose
 /// `includes`/`excludes` do not hold here are dropped, its single `name` becomes
 /// `names`, and the keys OCI lacks (`archMap`, `comment`, ...) go.
-pub fn from_json(
+pub(crate) fn from_json(
     mut value: Value,
     caps: &HashSet<Capability>,
 ) -> std::result::Result<LinuxSeccomp, String> {

@@ -27,7 +27,7 @@ fn namespace_of(name: &str) -> Option<&'static str> {
 }
 
 /// The pod's sysctls, checked.
-pub fn for_pod(spec: &PodSpec) -> Result<HashMap<String, String>> {
+pub(crate) fn for_pod(spec: &PodSpec) -> Result<HashMap<String, String>> {
     let mut out = HashMap::new();
     let list = spec
         .security_context

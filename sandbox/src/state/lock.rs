@@ -11,26 +11,26 @@ use crate::error::{Error, Result};
 
 /// An `flock` held until dropped.
 #[derive(Debug)]
-pub struct Lock {
+pub(crate) struct Lock {
     file: File,
     path: PathBuf,
 }
 
 impl Lock {
     /// Take the exclusive lock on `path` (created if missing), waiting for holders.
-    pub fn exclusive(path: &Path) -> Result<Lock> {
+    pub(crate) fn exclusive(path: &Path) -> Result<Lock> {
         Lock::take(path, libc::LOCK_EX)
     }
 
     /// Take a shared lock on `path` (created if missing), waiting for an exclusive
     /// holder.
-    pub fn shared(path: &Path) -> Result<Lock> {
+    pub(crate) fn shared(path: &Path) -> Result<Lock> {
         Lock::take(path, libc::LOCK_SH)
     }
 
     /// Take the exclusive lock on `path` if nobody holds any lock on it; `None`
     /// if somebody does.
-    pub fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
+    pub(crate) fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
         match Lock::take(path, libc::LOCK_EX | libc::LOCK_NB) {
             Ok(lock) => Ok(Some(lock)),
             Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EWOULDBLOCK) => {
@@ -42,7 +42,7 @@ impl Lock {
 
     /// Does anybody hold a lock on the existing file `path`? (The file is not
     /// created: the probe must not put a file back into a directory being removed.)
-    pub fn is_held(path: &Path) -> bool {
+    pub(crate) fn is_held(path: &Path) -> bool {
         let Ok(file) = OpenOptions::new().write(true).open(path) else {
             return false;
         };
@@ -52,7 +52,7 @@ impl Lock {
     }
 
     /// Turn an exclusive lock into a shared one, so that others may share it.
-    pub fn downgrade(&self) -> Result<()> {
+    pub(crate) fn downgrade(&self) -> Result<()> {
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_SH) } != 0 {
             return Err(Error::last_os("sharing the lock", &self.path));
@@ -78,10 +78,5 @@ impl Lock {
             file,
             path: path.to_path_buf(),
         })
-    }
-
-    /// The locked file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }

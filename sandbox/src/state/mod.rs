@@ -4,7 +4,7 @@
 //! [`Sandbox`]). Nothing here makes or removes a kernel object.
 
 pub mod listing;
-pub mod lock;
+pub(crate) mod lock;
 pub mod paths;
 pub mod record;
 mod sandbox;

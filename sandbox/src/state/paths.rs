@@ -10,14 +10,14 @@ pub const DEFAULT_ROOT: &str = "/run/podrt";
 #[derive(Debug, Clone)]
 pub struct PodPaths {
     /// podrt's root (`--root`).
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// `<root>/pods/<uid>`.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl PodPaths {
     /// The paths of the pod with `uid` under `root`.
-    pub fn new(root: &Path, uid: &str) -> PodPaths {
+    pub(crate) fn new(root: &Path, uid: &str) -> PodPaths {
         PodPaths {
             root: root.to_path_buf(),
             dir: pods_dir(root).join(uid),
@@ -38,37 +38,37 @@ impl PodPaths {
     }
 
     /// `pod.json`: the manifest, podrt's record and the last known status.
-    pub fn record(&self) -> PathBuf {
+    pub(crate) fn record(&self) -> PathBuf {
         self.dir.join("pod.json")
     }
 
     /// The `flock` file serialising changes to this pod.
-    pub fn lock(&self) -> PathBuf {
+    pub(crate) fn lock(&self) -> PathBuf {
         self.dir.join("lock")
     }
 
     /// The pin (bind mount) of one of the pod's shared namespaces: `net`, `ipc`, `uts`.
-    pub fn ns(&self, kind: &str) -> PathBuf {
+    pub(crate) fn ns(&self, kind: &str) -> PathBuf {
         self.dir.join("ns").join(kind)
     }
 
     /// The pod's `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`.
-    pub fn etc(&self, file: &str) -> PathBuf {
+    pub(crate) fn etc(&self, file: &str) -> PathBuf {
         self.dir.join("etc").join(file)
     }
 
     /// Where volume `name` lives (emptyDir contents).
-    pub fn volume(&self, name: &str) -> PathBuf {
+    pub(crate) fn volume(&self, name: &str) -> PathBuf {
         self.dir.join("volumes").join(name)
     }
 
     /// The directory of one container: rootfs, upper/work dirs, log.
-    pub fn container(&self, name: &str) -> PathBuf {
+    pub(crate) fn container(&self, name: &str) -> PathBuf {
         self.dir.join("containers").join(name)
     }
 
     /// The overlay mount point serving as a container's root filesystem.
-    pub fn rootfs(&self, name: &str) -> PathBuf {
+    pub(crate) fn rootfs(&self, name: &str) -> PathBuf {
         self.container(name).join("rootfs")
     }
 
@@ -79,83 +79,83 @@ impl PodPaths {
 
     /// Held (shared) by every process deleting the pod: while it is locked, the
     /// deletion is under way and nobody needs to carry it on.
-    pub fn delete_lock(&self) -> PathBuf {
+    pub(crate) fn delete_lock(&self) -> PathBuf {
         PodPaths::delete_lock_in(&self.dir)
     }
 
     /// Present once the pod's supervisor has ended its work (nothing of the pod
     /// will run again): a dead supervisor then needs no successor.
-    pub fn supervisor_done(&self) -> PathBuf {
+    pub(crate) fn supervisor_done(&self) -> PathBuf {
         PodPaths::supervisor_done_in(&self.dir)
     }
 
     /// [`PodPaths::supervisor_done`] of the pod directory `dir`.
-    pub fn supervisor_done_in(dir: &Path) -> PathBuf {
+    pub(crate) fn supervisor_done_in(dir: &Path) -> PathBuf {
         dir.join("supervisor.done")
     }
 
     /// [`PodPaths::delete_lock`] of the pod directory `dir`.
-    pub fn delete_lock_in(dir: &Path) -> PathBuf {
+    pub(crate) fn delete_lock_in(dir: &Path) -> PathBuf {
         dir.join("delete.lock")
     }
 
     /// The runtime's state root for this pod's containers.
-    pub fn runtime_root(&self) -> PathBuf {
+    pub(crate) fn runtime_root(&self) -> PathBuf {
         self.dir.join("runtime")
     }
 
     /// Present once the pod is being deleted: the supervisor restarts nothing then.
-    pub fn terminating(&self) -> PathBuf {
+    pub(crate) fn terminating(&self) -> PathBuf {
         self.dir.join("terminating")
     }
 
     /// A container's state as its supervisor last saw it (restarts, last exit).
-    pub fn container_state(&self, name: &str) -> PathBuf {
+    pub(crate) fn container_state(&self, name: &str) -> PathBuf {
         self.container(name).join("state.json")
     }
 
     /// What the supervisor runs: written before it starts (`supervisor.json`).
-    pub fn supervisor_plan(&self) -> PathBuf {
+    pub(crate) fn supervisor_plan(&self) -> PathBuf {
         self.dir.join("supervisor.json")
     }
 
     /// The supervisor's own log (its stderr after `apply` returns).
-    pub fn supervisor_log(&self) -> PathBuf {
+    pub(crate) fn supervisor_log(&self) -> PathBuf {
         self.dir.join("supervisor.log")
     }
 }
 
 /// `<root>/pods`.
-pub fn pods_dir(root: &Path) -> PathBuf {
+pub(crate) fn pods_dir(root: &Path) -> PathBuf {
     root.join("pods")
 }
 
 /// The lock taken while a pod name is being claimed, so two `apply`s of the same
 /// name cannot both succeed.
-pub fn names_lock(root: &Path) -> PathBuf {
+pub(crate) fn names_lock(root: &Path) -> PathBuf {
     root.join("pods.lock")
 }
 
 /// Where the built-in network's `host-local` IPAM keeps its leases: under the
 /// root, so they live and die with the pods (both go on reboot with `/run`).
-pub fn ipam_dir(root: &Path) -> PathBuf {
+pub(crate) fn ipam_dir(root: &Path) -> PathBuf {
     root.join("cni").join("networks")
 }
 
 /// The table of user-namespace id ranges taken by pods with `hostUsers: false`:
 /// one file per taken range, named by its index (see [`crate::userns`]).
-pub fn userns_dir(root: &Path) -> PathBuf {
+pub(crate) fn userns_dir(root: &Path) -> PathBuf {
     root.join("userns")
 }
 
 /// The file marking range `index` of [`userns_dir`] as taken; it holds the pod's UID.
-pub fn userns_range(root: &Path, index: u32) -> PathBuf {
+pub(crate) fn userns_range(root: &Path, index: u32) -> PathBuf {
     userns_dir(root).join(index.to_string())
 }
 
 /// The `flock` file of [`userns_dir`]: shared while a range is taken, exclusive
 /// while one is given back, so a file judged stale is the file removed.
-pub fn userns_lock(root: &Path) -> PathBuf {
+pub(crate) fn userns_lock(root: &Path) -> PathBuf {
     root.join("userns.lock")
 }
 

@@ -16,12 +16,12 @@ use crate::manifest::PodSettings;
 use crate::proc::identity::ProcRef;
 
 /// Version of the `pod.json` layout.
-pub const RECORD_VERSION: u32 = 1;
+pub(crate) const RECORD_VERSION: u32 = 1;
 
 /// Where the pod is in its life, as far as podrt's own steps go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PodStage {
+pub(crate) enum PodStage {
     /// `apply` is still building it.
     Creating,
     /// Every container was started.
@@ -34,39 +34,39 @@ pub enum PodStage {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerRecord {
     /// Its name in the manifest.
-    pub name: String,
+    pub(crate) name: String,
     /// The runtime's container id (also the CRI container id).
-    pub id: String,
+    pub(crate) id: String,
     /// An init container (runs to completion before the app containers).
-    pub init: bool,
+    pub(crate) init: bool,
     /// The image as the manifest names it.
-    pub image: String,
+    pub(crate) image: String,
     /// The image's normalised name in the store.
-    pub image_name: String,
+    pub(crate) image_name: String,
     /// The image's config digest.
-    pub image_id: String,
+    pub(crate) image_id: String,
     /// When its process was started (RFC 3339).
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
 }
 
 /// A volume made ready on the host ([`crate::pod::volumes`]).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct PreparedVolume {
+pub(crate) struct PreparedVolume {
     /// `spec.volumes[].name`.
-    pub name: String,
+    pub(crate) name: String,
     /// The host path containers bind-mount.
-    pub host_path: PathBuf,
+    pub(crate) host_path: PathBuf,
     /// podrt made a tmpfs there, to unmount at deletion.
-    pub tmpfs: bool,
+    pub(crate) tmpfs: bool,
     /// A hostPath as it was found (and type-checked) at creation, bind-mounted here
     /// in the pod's directory; containers mount this, never the path again.
     #[serde(default)]
-    pub pinned: Option<PathBuf>,
+    pub(crate) pinned: Option<PathBuf>,
 }
 
 impl PreparedVolume {
     /// What containers bind-mount.
-    pub fn source(&self) -> &Path {
+    pub(crate) fn source(&self) -> &Path {
         self.pinned.as_deref().unwrap_or(&self.host_path)
     }
 }
@@ -75,35 +75,35 @@ impl PreparedVolume {
 /// [`crate::network::attachment`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodNetwork {
+pub(crate) struct PodNetwork {
     /// The network config ADD ran; DEL runs the same.
-    pub list: NetworkList,
+    pub(crate) list: NetworkList,
     /// Plugin dirs ADD searched.
-    pub bin_dirs: Vec<PathBuf>,
+    pub(crate) bin_dirs: Vec<PathBuf>,
     /// The interface in the pod (`eth0`).
-    pub ifname: String,
+    pub(crate) ifname: String,
     /// Capability arguments given to the plugins (`portMappings`).
     #[serde(default)]
-    pub capability_args: Map<String, Value>,
+    pub(crate) capability_args: Map<String, Value>,
     /// ADD's result, once it succeeded.
     #[serde(default)]
-    pub result: Option<CniResult>,
+    pub(crate) result: Option<CniResult>,
 }
 
 /// A pod's own user namespace ([`crate::userns`]): host ids `first..first + size`, which are ids `0..size` in the pod's user
 /// namespace (the same range for uids and gids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct IdRange {
+pub(crate) struct IdRange {
     /// The host id of the pod's uid and gid 0.
-    pub first: u32,
+    pub(crate) first: u32,
     /// How many ids: always 65536 (`userns::RANGE_SIZE`).
-    pub size: u32,
+    pub(crate) size: u32,
 }
 
 impl IdRange {
     /// The line of `uid_map` and `gid_map` mapping the range (`0 FIRST SIZE`).
-    pub fn map_line(&self) -> String {
+    pub(crate) fn map_line(&self) -> String {
         format!("0 {} {}\n", self.first, self.size)
     }
 }
@@ -111,11 +111,11 @@ impl IdRange {
 /// A range a pod took: its index in the table and its ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Allocation {
+pub(crate) struct Allocation {
     /// The range's index (the name of its file in `<root>/userns/`).
-    pub index: u32,
+    pub(crate) index: u32,
     /// The ids.
-    pub range: IdRange,
+    pub(crate) range: IdRange,
 }
 
 /// The contents of `pod.json`.
@@ -123,15 +123,15 @@ pub struct Allocation {
 #[serde(rename_all = "camelCase")]
 pub struct PodRecord {
     /// Layout version ([`RECORD_VERSION`]).
-    pub version: u32,
+    pub(crate) version: u32,
     /// The pod's UID (new for every pod).
     pub uid: String,
     /// Pod name.
     pub name: String,
     /// Pod namespace (podrt keeps it for display; names are unique per root).
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Creation time (RFC 3339).
-    pub created: String,
+    pub(crate) created: String,
     /// The manifest as applied, name filled in.
     pub manifest: Pod,
     /// The pod-level values checked and defaulted at creation
@@ -139,46 +139,46 @@ pub struct PodRecord {
     /// `None` only in a record written by a podrt that did not keep them:
     /// [`Self::load`] fills it in from the manifest.
     #[serde(default)]
-    pub settings: Option<PodSettings>,
+    pub(crate) settings: Option<PodSettings>,
     /// The pod's hostname (pod name or `spec.hostname`).
-    pub hostname: String,
+    pub(crate) hostname: String,
     /// The pod's cgroup; each container's is below it.
-    pub cgroup_parent: String,
+    pub(crate) cgroup_parent: String,
     /// Where podrt is in making or removing the pod.
-    pub stage: PodStage,
+    pub(crate) stage: PodStage,
     /// When deletion began (RFC 3339).
     #[serde(default)]
-    pub deletion_timestamp: Option<String>,
+    pub(crate) deletion_timestamp: Option<String>,
     /// The PID 1 of a shared PID namespace (`shareProcessNamespace`).
     #[serde(default)]
-    pub pod_init: Option<ProcRef>,
+    pub(crate) pod_init: Option<ProcRef>,
     /// The pod's supervisor, the parent of its containers.
     #[serde(default)]
-    pub supervisor: Option<ProcRef>,
+    pub(crate) supervisor: Option<ProcRef>,
     /// Containers made so far, init containers first.
     #[serde(default)]
-    pub containers: Vec<ContainerRecord>,
+    pub(crate) containers: Vec<ContainerRecord>,
     /// The pod's volumes as made on the host.
     #[serde(default)]
-    pub volumes: Vec<PreparedVolume>,
+    pub(crate) volumes: Vec<PreparedVolume>,
     /// The pod's CNI attachment, recorded before ADD runs so that DEL can undo
     /// even a half-made one; `None` for a `hostNetwork` pod.
     #[serde(default)]
-    pub network: Option<PodNetwork>,
+    pub(crate) network: Option<PodNetwork>,
     /// The security settings the pod was made under (its containers are made
     /// later, by processes that have no command line of their own).
     #[serde(default)]
-    pub security: crate::security::SecurityOptions,
+    pub(crate) security: crate::security::SecurityOptions,
     /// The pod's own user namespace range (`hostUsers: false`), recorded as soon as
     /// it is allocated so deletion gives it back; `None` in the host's users.
     #[serde(default)]
-    pub userns: Option<Allocation>,
+    pub(crate) userns: Option<Allocation>,
 }
 
 impl PodRecord {
     /// The supervisor recorded for the pod, if it is dead (a pod made through
     /// the library API records none: its caller is its supervisor).
-    pub fn dead_supervisor(&self) -> Option<ProcRef> {
+    pub(crate) fn dead_supervisor(&self) -> Option<ProcRef> {
         self.supervisor.filter(|p| !p.alive())
     }
 
@@ -190,7 +190,7 @@ impl PodRecord {
     }
 
     /// Read `pod.json`.
-    pub fn load(path: &Path) -> Result<PodRecord> {
+    pub(crate) fn load(path: &Path) -> Result<PodRecord> {
         let text = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
         let mut record: PodRecord = serde_json::from_slice(&text).map_err(|e| Error::State {
             path: path.to_path_buf(),
@@ -210,7 +210,7 @@ impl PodRecord {
     }
 
     /// Write `pod.json` atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
         let data = serde_json::to_vec_pretty(self).map_err(|e| Error::State {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -219,7 +219,7 @@ impl PodRecord {
     }
 
     /// The record of container `name`.
-    pub fn container(&self, name: &str) -> Option<&ContainerRecord> {
+    pub(crate) fn container(&self, name: &str) -> Option<&ContainerRecord> {
         self.containers.iter().find(|c| c.name == name)
     }
 }
@@ -227,12 +227,12 @@ impl PodRecord {
 /// Write `data` to a temporary file beside `path`, sync it and rename it over `path`,
 /// so a reader sees the old or the new contents, never a mix. The file is root's
 /// alone (0600).
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     write_atomic_mode(path, data, podrt_runtime::private_fs::FILE_MODE)
 }
 
 /// [`write_atomic`] of a file with `mode`, for the few that others must read.
-pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = podrt_runtime::private_fs::create_file(&tmp, mode)?;
@@ -247,7 +247,7 @@ pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 }
 
 /// Read a small JSON file written with [`write_atomic`]; `None` if it does not exist.
-pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)

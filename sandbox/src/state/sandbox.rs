@@ -21,12 +21,12 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// The pod with UID `uid` under `root`, if it has a record.
-    pub fn by_uid(root: &Path, uid: &str) -> Option<Sandbox> {
+    pub(crate) fn by_uid(root: &Path, uid: &str) -> Option<Sandbox> {
         Sandbox::at(&PodPaths::new(root, uid).dir).ok()
     }
 
     /// The pod whose state directory is `pod_dir` (`<root>/pods/<uid>`).
-    pub fn at(pod_dir: &Path) -> Result<Sandbox> {
+    pub(crate) fn at(pod_dir: &Path) -> Result<Sandbox> {
         let root = pod_dir
             .parent()
             .and_then(Path::parent)
@@ -44,12 +44,12 @@ impl Sandbox {
     }
 
     /// Save the record (the caller holds the pod's lock, or is its only user).
-    pub fn save(&self) -> Result<()> {
+    pub(crate) fn save(&self) -> Result<()> {
         self.record.save(&self.paths.record())
     }
 
     /// Take this pod's lock and re-read its record, so a change is made on the latest.
-    pub fn lock(&mut self) -> Result<Lock> {
+    pub(crate) fn lock(&mut self) -> Result<Lock> {
         let lock = Lock::exclusive(&self.paths.lock())?;
         self.record = PodRecord::load(&self.paths.record())?;
         Ok(lock)
@@ -57,7 +57,7 @@ impl Sandbox {
 
     /// Record that every container was started (the pod is made), unless a
     /// delete has begun meanwhile; under the pod's lock.
-    pub fn mark_created(&mut self) -> Result<()> {
+    pub(crate) fn mark_created(&mut self) -> Result<()> {
         let _lock = self.lock()?;
         if self.record.stage == PodStage::Creating {
             self.record.stage = PodStage::Created;

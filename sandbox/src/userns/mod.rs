@@ -10,8 +10,8 @@
 //! and the runtime's work.
 
 mod options;
-pub mod probe;
+pub(crate) mod probe;
 mod range;
 
-pub use options::{own_user_namespace, UsernsOptions, DEFAULT_FIRST_ID, DEFAULT_RANGES, MAX_ID};
-pub use range::{allocate, release, release_stale, Released, RANGE_SIZE, STALE_AFTER};
+pub(crate) use options::{own_user_namespace, UsernsOptions};
+pub(crate) use range::{allocate, release, release_stale, RANGE_SIZE};

@@ -9,15 +9,15 @@ use super::range::RANGE_SIZE;
 use crate::state::record::IdRange;
 
 /// The first host id handed to pods: `0x70000000`.
-pub const DEFAULT_FIRST_ID: u32 = 0x7000_0000;
+pub(crate) const DEFAULT_FIRST_ID: u32 = 0x7000_0000;
 
 /// How many ranges of [`RANGE_SIZE`] ids there are by default: 4096, so the last
 /// id handed out is `0x7fffffff`.
-pub const DEFAULT_RANGES: u32 = 4096;
+pub(crate) const DEFAULT_RANGES: u32 = 4096;
 
 /// The highest id a range may reach: `(uid_t)-1` (4294967295) means "no id" to
 /// `chown(2)` and `setresuid(2)`, so no user may have it.
-pub const MAX_ID: u32 = u32::MAX - 1;
+pub(crate) const MAX_ID: u32 = u32::MAX - 1;
 
 /// Where pods with their own user namespace get their host ids, and whether pods
 /// that do not say get one.
@@ -32,12 +32,12 @@ pub const MAX_ID: u32 = u32::MAX - 1;
 pub struct UsernsOptions {
     /// What a pod without `spec.hostUsers` gets: `true` (the host's users, as in
     /// Kubernetes) or `false` (its own user namespace; see [`own_user_namespace`]).
-    pub default_host_users: bool,
+    pub(crate) default_host_users: bool,
     /// The host id of range 0's uid and gid 0.
-    pub first_id: u32,
+    pub(crate) first_id: u32,
     /// How many ranges of [`RANGE_SIZE`] ids there are, and so how many pods
     /// with their own user namespace may exist at once.
-    pub ranges: u32,
+    pub(crate) ranges: u32,
 }
 
 impl Default for UsernsOptions {
@@ -53,7 +53,7 @@ impl Default for UsernsOptions {
 impl UsernsOptions {
     /// Whether the settings can be used; otherwise the setting at fault
     /// (`firstId`, `ranges`) and what is wrong with it.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
         if self.first_id == 0 {
             return Err((
                 "firstId",
@@ -83,7 +83,7 @@ impl UsernsOptions {
 
     /// Range `index` (`first_id + index × 65536`), if it is one of [`Self::ranges`]
     /// and ends at or below [`MAX_ID`].
-    pub fn range(&self, index: u32) -> Option<IdRange> {
+    pub(crate) fn range(&self, index: u32) -> Option<IdRange> {
         if index >= self.ranges {
             return None;
         }
@@ -110,7 +110,7 @@ impl UsernsOptions {
 /// silently, since it did not ask for anything else. Kubernetes has no such
 /// default (a pod without `hostUsers` always keeps the host's users); it is
 /// podrt's, for an installation that wants every pod it can isolate isolated.
-pub fn own_user_namespace(spec: &PodSpec, opts: &UsernsOptions) -> bool {
+pub(crate) fn own_user_namespace(spec: &PodSpec, opts: &UsernsOptions) -> bool {
     match spec.host_users {
         Some(host_users) => !host_users,
         None => !opts.default_host_users && !crate::manifest::shares_host(spec),

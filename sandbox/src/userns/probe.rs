@@ -15,12 +15,12 @@ use nix::fcntl::OFlag;
 use super::options::DEFAULT_FIRST_ID;
 
 /// The host id the probe namespace's uid and gid 0 map to (one id only).
-pub const PROBE_ID: u32 = DEFAULT_FIRST_ID;
+pub(crate) const PROBE_ID: u32 = DEFAULT_FIRST_ID;
 
 /// A throwaway user namespace mapping uid and gid 0 to [`PROBE_ID`]: a child
 /// unshares it and waits while it is mapped and opened, then exits. The
 /// descriptor keeps the namespace alive.
-pub fn scratch_userns() -> io::Result<OwnedFd> {
+pub(crate) fn scratch_userns() -> io::Result<OwnedFd> {
     // Child to parent: the errno of its unshare (0 on success).
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     // Parent to child: closed when the namespace is open, so the child exits.
@@ -113,7 +113,7 @@ impl Drop for Child {
 /// Whether a bind of `dir` can be idmapped to `userns`: the filesystem `dir` is
 /// on supports idmapped mounts. The bind is a detached copy (`open_tree` with
 /// `OPEN_TREE_CLONE`), dropped when the descriptor is closed.
-pub fn can_idmap_dir(dir: &Path, userns: &OwnedFd) -> io::Result<bool> {
+pub(crate) fn can_idmap_dir(dir: &Path, userns: &OwnedFd) -> io::Result<bool> {
     let path = CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path has a NUL byte"))?;
     // SAFETY: open_tree of a NUL-terminated path we own; the new descriptor is
@@ -136,7 +136,7 @@ pub fn can_idmap_dir(dir: &Path, userns: &OwnedFd) -> io::Result<bool> {
 /// Whether a tmpfs can be idmapped to `userns` (Linux 6.3 and later). The tmpfs
 /// is made detached (`fsopen`, `fsmount`) and dropped when its descriptor is
 /// closed.
-pub fn can_idmap_tmpfs(userns: &OwnedFd) -> io::Result<bool> {
+pub(crate) fn can_idmap_tmpfs(userns: &OwnedFd) -> io::Result<bool> {
     // SAFETY: fsopen of a static NUL-terminated name; the descriptor is owned below.
     let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), libc::FSOPEN_CLOEXEC) };
     let Some(fs) = owned(fs)? else {

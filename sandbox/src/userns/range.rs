@@ -24,25 +24,25 @@ use crate::state::record::Allocation;
 
 /// How many ids every pod's range has: uid and gid 0 to 65535 in the pod, as
 /// kubelet gives each pod.
-pub const RANGE_SIZE: u32 = 65536;
+pub(crate) const RANGE_SIZE: u32 = 65536;
 
 /// A taken range younger than this is never judged stale: its pod may not have
 /// written its record yet.
-pub const STALE_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// A range given back by [`release_stale`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Released {
+pub(crate) struct Released {
     /// The range's index.
-    pub index: u32,
+    pub(crate) index: u32,
     /// The UID of the pod that had it (empty if its file was empty).
-    pub pod_uid: String,
+    pub(crate) pod_uid: String,
 }
 
 /// Take the first free range of `opts` for pod `pod_uid`.
 ///
 /// Fails with an error naming `spec.hostUsers` when every range is taken.
-pub fn allocate(root: &Path, pod_uid: &str, opts: &UsernsOptions) -> Result<Allocation> {
+pub(crate) fn allocate(root: &Path, pod_uid: &str, opts: &UsernsOptions) -> Result<Allocation> {
     let dir = paths::userns_dir(root);
     private_fs::own_dir(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     let _lock = Lock::shared(&paths::userns_lock(root))?;
@@ -85,7 +85,7 @@ pub fn allocate(root: &Path, pod_uid: &str, opts: &UsernsOptions) -> Result<Allo
 
 /// Give range `index` back if pod `pod_uid` has it. Idempotent: a range already
 /// given back, or another pod's, is left alone; a failure is only logged.
-pub fn release(root: &Path, index: u32, pod_uid: &str) {
+pub(crate) fn release(root: &Path, index: u32, pod_uid: &str) {
     let path = paths::userns_range(root, index);
     if !paths::userns_dir(root).is_dir() {
         return;
@@ -115,7 +115,7 @@ pub fn release(root: &Path, index: u32, pod_uid: &str) {
 
 /// Give back every range whose pod is not `alive` (by UID), except ranges taken
 /// in the last [`STALE_AFTER`]: for `podrt gc`. Returns what was given back.
-pub fn release_stale(root: &Path, alive: &dyn Fn(&str) -> bool) -> Vec<Released> {
+pub(crate) fn release_stale(root: &Path, alive: &dyn Fn(&str) -> bool) -> Vec<Released> {
     let dir = paths::userns_dir(root);
     let mut out = Vec::new();
     if !dir.is_dir() {

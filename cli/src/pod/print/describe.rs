@@ -24,7 +24,7 @@ pub(super) struct Page(String);
 
 impl Page {
     /// Write `text` at `level` (two spaces per level) as one line.
-    pub fn line(&mut self, level: usize, text: impl AsRef<str>) {
+    pub(crate) fn line(&mut self, level: usize, text: impl AsRef<str>) {
         for _ in 0..level {
             self.0.push_str("  ");
         }

@@ -29,7 +29,7 @@ pub(crate) const DESCRIBE: TabWriter = TabWriter {
 
 impl TabWriter {
     /// Align `text` (lines end in `\n`, cells end in `\t`) and return the result.
-    pub fn format(self, text: &str) -> String {
+    pub(crate) fn format(self, text: &str) -> String {
         let lines: Vec<Vec<&str>> = text
             .split_terminator('\n')
             .map(|l| l.split('\t').collect())

@@ -29,21 +29,21 @@ use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
 /// One container as the new supervisor finds it.
-pub struct Resumed {
+pub(crate) struct Resumed {
     /// Container name.
-    pub name: String,
+    pub(crate) name: String,
     /// What the dead supervisor last recorded.
-    pub state: Option<ContainerState>,
+    pub(crate) state: Option<ContainerState>,
     /// Its process, if the same process still runs.
-    pub live: Option<Watched>,
+    pub(crate) live: Option<Watched>,
     /// Its cgroup (for OOM kills).
-    pub cgroup: Option<String>,
+    pub(crate) cgroup: Option<String>,
     /// Its output FIFOs, reopened, when it runs.
-    pub outputs: Vec<(OwnedFd, Stream)>,
+    pub(crate) outputs: Vec<(OwnedFd, Stream)>,
 }
 
 /// Find the pod's containers again (see the module comment).
-pub fn resume(plan: &Plan) -> Result<Vec<Resumed>> {
+pub(crate) fn resume(plan: &Plan) -> Result<Vec<Resumed>> {
     let sandbox = Sandbox::at(&plan.pod_dir)?;
     let mut found = Vec::new();
     for name in plan.init_containers.iter().chain(&plan.containers) {
@@ -79,7 +79,7 @@ pub fn resume(plan: &Plan) -> Result<Vec<Resumed>> {
 
 /// What [`claim`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// We are the pod's supervisor now, recorded as this process.
     Ours(ProcRef),
     /// Leave the pod alone, for this reason (another supervisor has it, it is
@@ -90,7 +90,7 @@ pub enum Claim {
 /// Record this process as the supervisor of the pod at `pod_dir`, under the pod's
 /// lock and on a fresh reading of its record, if the pod still needs one: a made
 /// pod whose recorded supervisor is dead and whose work is not done.
-pub fn claim(pod_dir: &Path) -> Result<Claim> {
+pub(crate) fn claim(pod_dir: &Path) -> Result<Claim> {
     let mut sandbox = Sandbox::at(pod_dir)?;
     let _lock = sandbox.lock()?;
     let me = ProcRef::of(std::process::id() as i32).ok_or_else(|| Error::Adopt {
@@ -117,15 +117,15 @@ pub fn claim(pod_dir: &Path) -> Result<Claim> {
 
 /// What a new supervisor said once it had taken a pod over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Adopted {
+pub(crate) struct Adopted {
     /// The new supervisor.
-    pub supervisor: ProcRef,
+    pub(crate) supervisor: ProcRef,
     /// Containers it found running.
-    pub running: usize,
+    pub(crate) running: usize,
     /// Containers that had ended while no supervisor watched.
-    pub ended: usize,
+    pub(crate) ended: usize,
     /// Of those, how many ended so long ago that the kernel no longer said how.
-    pub unknown: usize,
+    pub(crate) unknown: usize,
 }
 
 /// Start a supervisor in adopt mode for `sandbox` (a made pod whose supervisor is
@@ -133,7 +133,7 @@ pub struct Adopted {
 /// over; it records itself ([`claim`]), so call without the pod's lock held.
 /// `None` if it left the pod to another supervisor. Call from a single-threaded
 /// process.
-pub fn spawn(sandbox: &Sandbox, exe: &Path) -> Result<Option<Adopted>> {
+pub(crate) fn spawn(sandbox: &Sandbox, exe: &Path) -> Result<Option<Adopted>> {
     let pod = sandbox.record.name.clone();
     let failed = |message: String| Error::Adopt {
         pod: pod.clone(),

@@ -20,12 +20,12 @@ use super::protocol::{self, Reply, Request};
 use crate::error::{Error, Result};
 
 /// The socket's file name in the pod directory.
-pub const SOCKET: &str = "supervisor.sock";
+pub(crate) const SOCKET: &str = "supervisor.sock";
 
 /// Ask the pod's supervisor `request`; its reply. Fails if no supervisor listens
 /// (it is gone), it does not answer within a second, or its answer is not one
 /// this podrt can read (it speaks another protocol version).
-pub fn request(pod_dir: &Path, request: &Request) -> Result<Reply> {
+pub(crate) fn request(pod_dir: &Path, request: &Request) -> Result<Reply> {
     let path = pod_dir.join(SOCKET);
     let io = |e: std::io::Error| Error::io("asking the pod's supervisor at", &path, e);
     let protocol = |e: protocol::Error| io(std::io::Error::new(ErrorKind::InvalidData, e));
@@ -46,7 +46,7 @@ pub fn request(pod_dir: &Path, request: &Request) -> Result<Reply> {
 
 /// Listen on the pod's socket (non-blocking, for the supervisor's poll loop). Only
 /// root may connect: the socket is 0600, in the pod's 0700 directory.
-pub fn listen(pod_dir: &Path) -> Option<UnixListener> {
+pub(crate) fn listen(pod_dir: &Path) -> Option<UnixListener> {
     let path = pod_dir.join(SOCKET);
     let _ = std::fs::remove_file(&path);
     let l = podrt_runtime::private_fs::bind_unix(&path).ok()?;
@@ -56,7 +56,9 @@ pub fn listen(pod_dir: &Path) -> Option<UnixListener> {
 
 /// Read one request from a connection just accepted (bounded wait): `None` if
 /// nothing came, an error if what came is not a request this podrt can read.
-pub fn read_request(conn: &UnixStream) -> Option<std::result::Result<Request, protocol::Error>> {
+pub(crate) fn read_request(
+    conn: &UnixStream,
+) -> Option<std::result::Result<Request, protocol::Error>> {
     conn.set_nonblocking(false).ok()?;
     conn.set_read_timeout(Some(Duration::from_millis(200)))
         .ok()?;
@@ -68,7 +70,7 @@ pub fn read_request(conn: &UnixStream) -> Option<std::result::Result<Request, pr
 }
 
 /// Send the reply.
-pub fn reply(mut conn: &UnixStream, reply: &Reply) {
+pub(crate) fn reply(mut conn: &UnixStream, reply: &Reply) {
     let _ = conn.set_write_timeout(Some(Duration::from_millis(200)));
     let _ = protocol::send(&mut conn, reply);
 }

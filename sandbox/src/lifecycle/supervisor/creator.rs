@@ -20,7 +20,7 @@ use crate::state::Sandbox;
 
 /// Run a creator for `items` and wait for it: one outcome per item, in their
 /// order. Items it did not report on are returned as failed.
-pub fn run(plan: &Plan, items: &[WorkItem]) -> Vec<Outcome> {
+pub(crate) fn run(plan: &Plan, items: &[WorkItem]) -> Vec<Outcome> {
     let outcomes = spawn_and_read(plan, items).unwrap_or_else(|e| {
         Vec::from([Outcome::Aborted {
             message: format!("running the container creator: {e}"),
@@ -171,7 +171,7 @@ pub fn create_role(pod_dir: &Path) -> i32 {
 /// The creator's work: under the pod's lock, (re)create each container with the
 /// given output descriptors and start them, writing one [`Outcome`] per container
 /// on `out` ([`Outcome::Aborted`] if it could do none).
-pub fn create_items(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) {
+pub(crate) fn create_items(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) {
     if let Err(e) = try_create(pod_dir, items, out) {
         let aborted = Outcome::Aborted {
             message: one_line(&e.to_string()),

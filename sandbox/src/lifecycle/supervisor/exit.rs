@@ -11,7 +11,7 @@ use super::state::{Terminated, UNKNOWN_REASON};
 
 /// What is known of an ending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// A `waitpid` status.
     Status(libc::c_int),
     /// Nobody saw it.
@@ -33,7 +33,11 @@ impl Exit {
 }
 
 /// The termination record of a container of cgroup `cgroup` that ended so.
-pub fn terminated(exit: Exit, cgroup: Option<&str>, started_at: Option<String>) -> Terminated {
+pub(crate) fn terminated(
+    exit: Exit,
+    cgroup: Option<&str>,
+    started_at: Option<String>,
+) -> Terminated {
     let (exit_code, signal) = exit.code_and_signal();
     let oom = signal == Some(libc::SIGKILL) && cgroup.is_some_and(oom_killed);
     let reason = match exit_code {
@@ -53,7 +57,7 @@ pub fn terminated(exit: Exit, cgroup: Option<&str>, started_at: Option<String>) 
 
 /// Is a container that ended so started again under `policy`? An unknown ending
 /// counts as a failure: nothing says it succeeded.
-pub fn restarts(policy: RestartPolicy, init: bool, exit_code: Option<i32>) -> bool {
+pub(crate) fn restarts(policy: RestartPolicy, init: bool, exit_code: Option<i32>) -> bool {
     let failed = exit_code != Some(0);
     if init {
         failed && policy.retries_init()

@@ -9,17 +9,17 @@
 //! ([`policy`]). Commands reach it on its socket ([`control`]). Every message
 //! between these processes is one line of the versioned [`protocol`].
 
-pub mod adopt;
-pub mod control;
+pub(crate) mod adopt;
+pub(crate) mod control;
 pub mod creator;
-pub mod exit;
-pub mod output;
-pub mod phase;
-pub mod plan;
-pub mod policy;
-pub mod protocol;
-pub mod run;
-pub mod state;
+pub(crate) mod exit;
+pub(crate) mod output;
+pub(crate) mod phase;
+pub(crate) mod plan;
+pub(crate) mod policy;
+pub(crate) mod protocol;
+pub(crate) mod run;
+pub(crate) mod state;
 pub mod terminator;
 
 use std::io::BufReader;
@@ -38,8 +38,7 @@ use crate::proc::roles::{close_inherited, Role};
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
-pub use plan::Plan;
-pub use policy::RestartPolicy;
+pub(crate) use plan::Plan;
 use protocol::Report;
 
 /// Create the pod through a forked supervisor and return once every container

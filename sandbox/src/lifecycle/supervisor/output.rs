@@ -14,22 +14,22 @@ use crate::cri_log::Stream;
 
 /// Where the FIFO of a container's `stream` is, in the container's directory; a new
 /// supervisor finds it again there.
-pub fn fifo_path(container_dir: &Path, stream: Stream) -> std::path::PathBuf {
+pub(crate) fn fifo_path(container_dir: &Path, stream: Stream) -> std::path::PathBuf {
     container_dir.join(format!("{}.fifo", stream.as_str()))
 }
 
 /// The two ends of a fresh output FIFO.
-pub struct Channel {
+pub(crate) struct Channel {
     /// The supervisor's end, read-only; end of file once every writer is gone.
-    pub reader: OwnedFd,
+    pub(crate) reader: OwnedFd,
     /// The container's end, read-write (see the module comment).
-    pub writer: OwnedFd,
+    pub(crate) writer: OwnedFd,
 }
 
 /// Make a new FIFO at `path` (replacing the previous container's, so a reader of
 /// that one never sees this one's output) and open both ends, close-on-exec. It is
 /// root's alone (0600, whatever the umask): it carries the container's output.
-pub fn create(path: &Path) -> std::io::Result<Channel> {
+pub(crate) fn create(path: &Path) -> std::io::Result<Channel> {
     let _ = std::fs::remove_file(path);
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
@@ -47,7 +47,7 @@ pub fn create(path: &Path) -> std::io::Result<Channel> {
 /// Open the supervisor's end of an existing FIFO: without blocking for a writer
 /// (none is left when the container has ended, and then the read is at its end at
 /// once), reads blocking afterwards as a pipe's do.
-pub fn open_reader(path: &Path) -> std::io::Result<OwnedFd> {
+pub(crate) fn open_reader(path: &Path) -> std::io::Result<OwnedFd> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     let fd = open(&c, libc::O_RDONLY | libc::O_NONBLOCK)?;

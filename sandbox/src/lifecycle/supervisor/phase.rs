@@ -18,7 +18,7 @@ use super::state::State;
 
 /// One container's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Not started yet: its turn has not come (init containers run first).
     Waiting,
     /// Its process runs: a child of the supervisor, or one taken over from a
@@ -39,7 +39,7 @@ pub enum Phase {
 
 /// What happened to a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// Its process was started.
     Started {
         /// Host PID of the process.
@@ -65,28 +65,29 @@ pub enum Event {
 
 /// What the pod's spec and state say about a container's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// The pod's `restartPolicy`.
-    pub policy: RestartPolicy,
+    pub(crate) policy: RestartPolicy,
     /// An init container.
-    pub init: bool,
+    pub(crate) init: bool,
     /// The pod is being deleted.
-    pub terminating: bool,
+    pub(crate) terminating: bool,
 }
 
 impl Phase {
     /// A start was tried (by this supervisor or the one it took over from).
-    pub fn attempted(self) -> bool {
+    pub(crate) fn attempted(self) -> bool {
         self != Phase::Waiting
     }
 
     /// It runs now.
-    pub fn running(self) -> bool {
+    #[cfg(test)]
+    fn running(self) -> bool {
         matches!(self, Phase::Running { .. })
     }
 
     /// Its PID, while it runs.
-    pub fn pid(self) -> Option<i32> {
+    pub(crate) fn pid(self) -> Option<i32> {
         match self {
             Phase::Running { pid } => Some(pid),
             _ => None,
@@ -94,7 +95,7 @@ impl Phase {
     }
 
     /// When its restart is due, while it backs off.
-    pub fn due_at(self) -> Option<Instant> {
+    pub(crate) fn due_at(self) -> Option<Instant> {
         match self {
             Phase::BackingOff { until } => Some(until),
             _ => None,
@@ -102,14 +103,14 @@ impl Phase {
     }
 
     /// Is its restart due at `now`?
-    pub fn due(self, now: Instant) -> bool {
+    pub(crate) fn due(self, now: Instant) -> bool {
         self.due_at().is_some_and(|t| t <= now)
     }
 }
 
 /// The phase after `event`, or `None` if the event cannot happen in `phase`
 /// (the caller keeps the phase and logs it: a bug, never a guess).
-pub fn step(phase: Phase, event: Event, rules: Rules) -> Option<Phase> {
+pub(crate) fn step(phase: Phase, event: Event, rules: Rules) -> Option<Phase> {
     use Phase::{BackingOff, Done, Running, Waiting};
     match (phase, event) {
         (Waiting | BackingOff { .. }, Event::Started { pid }) => Some(Running { pid }),
@@ -140,7 +141,7 @@ pub fn step(phase: Phase, event: Event, rules: Rules) -> Option<Phase> {
 
 /// What the end of one container means for the whole pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Then {
+pub(crate) enum Then {
     /// Nothing more.
     Nothing,
     /// A failed init container is retried: the pod exists and is failing in its
@@ -159,7 +160,12 @@ pub enum Then {
 /// What follows for the pod when a container (an init container if `init`)
 /// ended with `exit_code` and is restarted or not (`restarting`, as [`step`]
 /// decided), while the pod is being deleted or not.
-pub fn after_exit(init: bool, exit_code: Option<i32>, restarting: bool, terminating: bool) -> Then {
+pub(crate) fn after_exit(
+    init: bool,
+    exit_code: Option<i32>,
+    restarting: bool,
+    terminating: bool,
+) -> Then {
     let succeeded = exit_code == Some(0);
     match (init, succeeded) {
         (true, false) if restarting => Then::ReportMade,
@@ -175,7 +181,7 @@ pub fn after_exit(init: bool, exit_code: Option<i32>, restarting: bool, terminat
 /// and handed to [`step`]): one that ended is restarted now or never, one that
 /// was backing off (or failed to be made) is due now (the back-off starts over,
 /// as kubelet's does when kubelet restarts), one never started waits its turn.
-pub fn resumed(state: &State, rules: Rules, now: Instant) -> Phase {
+pub(crate) fn resumed(state: &State, rules: Rules, now: Instant) -> Phase {
     match state {
         State::Terminated(t) if exit::restarts(rules.policy, rules.init, t.exit_code) => {
             Phase::BackingOff { until: now }

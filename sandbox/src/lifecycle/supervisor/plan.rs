@@ -12,27 +12,27 @@ use crate::state::record::{read_json, write_atomic};
 /// The supervisor's instructions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The pod's name (for messages).
-    pub pod: String,
+    pub(crate) pod: String,
     /// The pod's state directory.
-    pub pod_dir: PathBuf,
+    pub(crate) pod_dir: PathBuf,
     /// `spec.restartPolicy`.
-    pub restart_policy: RestartPolicy,
+    pub(crate) restart_policy: RestartPolicy,
     /// Init containers, in order.
-    pub init_containers: Vec<String>,
+    pub(crate) init_containers: Vec<String>,
     /// App containers.
-    pub containers: Vec<String>,
+    pub(crate) containers: Vec<String>,
     /// The podrt binary, to run container creation in a fresh process.
-    pub helper_exe: Option<PathBuf>,
+    pub(crate) helper_exe: Option<PathBuf>,
     /// The ceiling of the restart back-off, if lower than kubelet's 5 minutes.
     #[serde(default)]
-    pub max_restart_period: Option<std::time::Duration>,
+    pub(crate) max_restart_period: Option<std::time::Duration>,
 }
 
 impl Plan {
     /// Read it.
-    pub fn load(path: &Path) -> Result<Plan> {
+    pub(crate) fn load(path: &Path) -> Result<Plan> {
         read_json(path)?.ok_or_else(|| crate::Error::State {
             path: path.to_path_buf(),
             message: "missing".into(),
@@ -40,7 +40,7 @@ impl Plan {
     }
 
     /// Write it atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
         let data = serde_json::to_vec_pretty(self).map_err(|e| crate::Error::State {
             path: path.to_path_buf(),
             message: e.to_string(),

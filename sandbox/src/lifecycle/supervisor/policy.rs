@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-pub use crate::manifest::RestartPolicy;
+pub(crate) use crate::manifest::RestartPolicy;
 
 impl RestartPolicy {
     /// Is an app container that ended with `exit_code` restarted?
-    pub fn restarts_app(self, exit_code: i32) -> bool {
+    pub(crate) fn restarts_app(self, exit_code: i32) -> bool {
         match self {
             RestartPolicy::Always => true,
             RestartPolicy::OnFailure => exit_code != 0,
@@ -20,7 +20,7 @@ impl RestartPolicy {
     }
 
     /// Is a failed init container retried? (Always and OnFailure both retry.)
-    pub fn retries_init(self) -> bool {
+    pub(crate) fn retries_init(self) -> bool {
         self != RestartPolicy::Never
     }
 }
@@ -32,19 +32,19 @@ const RESET_AFTER: Duration = Duration::from_secs(600);
 
 /// One container's back-off state.
 #[derive(Debug, Clone, Default)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     current: Option<Duration>,
     max: Option<Duration>,
 }
 
 impl Backoff {
     /// A back-off whose waits never exceed `max` (kubelet's 5 minutes when `None`).
-    pub fn with_max(max: Option<Duration>) -> Backoff {
+    pub(crate) fn with_max(max: Option<Duration>) -> Backoff {
         Backoff { current: None, max }
     }
 
     /// The delay before restarting a container that ran for `ran`, and advance.
-    pub fn next(&mut self, ran: Duration) -> Duration {
+    pub(crate) fn next(&mut self, ran: Duration) -> Duration {
         if ran >= RESET_AFTER {
             self.current = None;
         }

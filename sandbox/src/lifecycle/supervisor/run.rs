@@ -80,7 +80,7 @@ impl Slot {
 }
 
 /// The supervisor.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     plan: Plan,
     slots: Vec<Slot>,
     /// Where `apply` waits for the first report, until it is sent.
@@ -95,7 +95,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor for `plan`, reporting once to `report`.
-    pub fn new(plan: Plan, report: Option<File>) -> Supervisor {
+    pub(crate) fn new(plan: Plan, report: Option<File>) -> Supervisor {
         let slot = |name: &String, init: bool| Slot {
             name: name.clone(),
             init,
@@ -137,7 +137,7 @@ impl Supervisor {
 
     /// A supervisor that takes the pod over from a dead one ([`super::adopt`]),
     /// reporting [`Report::Adopted`] to `report` once it has.
-    pub fn adopting(plan: Plan, report: Option<File>) -> Supervisor {
+    pub(crate) fn adopting(plan: Plan, report: Option<File>) -> Supervisor {
         let mut s = Supervisor::new(plan, report);
         s.adopting = true;
         s
@@ -245,7 +245,7 @@ impl Supervisor {
 
     /// Run until no container will run again and their output is drained.
     /// Returns the exit status (1 when the pod could not be created).
-    pub fn run(&mut self) -> i32 {
+    pub(crate) fn run(&mut self) -> i32 {
         let mut mask = SigSet::empty();
         mask.add(Signal::SIGCHLD);
         let _ = mask.thread_block();

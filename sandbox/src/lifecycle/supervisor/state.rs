@@ -12,29 +12,29 @@ use crate::error::Result;
 use crate::state::record::{read_json, write_atomic};
 
 /// kubelet's reason for a container whose end nobody saw.
-pub const UNKNOWN_REASON: &str = "ContainerStatusUnknown";
+pub(crate) const UNKNOWN_REASON: &str = "ContainerStatusUnknown";
 
 /// How a container ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Terminated {
+pub(crate) struct Terminated {
     /// Exit status, or 128 + the signal's number; `None` when nobody could see it
     /// (the container ended while its supervisor was gone).
-    pub exit_code: Option<i32>,
+    pub(crate) exit_code: Option<i32>,
     /// The signal that killed it.
-    pub signal: Option<i32>,
+    pub(crate) signal: Option<i32>,
     /// `Completed`, `Error`, `OOMKilled` or [`UNKNOWN_REASON`].
-    pub reason: String,
+    pub(crate) reason: String,
     /// When it started (RFC 3339).
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
     /// When it ended (RFC 3339).
-    pub finished_at: String,
+    pub(crate) finished_at: String,
 }
 
 /// Kubernetes' three container states.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum State {
+pub(crate) enum State {
     /// Not running: being created, or waiting out a back-off.
     Waiting {
         /// `ContainerCreating`, `PodInitializing`, `CrashLoopBackOff`,
@@ -55,23 +55,23 @@ pub enum State {
 /// The record of one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ContainerState {
+pub(crate) struct ContainerState {
     /// Now.
-    pub state: State,
+    pub(crate) state: State,
     /// The previous termination, once it has been restarted.
-    pub last_state: Option<Terminated>,
+    pub(crate) last_state: Option<Terminated>,
     /// How many times it was restarted.
-    pub restart_count: u32,
+    pub(crate) restart_count: u32,
 }
 
 impl ContainerState {
     /// Read `state.json`; `None` before the supervisor wrote one.
-    pub fn load(path: &Path) -> Result<Option<ContainerState>> {
+    pub(crate) fn load(path: &Path) -> Result<Option<ContainerState>> {
         read_json(path)
     }
 
     /// Write it atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
         let data = serde_json::to_vec(self).map_err(|e| crate::Error::State {
             path: path.to_path_buf(),
             message: e.to_string(),

@@ -11,7 +11,7 @@ use crate::proc::roles::Role;
 /// Carry out the pod's graceful termination ([`crate::lifecycle::terminate`]) in a process of
 /// its own, a child of ours that goes on even if we are killed meanwhile. Its PID,
 /// unless the fork failed.
-pub fn spawn(plan: &Plan, grace: Duration) -> Option<i32> {
+pub(crate) fn spawn(plan: &Plan, grace: Duration) -> Option<i32> {
     // SAFETY: fork of the supervisor, a single-threaded process.
     let pid = unsafe { libc::fork() };
     if pid != 0 {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::manifest::{HostPathType, PodVolume, PodVolumeSource};
+use crate::manifest::valid::{HostPathType, PodVolume, PodVolumeSource};
 
 /// A pod with one container mounting nothing and these volumes.
 fn volumes(list: &str) -> String {

@@ -12,7 +12,7 @@ use super::super::PolicyError;
 use super::document::{GroupRule, GroupStrategy, PodSecurityPolicy, SeLinuxRule, UserRule};
 
 /// Reads the one PodSecurityPolicy document of `path`.
-pub fn load(path: &Path) -> Result<PodSecurityPolicy, PolicyError> {
+pub(crate) fn load(path: &Path) -> Result<PodSecurityPolicy, PolicyError> {
     let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
         path: path.to_path_buf(),
         source,
@@ -21,7 +21,7 @@ pub fn load(path: &Path) -> Result<PodSecurityPolicy, PolicyError> {
 }
 
 /// Parses and checks a PodSecurityPolicy from `text`; `file` names it in messages.
-pub fn parse(text: &str, file: &str) -> Result<PodSecurityPolicy, PolicyError> {
+pub(crate) fn parse(text: &str, file: &str) -> Result<PodSecurityPolicy, PolicyError> {
     let bad = |field: &str, message: String| PolicyError::Field {
         file: file.to_string(),
         field: field.to_string(),

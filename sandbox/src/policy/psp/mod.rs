@@ -6,20 +6,20 @@
 
 mod checks;
 mod defaults;
-pub mod document;
-pub mod load;
+pub(crate) mod document;
+pub(crate) mod load;
 
 use k8s_openapi::api::core::v1::Pod;
 
-pub use document::PodSecurityPolicy;
+pub(crate) use document::PodSecurityPolicy;
 
 use super::Violation;
 
 /// The annotation that names the policy that admitted a pod.
-pub const ANNOTATION: &str = "kubernetes.io/psp";
+pub(crate) const ANNOTATION: &str = "kubernetes.io/psp";
 
 /// `pod` defaulted by `policy`, or every rule it breaks.
-pub fn admit(policy: &PodSecurityPolicy, pod: &Pod) -> Result<Pod, Vec<Violation>> {
+pub(crate) fn admit(policy: &PodSecurityPolicy, pod: &Pod) -> Result<Pod, Vec<Violation>> {
     let mut out = pod.clone();
     let Some(spec) = out.spec.as_mut() else {
         return Ok(out);

@@ -17,7 +17,7 @@ use crate::lifecycle::supervisor::state::ContainerState;
 /// (taking it over).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "report", rename_all = "snake_case")]
-pub enum Report {
+pub(crate) enum Report {
     /// The pod is made: every app container was started (or the pod failed for
     /// good in its init containers, or is retrying them).
     Ready,
@@ -54,7 +54,7 @@ impl Message for Report {
 /// A request on the supervisor's control socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
-pub enum Request {
+pub(crate) enum Request {
     /// Every container's state, answered by [`Reply::Status`].
     Status,
     /// The pod is being deleted: restart nothing, and terminate every container
@@ -74,7 +74,7 @@ impl Message for Request {
 /// The supervisor's answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
-pub enum Reply {
+pub(crate) enum Reply {
     /// Each container's state, by name.
     Status {
         /// Container name to its state.
@@ -97,13 +97,13 @@ impl Message for Reply {
 /// stderr go to (the write ends of the supervisor's FIFOs, inherited across the
 /// creator's exec). One per line on the creator's stdin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkItem {
+pub(crate) struct WorkItem {
     /// Container name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its stdout.
-    pub stdout_fd: RawFd,
+    pub(crate) stdout_fd: RawFd,
     /// Its stderr.
-    pub stderr_fd: RawFd,
+    pub(crate) stderr_fd: RawFd,
 }
 
 impl Message for WorkItem {
@@ -113,7 +113,7 @@ impl Message for WorkItem {
 /// What became of one [`WorkItem`], one per line on the creator's stdout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Created and started.
     Started {
         /// Container name.

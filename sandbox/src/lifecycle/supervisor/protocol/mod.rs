@@ -21,10 +21,10 @@ use std::io::{BufRead, Write};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use messages::{Outcome, Reply, Report, Request, WorkItem};
+pub(crate) use messages::{Outcome, Reply, Report, Request, WorkItem};
 
 /// The protocol version this podrt speaks.
-pub const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 1;
 
 /// The envelope's field that carries the version.
 const VERSION_FIELD: &str = "v";
@@ -34,14 +34,14 @@ const QUOTED: usize = 200;
 
 /// A kind of message. It serializes as a JSON object (a struct, or an enum
 /// tagged inside the object), into which the envelope adds the version.
-pub trait Message: Serialize + DeserializeOwned {
+pub(crate) trait Message: Serialize + DeserializeOwned {
     /// Who sends this kind of message, as a reader's errors name it.
     const SENDER: &'static str;
 }
 
 /// A message that could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The sender speaks another version of the protocol.
     #[error(
         "{sender} speaks protocol version {theirs}, this podrt speaks {ours}: they are \
@@ -113,7 +113,7 @@ struct Envelope<'a, T> {
 }
 
 /// `message` as one line of JSON in its envelope, without the newline.
-pub fn encode<T: Message>(message: &T) -> Result<String, serde_json::Error> {
+pub(crate) fn encode<T: Message>(message: &T) -> Result<String, serde_json::Error> {
     serde_json::to_string(&Envelope {
         v: VERSION,
         message,
@@ -121,7 +121,7 @@ pub fn encode<T: Message>(message: &T) -> Result<String, serde_json::Error> {
 }
 
 /// Read one line (without its newline) as a message of kind `T`.
-pub fn decode<T: Message>(line: &str) -> Result<T, Error> {
+pub(crate) fn decode<T: Message>(line: &str) -> Result<T, Error> {
     let quoted = || quote(line);
     let mut object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(line) {
         Ok(o) => o,
@@ -167,7 +167,7 @@ pub fn decode<T: Message>(line: &str) -> Result<T, Error> {
 }
 
 /// Write `message` as one line on `to`, in one write.
-pub fn send<T: Message, W: Write + ?Sized>(to: &mut W, message: &T) -> Result<(), Error> {
+pub(crate) fn send<T: Message, W: Write + ?Sized>(to: &mut W, message: &T) -> Result<(), Error> {
     // Only a message that is not a JSON object fails to encode: a bug, caught by
     // the round-trip tests of every variant.
     let mut line = encode(message).map_err(|e| Error::Write(std::io::Error::other(e)))?;
@@ -176,7 +176,7 @@ pub fn send<T: Message, W: Write + ?Sized>(to: &mut W, message: &T) -> Result<()
 }
 
 /// Read one message from `from`; `None` if it ends before a single byte.
-pub fn receive<T: Message>(from: &mut impl BufRead) -> Result<Option<T>, Error> {
+pub(crate) fn receive<T: Message>(from: &mut impl BufRead) -> Result<Option<T>, Error> {
     let mut line = String::new();
     let n = from.read_line(&mut line).map_err(|source| Error::Read {
         sender: T::SENDER,
@@ -189,7 +189,7 @@ pub fn receive<T: Message>(from: &mut impl BufRead) -> Result<Option<T>, Error> 
 }
 
 /// Read every message from `from` to its end: one result per line.
-pub fn receive_all<T: Message>(from: &mut impl BufRead) -> Vec<Result<T, Error>> {
+pub(crate) fn receive_all<T: Message>(from: &mut impl BufRead) -> Vec<Result<T, Error>> {
     let mut all = Vec::new();
     loop {
         match receive(from) {
