@@ -7,6 +7,14 @@
 //! private (copied) page are touched: their contents are exactly the file's, so
 //! dropping them loses nothing. Writable mappings and relocated (RELRO) ones, which
 //! hold copied pages, are left alone.
+//!
+//! [`Schedule`] says when: a while after the process last did some work (answered a
+//! request, copied output, restarted a container), so a supervisor that is asked
+//! for its status once goes back to its idle size instead of keeping the code that
+//! answered resident for as long as the pod runs; and never more often than
+//! [`Schedule::MIN_GAP`], so a client polling every second costs one trim per gap.
+
+use std::time::{Duration, Instant};
 
 /// Drop this process's clean, read-only file-backed pages.
 pub(crate) fn drop_clean_file_pages() {
@@ -18,6 +26,50 @@ pub(crate) fn drop_clean_file_pages() {
         // mapping of our own: its pages are refetched from the file on next access.
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// When to trim next: after work, once the process has been quiet for
+/// [`Schedule::QUIET`] and the last trim is [`Schedule::MIN_GAP`] old.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// The last trim.
+    trimmed: Instant,
+    /// The last work since then, if any.
+    worked: Option<Instant>,
+}
+
+impl Schedule {
+    /// How long the process must have been idle.
+    pub(crate) const QUIET: Duration = Duration::from_secs(1);
+    /// The least time between two trims.
+    pub(crate) const MIN_GAP: Duration = Duration::from_secs(10);
+
+    /// A schedule whose last trim was at `now`.
+    pub(crate) fn trimmed_at(now: Instant) -> Schedule {
+        Schedule {
+            trimmed: now,
+            worked: None,
+        }
+    }
+
+    /// The process did some work at `now`.
+    pub(crate) fn worked(&mut self, now: Instant) {
+        self.worked = Some(now);
+    }
+
+    /// When the next trim is due; `None` while nothing was done since the last.
+    pub(crate) fn due_at(&self) -> Option<Instant> {
+        let worked = self.worked?;
+        Some((worked + Self::QUIET).max(self.trimmed + Self::MIN_GAP))
+    }
+
+    /// Trim now if it is due ([`drop_clean_file_pages`]).
+    pub(crate) fn trim_if_due(&mut self, now: Instant) {
+        if self.due_at().is_some_and(|due| due <= now) {
+            drop_clean_file_pages();
+            *self = Schedule::trimmed_at(now);
         }
     }
 }
@@ -73,6 +125,26 @@ Anonymous:             8 kB
 Anonymous:             0 kB
 ";
         assert_eq!(droppable(smaps), [(0x5600, 0x5700), (0x5700, 0x5800)]);
+    }
+
+    #[test]
+    fn a_trim_waits_for_work_then_quiet_then_the_gap() {
+        let t0 = Instant::now();
+        let mut s = Schedule::trimmed_at(t0);
+        assert_eq!(s.due_at(), None, "nothing done: nothing to trim");
+        // Work right after a trim: due when the gap since that trim is over.
+        s.worked(t0 + Duration::from_millis(100));
+        assert_eq!(s.due_at(), Some(t0 + Schedule::MIN_GAP));
+        // Work long after: due once quiet.
+        let late = t0 + Duration::from_secs(60);
+        s.worked(late);
+        assert_eq!(s.due_at(), Some(late + Schedule::QUIET));
+        // Not due yet: nothing happens and it stays due.
+        s.trim_if_due(late);
+        assert_eq!(s.due_at(), Some(late + Schedule::QUIET));
+        // Due: trimmed, and nothing is due until more work.
+        s.trim_if_due(late + Schedule::QUIET);
+        assert_eq!(s.due_at(), None);
     }
 
     #[test]

@@ -31,10 +31,8 @@ use super::state::{ContainerState, State};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
 use crate::proc::pidfd::Watched;
+use crate::proc::trim::Schedule;
 use crate::state::paths::PodPaths;
-
-/// How often the supervisor drops the clean code pages it touched.
-const TRIM_EVERY: Duration = Duration::from_secs(30);
 
 /// One output pipe being copied into the log.
 struct Pipe {
@@ -280,14 +278,11 @@ impl Supervisor {
             return 1;
         }
         crate::proc::trim::drop_clean_file_pages();
-        let mut trimmed = Instant::now();
+        // Code paths used once in a while (requests, log copying, restarts) are let
+        // go again after them, so the resident size returns to the idle one.
+        let mut trim = Schedule::trimmed_at(Instant::now());
         loop {
-            // Code paths used once in a while (log copying, restarts) are let go
-            // again now and then, so the resident size stays near the idle one.
-            if trimmed.elapsed() >= TRIM_EVERY {
-                crate::proc::trim::drop_clean_file_pages();
-                trimmed = Instant::now();
-            }
+            trim.trim_if_due(Instant::now());
             self.reap();
             if self.slots.iter().all(Slot::finished) {
                 self.send_report(Report::Ready);
@@ -302,6 +297,7 @@ impl Supervisor {
                 .slots
                 .iter()
                 .filter_map(|s| s.phase.due_at())
+                .chain(trim.due_at())
                 .min()
                 .map(|t| t.saturating_duration_since(Instant::now()));
             let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
@@ -326,8 +322,10 @@ impl Supervisor {
                     .unwrap_or(PollTimeout::MAX),
                 None => PollTimeout::NONE,
             };
-            if poll(&mut fds, t).is_err() {
-                continue;
+            match poll(&mut fds, t) {
+                Ok(0) => {}
+                Ok(_) => trim.worked(Instant::now()),
+                Err(_) => continue,
             }
             let ready: Vec<(usize, Option<usize>)> = fds[skip..]
                 .iter()
