@@ -34,13 +34,8 @@ pub(super) struct Scaled {
     pub(crate) exact: bool,
 }
 
-/// Parses a memory quantity into bytes, rounding a fraction of a byte up.
-///
-/// ```
-/// use podrt_sandbox::manifest::quantity::parse_memory;
-/// assert_eq!(parse_memory("128Mi"), Ok(128 * 1024 * 1024));
-/// assert_eq!(parse_memory("1G"), Ok(1_000_000_000));
-/// ```
+/// Parses a memory quantity into bytes, rounding a fraction of a byte up:
+/// `128Mi` is 134217728, `1G` is 1000000000 (the unit tests' table has more).
 pub(crate) fn parse_memory(q: &str) -> Result<u64, String> {
     scaled(q, 1).map(|s| s.value)
 }
