@@ -92,6 +92,13 @@ pub struct Invalid {
 }
 
 impl Invalid {
+    /// Each refused field: its path (`spec.containers[1].name`) and what is wrong.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+    }
+
     /// Whether some error names exactly this field path.
     #[cfg(test)]
     pub(crate) fn has(&self, field: &str) -> bool {

@@ -19,7 +19,7 @@ mod unsupported;
 mod valid;
 mod volumes;
 
-pub(crate) mod names;
+pub mod names;
 pub(crate) mod quantity;
 
 #[cfg(test)]
@@ -30,18 +30,27 @@ use std::path::Path;
 
 use k8s_openapi::api::core::v1::Pod;
 
-pub(crate) use error::{Error, Invalid};
+pub use error::{Error, Invalid};
 pub(crate) use host_users::shares_host;
 pub(crate) use valid::{ContainerResources, PodSettings, RestartPolicy, ValidPod};
+
+pub use parse::Object;
 
 /// The pods of a manifest file, in file order, and what podrt ignored in it.
 #[derive(Debug, Clone)]
 pub struct Manifest {
     /// Every Pod of the file (List items expanded), not yet validated.
     pub pods: Vec<Pod>,
+    /// The objects of other kinds that the caller asked for ([`parse_with`]), in
+    /// file order, not yet decoded.
+    pub objects: Vec<Object>,
     /// One line each: unknown fields, skipped kinds, ignored `status`.
     pub warnings: Vec<String>,
 }
+
+/// Which objects besides Pods a caller reads: `(apiVersion, kind)` → whether to
+/// keep it in [`Manifest::objects`].
+pub type Accept<'a> = &'a dyn Fn(&str, &str) -> bool;
 
 /// Parses YAML or JSON, one or several documents (`---`). `source` names the
 /// text in messages (usually the file name).
@@ -49,7 +58,24 @@ pub struct Manifest {
 /// A document of another kind (Service, Deployment, …) is skipped with a
 /// warning; a `List` is expanded; a file with no Pod is an error.
 pub fn parse(text: &str, source: &str) -> Result<Manifest, Error> {
-    parse::parse(text, source)
+    parse::parse(text, source, &|_, _| false)
+}
+
+/// [`parse`], keeping the objects `accept` names in [`Manifest::objects`]
+/// instead of skipping them; a file with neither a Pod nor such an object is an
+/// error.
+pub fn parse_with(text: &str, source: &str, accept: Accept<'_>) -> Result<Manifest, Error> {
+    parse::parse(text, source, accept)
+}
+
+/// Decodes one kept object into its type, as Pods are decoded: a wrong type is an
+/// error naming the document and the field path; each unknown field is a
+/// warning pushed to `warnings`.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    object: &Object,
+    warnings: &mut Vec<String>,
+) -> Result<T, Error> {
+    parse::decode_object(object, warnings)
 }
 
 /// The volume sources set on `v`, spelled as the Pod fields are (`emptyDir`,
@@ -66,6 +92,11 @@ pub(crate) fn documents(text: &str, source: &str) -> Result<Vec<serde_json::Valu
 
 /// Reads and parses a manifest file; `-` reads standard input.
 pub fn parse_file(path: &Path) -> Result<Manifest, Error> {
+    parse_file_with(path, &|_, _| false)
+}
+
+/// [`parse_file`] with [`parse_with`]'s `accept`.
+pub fn parse_file_with(path: &Path, accept: Accept<'_>) -> Result<Manifest, Error> {
     let read_error = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -75,10 +106,10 @@ pub fn parse_file(path: &Path) -> Result<Manifest, Error> {
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(read_error)?;
-        return parse(&text, "stdin");
+        return parse_with(&text, "stdin", accept);
     }
     let text = std::fs::read_to_string(path).map_err(read_error)?;
-    parse(&text, &path.display().to_string())
+    parse_with(&text, &path.display().to_string(), accept)
 }
 
 /// Validates one pod before anything is created, collecting every error.

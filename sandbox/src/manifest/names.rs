@@ -40,7 +40,7 @@ const SYSCTL_FORMAT: &str = "must have at most 253 characters and match regex \
 ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$";
 
 /// Checks a DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
-pub(crate) fn dns1123_label(value: &str) -> Result<(), String> {
+pub fn dns1123_label(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > LABEL_MAX {
         problems.push(format!("must be no more than {LABEL_MAX} characters"));
@@ -52,7 +52,7 @@ pub(crate) fn dns1123_label(value: &str) -> Result<(), String> {
 }
 
 /// Checks a DNS-1123 subdomain: dot-separated labels, at most 253 characters.
-pub(crate) fn dns1123_subdomain(value: &str) -> Result<(), String> {
+pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > SUBDOMAIN_MAX {
         problems.push(format!("must be no more than {SUBDOMAIN_MAX} characters"));
@@ -93,7 +93,7 @@ pub(crate) fn iana_svc_name(value: &str) -> Result<(), String> {
 
 /// Checks a label value: empty, or at most 63 characters of
 /// `[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]`.
-pub(crate) fn label_value(value: &str) -> Result<(), String> {
+pub fn label_value(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > LABEL_MAX {
         problems.push(format!("must be no more than {LABEL_MAX} characters"));
@@ -142,7 +142,7 @@ pub(crate) fn sysctl_name(value: &str) -> Result<(), String> {
 /// Checks a qualified name `[prefix/]name` (resource names such as
 /// `example.com/gpu`): the prefix a DNS-1123 subdomain, the name at most 63
 /// characters of `[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]`.
-pub(crate) fn qualified_name(value: &str) -> Result<(), String> {
+pub fn qualified_name(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     let name = match value.split_once('/') {
         Some((prefix, name)) => {
@@ -173,7 +173,7 @@ pub(crate) fn qualified_name(value: &str) -> Result<(), String> {
 /// Makes a pod name from `metadata.generateName`, as the Kubernetes API server
 /// does: the prefix (cut to 58 characters) and 5 random characters from kube's
 /// alphabet, e.g. `web-` → `web-x7k2q`. Each call gives a new name.
-pub(crate) fn generate_name(prefix: &str) -> String {
+pub fn generate_name(prefix: &str) -> String {
     let mut cut = prefix.len().min(GENERATE_PREFIX_MAX);
     while !prefix.is_char_boundary(cut) {
         cut -= 1;

@@ -12,6 +12,43 @@ use super::error::Error;
 use super::path;
 use super::Manifest;
 
+/// An object of another kind than Pod that the caller asked to keep, with where
+/// it was found.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Its `apiVersion`, e.g. `apps/v1`.
+    pub api_version: String,
+    /// Its `kind`, e.g. `Deployment`.
+    pub kind: String,
+    /// The object as written (`status` removed).
+    pub value: Value,
+    file: String,
+    document: usize,
+    prefix: String,
+}
+
+impl Object {
+    /// `FILE: document N: ` (and `items[i]: ` inside a List), to start a message
+    /// about this object.
+    pub fn label(&self) -> String {
+        self.place().label()
+    }
+
+    /// An error about `field` of this object (a path such as `spec.replicas`),
+    /// formatted as a decoding error is.
+    pub fn field_error(&self, field: &str, message: String) -> Error {
+        self.place().field_error(field, message)
+    }
+
+    fn place(&self) -> Place<'_> {
+        Place {
+            file: &self.file,
+            document: self.document,
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
 /// Where in the input an object was found, for messages.
 struct Place<'a> {
     file: &'a str,
@@ -59,9 +96,10 @@ impl Place<'_> {
 }
 
 /// Parses every document of `text`; see [`super::parse`].
-pub(super) fn parse(text: &str, file: &str) -> Result<Manifest, Error> {
+pub(super) fn parse(text: &str, file: &str, accept: super::Accept<'_>) -> Result<Manifest, Error> {
     let mut manifest = Manifest {
         pods: Vec::new(),
+        objects: Vec::new(),
         warnings: Vec::new(),
     };
     let mut skipped = Vec::new();
@@ -71,9 +109,9 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Manifest, Error> {
             document: i + 1,
             prefix: String::new(),
         };
-        read_object(doc, &place, &mut manifest, &mut skipped)?;
+        read_object(doc, &place, accept, &mut manifest, &mut skipped)?;
     }
-    if manifest.pods.is_empty() {
+    if manifest.pods.is_empty() && manifest.objects.is_empty() {
         let found = if skipped.is_empty() {
             String::new()
         } else {
@@ -141,6 +179,7 @@ fn yaml_documents(text: &str, file: &str) -> Result<Vec<Value>, Error> {
 fn read_object(
     value: Value,
     place: &Place<'_>,
+    accept: super::Accept<'_>,
     manifest: &mut Manifest,
     skipped: &mut Vec<String>,
 ) -> Result<(), Error> {
@@ -169,7 +208,28 @@ fn read_object(
         }
     };
     if kind.ends_with("List") && object.contains_key("items") {
-        return read_list(&mut object, place, manifest, skipped);
+        return read_list(&mut object, place, accept, manifest, skipped);
+    }
+    let api_version = match object.get("apiVersion") {
+        Some(Value::String(v)) => v.as_str(),
+        _ => "",
+    };
+    if kind != "Pod" && accept(api_version, &kind) {
+        let api_version = api_version.to_string();
+        if object.remove("status").is_some_and(|s| !s.is_null()) {
+            manifest
+                .warnings
+                .push(format!("{}status is set by podrt, ignored", place.label()));
+        }
+        manifest.objects.push(Object {
+            api_version,
+            kind,
+            value: Value::Object(object),
+            file: place.file.to_string(),
+            document: place.document,
+            prefix: place.prefix.clone(),
+        });
+        return Ok(());
     }
     if kind != "Pod" {
         manifest.warnings.push(format!(
@@ -206,6 +266,7 @@ fn read_object(
 fn read_list(
     object: &mut serde_json::Map<String, Value>,
     place: &Place<'_>,
+    accept: super::Accept<'_>,
     manifest: &mut Manifest,
     skipped: &mut Vec<String>,
 ) -> Result<(), Error> {
@@ -225,16 +286,34 @@ fn read_list(
             document: place.document,
             prefix: format!("{}items[{i}].", place.prefix),
         };
-        read_object(item, &inner, manifest, skipped)?;
+        read_object(item, &inner, accept, manifest, skipped)?;
     }
     Ok(())
+}
+
+/// Decodes a kept object; see [`super::decode`].
+pub(super) fn decode_object<T: serde::de::DeserializeOwned>(
+    object: &Object,
+    warnings: &mut Vec<String>,
+) -> Result<T, Error> {
+    decode(object.value.clone(), &object.place(), warnings)
 }
 
 /// Decodes a Pod, recording each unknown field as a warning and naming the
 /// field path of a type error.
 fn decode_pod(value: Value, place: &Place<'_>, warnings: &mut Vec<String>) -> Result<Pod, Error> {
+    decode(value, place, warnings)
+}
+
+/// Decodes an object of type `T`, recording each unknown field as a warning and
+/// naming the field path of a type error.
+fn decode<T: serde::de::DeserializeOwned>(
+    value: Value,
+    place: &Place<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<T, Error> {
     let mut unknown = Vec::new();
-    let result: Result<Pod, _> = {
+    let result: Result<T, _> = {
         let mut record = |p: serde_ignored::Path<'_>| unknown.push(path::from_ignored(&p));
         let ignoring = serde_ignored::Deserializer::new(value, &mut record);
         serde_path_to_error::deserialize(ignoring)

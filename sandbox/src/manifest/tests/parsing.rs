@@ -1,7 +1,7 @@
 //! Parsing: documents, kinds, JSON, unknown fields and type errors.
 
 use super::*;
-use crate::manifest::{parse_file, Error, RestartPolicy};
+use crate::manifest::{decode, parse_file, parse_with, Error, RestartPolicy};
 
 #[test]
 fn seed_pod_parses_and_validates() {
@@ -61,6 +61,56 @@ fn other_kinds_are_skipped_with_a_warning() {
 fn empty_documents_are_skipped() {
     let text = format!("---\n# nothing\n---\n{SEED}---\n");
     assert_eq!(parse(&text, "pod.yaml").expect("parses").pods.len(), 1);
+}
+
+#[test]
+fn kinds_a_caller_accepts_are_kept_undecoded_with_their_place() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: many}\nstatus: {replicas: 1}\n---\napiVersion: v1\nkind: Service\n";
+    let accept = |v: &str, k: &str| v == "apps/v1" && k == "Deployment";
+    let m = parse_with(text, "d.yaml", &accept).expect("a Deployment is enough");
+    assert!(m.pods.is_empty());
+    assert_eq!(m.objects.len(), 1);
+    assert_eq!(m.objects[0].kind, "Deployment");
+    assert!(
+        m.objects[0].value.get("status").is_none(),
+        "status is dropped"
+    );
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.contains("kind Service skipped")),
+        "{:?}",
+        m.warnings
+    );
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.contains("status is set by podrt")),
+        "{:?}",
+        m.warnings
+    );
+    // Decoding names the document and the field.
+    let err = decode::<serde_json::Value>(&m.objects[0], &mut Vec::new());
+    assert!(err.is_ok(), "any object decodes as a Value");
+    #[derive(Debug, serde::Deserialize)]
+    struct Spec {
+        #[allow(dead_code)]
+        replicas: i32,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    struct Obj {
+        #[allow(dead_code)]
+        spec: Spec,
+    }
+    let err = decode::<Obj>(&m.objects[0], &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("d.yaml") && err.contains("document 1") && err.contains("spec.replicas"),
+        "{err}"
+    );
+    // Without the caller's accepting it, the same file has no Pod.
+    assert!(matches!(parse(text, "d.yaml"), Err(Error::NoPod { .. })));
 }
 
 #[test]
