@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
-# sandbox/'s layers point one way. Every top-level module of sandbox/src (a folder,
-# or a root file) has a place in LAYERS below, bottom first, and may use only
-# itself and what is below it. This reads every `crate::…` path (`use` lines,
-# grouped `use crate::{a, b}` and paths in code; comments and strings are
-# skipped) in sandbox/src/**/*.rs and fails, naming the file, line and import,
-# on any path that points up or to a module missing from LAYERS. No upward
-# import means no circle between the modules.
-#   scripts/check-layers.sh [SRC_DIR]   (default: sandbox/src)
+# sandbox/'s and node/'s layers point one way. Every top-level module of a
+# crate's src (a folder, or a root file) has a place in its LAYERS list below,
+# bottom first, and may use only itself and what is below it. This reads every
+# `crate::…` path (`use` lines, grouped `use crate::{a, b}` and paths in code;
+# comments and strings are skipped) in SRC/**/*.rs and fails, naming the file,
+# line and import, on any path that points up or to a module missing from
+# LAYERS. No upward import means no circle between the modules.
+#   scripts/check-layers.sh
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="${1:-$repo/sandbox/src}"
 
-# Bottom to top. The leaves know nothing of pods; `error` is the crate-wide error
-# that wraps theirs; then the process helpers, the pod's state on disk, user
-# namespace ranges, the pod's network, the pod itself, its lifecycle, and what
-# only the CLI uses on top.
-LAYERS=(
+# sandbox, bottom to top. The leaves know nothing of pods; `error` is the
+# crate-wide error that wraps theirs; then the process helpers, the pod's state
+# on disk, user namespace ranges, the pod's network, the pod itself, its
+# lifecycle, and what only the CLI uses on top.
+SANDBOX_LAYERS=(
     manifest image cni cri_log security policy overlay
     error
     proc
@@ -27,12 +26,27 @@ LAYERS=(
     lifecycle
     config host_check
 )
-# Names re-exported at the crate root, and the module each comes from (`-`: not
-# this crate's).
-ALIASES="Error=error Result=error runtime=-"
+# node, bottom to top: its error and label selectors; the workload objects; the
+# store on disk; the controllers; the agent's loop.
+NODE_LAYERS=(
+    error selector
+    objects
+    store
+    controllers
+    agent
+)
+# Names re-exported at a crate root, and the module each comes from (`-`: not
+# the crate's own).
+SANDBOX_ALIASES="Error=error Result=error runtime=-"
+NODE_ALIASES="Error=error Result=error"
 
+# check CRATE SRC ALIASES LAYERS...
+check() {
+local crate="$1" src="$2" aliases="$3"
+shift 3
+local order="$*"
 find "$src" -name '*.rs' ! -path "$src/lib.rs" -print0 | sort -z | xargs -0 awk \
-    -v src="$src/" -v order="${LAYERS[*]}" -v aliases="$ALIASES" '
+    -v src="$src/" -v order="$order" -v aliases="$aliases" -v crate="$crate" '
 BEGIN {
     n = split(order, names, " ")
     for (i = 1; i <= n; i++) rank[names[i]] = i
@@ -45,15 +59,15 @@ function check(name,    target) {
     if (target == "-" || target == unit) return
     if (!(unit in rank)) {
         if (!(unit in unplaced))
-            printf "%s:%d: %s is not in LAYERS (scripts/check-layers.sh): give it its place\n", rel, FNR, unit
+            printf "%s/%s:%d: %s is not in its LAYERS (scripts/check-layers.sh): give it its place\n", crate, rel, FNR, unit
         bad = 1; unplaced[unit] = 1
         return
     }
     if (!(target in rank)) {
-        printf "%s:%d: crate::%s: %s is not in LAYERS (scripts/check-layers.sh)\n", rel, FNR, name, target
+        printf "%s/%s:%d: crate::%s: %s is not in its LAYERS (scripts/check-layers.sh)\n", crate, rel, FNR, name, target
         bad = 1
     } else if (rank[target] > rank[unit]) {
-        printf "%s:%d: %s imports crate::%s, which is above it\n", rel, FNR, unit, name
+        printf "%s/%s:%d: %s imports crate::%s, which is above it\n", crate, rel, FNR, unit, name
         bad = 1
     }
 }
@@ -91,5 +105,9 @@ FNR == 1 {
     }
 }
 END { exit bad }
-' || { echo "error: sandbox/src imports against its layers (see above); scripts/check-layers.sh lists them bottom to top" >&2; exit 1; }
-echo "sandbox layers: ok (${LAYERS[*]})"
+' || { echo "error: $crate/src imports against its layers (see above); scripts/check-layers.sh lists them bottom to top" >&2; exit 1; }
+echo "$crate layers: ok ($order)"
+}
+
+check sandbox "$repo/sandbox/src" "$SANDBOX_ALIASES" "${SANDBOX_LAYERS[@]}"
+check node "$repo/node/src" "$NODE_ALIASES" "${NODE_LAYERS[@]}"

@@ -51,6 +51,10 @@ pub struct Cli {
     /// crashLoopBackOff.maxContainerRestartPeriod; default 5m, e.g. 30s, 0s).
     #[arg(long, global = true, value_parser = humantime::parse_duration)]
     pub max_container_restart_period: Option<std::time::Duration>,
+    /// Where workload objects (Deployments, ReplicaSets) are kept; unlike the
+    /// root, it survives a reboot.
+    #[arg(long, global = true, default_value = podrt_node::store::DEFAULT_STATE_DIR, env = "PODRT_STATE_DIR")]
+    pub state_dir: PathBuf,
     /// Print debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -62,9 +66,10 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the pods of a manifest and return once their containers run.
+    /// Create the pods of a manifest and return once their containers run;
+    /// store its Deployments and ReplicaSets for `podrt serve` to make their pods.
     Apply(ApplyArgs),
-    /// List pods.
+    /// List pods, deployments or replicasets.
     Get(GetArgs),
     /// Show a pod in detail.
     Describe(DescribeArgs),
@@ -72,8 +77,11 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command in a container of a pod.
     Exec(ExecArgs),
-    /// Stop and remove pods.
+    /// Stop and remove pods, or deployments and replicasets with their pods.
     Delete(DeleteArgs),
+    /// Run the node agent in the foreground: the controllers that keep
+    /// Deployments' and ReplicaSets' pods (one agent per root).
+    Serve,
     /// List the images in podrt's store.
     Images,
     /// Manage the image store.
@@ -162,9 +170,9 @@ pub enum Output {
 /// `get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// `pods` (or `pod`, `po`).
+    /// `pods` (`pod`, `po`), `deployments` (`deploy`) or `replicasets` (`rs`).
     pub kind: String,
-    /// Only these pods.
+    /// Only these objects.
     pub names: Vec<String>,
     /// Output format.
     #[arg(short = 'o', long = "output")]
@@ -218,9 +226,10 @@ pub struct ExecArgs {
 /// `delete`.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// `pod` (or `pods`, `po`), unless -f is given.
+    /// `pod` (`pods`, `po`), `deployment` (`deploy`) or `replicaset` (`rs`),
+    /// unless -f is given.
     pub kind: Option<String>,
-    /// The pods.
+    /// The objects.
     pub names: Vec<String>,
     /// Delete the pods of this manifest.
     #[arg(short = 'f', long = "filename")]

@@ -20,6 +20,8 @@ use super::args::{
     PolicyCommand,
 };
 use super::print;
+use super::workloads;
+use podrt_node::objects::{Kind, Workload};
 
 /// Run the command; the exit status on success.
 pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
@@ -42,9 +44,11 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         max_container_restart_period: cli.max_container_restart_period,
         as_supervisor: false,
     };
+    let state_dir = workloads::state_dir(&cli.state_dir);
     look_after_pods(&opts, &cli.command);
     match &cli.command {
-        Command::Apply(a) => apply(&opts, a, policy(&config, a.policy.as_deref())?),
+        Command::Apply(a) => apply(&opts, &state_dir, a, policy(&config, a.policy.as_deref())?),
+        Command::Serve => workloads::serve(&opts, &state_dir),
         Command::Policy {
             command: PolicyCommand::Check(a),
         } => {
@@ -59,7 +63,18 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 .all(|v| matches!(v.outcome, podrt_sandbox::policy::report::Outcome::Allowed));
             Ok(if all_allowed { 0 } else { 1 })
         }
-        Command::Get(a) => get(&opts, a),
+        Command::Get(a) => {
+            let (kind, names) = one_type(&a.kind, &a.names)?;
+            let a = GetArgs {
+                kind,
+                names,
+                output: a.output,
+            };
+            match Kind::from_word(&a.kind) {
+                Some(kind) => workloads::get(&state_dir, kind, &a),
+                None => get(&opts, &a),
+            }
+        }
         Command::Describe(a) => {
             check_kind(&a.kind)?;
             let now = SystemTime::now();
@@ -70,7 +85,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Logs(a) => super::logs::logs(&opts, a),
         Command::Exec(a) => super::exec::exec(&opts, a),
-        Command::Delete(a) => delete(&opts, a),
+        Command::Delete(a) => delete(&opts, &state_dir, a),
         Command::Images => images(&opts),
         Command::Check => {
             let items = podrt_sandbox::host_check::report(&opts.root, &opts.network, &opts.userns);
@@ -166,6 +181,7 @@ fn network_options(cli: &Cli) -> Result<NetworkOptions> {
 fn look_after_pods(opts: &Options, command: &Command) {
     match command {
         Command::Apply(_)
+        | Command::Serve
         | Command::Get(_)
         | Command::Describe(_)
         | Command::Logs(_)
@@ -184,10 +200,28 @@ fn look_after_pods_but(opts: &Options, deleting: &[String]) {
     }
 }
 
+/// kubectl's `TYPE/NAME` words (`get deploy/web deploy/api`) as one type and
+/// its names; other words are returned as they are.
+fn one_type(kind: &str, names: &[String]) -> Result<(String, Vec<String>)> {
+    let Some((first, _)) = kind.split_once('/') else {
+        return Ok((kind.to_string(), names.to_vec()));
+    };
+    let mut out = Vec::new();
+    for word in std::iter::once(kind).chain(names.iter().map(String::as_str)) {
+        match word.split_once('/') {
+            Some((t, n)) if t == first && !n.is_empty() => out.push(n.to_string()),
+            _ => bail!(
+                "{word:?}: give every object as {first}/NAME, or the type once and then the names"
+            ),
+        }
+    }
+    Ok((first.to_string(), out))
+}
+
 fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
-        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods)"),
+        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments and replicasets)"),
     }
 }
 
@@ -202,12 +236,17 @@ fn select(opts: &Options, names: &[String]) -> Result<Vec<Sandbox>> {
         .collect()
 }
 
-fn apply(opts: &Options, a: &ApplyArgs, policy: Option<Policy>) -> Result<i32> {
-    let parsed = manifest::parse_file(&a.file)?;
+fn apply(
+    opts: &Options,
+    state_dir: &std::path::Path,
+    a: &ApplyArgs,
+    policy: Option<Policy>,
+) -> Result<i32> {
+    let parsed = manifest::parse_file_with(&a.file, &Workload::accepts)?;
     for w in &parsed.warnings {
         eprintln!("Warning: {w}");
     }
-    if a.name.is_some() && parsed.pods.len() != 1 {
+    if a.name.is_some() && (parsed.pods.len() != 1 || !parsed.objects.is_empty()) {
         bail!(
             "--name needs a manifest with exactly one pod; {} has {}",
             a.file.display(),
@@ -246,6 +285,7 @@ fn apply(opts: &Options, a: &ApplyArgs, policy: Option<Policy>) -> Result<i32> {
         }
         valid.push((p, v));
     }
+    let workloads = workloads::check(&parsed.objects, state_dir, &exists, policy.as_ref())?;
     for (p, v) in &valid {
         if let Some(existing) = listing::find(&opts.root, &v.name)? {
             if existing.record.manifest.spec == p.spec {
@@ -260,6 +300,7 @@ fn apply(opts: &Options, a: &ApplyArgs, policy: Option<Policy>) -> Result<i32> {
         supervisor::apply(opts, p, v)?;
         println!("pod/{} created", v.name);
     }
+    workloads::store(opts, state_dir, workloads)?;
     Ok(0)
 }
 
@@ -293,31 +334,107 @@ fn get(opts: &Options, a: &GetArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The pods a delete names: on the command line (after `pod`, or all the words
-/// with -f) and in the -f file.
-fn delete_names(a: &DeleteArgs) -> Result<Vec<String>> {
-    let mut names = a.names.clone();
-    match (&a.file, &a.kind) {
-        (Some(file), kind) => {
-            if let Some(k) = kind {
-                names.insert(0, k.clone());
-            }
-            let parsed = manifest::parse_file(file)?;
-            names.extend(parsed.pods.iter().filter_map(|p| p.metadata.name.clone()));
-        }
-        (None, Some(kind)) => check_kind(kind)?,
-        (None, None) => bail!("delete needs `pod NAME` or -f FILE"),
-    }
-    if names.is_empty() {
-        bail!("delete needs at least one pod name");
-    }
-    Ok(names)
+/// What a delete names: pods, and workloads of one kind or another, on the
+/// command line (after `pod`/`deploy`/`rs`, or all the words with -f) and in the
+/// -f file.
+#[derive(Debug, Default)]
+struct Named {
+    pods: Vec<String>,
+    workloads: Vec<(Kind, String)>,
 }
 
-fn delete(opts: &Options, a: &DeleteArgs) -> Result<i32> {
-    let names = delete_names(a)?;
-    look_after_pods_but(opts, &names);
+fn delete_names(a: &DeleteArgs) -> Result<Named> {
+    let mut named = Named::default();
+    match (&a.file, &a.kind) {
+        (Some(file), kind) => {
+            named.pods = a.names.clone();
+            if let Some(k) = kind {
+                named.pods.insert(0, k.clone());
+            }
+            let parsed = manifest::parse_file_with(file, &Workload::accepts)?;
+            named
+                .pods
+                .extend(parsed.pods.iter().filter_map(|p| p.metadata.name.clone()));
+            let mut warnings = Vec::new();
+            for o in &parsed.objects {
+                let w = Workload::decode(o, &mut warnings)?;
+                named.workloads.push((w.kind(), w.name().to_string()));
+            }
+        }
+        (None, Some(kind)) if kind.contains('/') => {
+            for word in std::iter::once(kind).chain(a.names.iter()) {
+                let Some((t, n)) = word.split_once('/').filter(|(_, n)| !n.is_empty()) else {
+                    bail!("{word:?}: give every object as TYPE/NAME, or the type once and then the names");
+                };
+                match Kind::from_word(t) {
+                    Some(k) => named.workloads.push((k, n.to_string())),
+                    None => {
+                        check_kind(t)?;
+                        named.pods.push(n.to_string());
+                    }
+                }
+            }
+        }
+        (None, Some(kind)) => match Kind::from_word(kind) {
+            Some(k) => {
+                named.workloads = a.names.iter().map(|n| (k, n.clone())).collect();
+            }
+            None => {
+                check_kind(kind)?;
+                named.pods = a.names.clone();
+            }
+        },
+        (None, None) => bail!("delete needs `pod NAME` or -f FILE"),
+    }
+    if named.pods.is_empty() && named.workloads.is_empty() {
+        bail!("delete needs at least one name");
+    }
+    Ok(named)
+}
+
+fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result<i32> {
+    let named = delete_names(a)?;
     let mut code = 0;
+    let names = named.pods;
+    let mut owned = Vec::new();
+    for kind in [Kind::Deployment, Kind::ReplicaSet] {
+        let of_kind: Vec<String> = named
+            .workloads
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n.clone())
+            .collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let (c, pods) = workloads::delete(opts, state_dir, kind, &of_kind, a.ignore_not_found)?;
+        code = code.max(c);
+        owned.extend(pods);
+    }
+    // What the workloads made goes all at once, each pod with its own grace
+    // period unless --grace-period says otherwise.
+    if !owned.is_empty() && (a.wait || !background()?) {
+        let grace = match a.grace_period {
+            Some(0) if !a.force => bail!("--grace-period=0 needs --force (immediate deletion)"),
+            Some(n) if n >= 0 => Some(Duration::from_secs(n as u64)),
+            _ if a.force => Some(Duration::ZERO),
+            _ => None,
+        };
+        let errors = podrt_node::delete_pods(&opts.root, &owned, grace);
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        if !a.wait {
+            std::process::exit(i32::from(!errors.is_empty()));
+        }
+        if !errors.is_empty() {
+            code = 1;
+        }
+    }
+    if names.is_empty() {
+        return Ok(code);
+    }
+    look_after_pods_but(opts, &names);
     for name in &names {
         let mut sandbox = match listing::find(&opts.root, name)? {
             Some(s) => s,

@@ -6,6 +6,7 @@ mod commands;
 mod exec;
 mod logs;
 pub mod print;
+mod workloads;
 
 use clap::Parser;
 
@@ -14,7 +15,7 @@ pub use args::{Cli, Command};
 /// Entry point of the `podrt` binary; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_log(cli.debug);
+    init_log(cli.debug, matches!(cli.command, Command::Serve));
     match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
@@ -24,16 +25,23 @@ pub fn main() -> i32 {
     }
 }
 
-fn init_log(debug: bool) {
+/// Warnings only for a command; the agent (`serve`) also tells what it does,
+/// with the time.
+fn init_log(debug: bool, agent: bool) {
     let level = if debug {
         tracing::Level::DEBUG
+    } else if agent {
+        tracing::Level::INFO
     } else {
         tracing::Level::WARN
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if agent {
+        builder.try_init()
+    } else {
+        builder.without_time().try_init()
+    };
 }

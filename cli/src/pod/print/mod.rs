@@ -14,6 +14,7 @@ mod policy;
 mod qos;
 mod status;
 mod table;
+mod workloads;
 
 use std::time::SystemTime;
 
@@ -25,6 +26,7 @@ pub use age::human_duration;
 pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
+pub use workloads::{deployments, objects_json, objects_yaml, replicasets};
 
 /// One row of `get pods`, each cell as kubectl prints it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,84 @@
+//! The controllers, run one pass at a time: Deployments first (they shape their
+//! ReplicaSets), then ReplicaSets (they make and delete pods), then the garbage
+//! collector (sets and pods whose owner is gone). Each pass starts from what is
+//! stored and what runs, never from memory of the last pass, so an agent killed
+//! at any point and started again carries on where the state says.
+
+pub(crate) mod cascade;
+mod deployment;
+pub(crate) mod pods;
+mod replicaset;
+pub(crate) mod rolling;
+
+use std::collections::HashSet;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use podrt_sandbox::pod::Options;
+
+use crate::error::Result;
+use crate::store::Store;
+use pods::Pods;
+
+/// The controllers of one store and one podrt root.
+#[derive(Debug, Clone)]
+pub(crate) struct Controllers {
+    store: Store,
+    pods: Pods,
+}
+
+impl Controllers {
+    /// Controllers acting on `store`, making pods under `opts`.
+    pub(crate) fn new(store: Store, opts: Options) -> Controllers {
+        Controllers {
+            store,
+            pods: Pods::new(opts),
+        }
+    }
+
+    /// One pass over every object, holding the store's lock.
+    pub(crate) fn pass(&self) -> Result<()> {
+        let store = &self.store;
+        let _lock = store.lock()?;
+        let pods = self.pods.list()?;
+        let deployments: Vec<Deployment> = store.list()?;
+        let sets: Vec<ReplicaSet> = store.list()?;
+        for d in &deployments {
+            deployment::sync(store, d, &sets, &pods);
+        }
+        // The sets as the deployments left them; those whose Deployment is gone
+        // go with it.
+        let owners: HashSet<&str> = deployments
+            .iter()
+            .filter_map(|d| d.metadata.uid.as_deref())
+            .collect();
+        let mut kept = Vec::new();
+        for rs in store.list::<ReplicaSet>()? {
+            if cascade::orphaned(&rs.metadata, "Deployment", &owners) {
+                let name = rs.metadata.name.clone().unwrap_or_default();
+                tracing::info!(replicaset = %name, "removed: its deployment is gone");
+                store.remove::<ReplicaSet>(&name)?;
+            } else {
+                kept.push(rs);
+            }
+        }
+        for rs in &kept {
+            replicaset::sync(store, &self.pods, rs, &pods);
+        }
+        // Pods whose ReplicaSet is gone.
+        let set_uids: HashSet<&str> = kept
+            .iter()
+            .filter_map(|rs| rs.metadata.uid.as_deref())
+            .collect();
+        for p in &pods {
+            let orphan = p.owner_kind.as_deref() == Some("ReplicaSet")
+                && p.owner_uid
+                    .as_deref()
+                    .is_some_and(|u| !set_uids.contains(u));
+            if orphan && p.life != pods::Life::Terminating {
+                tracing::info!(pod = %p.name, "deleting: its replica set is gone");
+                self.pods.delete(&p.name);
+            }
+        }
+        Ok(())
+    }
+}

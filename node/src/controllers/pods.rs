@@ -1,0 +1,189 @@
+//! The controllers' view of pods, and their two acts on them. Pods are the
+//! sandbox's: they are listed from its records, made with the same calls as
+//! `podrt apply` (validation, then a supervisor), and deleted as `podrt delete`
+//! deletes them, gracefully, each in a thread of its own so that one pod's grace
+//! period does not hold up the pass.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::Pod;
+use podrt_sandbox::image::ImageStore;
+use podrt_sandbox::lifecycle::{delete, status, supervisor};
+use podrt_sandbox::manifest;
+use podrt_sandbox::pod::Options;
+use podrt_sandbox::state::{listing, Sandbox};
+
+use crate::error::{Error, Result};
+
+/// Where a pod is in its life, as a controller counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Life {
+    /// Pending or Running, not being deleted.
+    Active {
+        /// Every container runs (and is ready, once probes land).
+        ready: bool,
+    },
+    /// Being deleted.
+    Terminating,
+    /// Succeeded or Failed: it will not run again.
+    Finished,
+}
+
+/// One pod, as the controllers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PodView {
+    /// Its name.
+    pub(crate) name: String,
+    /// The uid of the object that controls it (its controller owner reference).
+    pub(crate) owner_uid: Option<String>,
+    /// That object's kind (`ReplicaSet`).
+    pub(crate) owner_kind: Option<String>,
+    /// Its labels.
+    pub(crate) labels: BTreeMap<String, String>,
+    /// Its creation time (RFC 3339), for "newest first".
+    pub(crate) created: String,
+    /// Where it is in its life.
+    pub(crate) life: Life,
+}
+
+impl PodView {
+    /// The view of a pod object as `get -o yaml` shows it.
+    pub(crate) fn of(pod: &Pod) -> PodView {
+        let status = pod.status.clone().unwrap_or_default();
+        let ready = status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        let life = if pod.metadata.deletion_timestamp.is_some() {
+            Life::Terminating
+        } else if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+            Life::Finished
+        } else {
+            Life::Active { ready }
+        };
+        let owner = pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true));
+        PodView {
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            owner_uid: owner.map(|o| o.uid.clone()),
+            owner_kind: owner.map(|o| o.kind.clone()),
+            labels: pod.metadata.labels.clone().unwrap_or_default(),
+            created: pod
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default(),
+            life,
+        }
+    }
+
+    /// Pending or Running and not being deleted.
+    pub(crate) fn active(&self) -> bool {
+        matches!(self.life, Life::Active { .. })
+    }
+
+    /// Active and ready.
+    pub(crate) fn ready(&self) -> bool {
+        self.life == Life::Active { ready: true }
+    }
+}
+
+/// Makes and deletes pods for the controllers.
+#[derive(Debug, Clone)]
+pub(crate) struct Pods {
+    opts: Options,
+    /// Pods a thread of ours is deleting: not asked for twice.
+    deleting: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Pods {
+    /// Pods made under `opts` (the same settings `podrt apply` uses).
+    pub(crate) fn new(opts: Options) -> Pods {
+        Pods {
+            opts,
+            deleting: Arc::default(),
+        }
+    }
+
+    /// Every pod under the root, with its status. Pods a thread of ours is
+    /// deleting count as terminating even before their record says so.
+    pub(crate) fn list(&self) -> Result<Vec<PodView>> {
+        let deleting = self.deleting_now();
+        Ok(listing::list_pod_sandboxes(&self.opts.root)?
+            .iter()
+            .map(|s| {
+                let mut view = PodView::of(&status::pod_object(s));
+                if deleting.contains(&view.name) {
+                    view.life = Life::Terminating;
+                }
+                view
+            })
+            .collect())
+    }
+
+    fn deleting_now(&self) -> HashSet<String> {
+        self.deleting
+            .lock()
+            .map(|set| set.clone())
+            .unwrap_or_default()
+    }
+
+    /// Makes `pod` as `podrt apply` would: validated, then started under its
+    /// supervisor.
+    pub(crate) fn create(&self, pod: &Pod) -> Result<()> {
+        let images = ImageStore::open(&self.opts.root)?;
+        let exists = |image: &str| images.resolve(image).is_ok();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let valid = manifest::validate(pod, &exists).map_err(|invalid| Error::Invalid {
+            object: format!("pod/{name}"),
+            fields: invalid.fields().map(|(f, m)| format!("{f}: {m}")).collect(),
+        })?;
+        supervisor::apply(&self.opts, pod, &valid)?;
+        Ok(())
+    }
+
+    /// Starts deleting the pod named `name` gracefully (its own grace period), in
+    /// a thread; returns at once.
+    pub(crate) fn delete(&self, name: &str) {
+        let Ok(mut set) = self.deleting.lock() else {
+            return;
+        };
+        if !set.insert(name.to_string()) {
+            return;
+        }
+        drop(set);
+        let root = self.opts.root.clone();
+        let deleting = Arc::clone(&self.deleting);
+        let name = name.to_string();
+        std::thread::spawn(move || {
+            if let Err(e) = delete_now(&root, &name, None) {
+                tracing::warn!(pod = %name, error = %e, "deleting a pod");
+            }
+            if let Ok(mut set) = deleting.lock() {
+                set.remove(&name);
+            }
+        });
+    }
+}
+
+/// Deletes the pod `name` under `root`, gracefully (its own grace period, or
+/// `grace`); gone already is fine.
+pub(crate) fn delete_now(
+    root: &std::path::Path,
+    name: &str,
+    grace: Option<std::time::Duration>,
+) -> Result<()> {
+    let Some(mut sandbox): Option<Sandbox> = listing::find(root, name)? else {
+        return Ok(());
+    };
+    let grace = grace.unwrap_or_else(|| sandbox.record.settings().grace_period());
+    delete::delete_pod(&mut sandbox, grace)?;
+    Ok(())
+}

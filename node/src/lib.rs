@@ -1,0 +1,22 @@
+//! podrt's node agent: the desired state that outlives a command (workload
+//! objects: Deployments and ReplicaSets so far), kept on disk, and the
+//! controllers that make the pods it asks for, level-triggered, in
+//! `podrt serve` (DESIGN.md §8).
+//!
+//! Layers, from the bottom: [`objects`] (decoding and checking the documents a
+//! user applies), [`store`] (the objects on disk, one file each), `controllers`
+//! (pure plans from what is stored and what runs, then the acts that carry them
+//! out with the sandbox's API), [`agent`] (the resident loop, and the nudge a
+//! command sends it). Pods themselves stay the sandbox's: the agent lists them,
+//! makes them and deletes them exactly as `podrt apply` and `podrt delete` do,
+//! so a pod made either way is seen by both.
+
+pub mod agent;
+mod controllers;
+mod error;
+pub mod objects;
+pub mod selector;
+pub mod store;
+
+pub use controllers::cascade::{delete_pods, delete_with_dependents};
+pub use error::{Error, Result};

@@ -1,0 +1,111 @@
+//! The workload documents a user applies, decoded into k8s-openapi's types and
+//! checked before anything is stored: Deployments and ReplicaSets (`apps/v1`).
+//!
+//! Decoding reuses the sandbox's manifest reader (`manifest::parse_with` keeps
+//! these kinds, `manifest::decode` names the field of a type error and warns of
+//! unknown fields), so a Deployment's template reads exactly as a Pod does.
+
+mod percent;
+mod template;
+mod validate;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podrt_sandbox::manifest::{self, Object};
+
+pub(crate) use percent::resolve;
+pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};
+pub use validate::{check_update, validate};
+
+use crate::error::Result;
+
+/// One workload object of a manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Workload {
+    /// `apps/v1` Deployment.
+    Deployment(Box<Deployment>),
+    /// `apps/v1` ReplicaSet.
+    ReplicaSet(Box<ReplicaSet>),
+}
+
+/// A kind podrt stores: its kubectl names and the way it prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Deployments.
+    Deployment,
+    /// ReplicaSets.
+    ReplicaSet,
+}
+
+impl Kind {
+    /// The kind a kubectl resource word names (`deploy`, `deployments.apps`, `rs`).
+    pub fn from_word(word: &str) -> Option<Kind> {
+        match word.to_ascii_lowercase().as_str() {
+            "deploy" | "deployment" | "deployments" | "deployment.apps" | "deployments.apps" => {
+                Some(Kind::Deployment)
+            }
+            "rs" | "replicaset" | "replicasets" | "replicaset.apps" | "replicasets.apps" => {
+                Some(Kind::ReplicaSet)
+            }
+            _ => None,
+        }
+    }
+
+    /// kubectl's plural `TYPE.GROUP`, as in not-found errors: `deployments.apps`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployments.apps",
+            Kind::ReplicaSet => "replicasets.apps",
+        }
+    }
+
+    /// kubectl's `TYPE.GROUP` for messages: `deployment.apps`.
+    pub fn qualified(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployment.apps",
+            Kind::ReplicaSet => "replicaset.apps",
+        }
+    }
+}
+
+impl Workload {
+    /// Whether podrt reads objects of this `apiVersion` and `kind` (for
+    /// `manifest::parse_with`).
+    pub fn accepts(api_version: &str, kind: &str) -> bool {
+        api_version == "apps/v1" && matches!(kind, "Deployment" | "ReplicaSet")
+    }
+
+    /// Decodes a kept object; unknown fields are pushed to `warnings`.
+    pub fn decode(object: &Object, warnings: &mut Vec<String>) -> Result<Workload> {
+        Ok(match object.kind.as_str() {
+            "Deployment" => Workload::Deployment(Box::new(manifest::decode(object, warnings)?)),
+            _ => Workload::ReplicaSet(Box::new(manifest::decode(object, warnings)?)),
+        })
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Workload::Deployment(_) => Kind::Deployment,
+            Workload::ReplicaSet(_) => Kind::ReplicaSet,
+        }
+    }
+
+    /// Its metadata.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Workload::Deployment(d) => &d.metadata,
+            Workload::ReplicaSet(r) => &r.metadata,
+        }
+    }
+
+    /// `metadata.name` (empty when missing: validation refuses that).
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or_default()
+    }
+
+    /// kubectl's reference: `deployment.apps/web`.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.kind().qualified(), self.name())
+    }
+}
