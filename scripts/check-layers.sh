@@ -27,12 +27,14 @@ SANDBOX_LAYERS=(
     config host_check
 )
 # node, bottom to top: its error and label selectors; the workload objects; the
-# store on disk; the controllers; the agent's loop.
+# store on disk; the controllers; the user's edits (scale, rollout); the agent's
+# loop.
 NODE_LAYERS=(
     error selector
     objects
     store
     controllers
+    edits
     agent
 )
 # Names re-exported at a crate root, and the module each comes from (`-`: not

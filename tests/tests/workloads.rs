@@ -204,6 +204,39 @@ fn a_deployment_keeps_its_replicas_scales_rolls_out_and_goes_with_its_pods() {
     assert!(done, "the rollout did not finish: {:?}", pods(&env));
     let sets = env.ok(&["get", "rs"]);
     assert_eq!(sets.lines().count(), 3, "two replica sets kept:\n{sets}");
+    let history = env.ok(&["rollout", "history", "deploy/web"]);
+    assert!(
+        history.contains("REVISION") && history.contains("\n1 ") && history.contains("\n2 "),
+        "{history}"
+    );
+
+    // Undo goes back to the first template; rollout status waits for it.
+    assert_eq!(
+        env.ok(&["rollout", "undo", "deploy/web"]).trim(),
+        "deployment.apps/web rolled back"
+    );
+    let status = env.ok(&["rollout", "status", "deployment", "web", "--timeout", "60s"]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+    assert!(
+        wait_until(30, || ready_with(&env, "one").len() == 3),
+        "undone: {:?}",
+        pods(&env)
+    );
+
+    // Scale down.
+    assert_eq!(
+        env.ok(&["scale", "deploy/web", "--replicas=1"]).trim(),
+        "deployment.apps/web scaled"
+    );
+    assert!(
+        wait_until(30, || pods(&env)
+            .iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .count()
+            == 1),
+        "scaled down: {:?}",
+        pods(&env)
+    );
 
     // Deleting the Deployment takes its sets and pods.
     let out = env.ok(&["delete", "deployment", "web"]);

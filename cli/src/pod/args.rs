@@ -79,6 +79,14 @@ pub enum Command {
     Exec(ExecArgs),
     /// Stop and remove pods, or deployments and replicasets with their pods.
     Delete(DeleteArgs),
+    /// Set a Deployment's or ReplicaSet's replicas: `scale deploy/web --replicas=3`.
+    Scale(ScaleArgs),
+    /// Manage a Deployment's rollout.
+    Rollout {
+        /// What to do.
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
     /// Run the node agent in the foreground: the controllers that keep
     /// Deployments' and ReplicaSets' pods (one agent per root).
     Serve,
@@ -248,6 +256,64 @@ pub struct DeleteArgs {
     /// termination carries on in the background).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub wait: bool,
+}
+
+/// `scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// `deploy/NAME`, `rs/NAME`, or the type and then the name.
+    #[arg(required = true, num_args = 1..=2)]
+    pub target: Vec<String>,
+    /// The new number of replicas.
+    #[arg(long)]
+    pub replicas: i32,
+}
+
+/// `rollout …`: each takes `deploy/NAME` or `deploy NAME`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Wait until the rollout is done, printing its progress.
+    Status {
+        /// The Deployment.
+        #[arg(required = true, num_args = 1..=2)]
+        target: Vec<String>,
+        /// Give up after this long (e.g. 60s; default: wait as long as it takes).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
+    /// The kept revisions.
+    History {
+        /// The Deployment.
+        #[arg(required = true, num_args = 1..=2)]
+        target: Vec<String>,
+    },
+    /// Go back to the previous revision, or to --to-revision.
+    Undo {
+        /// The Deployment.
+        #[arg(required = true, num_args = 1..=2)]
+        target: Vec<String>,
+        /// The revision to go back to (default: the previous one).
+        #[arg(long)]
+        to_revision: Option<i64>,
+    },
+    /// Replace every pod through a rollout.
+    Restart {
+        /// The Deployment.
+        #[arg(required = true, num_args = 1..=2)]
+        target: Vec<String>,
+    },
+    /// Hold new templates back until `resume`.
+    Pause {
+        /// The Deployment.
+        #[arg(required = true, num_args = 1..=2)]
+        target: Vec<String>,
+    },
+    /// Let a paused Deployment roll out again.
+    Resume {
+        /// The Deployment.
+        #[arg(required = true, num_args = 1..=2)]
+        target: Vec<String>,
+    },
 }
 
 /// `image …`.

@@ -49,6 +49,8 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Apply(a) => apply(&opts, &state_dir, a, policy(&config, a.policy.as_deref())?),
         Command::Serve => workloads::serve(&opts, &state_dir),
+        Command::Scale(a) => workloads::scale(&opts, &state_dir, &a.target, a.replicas),
+        Command::Rollout { command } => workloads::rollout(&opts, &state_dir, command),
         Command::Policy {
             command: PolicyCommand::Check(a),
         } => {

@@ -10,12 +10,12 @@ use anyhow::{bail, Result};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use podrt_node::objects::{self, Kind, Workload};
 use podrt_node::store::{Applied, Store};
-use podrt_node::{agent, store};
+use podrt_node::{agent, edits, store};
 use podrt_sandbox::manifest::Object;
 use podrt_sandbox::pod::Options;
 use podrt_sandbox::policy::Policy;
 
-use super::args::{GetArgs, Output};
+use super::args::{GetArgs, Output, RolloutCommand};
 use super::print;
 
 /// Decodes and checks every workload of a manifest, before anything is made:
@@ -186,5 +186,119 @@ pub(crate) fn state_dir(flag: &Path) -> std::path::PathBuf {
         std::env::current_dir()
             .map(|d| d.join(flag))
             .unwrap_or_else(|_| flag.to_path_buf())
+    }
+}
+
+/// `TYPE/NAME` or `TYPE NAME` of a workload.
+fn target(words: &[String]) -> Result<(Kind, String)> {
+    let (kind, name) = match words {
+        [one] => match one.split_once('/') {
+            Some((k, n)) => (k, n),
+            None => bail!("{one:?}: give the object as TYPE/NAME (e.g. deploy/web) or TYPE NAME"),
+        },
+        [k, n] => (k.as_str(), n.as_str()),
+        _ => bail!("give one object: TYPE/NAME or TYPE NAME"),
+    };
+    match Kind::from_word(kind) {
+        Some(k) if !name.is_empty() => Ok((k, name.to_string())),
+        Some(_) => bail!("the object needs a name"),
+        None => bail!("the server doesn't have a resource type {kind:?} for this command (deployments and replicasets)"),
+    }
+}
+
+/// A Deployment target, as every `rollout` verb takes.
+fn deployment_target(words: &[String]) -> Result<String> {
+    match target(words)? {
+        (Kind::Deployment, name) => Ok(name),
+        (kind, _) => bail!("rollout works on deployments, not {}", kind.plural()),
+    }
+}
+
+/// `scale TYPE/NAME --replicas=N`.
+pub(crate) fn scale(
+    opts: &Options,
+    state_dir: &Path,
+    words: &[String],
+    replicas: i32,
+) -> Result<i32> {
+    let (kind, name) = target(words)?;
+    edits::scale(&Store::open(state_dir)?, kind, &name, replicas)?;
+    println!("{}/{name} scaled", kind.qualified());
+    agent::nudge(&opts.root);
+    Ok(0)
+}
+
+/// `rollout …`.
+pub(crate) fn rollout(opts: &Options, state_dir: &Path, command: &RolloutCommand) -> Result<i32> {
+    let store = Store::open(state_dir)?;
+    match command {
+        RolloutCommand::Status { target, timeout } => {
+            let name = deployment_target(target)?;
+            let deadline = timeout.map(|t| std::time::Instant::now() + t);
+            let mut last = String::new();
+            loop {
+                match edits::status(&store, &name)? {
+                    edits::Progress::Done(line) => {
+                        println!("{line}");
+                        return Ok(0);
+                    }
+                    edits::Progress::Waiting(line) => {
+                        if line != last {
+                            println!("{line}");
+                            last = line;
+                        }
+                    }
+                }
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    bail!("timed out waiting for the condition");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        RolloutCommand::History { target } => {
+            let name = deployment_target(target)?;
+            println!("deployment.apps/{name}");
+            let mut text = String::from("REVISION\tCHANGE-CAUSE\n");
+            for r in edits::history(&store, &name)? {
+                let cause = r.change_cause.unwrap_or_else(|| "<none>".into());
+                text.push_str(&format!("{}\t{cause}\n", r.number));
+            }
+            print!("{}", print::history(&text));
+            Ok(0)
+        }
+        RolloutCommand::Undo {
+            target,
+            to_revision,
+        } => {
+            let name = deployment_target(target)?;
+            edits::undo(&store, &name, *to_revision)?;
+            println!("deployment.apps/{name} rolled back");
+            agent::nudge(&opts.root);
+            Ok(0)
+        }
+        RolloutCommand::Restart { target } => {
+            let name = deployment_target(target)?;
+            let now = jiff::Timestamp::now()
+                .round(jiff::Unit::Second)?
+                .to_string();
+            edits::restart(&store, &name, &now)?;
+            println!("deployment.apps/{name} restarted");
+            agent::nudge(&opts.root);
+            Ok(0)
+        }
+        RolloutCommand::Pause { target } | RolloutCommand::Resume { target } => {
+            let name = deployment_target(target)?;
+            let pausing = matches!(command, RolloutCommand::Pause { .. });
+            let changed = edits::pause(&store, &name, pausing)?;
+            let word = match (pausing, changed) {
+                (true, true) => "paused",
+                (true, false) => "is already paused",
+                (false, true) => "resumed",
+                (false, false) => "is not paused",
+            };
+            println!("deployment.apps/{name} {word}");
+            agent::nudge(&opts.root);
+            Ok(0)
+        }
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn controller_uid(meta: &ObjectMeta) -> Option<&str> {
 }
 
 /// A set's template without the hash label: what it was cut from.
-fn unhashed(template: &PodTemplateSpec) -> PodTemplateSpec {
+pub(crate) fn unhashed(template: &PodTemplateSpec) -> PodTemplateSpec {
     let mut t = template.clone();
     if let Some(labels) = t.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
         labels.remove(TEMPLATE_HASH_LABEL);
@@ -51,7 +51,7 @@ fn unhashed(template: &PodTemplateSpec) -> PodTemplateSpec {
     t
 }
 
-fn revision(rs: &ReplicaSet) -> i64 {
+pub(crate) fn revision(rs: &ReplicaSet) -> i64 {
     rs.metadata
         .annotations
         .as_ref()
@@ -139,6 +139,10 @@ pub(crate) fn sync(store: &Store, d: &Deployment, sets: &[ReplicaSet], pods: &[P
             .as_ref()
             .is_some_and(|t| unhashed(t) == spec.template)
     });
+    // Paused: a new template waits for `rollout resume`.
+    if current.is_none() && spec.paused == Some(true) {
+        return;
+    }
     let current = match current {
         Some(i) => {
             if revision(&owned[i]) < max_revision {

@@ -5,7 +5,7 @@
 //! at any point and started again carries on where the state says.
 
 pub(crate) mod cascade;
-mod deployment;
+pub(crate) mod deployment;
 pub(crate) mod pods;
 mod replicaset;
 pub(crate) mod rolling;

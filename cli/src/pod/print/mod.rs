@@ -106,6 +106,11 @@ pub fn list_yaml(pods: &[Pod]) -> anyhow::Result<String> {
     yaml_text(&list(pods)?)
 }
 
+/// A `rollout history` table (tab-separated cells in, aligned as kubectl's).
+pub fn history(text: &str) -> String {
+    table::GET.format(&table::escape_terminal(text))
+}
+
 /// The `describe pod` page of `pod` at time `now`.
 pub fn describe(pod: &Pod, now: SystemTime) -> String {
     describe::describe(pod, now)

@@ -1,0 +1,198 @@
+//! What kubectl's `scale` and `rollout` do to a stored workload: each is an
+//! edit of the desired state, made under the store's lock; the controllers do
+//! the rest on their next pass (the caller nudges the agent). `rollout status`
+//! reads the status the controllers keep, as kubectl reads the API server's.
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::controllers::deployment::{controller_uid, revision, unhashed};
+use crate::error::{Error, Result};
+use crate::objects::Kind;
+use crate::store::{Store, Stored};
+
+/// The annotation `kubectl rollout restart` puts on a template.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+/// The annotation `rollout history` shows as CHANGE-CAUSE.
+pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+
+fn not_found(kind: Kind, name: &str) -> Error {
+    Error::NotFound {
+        object: format!("{} {name:?}", kind.plural()),
+    }
+}
+
+/// Loads `name`, lets `edit` change it, and stores it with its generation one
+/// up if it changed; whether it did.
+fn edit<T: Stored>(
+    store: &Store,
+    kind: Kind,
+    name: &str,
+    edit: impl FnOnce(&mut T) -> Result<()>,
+) -> Result<bool> {
+    let _lock = store.lock()?;
+    let mut obj: T = store.get(name)?.ok_or_else(|| not_found(kind, name))?;
+    let before = obj.clone();
+    edit(&mut obj)?;
+    if obj == before {
+        return Ok(false);
+    }
+    let meta: &mut ObjectMeta = obj.metadata_mut();
+    meta.generation = Some(meta.generation.unwrap_or(1) + 1);
+    store.put(&obj)?;
+    Ok(true)
+}
+
+/// `scale KIND/NAME --replicas=N`.
+pub fn scale(store: &Store, kind: Kind, name: &str, replicas: i32) -> Result<()> {
+    if replicas < 0 {
+        return Err(Error::Invalid {
+            object: format!("{}/{name}", kind.qualified()),
+            fields: vec![format!(
+                "spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
+            )],
+        });
+    }
+    match kind {
+        Kind::Deployment => edit::<Deployment>(store, kind, name, |d| {
+            d.spec.replicas = Some(replicas);
+            Ok(())
+        })?,
+        Kind::ReplicaSet => edit::<ReplicaSet>(store, kind, name, |r| {
+            r.spec.replicas = Some(replicas);
+            Ok(())
+        })?,
+    };
+    Ok(())
+}
+
+/// `rollout restart`: a new template (its restartedAt annotation), so every pod
+/// is replaced by the rollout.
+pub fn restart(store: &Store, name: &str, now: &str) -> Result<()> {
+    edit::<Deployment>(store, Kind::Deployment, name, |d| {
+        d.spec
+            .template
+            .metadata
+            .get_or_insert_with(Default::default)
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(RESTARTED_AT.to_string(), now.to_string());
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// `rollout pause` (true) and `rollout resume` (false); whether it changed.
+pub fn pause(store: &Store, name: &str, paused: bool) -> Result<bool> {
+    edit::<Deployment>(store, Kind::Deployment, name, |d| {
+        d.spec.paused = paused.then_some(true);
+        Ok(())
+    })
+}
+
+/// One row of `rollout history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// The revision number.
+    pub number: i64,
+    /// Its ReplicaSet.
+    pub replica_set: String,
+    /// Its `kubernetes.io/change-cause` annotation, if any.
+    pub change_cause: Option<String>,
+}
+
+/// The Deployment `name`'s kept revisions, oldest first.
+pub fn history(store: &Store, name: &str) -> Result<Vec<Revision>> {
+    let d: Deployment = store
+        .get(name)?
+        .ok_or_else(|| not_found(Kind::Deployment, name))?;
+    Ok(owned_sets(store, &d)?
+        .iter()
+        .map(|rs| Revision {
+            number: revision(rs),
+            replica_set: rs.metadata.name.clone().unwrap_or_default(),
+            change_cause: rs
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(CHANGE_CAUSE).cloned()),
+        })
+        .collect())
+}
+
+fn owned_sets(store: &Store, d: &Deployment) -> Result<Vec<ReplicaSet>> {
+    let uid = d.metadata.uid.clone().unwrap_or_default();
+    let mut sets: Vec<ReplicaSet> = store
+        .list::<ReplicaSet>()?
+        .into_iter()
+        .filter(|rs| controller_uid(&rs.metadata) == Some(uid.as_str()))
+        .collect();
+    sets.sort_by_key(revision);
+    Ok(sets)
+}
+
+/// `rollout undo [--to-revision=N]`: the Deployment's template becomes that
+/// revision's (default: the one before the current); its ReplicaSet grows again
+/// and becomes the newest revision. The revision rolled back to.
+pub fn undo(store: &Store, name: &str, to: Option<i64>) -> Result<i64> {
+    let invalid = |message: String| Error::Invalid {
+        object: format!("deployment.apps/{name}"),
+        fields: vec![message],
+    };
+    let mut target = None;
+    edit::<Deployment>(store, Kind::Deployment, name, |d| {
+        let sets = owned_sets(store, d)?;
+        let rs = match to {
+            Some(n) => sets.iter().find(|rs| revision(rs) == n).ok_or_else(|| {
+                invalid(format!("unable to find specified revision {n} in history"))
+            })?,
+            None => sets
+                .iter()
+                .rev()
+                .nth(1)
+                .ok_or_else(|| invalid("no rollout history found".to_string()))?,
+        };
+        let template = rs.spec.template.as_ref().map(unhashed).unwrap_or_default();
+        target = Some(revision(rs));
+        d.spec.template = template;
+        Ok(())
+    })?;
+    target.ok_or_else(|| invalid("no rollout history found".to_string()))
+}
+
+/// Where a rollout is, in `rollout status`'s words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Done: every replica updated and available.
+    Done(String),
+    /// Still going, with kubectl's line saying why.
+    Waiting(String),
+}
+
+/// The rollout of Deployment `name` now.
+pub fn status(store: &Store, name: &str) -> Result<Progress> {
+    let d: Deployment = store
+        .get(name)?
+        .ok_or_else(|| not_found(Kind::Deployment, name))?;
+    let s = d.status.clone().unwrap_or_default();
+    let want = d.spec.replicas.unwrap_or(1);
+    let updated = s.updated_replicas.unwrap_or(0);
+    let total = s.replicas.unwrap_or(0);
+    let available = s.available_replicas.unwrap_or(0);
+    let waiting = |line: String| Ok(Progress::Waiting(line));
+    if s.observed_generation.unwrap_or(0) < d.metadata.generation.unwrap_or(1) {
+        return waiting("Waiting for deployment spec update to be observed...".into());
+    }
+    if updated < want {
+        return waiting(format!("Waiting for deployment {name:?} rollout to finish: {updated} out of {want} new replicas have been updated..."));
+    }
+    if total > updated {
+        return waiting(format!("Waiting for deployment {name:?} rollout to finish: {} old replicas are pending termination...", total - updated));
+    }
+    if available < updated {
+        return waiting(format!("Waiting for deployment {name:?} rollout to finish: {available} of {updated} updated replicas are available..."));
+    }
+    Ok(Progress::Done(format!(
+        "deployment {name:?} successfully rolled out"
+    )))
+}
