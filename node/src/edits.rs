@@ -62,6 +62,15 @@ pub fn scale(store: &Store, kind: Kind, name: &str, replicas: i32) -> Result<()>
             r.spec.replicas = Some(replicas);
             Ok(())
         })?,
+        other => {
+            return Err(Error::Invalid {
+                object: format!("{}/{name}", other.qualified()),
+                fields: vec![format!(
+                    "{} cannot be scaled (deployments and replicasets can)",
+                    other.plural()
+                )],
+            })
+        }
     };
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! podrt's node agent: the desired state that outlives a command (workload
-//! objects: Deployments and ReplicaSets so far), kept on disk, and the
+//! objects: Deployments, ReplicaSets, DaemonSets and Jobs), kept on disk, and the
 //! controllers that make the pods it asks for, level-triggered, in
 //! `podrt serve` (DESIGN.md §8).
 //!

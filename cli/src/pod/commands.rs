@@ -399,7 +399,7 @@ fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result
     let mut code = 0;
     let names = named.pods;
     let mut owned = Vec::new();
-    for kind in [Kind::Deployment, Kind::ReplicaSet] {
+    for kind in Kind::ALL {
         let of_kind: Vec<String> = named
             .workloads
             .iter()

@@ -1,4 +1,5 @@
-//! The verbs on workload objects (Deployments, ReplicaSets): `apply` stores them
+//! The verbs on workload objects (Deployments, ReplicaSets, DaemonSets, Jobs):
+//! `apply` stores them
 //! and nudges `podrt serve`, whose controllers make their pods; `get` shows them
 //! with kubectl's columns; `delete` removes them with what they made; `serve`
 //! runs the agent.
@@ -7,7 +8,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Result};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use podrt_node::objects::{self, Kind, Workload};
 use podrt_node::store::{Applied, Store};
 use podrt_node::{agent, edits, store};
@@ -55,6 +57,10 @@ fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<Workload>> 
         Kind::ReplicaSet => store
             .get::<ReplicaSet>(name)?
             .map(|r| Workload::ReplicaSet(Box::new(r))),
+        Kind::DaemonSet => store
+            .get::<DaemonSet>(name)?
+            .map(|d| Workload::DaemonSet(Box::new(d))),
+        Kind::Job => store.get::<Job>(name)?.map(|j| Workload::Job(Box::new(j))),
     })
 }
 
@@ -73,6 +79,8 @@ pub(crate) fn store(opts: &Options, state_dir: &Path, workloads: Vec<Workload>) 
             let applied = match w {
                 Workload::Deployment(d) => store.apply(*d)?.0,
                 Workload::ReplicaSet(r) => store.apply(*r)?.0,
+                Workload::DaemonSet(d) => store.apply(*d)?.0,
+                Workload::Job(j) => store.apply(*j)?.0,
             };
             changed |= applied != Applied::Unchanged;
             println!("{reference} {applied}");
@@ -87,12 +95,14 @@ pub(crate) fn store(opts: &Options, state_dir: &Path, workloads: Vec<Workload>) 
     Ok(())
 }
 
-/// `get deployments|replicasets [NAME…]`.
+/// `get deployments|replicasets|daemonsets|jobs [NAME…]`.
 pub(crate) fn get(state_dir: &Path, kind: Kind, a: &GetArgs) -> Result<i32> {
     let store = Store::open(state_dir)?;
     match kind {
         Kind::Deployment => show::<Deployment>(&store, kind, a, print::deployments),
         Kind::ReplicaSet => show::<ReplicaSet>(&store, kind, a, print::replicasets),
+        Kind::DaemonSet => show::<DaemonSet>(&store, kind, a, print::daemonsets),
+        Kind::Job => show::<Job>(&store, kind, a, print::jobs),
     }
 }
 
@@ -139,8 +149,8 @@ fn show<T: store::Stored>(
     Ok(0)
 }
 
-/// `delete deployment|replicaset NAME…`: each object and the ReplicaSets it
-/// owns leave the store; the names of the pods they owned are returned, for the
+/// `delete deployment|replicaset|daemonset|job NAME…`: each object and the
+/// ReplicaSets it owns leave the store; the names of the pods they owned are returned, for the
 /// caller to delete as it deletes pods (gracefully, waiting unless
 /// `--wait=false`).
 pub(crate) fn delete(

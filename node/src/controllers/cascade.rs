@@ -1,13 +1,14 @@
 //! Deleting a workload with what it made (kubectl's default, background
-//! cascade): the object and the ReplicaSets it owns leave the store at once; their
-//! pods are then deleted gracefully. The agent's garbage collector does the same
+//! cascade): the object and the ReplicaSets it owns leave the store at once; its
+//! pods and theirs (a Job's finished ones too) are then deleted gracefully. The agent's garbage collector does the same
 //! for anything left whose owner is gone.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_sandbox::state::listing;
 
@@ -27,7 +28,8 @@ pub(crate) fn orphaned(meta: &ObjectMeta, kind: &str, owners: &HashSet<&str>) ->
         .is_some_and(|o| o.kind == kind && !owners.contains(o.uid.as_str()))
 }
 
-/// Removes the `kind` object `name` and the ReplicaSets it owns from the store
+/// Removes the `kind` object `name` and the ReplicaSets it owns (a Deployment's)
+/// from the store
 /// (holding its lock), and returns the names of the pods they owned, for the
 /// caller to delete ([`delete_pods`]).
 pub fn delete_with_dependents(
@@ -57,6 +59,16 @@ pub fn delete_with_dependents(
             let rs: ReplicaSet = store.get(name)?.ok_or_else(not_found)?;
             set_uids.insert(rs.metadata.uid.clone().unwrap_or_default());
             store.remove::<ReplicaSet>(name)?;
+        }
+        Kind::DaemonSet => {
+            let ds: DaemonSet = store.get(name)?.ok_or_else(not_found)?;
+            set_uids.insert(ds.metadata.uid.clone().unwrap_or_default());
+            store.remove::<DaemonSet>(name)?;
+        }
+        Kind::Job => {
+            let job: Job = store.get(name)?.ok_or_else(not_found)?;
+            set_uids.insert(job.metadata.uid.clone().unwrap_or_default());
+            store.remove::<Job>(name)?;
         }
     }
     Ok(listing::list_pod_sandboxes(root)?

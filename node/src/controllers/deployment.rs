@@ -200,7 +200,7 @@ pub(crate) fn sync(store: &Store, d: &Deployment, sets: &[ReplicaSet], pods: &[P
         let old_pods_left = olds.iter().any(|rs| {
             let uid = rs.metadata.uid.as_deref();
             pods.iter()
-                .any(|p| p.owner_uid.as_deref() == uid && p.life != super::pods::Life::Finished)
+                .any(|p| p.owner_uid.as_deref() == uid && !p.finished())
         });
         if !old_pods_left {
             set_replicas(store, &mut new_rs, replicas);

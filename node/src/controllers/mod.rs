@@ -1,18 +1,21 @@
 //! The controllers, run one pass at a time: Deployments first (they shape their
-//! ReplicaSets), then ReplicaSets (they make and delete pods), then the garbage
-//! collector (sets and pods whose owner is gone). Each pass starts from what is
+//! ReplicaSets), then ReplicaSets, DaemonSets and Jobs (they make and delete
+//! pods), then the garbage collector (sets and pods whose owner is gone). Each pass starts from what is
 //! stored and what runs, never from memory of the last pass, so an agent killed
 //! at any point and started again carries on where the state says.
 
 pub(crate) mod cascade;
+mod daemonset;
 pub(crate) mod deployment;
+mod job;
 pub(crate) mod pods;
 mod replicaset;
 pub(crate) mod rolling;
 
 use std::collections::HashSet;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use podrt_sandbox::pod::Options;
 
 use crate::error::Result;
@@ -64,18 +67,45 @@ impl Controllers {
         for rs in &kept {
             replicaset::sync(store, &self.pods, rs, &pods);
         }
-        // Pods whose ReplicaSet is gone.
-        let set_uids: HashSet<&str> = kept
-            .iter()
-            .filter_map(|rs| rs.metadata.uid.as_deref())
-            .collect();
+        let node = daemonset::this_node();
+        let daemon_sets: Vec<DaemonSet> = store.list()?;
+        for ds in &daemon_sets {
+            daemonset::sync(store, &self.pods, ds, &pods, &node);
+        }
+        let mut jobs: Vec<Job> = store.list()?;
+        jobs.retain(|j| job::sync(store, &self.pods, j, &pods));
+        // Pods whose owner is gone.
+        let owners: [(&str, HashSet<&str>); 3] = [
+            (
+                "ReplicaSet",
+                kept.iter()
+                    .filter_map(|o| o.metadata.uid.as_deref())
+                    .collect(),
+            ),
+            (
+                "DaemonSet",
+                daemon_sets
+                    .iter()
+                    .filter_map(|o| o.metadata.uid.as_deref())
+                    .collect(),
+            ),
+            (
+                "Job",
+                jobs.iter()
+                    .filter_map(|o| o.metadata.uid.as_deref())
+                    .collect(),
+            ),
+        ];
         for p in &pods {
-            let orphan = p.owner_kind.as_deref() == Some("ReplicaSet")
-                && p.owner_uid
-                    .as_deref()
-                    .is_some_and(|u| !set_uids.contains(u));
+            let Some((kind, live)) = owners
+                .iter()
+                .find(|(kind, _)| p.owner_kind.as_deref() == Some(*kind))
+            else {
+                continue;
+            };
+            let orphan = p.owner_uid.as_deref().is_some_and(|u| !live.contains(u));
             if orphan && p.life != pods::Life::Terminating {
-                tracing::info!(pod = %p.name, "deleting: its replica set is gone");
+                tracing::info!(pod = %p.name, owner = %kind, "deleting: its owner is gone");
                 self.pods.delete(&p.name);
             }
         }

@@ -26,8 +26,10 @@ pub(crate) enum Life {
     },
     /// Being deleted.
     Terminating,
-    /// Succeeded or Failed: it will not run again.
-    Finished,
+    /// Succeeded: every container ended with 0; it will not run again.
+    Succeeded,
+    /// Failed: it ended and will not run again.
+    Failed,
 }
 
 /// One pod, as the controllers see it.
@@ -43,6 +45,9 @@ pub(crate) struct PodView {
     pub(crate) labels: BTreeMap<String, String>,
     /// Its creation time (RFC 3339), for "newest first".
     pub(crate) created: String,
+    /// Its containers' restarts, init containers included (a Job with
+    /// `restartPolicy: OnFailure` counts them against its backoff limit).
+    pub(crate) restarts: i32,
     /// Where it is in its life.
     pub(crate) life: Life,
 }
@@ -58,8 +63,10 @@ impl PodView {
             .any(|c| c.type_ == "Ready" && c.status == "True");
         let life = if pod.metadata.deletion_timestamp.is_some() {
             Life::Terminating
-        } else if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
-            Life::Finished
+        } else if status.phase.as_deref() == Some("Succeeded") {
+            Life::Succeeded
+        } else if status.phase.as_deref() == Some("Failed") {
+            Life::Failed
         } else {
             Life::Active { ready }
         };
@@ -80,8 +87,20 @@ impl PodView {
                 .as_ref()
                 .map(|t| t.0.to_string())
                 .unwrap_or_default(),
+            restarts: status
+                .init_container_statuses
+                .iter()
+                .flatten()
+                .chain(status.container_statuses.iter().flatten())
+                .map(|c| c.restart_count)
+                .sum(),
             life,
         }
+    }
+
+    /// Succeeded or Failed: it will not run again.
+    pub(crate) fn finished(&self) -> bool {
+        matches!(self.life, Life::Succeeded | Life::Failed)
     }
 
     /// Pending or Running and not being deleted.

@@ -129,6 +129,7 @@ mod tests {
             owner_kind: Some("ReplicaSet".into()),
             labels: Default::default(),
             created: created.into(),
+            restarts: 0,
             life,
         }
     }
@@ -137,7 +138,7 @@ mod tests {
     fn missing_pods_are_made_and_finished_or_terminating_ones_do_not_count() {
         let pods = [
             pod("a", "1", Life::Active { ready: true }),
-            pod("b", "2", Life::Finished),
+            pod("b", "2", Life::Succeeded),
             pod("c", "3", Life::Terminating),
         ];
         let refs: Vec<&PodView> = pods.iter().collect();
@@ -175,7 +176,7 @@ mod tests {
         let pods = [
             pod("a", "1", Life::Active { ready: true }),
             pod("b", "2", Life::Active { ready: false }),
-            pod("c", "3", Life::Finished),
+            pod("c", "3", Life::Succeeded),
         ];
         let refs: Vec<&PodView> = pods.iter().collect();
         let s = status(&ReplicaSet::default(), &refs);

@@ -1,18 +1,22 @@
 //! The workload documents a user applies, decoded into k8s-openapi's types and
-//! checked before anything is stored: Deployments and ReplicaSets (`apps/v1`).
+//! checked before anything is stored: Deployments, ReplicaSets and DaemonSets
+//! (`apps/v1`), and Jobs (`batch/v1`).
 //!
 //! Decoding reuses the sandbox's manifest reader (`manifest::parse_with` keeps
 //! these kinds, `manifest::decode` names the field of a type error and warns of
 //! unknown fields), so a Deployment's template reads exactly as a Pod does.
 
+mod job;
 mod percent;
 mod template;
 mod validate;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_sandbox::manifest::{self, Object};
 
+pub use job::{complete_job, JOB_NAME_LABELS, JOB_UID_LABELS};
 pub(crate) use percent::resolve;
 pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};
 pub use validate::{check_update, validate};
@@ -26,6 +30,10 @@ pub enum Workload {
     Deployment(Box<Deployment>),
     /// `apps/v1` ReplicaSet.
     ReplicaSet(Box<ReplicaSet>),
+    /// `apps/v1` DaemonSet.
+    DaemonSet(Box<DaemonSet>),
+    /// `batch/v1` Job.
+    Job(Box<Job>),
 }
 
 /// A kind podrt stores: its kubectl names and the way it prints.
@@ -35,6 +43,10 @@ pub enum Kind {
     Deployment,
     /// ReplicaSets.
     ReplicaSet,
+    /// DaemonSets.
+    DaemonSet,
+    /// Jobs.
+    Job,
 }
 
 impl Kind {
@@ -47,6 +59,10 @@ impl Kind {
             "rs" | "replicaset" | "replicasets" | "replicaset.apps" | "replicasets.apps" => {
                 Some(Kind::ReplicaSet)
             }
+            "ds" | "daemonset" | "daemonsets" | "daemonset.apps" | "daemonsets.apps" => {
+                Some(Kind::DaemonSet)
+            }
+            "job" | "jobs" | "job.batch" | "jobs.batch" => Some(Kind::Job),
             _ => None,
         }
     }
@@ -56,14 +72,27 @@ impl Kind {
         match self {
             Kind::Deployment => "deployments.apps",
             Kind::ReplicaSet => "replicasets.apps",
+            Kind::DaemonSet => "daemonsets.apps",
+            Kind::Job => "jobs.batch",
         }
     }
+
+    /// Every kind, in the order a delete goes through them (owners before what
+    /// they own).
+    pub const ALL: [Kind; 4] = [
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::DaemonSet,
+        Kind::Job,
+    ];
 
     /// kubectl's `TYPE.GROUP` for messages: `deployment.apps`.
     pub fn qualified(self) -> &'static str {
         match self {
             Kind::Deployment => "deployment.apps",
             Kind::ReplicaSet => "replicaset.apps",
+            Kind::DaemonSet => "daemonset.apps",
+            Kind::Job => "job.batch",
         }
     }
 }
@@ -72,13 +101,19 @@ impl Workload {
     /// Whether podrt reads objects of this `apiVersion` and `kind` (for
     /// `manifest::parse_with`).
     pub fn accepts(api_version: &str, kind: &str) -> bool {
-        api_version == "apps/v1" && matches!(kind, "Deployment" | "ReplicaSet")
+        match api_version {
+            "apps/v1" => matches!(kind, "Deployment" | "ReplicaSet" | "DaemonSet"),
+            "batch/v1" => kind == "Job",
+            _ => false,
+        }
     }
 
     /// Decodes a kept object; unknown fields are pushed to `warnings`.
     pub fn decode(object: &Object, warnings: &mut Vec<String>) -> Result<Workload> {
         Ok(match object.kind.as_str() {
             "Deployment" => Workload::Deployment(Box::new(manifest::decode(object, warnings)?)),
+            "DaemonSet" => Workload::DaemonSet(Box::new(manifest::decode(object, warnings)?)),
+            "Job" => Workload::Job(Box::new(manifest::decode(object, warnings)?)),
             _ => Workload::ReplicaSet(Box::new(manifest::decode(object, warnings)?)),
         })
     }
@@ -88,6 +123,8 @@ impl Workload {
         match self {
             Workload::Deployment(_) => Kind::Deployment,
             Workload::ReplicaSet(_) => Kind::ReplicaSet,
+            Workload::DaemonSet(_) => Kind::DaemonSet,
+            Workload::Job(_) => Kind::Job,
         }
     }
 
@@ -96,6 +133,8 @@ impl Workload {
         match self {
             Workload::Deployment(d) => &d.metadata,
             Workload::ReplicaSet(r) => &r.metadata,
+            Workload::DaemonSet(d) => &d.metadata,
+            Workload::Job(j) => &j.metadata,
         }
     }
 

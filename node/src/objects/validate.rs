@@ -1,14 +1,15 @@
 //! Checking a workload before it is stored, with Kubernetes' field paths and
 //! wording: its name, replicas, selector (which must select its own template),
-//! rollout strategy, and its pod template — checked as the pod it will make,
+//! rollout strategy, a Job's counts (in `job`), and its pod template — checked as the pod it will make,
 //! by the same validation and admission policy a Pod goes through.
 
-use k8s_openapi::api::apps::v1::{DeploymentSpec, ReplicaSetSpec};
+use k8s_openapi::api::apps::v1::{DaemonSetSpec, DeploymentSpec, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use podrt_sandbox::manifest::{self, names};
 use podrt_sandbox::policy::Policy;
 
+use super::job::{check_job, complete_job};
 use super::percent::resolve;
 use super::template::pod_from_template;
 use super::Workload;
@@ -39,28 +40,37 @@ pub fn validate(
             "metadata.namespace: Unsupported value: {ns:?}: podrt keeps workloads in the \"default\" namespace"
         ));
     }
-    let (replicas, sel, template) = match workload {
+    let template = match workload {
         Workload::Deployment(d) => {
-            let spec = d.spec.clone();
-            check_strategy(&spec, &mut errors);
-            (spec.replicas, spec.selector, spec.template)
+            let spec = &d.spec;
+            check_strategy(spec, &mut errors);
+            check_replicas(spec.replicas, &mut errors);
+            check_selector(&spec.selector, &spec.template, &mut errors);
+            spec.template.clone()
         }
         Workload::ReplicaSet(r) => {
-            let spec: ReplicaSetSpec = r.spec.clone();
+            let spec: &ReplicaSetSpec = &r.spec;
             check_min_ready(spec.min_ready_seconds, &mut errors);
-            (
-                spec.replicas,
-                spec.selector,
-                spec.template.unwrap_or_default(),
-            )
+            check_replicas(spec.replicas, &mut errors);
+            let template = spec.template.clone().unwrap_or_default();
+            check_selector(&spec.selector, &template, &mut errors);
+            template
+        }
+        Workload::DaemonSet(d) => {
+            let spec = &d.spec;
+            check_daemon_set(spec, &mut errors);
+            check_selector(&spec.selector, &spec.template, &mut errors);
+            spec.template.clone()
+        }
+        Workload::Job(j) => {
+            let spec = j.spec.clone().unwrap_or_default();
+            check_job(workload.name(), &spec, &mut errors);
+            if let Some(sel) = &spec.selector {
+                check_selector(sel, &spec.template, &mut errors);
+            }
+            spec.template
         }
     };
-    if let Some(n) = replicas.filter(|n| *n < 0) {
-        errors.push(format!(
-            "spec.replicas: Invalid value: {n}: must be greater than or equal to 0"
-        ));
-    }
-    check_selector(&sel, &template, &mut errors);
     let warnings = check_template(workload, &template, image_exists, &mut errors);
     if !errors.is_empty() {
         return Err(Error::Invalid {
@@ -84,28 +94,96 @@ pub fn validate(
     Ok(warnings)
 }
 
-/// What may not change once stored: the selector (apps/v1 makes it immutable).
+/// What may not change once stored: the selector (apps/v1 and batch/v1 make it
+/// immutable), and a Job's template and completions (a Job runs its pods once).
 pub fn check_update(old: &Workload, new: &Workload) -> Result<()> {
-    let selector_of = |w: &Workload| match w {
-        Workload::Deployment(d) => d.spec.selector.clone(),
-        Workload::ReplicaSet(r) => r.spec.selector.clone(),
+    let immutable = |field: &str, shown: String| Error::Invalid {
+        object: new.reference(),
+        fields: vec![format!(
+            "{field}: Invalid value: {shown}: field is immutable"
+        )],
     };
-    let (before, after) = (selector_of(old), selector_of(new));
+    let (before, after) = match (old, new) {
+        (Workload::Deployment(a), Workload::Deployment(b)) => {
+            (a.spec.selector.clone(), b.spec.selector.clone())
+        }
+        (Workload::ReplicaSet(a), Workload::ReplicaSet(b)) => {
+            (a.spec.selector.clone(), b.spec.selector.clone())
+        }
+        (Workload::DaemonSet(a), Workload::DaemonSet(b)) => {
+            (a.spec.selector.clone(), b.spec.selector.clone())
+        }
+        (Workload::Job(a), Workload::Job(b)) => {
+            // The new one as it would be stored: completed with the old uid.
+            let mut b = b.as_ref().clone();
+            b.metadata.uid = a.metadata.uid.clone();
+            complete_job(&mut b);
+            let (a, b) = (
+                a.spec.clone().unwrap_or_default(),
+                b.spec.unwrap_or_default(),
+            );
+            if a.template != b.template {
+                return Err(immutable("spec.template", "the new template".into()));
+            }
+            if a.completions != b.completions {
+                let shown = b.completions.map_or("null".into(), |n| n.to_string());
+                return Err(immutable("spec.completions", shown));
+            }
+            (
+                a.selector.unwrap_or_default(),
+                b.selector.unwrap_or_default(),
+            )
+        }
+        _ => return Ok(()),
+    };
     if before != after {
-        let shown = selector::render(&after);
-        return Err(Error::Invalid {
-            object: new.reference(),
-            fields: vec![format!(
-                "spec.selector: Invalid value: {shown:?}: field is immutable"
-            )],
-        });
+        return Err(immutable(
+            "spec.selector",
+            format!("{:?}", selector::render(&after)),
+        ));
     }
     Ok(())
 }
 
+fn check_replicas(replicas: Option<i32>, errors: &mut Vec<String>) {
+    if let Some(n) = replicas.filter(|n| *n < 0) {
+        errors.push(format!(
+            "spec.replicas: Invalid value: {n}: must be greater than or equal to 0"
+        ));
+    }
+}
+
+/// A DaemonSet's update strategy and counts.
+fn check_daemon_set(spec: &DaemonSetSpec, errors: &mut Vec<String>) {
+    check_min_ready(spec.min_ready_seconds, errors);
+    if let Some(n) = spec.revision_history_limit.filter(|n| *n < 0) {
+        errors.push(format!(
+            "spec.revisionHistoryLimit: Invalid value: {n}: must be greater than or equal to 0"
+        ));
+    }
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
+    match strategy.type_.as_deref() {
+        None | Some("RollingUpdate" | "OnDelete") => {}
+        Some(other) => errors.push(format!(
+            "spec.updateStrategy.type: Unsupported value: {other:?}: supported values: \"OnDelete\", \"RollingUpdate\""
+        )),
+    }
+    let ru = strategy.rolling_update.unwrap_or_default();
+    for (field, value) in [
+        ("maxSurge", ru.max_surge),
+        ("maxUnavailable", ru.max_unavailable),
+    ] {
+        if let Some(Err(e)) = value.map(|v| resolve(&v, 100, true)) {
+            errors.push(format!("spec.updateStrategy.rollingUpdate.{field}: {e}"));
+        }
+    }
+}
+
 fn check_selector(sel: &LabelSelector, template: &PodTemplateSpec, errors: &mut Vec<String>) {
     if selector::is_empty(sel) {
-        errors.push("spec.selector: Invalid value: {}: empty selector is invalid for deployment and replicaset".into());
+        errors.push(
+            "spec.selector: Invalid value: {}: empty selector is invalid for this kind".into(),
+        );
         return;
     }
     for (field, message) in selector::check(sel) {
@@ -199,9 +277,17 @@ fn check_template(
         errors.push("spec.template.spec: Required value".into());
         return Vec::new();
     };
-    if let Some(policy) = spec.restart_policy.as_deref().filter(|p| *p != "Always") {
+    // A Job's pods end; every other kind's pods run for good.
+    let allowed: &[&str] = match workload {
+        Workload::Job(_) => &["OnFailure", "Never"],
+        _ => &["Always"],
+    };
+    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
+    if !allowed.contains(&policy) {
+        let shown: Vec<String> = allowed.iter().map(|p| format!("{p:?}")).collect();
         errors.push(format!(
-            "spec.template.spec.restartPolicy: Unsupported value: {policy:?}: supported values: \"Always\""
+            "spec.template.spec.restartPolicy: Unsupported value: {policy:?}: supported values: {}",
+            shown.join(", ")
         ));
     }
     // A name of the length the controller will give its pods.
@@ -211,6 +297,12 @@ fn check_template(
         Ok(valid) => valid
             .warnings
             .iter()
+            // A DaemonSet places its pod by nodeSelector; this node has no
+            // taints, so tolerations have nothing to tolerate.
+            .filter(|w| {
+                !(matches!(workload, Workload::DaemonSet(_))
+                    && (w.starts_with("spec.nodeSelector") || w.starts_with("spec.tolerations")))
+            })
             .map(|w| format!("{}: spec.template.{w}", workload.reference()))
             .collect(),
         Err(invalid) => {

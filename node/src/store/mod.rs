@@ -41,6 +41,31 @@ pub trait Stored:
 
     /// Takes `old`'s status (an apply changes only what the user wrote).
     fn keep_status(&mut self, old: &Self);
+
+    /// Fills in what the API server adds once the object has its uid (a Job's
+    /// defaults and generated selector); nothing for most kinds.
+    fn complete(&mut self) {}
+}
+
+impl Stored for k8s_openapi::api::apps::v1::DaemonSet {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, old: &Self) {
+        self.status = old.status.clone();
+    }
+}
+
+impl Stored for k8s_openapi::api::batch::v1::Job {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, old: &Self) {
+        self.status = old.status.clone();
+    }
+    fn complete(&mut self) {
+        crate::objects::complete_job(self);
+    }
 }
 
 impl Stored for k8s_openapi::api::apps::v1::Deployment {
@@ -160,7 +185,8 @@ impl Store {
 
     /// Stores what a user applied: a new object gets its uid, creation time and
     /// generation 1; a changed one keeps those and its status, and its
-    /// generation goes up by one. The caller holds the lock.
+    /// generation goes up by one. Either is completed ([`Stored::complete`])
+    /// before it is compared or written. The caller holds the lock.
     pub fn apply<T: Stored>(&self, mut obj: T) -> Result<(Applied, T)> {
         let name = obj.metadata().name.clone().unwrap_or_default();
         let meta = obj.metadata_mut();
@@ -170,11 +196,16 @@ impl Store {
         meta.generation = None;
         meta.resource_version = None;
         match self.get::<T>(&name)? {
-            Some(old) if old.same_desire(&obj) => Ok((Applied::Unchanged, old)),
             Some(old) => {
                 let was = old.metadata();
                 let meta = obj.metadata_mut();
                 meta.uid = was.uid.clone();
+                obj.complete();
+                if old.same_desire(&obj) {
+                    return Ok((Applied::Unchanged, old));
+                }
+                let was = old.metadata();
+                let meta = obj.metadata_mut();
                 meta.creation_timestamp = was.creation_timestamp.clone();
                 meta.generation = Some(was.generation.unwrap_or(1) + 1);
                 meta.owner_references = was.owner_references.clone();
@@ -187,6 +218,7 @@ impl Store {
                 meta.uid = Some(uuid::Uuid::new_v4().to_string());
                 meta.creation_timestamp = Some(Time(jiff::Timestamp::now()));
                 meta.generation = Some(1);
+                obj.complete();
                 self.put(&obj)?;
                 Ok((Applied::Created, obj))
             }

@@ -1,15 +1,17 @@
-//! `get deployments` and `get replicasets`: kubectl's columns for each kind
+//! `get deployments`, `replicasets`, `daemonsets` and `jobs`: kubectl's columns
+//! for each kind
 //! (`-o wide` adds the containers, images and selector), and `-o json|yaml` of any
 //! stored object.
 
 use std::time::SystemTime;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use podrt_node::selector;
 use serde::Serialize;
 
-use super::age::since;
+use super::age::{human_duration_nanos, since, system_nanos, time_nanos};
 use super::table;
 
 /// The `get deployments` table, header included.
@@ -61,6 +63,125 @@ pub fn replicasets(items: &[ReplicaSet], wide: bool, now: SystemTime) -> String 
         if wide {
             cells.extend(template_cells(rs.spec.template.as_ref()));
             cells.push(selector::render(&rs.spec.selector));
+        }
+        text.push_str(&cells.join("\t"));
+        text.push('\n');
+    }
+    table::GET.format(&table::escape_terminal(&text))
+}
+
+/// The `get daemonsets` table, header included.
+pub fn daemonsets(items: &[DaemonSet], wide: bool, now: SystemTime) -> String {
+    let mut text =
+        String::from("NAME\tDESIRED\tCURRENT\tREADY\tUP-TO-DATE\tAVAILABLE\tNODE SELECTOR\tAGE");
+    if wide {
+        text.push_str("\tCONTAINERS\tIMAGES\tSELECTOR");
+    }
+    text.push('\n');
+    for ds in items {
+        let status = ds.status.clone().unwrap_or_default();
+        let node_selector: Vec<String> = ds
+            .spec
+            .template
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_selector.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut cells = vec![
+            ds.metadata.name.clone().unwrap_or_default(),
+            status.desired_number_scheduled.to_string(),
+            status.current_number_scheduled.to_string(),
+            status.number_ready.to_string(),
+            status.updated_number_scheduled.unwrap_or(0).to_string(),
+            status.number_available.unwrap_or(0).to_string(),
+            if node_selector.is_empty() {
+                "<none>".to_string()
+            } else {
+                node_selector.join(",")
+            },
+            since(ds.metadata.creation_timestamp.as_ref(), now),
+        ];
+        if wide {
+            cells.extend(template_cells(Some(&ds.spec.template)));
+            cells.push(selector::render(&ds.spec.selector));
+        }
+        text.push_str(&cells.join("\t"));
+        text.push('\n');
+    }
+    table::GET.format(&table::escape_terminal(&text))
+}
+
+/// kubectl's STATUS of a Job: its finishing condition, else Running.
+fn job_status(job: &Job) -> &'static str {
+    let has = |t: &str| {
+        job.status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .any(|c| c.type_ == t && c.status == "True")
+    };
+    if has("Complete") {
+        "Complete"
+    } else if has("Failed") {
+        "Failed"
+    } else if job.metadata.deletion_timestamp.is_some() {
+        "Terminating"
+    } else {
+        "Running"
+    }
+}
+
+/// kubectl's COMPLETIONS: `succeeded/completions`, or `n/1 of P` for a work
+/// queue run `P` at a time.
+fn job_completions(job: &Job) -> String {
+    let spec = job.spec.clone().unwrap_or_default();
+    let succeeded = job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0);
+    match (spec.completions, spec.parallelism) {
+        (Some(c), _) => format!("{succeeded}/{c}"),
+        (None, Some(p)) if p > 1 => format!("{succeeded}/1 of {p}"),
+        _ => format!("{succeeded}/1"),
+    }
+}
+
+/// kubectl's DURATION: start to completion, or to now while it has not
+/// completed; empty before it started.
+fn job_duration(job: &Job, now: SystemTime) -> String {
+    let status = job.status.clone().unwrap_or_default();
+    let Some(start) = status.start_time.as_ref() else {
+        return String::new();
+    };
+    let end = status
+        .completion_time
+        .as_ref()
+        .map_or_else(|| system_nanos(now), time_nanos);
+    human_duration_nanos(end - time_nanos(start))
+}
+
+/// The `get jobs` table, header included.
+pub fn jobs(items: &[Job], wide: bool, now: SystemTime) -> String {
+    let mut text = String::from("NAME\tSTATUS\tCOMPLETIONS\tDURATION\tAGE");
+    if wide {
+        text.push_str("\tCONTAINERS\tIMAGES\tSELECTOR");
+    }
+    text.push('\n');
+    for job in items {
+        let mut cells = vec![
+            job.metadata.name.clone().unwrap_or_default(),
+            job_status(job).to_string(),
+            job_completions(job),
+            job_duration(job, now),
+            since(job.metadata.creation_timestamp.as_ref(), now),
+        ];
+        if wide {
+            let spec = job.spec.clone().unwrap_or_default();
+            cells.extend(template_cells(Some(&spec.template)));
+            cells.push(
+                spec.selector
+                    .as_ref()
+                    .map_or_else(String::new, selector::render),
+            );
         }
         text.push_str(&cells.join("\t"));
         text.push('\n');

@@ -1,0 +1,240 @@
+//! Jobs and DaemonSets as a user runs them: `podrt apply` stores them,
+//! `podrt serve` runs a Job's pods until enough succeeded (or fails it past its
+//! backoff limit) and keeps one daemon pod on this node, replacing a deleted
+//! one; `delete` takes them away with their pods.
+
+use std::process::{Child, Stdio};
+
+use podrt_tests::pods::{text, PodEnv};
+use podrt_tests::wait_until;
+use serde_json::Value;
+
+/// A PodEnv whose commands keep workloads in the test's own state dir.
+fn env() -> PodEnv {
+    let mut env = PodEnv::new();
+    let state = env.dir.join("state");
+    env.flags.push("--state-dir".into());
+    env.flags.push(state.display().to_string());
+    env
+}
+
+/// `podrt serve` for the env, killed (by its PID) when dropped: declare it after
+/// the env, so it stops before the env deletes the pods it would remake.
+struct Agent(Child);
+
+impl Agent {
+    fn start(env: &PodEnv) -> Agent {
+        let child = env
+            .cmd()
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start podrt serve");
+        Agent(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn job(name: &str, completions: u32, parallelism: u32, exit: u32, backoff: u32) -> String {
+    format!(
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+  completions: {completions}
+  parallelism: {parallelism}
+  backoffLimit: {backoff}
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c", "exit {exit}"]
+"#
+    )
+}
+
+const DAEMON_SET: &str = r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      terminationGracePeriodSeconds: 0
+      nodeSelector: {kubernetes.io/os: linux}
+      tolerations: [{operator: Exists}]
+      containers:
+      - name: c
+        image: busybox
+        command: ["sleep", "3600"]
+"#;
+
+/// The pods as `get pods -o json` lists them.
+fn pods(env: &PodEnv) -> Vec<Value> {
+    let out = env.ok(&["get", "pods", "-o", "json"]);
+    let list: Value = serde_json::from_str(&out).expect("get -o json is JSON");
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn with_phase(env: &PodEnv, phase: &str) -> Vec<Value> {
+    pods(env)
+        .into_iter()
+        .filter(|p| p["status"]["phase"] == phase && p["metadata"]["deletionTimestamp"].is_null())
+        .collect()
+}
+
+fn object(env: &PodEnv, kind: &str, name: &str) -> Value {
+    serde_json::from_str(&env.ok(&["get", kind, name, "-o", "json"])).expect("JSON")
+}
+
+fn condition(job: &Value) -> (String, String) {
+    let c = job["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.last().cloned())
+        .unwrap_or_default();
+    (
+        c["type"].as_str().unwrap_or_default().to_string(),
+        c["reason"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn a_job_runs_its_completions_two_at_a_time_and_goes_with_its_pods() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    let out = env.apply(&job("pi", 3, 2, 0, 6));
+    assert_eq!(out.trim(), "job.batch/pi created");
+    assert!(
+        wait_until(30, || condition(&object(&env, "job", "pi")).0 == "Complete"),
+        "{}",
+        object(&env, "job", "pi")
+    );
+    let j = object(&env, "jobs", "pi");
+    assert_eq!(j["status"]["succeeded"], 3, "{j}");
+    assert!(j["status"]["completionTime"].is_string(), "{j}");
+    assert!(j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"].is_string());
+    let done = with_phase(&env, "Succeeded");
+    assert_eq!(done.len(), 3, "{:?}", pods(&env));
+    for p in &done {
+        let name = p["metadata"]["name"].as_str().unwrap();
+        assert!(name.starts_with("pi-") && name.len() == 8, "{name}");
+        assert_eq!(p["metadata"]["labels"]["job-name"], "pi");
+        assert_eq!(
+            p["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+            "pi"
+        );
+        let owner = &p["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (&owner["kind"], &owner["controller"]),
+            (&"Job".into(), &true.into())
+        );
+    }
+    let table = env.ok(&["get", "jobs"]);
+    assert!(table.starts_with("NAME"), "{table}");
+    let row = table.lines().nth(1).unwrap_or_default();
+    assert!(row.contains("Complete") && row.contains("3/3"), "{table}");
+    // Kept, Completed, until the Job goes.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(with_phase(&env, "Succeeded").len(), 3);
+    let out = env.ok(&["delete", "job.batch/pi"]);
+    assert!(out.contains("job.batch \"pi\" deleted"), "{out}");
+    assert!(pods(&env).is_empty(), "{:?}", pods(&env));
+}
+
+#[test]
+fn a_failing_job_stops_past_its_backoff_limit_and_always_is_refused() {
+    let env = env();
+    env.apply_refused(
+        &job("bad", 1, 1, 0, 1).replace("restartPolicy: Never", "restartPolicy: Always"),
+        &[],
+        &["spec.template.spec.restartPolicy", "\"Always\""],
+    );
+    let _agent = Agent::start(&env);
+    env.apply(&job("fail", 1, 1, 1, 1));
+    assert!(
+        wait_until(30, || condition(&object(&env, "job", "fail")).0 == "Failed"),
+        "{}",
+        object(&env, "job", "fail")
+    );
+    let j = object(&env, "job", "fail");
+    assert_eq!(condition(&j).1, "BackoffLimitExceeded", "{j}");
+    assert_eq!(j["status"]["failed"], 2, "{j}");
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(with_phase(&env, "Failed").len(), 2, "{:?}", pods(&env));
+    let table = env.ok(&["get", "job", "fail"]);
+    assert!(table.contains("Failed") && table.contains("0/1"), "{table}");
+    env.ok(&["delete", "job", "fail"]);
+    assert!(pods(&env).is_empty(), "{:?}", pods(&env));
+}
+
+#[test]
+fn a_daemon_set_keeps_one_pod_on_this_node() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    let out = env.apply(DAEMON_SET);
+    assert_eq!(out.trim(), "daemonset.apps/agent created");
+    assert!(
+        wait_until(30, || with_phase(&env, "Running").len() == 1),
+        "{:?}",
+        pods(&env)
+    );
+    let first = with_phase(&env, "Running")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(first.starts_with("agent-"), "{first}");
+    env.ok(&[
+        "delete",
+        &format!("pod/{first}"),
+        "--grace-period=0",
+        "--force",
+    ]);
+    assert!(
+        wait_until(30, || {
+            let now = with_phase(&env, "Running");
+            now.len() == 1 && now[0]["metadata"]["name"] != first.as_str()
+        }),
+        "replacement: {:?}",
+        pods(&env)
+    );
+    assert!(
+        wait_until(10, || {
+            let t = env.ok(&["get", "ds"]);
+            t.lines().nth(1).is_some_and(|r| {
+                r.split_whitespace().take(6).collect::<Vec<_>>()
+                    == ["agent", "1", "1", "1", "1", "1"]
+            })
+        }),
+        "{}",
+        env.ok(&["get", "ds"])
+    );
+    assert!(env
+        .ok(&["get", "daemonsets"])
+        .contains("kubernetes.io/os=linux"));
+    assert_eq!(
+        env.ok(&["get", "ds", "-o", "name"]).trim(),
+        "daemonset.apps/agent"
+    );
+    let out = env.ok(&["delete", "ds", "agent"]);
+    assert!(out.contains("daemonset.apps \"agent\" deleted"), "{out}");
+    assert!(pods(&env).is_empty(), "{:?}", pods(&env));
+    let gone = env.podrt(&["get", "ds", "agent"]);
+    assert!(text(&gone.stderr).contains("daemonsets.apps \"agent\" not found"));
+}
