@@ -26,11 +26,11 @@ SANDBOX_LAYERS=(
     lifecycle
     config host_check
 )
-# node, bottom to top: its error and label selectors; the workload objects; the
+# node, bottom to top: its error, label selectors and label edits; the workload objects; the
 # store on disk; the controllers; the user's edits (scale, rollout); the agent's
 # loop.
 NODE_LAYERS=(
-    error selector
+    error selector labels
     objects
     store
     controllers

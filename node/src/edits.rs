@@ -1,13 +1,15 @@
-//! What kubectl's `scale` and `rollout` do to a stored workload: each is an
+//! What kubectl's `scale`, `label` and `rollout` do to a stored workload: each is an
 //! edit of the desired state, made under the store's lock; the controllers do
 //! the rest on their next pass (the caller nudges the agent). `rollout status`
 //! reads the status the controllers keep, as kubectl reads the API server's.
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::controllers::deployment::{controller_uid, revision, unhashed};
 use crate::error::{Error, Result};
+use crate::labels::{relabel, LabelChange};
 use crate::objects::Kind;
 use crate::store::{Store, Stored};
 
@@ -73,6 +75,45 @@ pub fn scale(store: &Store, kind: Kind, name: &str, replicas: i32) -> Result<()>
         }
     };
     Ok(())
+}
+
+/// `label KIND NAME CHANGES… [--overwrite]`: the object's labels changed, its
+/// generation kept (labels are not its spec); whether they changed.
+pub fn label(
+    store: &Store,
+    kind: Kind,
+    name: &str,
+    changes: &[LabelChange],
+    overwrite: bool,
+) -> Result<bool> {
+    match kind {
+        Kind::Deployment => label_stored::<Deployment>(store, kind, name, changes, overwrite),
+        Kind::ReplicaSet => label_stored::<ReplicaSet>(store, kind, name, changes, overwrite),
+        Kind::DaemonSet => label_stored::<DaemonSet>(store, kind, name, changes, overwrite),
+        Kind::Job => label_stored::<Job>(store, kind, name, changes, overwrite),
+    }
+}
+
+fn label_stored<T: Stored>(
+    store: &Store,
+    kind: Kind,
+    name: &str,
+    changes: &[LabelChange],
+    overwrite: bool,
+) -> Result<bool> {
+    let _lock = store.lock()?;
+    let mut obj: T = store.get(name)?.ok_or_else(|| not_found(kind, name))?;
+    let meta: &mut ObjectMeta = obj.metadata_mut();
+    let mut labels = meta.labels.take().unwrap_or_default();
+    let changed = relabel(&mut labels, changes, overwrite).map_err(|e| Error::Invalid {
+        object: format!("{}/{name}", kind.qualified()),
+        fields: vec![e],
+    })?;
+    meta.labels = (!labels.is_empty()).then_some(labels);
+    if changed {
+        store.put(&obj)?;
+    }
+    Ok(changed)
 }
 
 /// `rollout restart`: a new template (its restartedAt annotation), so every pod

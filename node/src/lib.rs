@@ -15,9 +15,10 @@ pub mod agent;
 mod controllers;
 pub mod edits;
 mod error;
+pub mod labels;
 pub mod objects;
 pub mod selector;
 pub mod store;
 
-pub use controllers::cascade::{delete_pods, delete_with_dependents};
+pub use controllers::cascade::{delete_pods, delete_with_dependents, orphan};
 pub use error::{Error, Result};

@@ -8,6 +8,7 @@ pub mod fuzzing;
 pub mod pods;
 pub mod scenarios;
 pub mod test_host;
+pub mod workloads;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -69,6 +69,9 @@ pub enum Command {
     /// Create the pods of a manifest and return once their containers run;
     /// store its Deployments and ReplicaSets for `podrt serve` to make their pods.
     Apply(ApplyArgs),
+    /// As apply, but every object must be new: one that exists is an error
+    /// (kubectl's AlreadyExists) and is left as it is.
+    Create(ApplyArgs),
     /// List pods, deployments or replicasets.
     Get(GetArgs),
     /// Show a pod in detail.
@@ -79,6 +82,12 @@ pub enum Command {
     Exec(ExecArgs),
     /// Stop and remove pods, or deployments and replicasets with their pods.
     Delete(DeleteArgs),
+    /// Edit a stored workload (or a pod's labels and annotations) in
+    /// `$KUBE_EDITOR`/`$EDITOR`, storing it on save as apply would.
+    Edit(EditArgs),
+    /// Add, change or remove labels of pods or workloads:
+    /// `label pod web app=v2 tier- --overwrite`.
+    Label(LabelArgs),
     /// Set a Deployment's or ReplicaSet's replicas: `scale deploy/web --replicas=3`.
     Scale(ScaleArgs),
     /// Manage a Deployment's rollout.
@@ -178,13 +187,60 @@ pub enum Output {
 /// `get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// `pods` (`pod`, `po`), `deployments` (`deploy`) or `replicasets` (`rs`).
-    pub kind: String,
+    /// `pods` (`pod`, `po`), `deployments` (`deploy`), `replicasets` (`rs`),
+    /// `daemonsets` (`ds`), `jobs`, or `all`; none with -f.
+    #[arg(required_unless_present = "file")]
+    pub kind: Option<String>,
     /// Only these objects.
     pub names: Vec<String>,
     /// Output format.
     #[arg(short = 'o', long = "output")]
     pub output: Option<Output>,
+    /// Only objects whose labels match (kubectl's syntax: `app=web,tier!=db`,
+    /// `env in (a,b)`, `!canary`).
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    /// The objects a manifest names.
+    #[arg(short = 'f', long = "filename", conflicts_with_all = ["kind", "selector"])]
+    pub file: Option<PathBuf>,
+}
+
+/// `edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// `deploy/web`, or the type and then the name.
+    #[arg(required = true, num_args = 1..=2)]
+    pub target: Vec<String>,
+    /// Check edited templates under this admission policy (as apply's).
+    #[arg(long)]
+    pub policy: Option<String>,
+}
+
+/// `label`.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// The type and names (`pod web`, `deploy/web`), then the changes:
+    /// `KEY=VALUE` sets a label, `KEY-` removes one.
+    #[arg(required = true, num_args = 1..)]
+    pub words: Vec<String>,
+    /// Change a label that already has another value.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Every object of the type whose labels match, instead of names.
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+}
+
+/// What a delete does with what the object made (kubectl's `--cascade`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cascade {
+    /// The object goes at once; what it made is deleted after it.
+    Background,
+    /// What the object made is deleted, then the object (with podrt's waiting
+    /// delete, the same as background).
+    Foreground,
+    /// Only the object goes; what it made stays, without its owner.
+    Orphan,
 }
 
 /// `describe`.
@@ -249,6 +305,13 @@ pub struct DeleteArgs {
     /// With --grace-period=0, remove at once.
     #[arg(long)]
     pub force: bool,
+    /// Delete every object of the type whose labels match, instead of names.
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    /// What happens to what a workload made: background (default),
+    /// foreground, or orphan (it stays).
+    #[arg(long, value_enum, default_value = "background")]
+    pub cascade: Cascade,
     /// Deleting a pod that does not exist is not an error.
     #[arg(long)]
     pub ignore_not_found: bool,

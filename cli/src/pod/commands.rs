@@ -21,6 +21,7 @@ use super::args::{
 };
 use super::print;
 use super::workloads;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use podrt_node::objects::{Kind, Workload};
 
 /// Run the command; the exit status on success.
@@ -47,8 +48,28 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     let state_dir = workloads::state_dir(&cli.state_dir);
     look_after_pods(&opts, &cli.command);
     match &cli.command {
-        Command::Apply(a) => apply(&opts, &state_dir, a, policy(&config, a.policy.as_deref())?),
+        Command::Apply(a) => apply(
+            &opts,
+            &state_dir,
+            a,
+            policy(&config, a.policy.as_deref())?,
+            Mode::Apply,
+        ),
+        Command::Create(a) => apply(
+            &opts,
+            &state_dir,
+            a,
+            policy(&config, a.policy.as_deref())?,
+            Mode::Create,
+        ),
         Command::Serve => workloads::serve(&opts, &state_dir),
+        Command::Edit(a) => super::edit::edit(
+            &opts,
+            &state_dir,
+            &a.target,
+            policy(&config, a.policy.as_deref())?.as_ref(),
+        ),
+        Command::Label(a) => super::label::label(&opts, &state_dir, a),
         Command::Scale(a) => workloads::scale(&opts, &state_dir, &a.target, a.replicas),
         Command::Rollout { command } => workloads::rollout(&opts, &state_dir, command),
         Command::Policy {
@@ -66,15 +87,26 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(if all_allowed { 0 } else { 1 })
         }
         Command::Get(a) => {
-            let (kind, names) = one_type(&a.kind, &a.names)?;
+            let kind = match (&a.kind, &a.file) {
+                (_, Some(file)) => return workloads::get_file(&opts, &state_dir, file, a.output),
+                (Some(kind), None) => kind,
+                (None, None) => {
+                    bail!("get needs a type (pods, deploy, rs, ds, jobs, all) or -f FILE")
+                }
+            };
+            let (kind, names) = one_type(kind, &a.names)?;
+            no_names_with_selector(&names, &a.selector)?;
             let a = GetArgs {
-                kind,
+                kind: Some(kind.clone()),
                 names,
                 output: a.output,
+                selector: a.selector.clone(),
+                file: None,
             };
-            match Kind::from_word(&a.kind) {
-                Some(kind) => workloads::get(&state_dir, kind, &a),
-                None => get(&opts, &a),
+            match Kind::from_word(&kind) {
+                Some(k) => workloads::get(&state_dir, k, &a),
+                None if kind == "all" => workloads::get_all(&opts, &state_dir, &a),
+                None => get(&opts, &kind, &a),
             }
         }
         Command::Describe(a) => {
@@ -183,6 +215,7 @@ fn network_options(cli: &Cli) -> Result<NetworkOptions> {
 fn look_after_pods(opts: &Options, command: &Command) {
     match command {
         Command::Apply(_)
+        | Command::Create(_)
         | Command::Serve
         | Command::Get(_)
         | Command::Describe(_)
@@ -220,7 +253,41 @@ fn one_type(kind: &str, names: &[String]) -> Result<(String, Vec<String>)> {
     Ok((first.to_string(), out))
 }
 
-fn check_kind(kind: &str) -> Result<()> {
+/// kubectl's rule: objects are picked by name or by selector, not both.
+fn no_names_with_selector(names: &[String], selector: &Option<String>) -> Result<()> {
+    if selector.is_some() && !names.is_empty() {
+        bail!("name cannot be provided when a selector is specified");
+    }
+    Ok(())
+}
+
+/// The `-l` selector, read with kubectl's syntax.
+pub(super) fn selector(text: Option<&str>) -> Result<Option<LabelSelector>> {
+    text.map(|t| {
+        podrt_node::selector::parse(t)
+            .map_err(|e| anyhow::anyhow!("unable to parse the selector (-l): {e}"))
+    })
+    .transpose()
+}
+
+/// Whether labels pass the `-l` selector (none: everything passes).
+pub(super) fn labelled(
+    selector: Option<&LabelSelector>,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> bool {
+    let empty = std::collections::BTreeMap::new();
+    selector.is_none_or(|s| podrt_node::selector::matches(s, labels.unwrap_or(&empty)))
+}
+
+/// The pods whose labels pass the selector.
+pub(super) fn pods_matching(opts: &Options, selector: &LabelSelector) -> Result<Vec<Sandbox>> {
+    Ok(listing::list_pod_sandboxes(&opts.root)?
+        .into_iter()
+        .filter(|s| labelled(Some(selector), s.record.manifest.metadata.labels.as_ref()))
+        .collect())
+}
+
+pub(super) fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
         other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments and replicasets)"),
@@ -238,11 +305,21 @@ fn select(opts: &Options, names: &[String]) -> Result<Vec<Sandbox>> {
         .collect()
 }
 
+/// `apply` changes what exists; `create` only makes what does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// kubectl apply.
+    Apply,
+    /// kubectl create.
+    Create,
+}
+
 fn apply(
     opts: &Options,
     state_dir: &std::path::Path,
     a: &ApplyArgs,
     policy: Option<Policy>,
+    mode: Mode,
 ) -> Result<i32> {
     let parsed = manifest::parse_file_with(&a.file, &Workload::accepts)?;
     for w in &parsed.warnings {
@@ -287,9 +364,23 @@ fn apply(
         }
         valid.push((p, v));
     }
-    let workloads = workloads::check(&parsed.objects, state_dir, &exists, policy.as_ref())?;
+    let (workloads, existing) =
+        workloads::check(&parsed.objects, state_dir, &exists, policy.as_ref(), mode)?;
+    let mut code = 0;
+    for reference in existing {
+        eprintln!("Error from server (AlreadyExists): {reference} already exists");
+        code = 1;
+    }
     for (p, v) in &valid {
         if let Some(existing) = listing::find(&opts.root, &v.name)? {
+            if mode == Mode::Create {
+                eprintln!(
+                    "Error from server (AlreadyExists): pods {:?} already exists",
+                    v.name
+                );
+                code = 1;
+                continue;
+            }
             if existing.record.manifest.spec == p.spec {
                 println!("pod/{} unchanged", v.name);
                 continue;
@@ -302,13 +393,20 @@ fn apply(
         supervisor::apply(opts, p, v)?;
         println!("pod/{} created", v.name);
     }
-    workloads::store(opts, state_dir, workloads)?;
-    Ok(0)
+    workloads::store(opts, state_dir, workloads, None)?;
+    Ok(code)
 }
 
-fn get(opts: &Options, a: &GetArgs) -> Result<i32> {
-    check_kind(&a.kind)?;
-    let sandboxes = select(opts, &a.names)?;
+fn get(opts: &Options, kind: &str, a: &GetArgs) -> Result<i32> {
+    check_kind(kind)?;
+    let selector = selector(a.selector.as_deref())?;
+    let mut sandboxes = select(opts, &a.names)?;
+    sandboxes.retain(|s| {
+        labelled(
+            selector.as_ref(),
+            s.record.manifest.metadata.labels.as_ref(),
+        )
+    });
     let pods: Vec<_> = sandboxes.iter().map(status::pod_object).collect();
     let now = SystemTime::now();
     match a.output {
@@ -345,8 +443,32 @@ struct Named {
     workloads: Vec<(Kind, String)>,
 }
 
-fn delete_names(a: &DeleteArgs) -> Result<Named> {
+fn delete_names(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result<Named> {
     let mut named = Named::default();
+    if let Some(text) = &a.selector {
+        no_names_with_selector(&a.names, &a.selector)?;
+        let (Some(kind), None) = (&a.kind, &a.file) else {
+            bail!("delete -l needs the type (e.g. `delete pods -l app=web`) and no -f");
+        };
+        let Some(sel) = selector(Some(text))? else {
+            return Ok(named);
+        };
+        match Kind::from_word(kind) {
+            Some(k) => {
+                for name in workloads::names_matching(state_dir, k, &sel)? {
+                    named.workloads.push((k, name));
+                }
+            }
+            None => {
+                check_kind(kind)?;
+                named.pods = pods_matching(opts, &sel)?
+                    .into_iter()
+                    .map(|s| s.record.name)
+                    .collect();
+            }
+        }
+        return Ok(named);
+    }
     match (&a.file, &a.kind) {
         (Some(file), kind) => {
             named.pods = a.names.clone();
@@ -395,7 +517,12 @@ fn delete_names(a: &DeleteArgs) -> Result<Named> {
 }
 
 fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result<i32> {
-    let named = delete_names(a)?;
+    let named = delete_names(opts, state_dir, a)?;
+    if named.pods.is_empty() && named.workloads.is_empty() {
+        // Only a selector gets here with nothing: kubectl's answer.
+        println!("No resources found");
+        return Ok(0);
+    }
     let mut code = 0;
     let names = named.pods;
     let mut owned = Vec::new();
@@ -409,7 +536,7 @@ fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result
         if of_kind.is_empty() {
             continue;
         }
-        let (c, pods) = workloads::delete(opts, state_dir, kind, &of_kind, a.ignore_not_found)?;
+        let (c, pods) = workloads::delete(opts, state_dir, kind, &of_kind, a)?;
         code = code.max(c);
         owned.extend(pods);
     }

@@ -3,7 +3,9 @@
 
 mod args;
 mod commands;
+mod edit;
 mod exec;
+mod label;
 mod logs;
 pub mod print;
 mod workloads;

@@ -10,30 +10,43 @@ use std::time::SystemTime;
 use anyhow::{bail, Result};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use podrt_node::objects::{self, Kind, Workload};
 use podrt_node::store::{Applied, Store};
 use podrt_node::{agent, edits, store};
+use podrt_sandbox::lifecycle::status;
 use podrt_sandbox::manifest::Object;
 use podrt_sandbox::pod::Options;
 use podrt_sandbox::policy::Policy;
+use podrt_sandbox::state::listing;
 
-use super::args::{GetArgs, Output, RolloutCommand};
+use super::args::{Cascade, DeleteArgs, GetArgs, Output, RolloutCommand};
+use super::commands::{labelled, selector, Mode};
 use super::print;
 
 /// Decodes and checks every workload of a manifest, before anything is made:
-/// warnings go to stderr; the first invalid object is the error.
+/// warnings go to stderr; the first invalid object is the error. With
+/// [`Mode::Create`] an object that is stored already is left out, and its
+/// kubectl name (`deployments.apps "web"`) returned in the second list.
 pub(crate) fn check(
     objects: &[Object],
     state_dir: &Path,
     image_exists: &dyn Fn(&str) -> bool,
     policy: Option<&Policy>,
-) -> Result<Vec<Workload>> {
+    mode: Mode,
+) -> Result<(Vec<Workload>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut existing = Vec::new();
     let mut warnings = Vec::new();
     for o in objects {
         let w = Workload::decode(o, &mut warnings)?;
         warnings.extend(objects::validate(&w, image_exists, policy)?);
         if let Some(old) = stored(state_dir, w.kind(), w.name())? {
+            if mode == Mode::Create {
+                existing.push(format!("{} {:?}", w.kind().plural(), w.name()));
+                continue;
+            }
             objects::check_update(&old, &w)?;
         }
         out.push(w);
@@ -41,11 +54,11 @@ pub(crate) fn check(
     for w in warnings {
         eprintln!("Warning: {w}");
     }
-    Ok(out)
+    Ok((out, existing))
 }
 
 /// The stored object of `kind` named `name`, if any (no store yet: none).
-fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<Workload>> {
+pub(crate) fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<Workload>> {
     if !state_dir.join("objects").is_dir() {
         return Ok(None);
     }
@@ -64,9 +77,15 @@ fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<Workload>> 
     })
 }
 
-/// Stores checked workloads, printing kubectl's line for each, and nudges the
-/// agent (or says that none runs to act on them).
-pub(crate) fn store(opts: &Options, state_dir: &Path, workloads: Vec<Workload>) -> Result<()> {
+/// Stores checked workloads, printing kubectl's line for each (`created`,
+/// `configured`, `unchanged`; `verb` instead of `configured` when given, as
+/// `edited`), and nudges the agent (or says that none runs to act on them).
+pub(crate) fn store(
+    opts: &Options,
+    state_dir: &Path,
+    workloads: Vec<Workload>,
+    verb: Option<&str>,
+) -> Result<()> {
     if workloads.is_empty() {
         return Ok(());
     }
@@ -83,7 +102,10 @@ pub(crate) fn store(opts: &Options, state_dir: &Path, workloads: Vec<Workload>) 
                 Workload::Job(j) => store.apply(*j)?.0,
             };
             changed |= applied != Applied::Unchanged;
-            println!("{reference} {applied}");
+            match verb {
+                Some(verb) if applied == Applied::Configured => println!("{reference} {verb}"),
+                _ => println!("{reference} {applied}"),
+            }
         }
     }
     if changed && !agent::nudge(&opts.root) {
@@ -112,8 +134,11 @@ fn show<T: store::Stored>(
     a: &GetArgs,
     table: fn(&[T], bool, SystemTime) -> String,
 ) -> Result<i32> {
+    let selector = selector(a.selector.as_deref())?;
     let items: Vec<T> = if a.names.is_empty() {
-        store.list()?
+        let mut all: Vec<T> = store.list()?;
+        all.retain(|o| labelled(selector.as_ref(), o.metadata().labels.as_ref()));
+        all
     } else {
         let mut found = Vec::new();
         for name in &a.names {
@@ -149,27 +174,218 @@ fn show<T: store::Stored>(
     Ok(0)
 }
 
+/// `get all`: the pods, then each kind of workload that has objects, each in
+/// its own table with kubectl's `TYPE/NAME` names (`-o name`: those lines;
+/// `-o json|yaml`: one `List` of everything).
+pub(crate) fn get_all(opts: &Options, state_dir: &Path, a: &GetArgs) -> Result<i32> {
+    if !a.names.is_empty() {
+        bail!("get all takes no names (give -l to pick objects by label)");
+    }
+    let selector = selector(a.selector.as_deref())?;
+    let all = gather(opts, state_dir, a.output, &|_, meta| {
+        labelled(selector.as_ref(), meta.labels.as_ref())
+    })?;
+    all.print(a.output)
+}
+
+/// `get -f FILE`: the objects the manifest names, kind by kind as `get all`
+/// prints them; each one not there is an error line (exit status 1).
+pub(crate) fn get_file(
+    opts: &Options,
+    state_dir: &Path,
+    file: &Path,
+    output: Option<Output>,
+) -> Result<i32> {
+    let parsed = podrt_sandbox::manifest::parse_file_with(file, &Workload::accepts)?;
+    let mut wanted: Vec<(String, String)> = parsed
+        .pods
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .map(|n| ("pod".to_string(), n))
+        .collect();
+    let mut warnings = Vec::new();
+    for o in &parsed.objects {
+        let w = Workload::decode(o, &mut warnings)?;
+        wanted.push((w.kind().qualified().to_string(), w.name().to_string()));
+    }
+    let all = gather(opts, state_dir, output, &|kind, meta| {
+        wanted
+            .iter()
+            .any(|(k, n)| k == kind && meta.name.as_deref() == Some(n.as_str()))
+    })?;
+    let mut code = 0;
+    for (kind, name) in &wanted {
+        if !all.names.contains(&format!("{kind}/{name}")) {
+            let plural = Kind::ALL
+                .iter()
+                .find(|k| k.qualified() == kind)
+                .map_or("pods", |k| k.plural());
+            eprintln!("Error from server (NotFound): {plural} {name:?} not found");
+            code = 1;
+        }
+    }
+    all.print(output)?;
+    Ok(code)
+}
+
+/// The pods and stored workloads `keep` keeps (given the kind as `TYPE/` names
+/// it, `pod` or `deployment.apps`, and the object's metadata).
+fn gather(
+    opts: &Options,
+    state_dir: &Path,
+    output: Option<Output>,
+    keep: &dyn Fn(&str, &ObjectMeta) -> bool,
+) -> Result<All> {
+    let mut all = All {
+        wide: matches!(output, Some(Output::Wide)),
+        now: SystemTime::now(),
+        tables: Vec::new(),
+        values: Vec::new(),
+        names: Vec::new(),
+    };
+    let pods: Vec<Pod> = listing::list_pod_sandboxes(&opts.root)?
+        .iter()
+        .map(status::pod_object)
+        .filter(|p| keep("pod", &p.metadata))
+        .collect();
+    all.add(&pods, "pod", print::table)?;
+    if state_dir.join("objects").is_dir() {
+        let store = Store::open(state_dir)?;
+        let ds: Vec<DaemonSet> = kept(&store, Kind::DaemonSet, keep)?;
+        all.add(&ds, Kind::DaemonSet.qualified(), print::daemonsets)?;
+        let deploy: Vec<Deployment> = kept(&store, Kind::Deployment, keep)?;
+        all.add(&deploy, Kind::Deployment.qualified(), print::deployments)?;
+        let rs: Vec<ReplicaSet> = kept(&store, Kind::ReplicaSet, keep)?;
+        all.add(&rs, Kind::ReplicaSet.qualified(), print::replicasets)?;
+        let jobs: Vec<Job> = kept(&store, Kind::Job, keep)?;
+        all.add(&jobs, Kind::Job.qualified(), print::jobs)?;
+    }
+    Ok(all)
+}
+
+/// The stored objects of a kind that `keep` keeps.
+fn kept<T: store::Stored>(
+    store: &Store,
+    kind: Kind,
+    keep: &dyn Fn(&str, &ObjectMeta) -> bool,
+) -> Result<Vec<T>> {
+    let mut all: Vec<T> = store.list()?;
+    all.retain(|o| keep(kind.qualified(), o.metadata()));
+    Ok(all)
+}
+
+/// What `get all` prints, gathered kind by kind.
+struct All {
+    wide: bool,
+    now: SystemTime,
+    /// One table per kind that has objects.
+    tables: Vec<String>,
+    /// Every object, for `-o json|yaml`.
+    values: Vec<serde_json::Value>,
+    /// `TYPE/NAME` of every object, for `-o name`.
+    names: Vec<String>,
+}
+
+impl All {
+    /// Prints what was gathered in the format asked for.
+    fn print(&self, output: Option<Output>) -> Result<i32> {
+        match output {
+            None | Some(Output::Wide) if self.tables.is_empty() => {
+                eprintln!("No resources found in default namespace.");
+            }
+            None | Some(Output::Wide) => print!("{}", self.tables.join("\n")),
+            Some(Output::Json) => print!("{}", print::objects_json(&self.values, false)?),
+            Some(Output::Yaml) => print!("{}", print::objects_yaml(&self.values, false)?),
+            Some(Output::Name) => self.names.iter().for_each(|n| println!("{n}")),
+        }
+        Ok(0)
+    }
+
+    /// One kind's part: its table (names as `TYPE/NAME`), its objects and its
+    /// names; nothing for none.
+    fn add<T>(
+        &mut self,
+        items: &[T],
+        type_name: &str,
+        table: fn(&[T], bool, SystemTime) -> String,
+    ) -> Result<()>
+    where
+        T: Clone + serde::Serialize + k8s_openapi::Metadata<Ty = ObjectMeta>,
+    {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut renamed = items.to_vec();
+        for o in &mut renamed {
+            let meta = o.metadata_mut();
+            let name = format!("{type_name}/{}", meta.name.as_deref().unwrap_or_default());
+            self.names.push(name.clone());
+            meta.name = Some(name);
+        }
+        self.tables.push(table(&renamed, self.wide, self.now));
+        for o in items {
+            self.values.push(serde_json::to_value(o)?);
+        }
+        Ok(())
+    }
+}
+
+/// The names of the stored objects of `kind` whose labels match (`delete -l`).
+pub(crate) fn names_matching(
+    state_dir: &Path,
+    kind: Kind,
+    selector: &LabelSelector,
+) -> Result<Vec<String>> {
+    fn names<T: store::Stored>(store: &Store, selector: &LabelSelector) -> Result<Vec<String>> {
+        Ok(store
+            .list::<T>()?
+            .into_iter()
+            .filter(|o| labelled(Some(selector), o.metadata().labels.as_ref()))
+            .filter_map(|o| o.metadata().name.clone())
+            .collect())
+    }
+    if !state_dir.join("objects").is_dir() {
+        return Ok(Vec::new());
+    }
+    let store = Store::open(state_dir)?;
+    match kind {
+        Kind::Deployment => names::<Deployment>(&store, selector),
+        Kind::ReplicaSet => names::<ReplicaSet>(&store, selector),
+        Kind::DaemonSet => names::<DaemonSet>(&store, selector),
+        Kind::Job => names::<Job>(&store, selector),
+    }
+}
+
 /// `delete deployment|replicaset|daemonset|job NAME…`: each object and the
-/// ReplicaSets it owns leave the store; the names of the pods they owned are returned, for the
-/// caller to delete as it deletes pods (gracefully, waiting unless
-/// `--wait=false`).
+/// ReplicaSets it owns leave the store; the names of the pods they owned are
+/// returned, for the caller to delete as it deletes pods (gracefully, waiting
+/// unless `--wait=false`). With `--cascade=orphan` only the objects go: what
+/// they made stays, without its owner reference, and nothing is returned.
 pub(crate) fn delete(
     opts: &Options,
     state_dir: &Path,
     kind: Kind,
     names: &[String],
-    ignore_not_found: bool,
+    a: &DeleteArgs,
 ) -> Result<(i32, Vec<String>)> {
     let store = Store::open(state_dir)?;
     let mut code = 0;
     let mut pods = Vec::new();
     for name in names {
-        match podrt_node::delete_with_dependents(&store, &opts.root, kind, name) {
+        let deleted = match a.cascade {
+            Cascade::Orphan => {
+                podrt_node::orphan(&store, &opts.root, kind, name).map(|()| Vec::new())
+            }
+            Cascade::Background | Cascade::Foreground => {
+                podrt_node::delete_with_dependents(&store, &opts.root, kind, name)
+            }
+        };
+        match deleted {
             Ok(owned) => {
                 println!("{} {name:?} deleted", kind.qualified());
                 pods.extend(owned);
             }
-            Err(podrt_node::Error::NotFound { .. }) if ignore_not_found => {}
+            Err(podrt_node::Error::NotFound { .. }) if a.ignore_not_found => {}
             Err(e @ podrt_node::Error::NotFound { .. }) => {
                 eprintln!("Error from server (NotFound): {e}");
                 code = 1;

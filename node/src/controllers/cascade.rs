@@ -1,7 +1,9 @@
 //! Deleting a workload with what it made (kubectl's default, background
 //! cascade): the object and the ReplicaSets it owns leave the store at once; its
 //! pods and theirs (a Job's finished ones too) are then deleted gracefully. The agent's garbage collector does the same
-//! for anything left whose owner is gone.
+//! for anything left whose owner is gone. `--cascade=orphan` ([`orphan`])
+//! removes only the object, and what it owned loses its owner reference and
+//! stays.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -10,13 +12,14 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::Metadata;
 use podrt_sandbox::state::listing;
 
 use super::deployment::controller_uid;
-use super::pods::delete_now;
+use super::pods::{delete_now, disown};
 use crate::error::{Error, Result};
 use crate::objects::Kind;
-use crate::store::Store;
+use crate::store::{Store, Stored};
 
 /// Whether `meta` is controlled by an object of `kind` that is not in `owners`
 /// (uids).
@@ -78,6 +81,44 @@ pub fn delete_with_dependents(
         })
         .map(|s| s.record.name)
         .collect())
+}
+
+/// `delete --cascade=orphan`: removes the `kind` object `name` from the store
+/// (holding its lock) and leaves what it owned, its ReplicaSets or its pods,
+/// without the owner reference, so neither the garbage collector nor a later
+/// object of the same name takes them.
+pub fn orphan(store: &Store, root: &Path, kind: Kind, name: &str) -> Result<()> {
+    let _lock = store.lock()?;
+    let uid = match kind {
+        Kind::Deployment => {
+            let uid = remove::<Deployment>(store, kind, name)?;
+            for mut rs in store.list::<ReplicaSet>()? {
+                if controller_uid(&rs.metadata) == Some(uid.as_str()) {
+                    disown(rs.metadata_mut(), &uid);
+                    store.put(&rs)?;
+                }
+            }
+            return Ok(());
+        }
+        Kind::ReplicaSet => remove::<ReplicaSet>(store, kind, name)?,
+        Kind::DaemonSet => remove::<DaemonSet>(store, kind, name)?,
+        Kind::Job => remove::<Job>(store, kind, name)?,
+    };
+    for mut s in listing::list_pod_sandboxes(root)? {
+        if controller_uid(&s.record.manifest.metadata) == Some(uid.as_str()) {
+            s.update_metadata(|meta| disown(meta, &uid))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the object from the store; its uid.
+fn remove<T: Stored>(store: &Store, kind: Kind, name: &str) -> Result<String> {
+    let obj: T = store.get(name)?.ok_or_else(|| Error::NotFound {
+        object: format!("{} {name:?}", kind.plural()),
+    })?;
+    store.remove::<T>(name)?;
+    Ok(obj.metadata().uid.clone().unwrap_or_default())
 }
 
 /// Deletes the pods named, gracefully (each its own grace period, or `grace`),

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::lifecycle::{delete, status, supervisor};
 use podrt_sandbox::manifest;
@@ -168,6 +169,16 @@ impl Pods {
         Ok(())
     }
 
+    /// Lets the pod `name` go: its owner reference to `owner_uid` is removed, so
+    /// that owner neither counts it nor deletes it (a pod relabelled out of its
+    /// set's selector, as Kubernetes releases it).
+    pub(crate) fn release(&self, name: &str, owner_uid: &str) -> Result<()> {
+        if let Some(mut sandbox) = listing::find(&self.opts.root, name)? {
+            sandbox.update_metadata(|meta| disown(meta, owner_uid))?;
+        }
+        Ok(())
+    }
+
     /// Starts deleting the pod named `name` gracefully (its own grace period), in
     /// a thread; returns at once.
     pub(crate) fn delete(&self, name: &str) {
@@ -189,6 +200,16 @@ impl Pods {
                 set.remove(&name);
             }
         });
+    }
+}
+
+/// Removes `meta`'s owner references to `owner_uid` (none left: no field).
+pub(crate) fn disown(meta: &mut ObjectMeta, owner_uid: &str) {
+    if let Some(refs) = meta.owner_references.as_mut() {
+        refs.retain(|r| r.uid != owner_uid);
+        if refs.is_empty() {
+            meta.owner_references = None;
+        }
     }
 }
 

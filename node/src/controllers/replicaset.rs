@@ -10,6 +10,7 @@ use podrt_sandbox::manifest::names;
 
 use super::pods::{PodView, Pods};
 use crate::objects::pod_from_template;
+use crate::selector;
 use crate::store::{Store, NAMESPACE};
 
 /// What to do for one ReplicaSet now.
@@ -71,14 +72,25 @@ pub(crate) fn owner_of(rs: &ReplicaSet) -> OwnerReference {
 /// if it changed.
 pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView]) {
     let uid = rs.metadata.uid.as_deref().unwrap_or_default();
-    let owned: Vec<&PodView> = all
+    let name = rs.metadata.name.clone().unwrap_or_default();
+    let mut owned: Vec<&PodView> = all
         .iter()
         .filter(|p| p.owner_uid.as_deref() == Some(uid))
         .collect();
+    // A pod relabelled out of the selector is let go, and replaced.
+    owned.retain(|p| {
+        if selector::matches(&rs.spec.selector, &p.labels) {
+            return true;
+        }
+        match pods.release(&p.name, uid) {
+            Ok(()) => tracing::info!(replicaset = %name, pod = %p.name, "released: its labels no longer match"),
+            Err(e) => tracing::warn!(replicaset = %name, pod = %p.name, error = %e, "releasing a pod"),
+        }
+        false
+    });
     let spec = rs.spec.clone();
     let replicas = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
     let todo = plan(replicas, &owned);
-    let name = rs.metadata.name.clone().unwrap_or_default();
     let template = spec.template.unwrap_or_default();
     let mut made = 0;
     for _ in 0..todo.create {

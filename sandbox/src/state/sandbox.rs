@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_runtime::Container as RtContainer;
 
 use super::lock::Lock;
@@ -64,6 +65,22 @@ impl Sandbox {
             self.save()?;
         }
         Ok(())
+    }
+
+    /// Changes the pod's metadata (labels, annotations, owner references: what
+    /// `kubectl label` and a controller releasing a pod change on a live pod)
+    /// under the pod's lock, and saves the record if `change` changed it;
+    /// whether it did. The rest of the manifest, what the pod was made from,
+    /// never changes.
+    pub fn update_metadata(&mut self, change: impl FnOnce(&mut ObjectMeta)) -> Result<bool> {
+        let _lock = self.lock()?;
+        let before = self.record.manifest.metadata.clone();
+        change(&mut self.record.manifest.metadata);
+        if self.record.manifest.metadata == before {
+            return Ok(false);
+        }
+        self.save()?;
+        Ok(true)
     }
 
     /// The runtime's view of container `name`, if it was made.
