@@ -33,6 +33,7 @@ NODE_LAYERS=(
     error selector labels
     objects
     store
+    events
     controllers
     edits
     agent

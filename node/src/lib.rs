@@ -15,6 +15,7 @@ pub mod agent;
 mod controllers;
 pub mod edits;
 mod error;
+pub mod events;
 pub mod labels;
 pub mod objects;
 pub mod selector;

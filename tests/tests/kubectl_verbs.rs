@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use podrt_tests::pods::{text, PodEnv};
-use podrt_tests::workloads::workload_env;
+use podrt_tests::wait_until;
+use podrt_tests::workloads::{workload_env, Agent};
 use serde_json::Value;
 
 const MANIFEST: &str = r#"
@@ -153,4 +154,38 @@ fn create_get_all_get_file_and_edit() {
     let missing = edit(&env, &more, "deploy/nothing");
     assert_ne!(missing.status.code(), Some(0));
     assert!(text(&missing.stderr).contains("not found"));
+
+    // describe: the pages, with what the controllers did as events.
+    let _agent = Agent::start(&env);
+    assert!(
+        wait_until(60, || deployment(&env)["status"]["readyReplicas"] == 3),
+        "3 ready replicas: {}",
+        deployment(&env)
+    );
+    let page = env.ok(&["describe", "deploy", "web"]);
+    for want in [
+        "Replicas:",
+        "3 desired | 3 updated | 3 total | 3 available",
+        "NewReplicaSet:",
+        "ScalingReplicaSet",
+        "deployment-controller",
+        "Scaled up replica set web-",
+    ] {
+        assert!(page.contains(want), "{want:?} in:\n{page}");
+    }
+    let page = env.ok(&["describe", "rs"]);
+    assert!(
+        page.contains("Controlled By:") && page.contains("Deployment/web"),
+        "{page}"
+    );
+    assert!(
+        page.contains("SuccessfulCreate") && page.contains("Created pod: web-"),
+        "{page}"
+    );
+    assert!(page.contains("3 Running"), "{page}");
+    let page = env.ok(&["describe", "-f", file]);
+    assert!(page.contains("Name:") && page.contains("solo"), "{page}");
+    assert!(page.contains("StrategyType:"), "{page}");
+    let missing = env.podrt(&["describe", "job", "nothing"]);
+    assert_ne!(missing.status.code(), Some(0));
 }

@@ -74,7 +74,7 @@ pub enum Command {
     Create(ApplyArgs),
     /// List pods, deployments or replicasets.
     Get(GetArgs),
-    /// Show a pod in detail.
+    /// Show pods or workloads in detail, with their controllers' events.
     Describe(DescribeArgs),
     /// Print a container's output.
     Logs(LogsArgs),
@@ -246,10 +246,15 @@ pub enum Cascade {
 /// `describe`.
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// `pod` (or `pods`, `po`).
-    pub kind: String,
-    /// The pods; all when none is named.
+    /// `pod` (`pods`, `po`), `deploy`, `rs`, `ds` or `job` (or TYPE/NAME);
+    /// none with -f.
+    #[arg(required_unless_present = "file")]
+    pub kind: Option<String>,
+    /// The objects; all of the type when none is named.
     pub names: Vec<String>,
+    /// The objects a manifest names.
+    #[arg(short = 'f', long = "filename", conflicts_with = "kind")]
+    pub file: Option<PathBuf>,
 }
 
 /// `logs`.

@@ -110,11 +110,45 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             }
         }
         Command::Describe(a) => {
-            check_kind(&a.kind)?;
+            let targets = match (&a.kind, &a.file) {
+                (_, Some(file)) => workloads::named_in(file)?,
+                (Some(kind), None) => {
+                    let (kind, names) = one_type(kind, &a.names)?;
+                    let kind = match Kind::from_word(&kind) {
+                        Some(k) => Some(k),
+                        None => {
+                            check_kind(&kind)?;
+                            None
+                        }
+                    };
+                    if names.is_empty() {
+                        vec![(kind, None)]
+                    } else {
+                        names.into_iter().map(|n| (kind, Some(n))).collect()
+                    }
+                }
+                (None, None) => bail!("describe needs a type and names, or -f FILE"),
+            };
             let now = SystemTime::now();
-            for s in select(&opts, &a.names)? {
-                print!("{}", print::describe(&status::pod_object(&s), now));
+            let mut pages = Vec::new();
+            for (kind, name) in targets {
+                match kind {
+                    Some(kind) => pages.extend(workloads::describe(
+                        &opts,
+                        &state_dir,
+                        kind,
+                        name.as_deref(),
+                        now,
+                    )?),
+                    None => {
+                        let names: Vec<String> = name.into_iter().collect();
+                        for s in select(&opts, &names)? {
+                            pages.push(print::describe(&status::pod_object(&s), now));
+                        }
+                    }
+                }
             }
+            print!("{}", pages.join("\n\n"));
             Ok(0)
         }
         Command::Logs(a) => super::logs::logs(&opts, a),

@@ -12,6 +12,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use podrt_node::events::Events;
 use podrt_node::objects::{self, Kind, Workload};
 use podrt_node::store::{Applied, Store};
 use podrt_node::{agent, edits, store};
@@ -327,6 +328,116 @@ impl All {
             self.values.push(serde_json::to_value(o)?);
         }
         Ok(())
+    }
+}
+
+/// What a manifest names, for `describe -f`: each pod (kind none) and each
+/// workload, by name.
+pub(crate) fn named_in(file: &Path) -> Result<Vec<(Option<Kind>, Option<String>)>> {
+    let parsed = podrt_sandbox::manifest::parse_file_with(file, &Workload::accepts)?;
+    let mut out: Vec<(Option<Kind>, Option<String>)> = parsed
+        .pods
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .map(|n| (None, Some(n)))
+        .collect();
+    let mut warnings = Vec::new();
+    for o in &parsed.objects {
+        let w = Workload::decode(o, &mut warnings)?;
+        out.push((Some(w.kind()), Some(w.name().to_string())));
+    }
+    Ok(out)
+}
+
+/// `describe KIND [NAME]`: the page of the object named, or of every object of
+/// the kind, with the events its controller recorded.
+pub(crate) fn describe(
+    opts: &Options,
+    state_dir: &Path,
+    kind: Kind,
+    name: Option<&str>,
+    now: SystemTime,
+) -> Result<Vec<String>> {
+    let store = Store::open(state_dir)?;
+    let events = Events::new(state_dir);
+    let events_of = |meta: &ObjectMeta| {
+        events.list(
+            kind.kind_name(),
+            meta.name.as_deref().unwrap_or_default(),
+            meta.uid.as_deref(),
+        )
+    };
+    let pods: Vec<Pod> = listing::list_pod_sandboxes(&opts.root)?
+        .iter()
+        .map(status::pod_object)
+        .collect();
+    let owned = |meta: &ObjectMeta| -> Vec<Pod> {
+        pods.iter()
+            .filter(|p| {
+                p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.controller == Some(true) && Some(&o.uid) == meta.uid.as_ref())
+            })
+            .cloned()
+            .collect()
+    };
+    let mut pages = Vec::new();
+    match kind {
+        Kind::Deployment => {
+            let sets: Vec<ReplicaSet> = store.list()?;
+            for d in pick::<Deployment>(&store, kind, name)? {
+                let mine: Vec<ReplicaSet> = sets
+                    .iter()
+                    .filter(|rs| {
+                        rs.metadata
+                            .owner_references
+                            .iter()
+                            .flatten()
+                            .any(|o| Some(&o.uid) == d.metadata.uid.as_ref())
+                    })
+                    .cloned()
+                    .collect();
+                let ev = events_of(&d.metadata)?;
+                pages.push(print::describe_workloads::deployment(&d, &mine, &ev, now));
+            }
+        }
+        Kind::ReplicaSet => {
+            for rs in pick::<ReplicaSet>(&store, kind, name)? {
+                let ev = events_of(&rs.metadata)?;
+                let p = owned(&rs.metadata);
+                pages.push(print::describe_workloads::replicaset(&rs, &p, &ev, now));
+            }
+        }
+        Kind::DaemonSet => {
+            for ds in pick::<DaemonSet>(&store, kind, name)? {
+                let ev = events_of(&ds.metadata)?;
+                let p = owned(&ds.metadata);
+                pages.push(print::describe_workloads::daemonset(&ds, &p, &ev, now));
+            }
+        }
+        Kind::Job => {
+            for job in pick::<Job>(&store, kind, name)? {
+                let ev = events_of(&job.metadata)?;
+                pages.push(print::describe_workloads::job(&job, &ev, now));
+            }
+        }
+    }
+    Ok(pages)
+}
+
+/// The object named (not there: kubectl's NotFound), or all of the kind.
+fn pick<T: store::Stored>(store: &Store, kind: Kind, name: Option<&str>) -> Result<Vec<T>> {
+    match name {
+        None => Ok(store.list()?),
+        Some(n) => match store.get::<T>(n)? {
+            Some(o) => Ok(vec![o]),
+            None => bail!(
+                "Error from server (NotFound): {} {n:?} not found",
+                kind.plural()
+            ),
+        },
     }
 }
 

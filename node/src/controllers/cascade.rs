@@ -18,6 +18,7 @@ use podrt_sandbox::state::listing;
 use super::deployment::controller_uid;
 use super::pods::{delete_now, disown};
 use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::objects::Kind;
 use crate::store::{Store, Stored};
 
@@ -46,6 +47,8 @@ pub fn delete_with_dependents(
         object: format!("{} {name:?}", kind.plural()),
     };
     let mut set_uids = HashSet::new();
+    let events = Events::new(store.state_dir());
+    events.forget(kind.kind_name(), name);
     match kind {
         Kind::Deployment => {
             let d: Deployment = store.get(name)?.ok_or_else(not_found)?;
@@ -53,7 +56,9 @@ pub fn delete_with_dependents(
             for rs in store.list::<ReplicaSet>()? {
                 if controller_uid(&rs.metadata) == Some(uid.as_str()) {
                     set_uids.insert(rs.metadata.uid.clone().unwrap_or_default());
-                    store.remove::<ReplicaSet>(rs.metadata.name.as_deref().unwrap_or_default())?;
+                    let rs_name = rs.metadata.name.as_deref().unwrap_or_default();
+                    store.remove::<ReplicaSet>(rs_name)?;
+                    events.forget(Kind::ReplicaSet.kind_name(), rs_name);
                 }
             }
             store.remove::<Deployment>(name)?;
@@ -89,6 +94,7 @@ pub fn delete_with_dependents(
 /// object of the same name takes them.
 pub fn orphan(store: &Store, root: &Path, kind: Kind, name: &str) -> Result<()> {
     let _lock = store.lock()?;
+    Events::new(store.state_dir()).forget(kind.kind_name(), name);
     let uid = match kind {
         Kind::Deployment => {
             let uid = remove::<Deployment>(store, kind, name)?;

@@ -16,8 +16,12 @@ use podrt_sandbox::manifest::names;
 
 use super::pods::PodView;
 use super::pods::Pods;
+use crate::events::{About, Events};
 use crate::objects::{pod_from_template, template_hash};
 use crate::store::{Store, NAMESPACE};
+
+/// The name its events give as their source.
+const COMPONENT: &str = "daemonset-controller";
 
 /// The label carrying the hash of the template a daemon pod was cut from.
 pub(crate) const REVISION_HASH_LABEL: &str = "controller-revision-hash";
@@ -178,17 +182,31 @@ pub(crate) fn sync(
         == Some("OnDelete");
     let run = should_run(ds, node);
     let todo = plan(run, &hash, on_delete, &owned);
+    let events = Events::new(store.state_dir());
+    let uid = ds.metadata.uid.clone().unwrap_or_default();
+    let about = About {
+        kind: DaemonSet::KIND,
+        name: &name,
+        uid: &uid,
+    };
     for p in &todo.delete {
         tracing::info!(daemonset = %name, pod = %p, "deleting pod");
         pods.delete(p);
+        events.deleted(about, COMPONENT, p);
     }
     if todo.create {
         let pod_name = names::generate_name(&format!("{name}-"));
         let labels = BTreeMap::from([(REVISION_HASH_LABEL.to_string(), hash.clone())]);
         let pod = pod_from_template(template, &pod_name, NAMESPACE, &labels, Some(owner_of(ds)));
         match pods.create(&pod) {
-            Ok(()) => tracing::info!(daemonset = %name, pod = %pod_name, "created pod"),
-            Err(e) => tracing::warn!(daemonset = %name, error = %e, "creating a pod"),
+            Ok(()) => {
+                tracing::info!(daemonset = %name, pod = %pod_name, "created pod");
+                events.created(about, COMPONENT, &pod_name);
+            }
+            Err(e) => {
+                tracing::warn!(daemonset = %name, error = %e, "creating a pod");
+                events.failed_create(about, COMPONENT, &e);
+            }
         }
     }
     let status = status(ds, run, &hash, &owned);

@@ -15,6 +15,7 @@ use k8s_openapi::Resource;
 
 use super::pods::PodView;
 use super::rolling::{self, Counts};
+use crate::events::{About, EventType, Events};
 use crate::objects::{template_hash, TEMPLATE_HASH_LABEL};
 use crate::store::{Store, NAMESPACE};
 
@@ -109,7 +110,30 @@ fn set_replicas(store: &Store, rs: &mut ReplicaSet, n: i32) {
         return;
     }
     let name = rs.metadata.name.clone().unwrap_or_default();
-    tracing::info!(replicaset = %name, from = spec_replicas(rs), to = n, "scaled replica set");
+    let from = spec_replicas(rs);
+    tracing::info!(replicaset = %name, from, to = n, "scaled replica set");
+    if let Some(owner) = rs
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+    {
+        let about = About {
+            kind: Deployment::KIND,
+            name: &owner.name,
+            uid: &owner.uid,
+        };
+        let way = if n > from { "up" } else { "down" };
+        let message = format!("Scaled {way} replica set {name} from {from} to {n}");
+        Events::new(store.state_dir()).record(
+            about,
+            EventType::Normal,
+            "ScalingReplicaSet",
+            "deployment-controller",
+            &message,
+        );
+    }
     rs.spec.replicas = Some(n);
     rs.metadata.generation = Some(rs.metadata.generation.unwrap_or(1) + 1);
     if let Err(e) = store.put(rs) {

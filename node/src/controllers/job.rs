@@ -18,6 +18,7 @@ use podrt_sandbox::manifest::names;
 
 use super::pods::{Life, PodView, Pods};
 use super::replicaset;
+use crate::events::{About, EventType, Events};
 use crate::objects::pod_from_template;
 use crate::store::{Store, NAMESPACE};
 
@@ -36,6 +37,9 @@ pub(crate) struct Plan {
 }
 
 /// The condition types that end a Job.
+/// The name its events give as their source.
+const COMPONENT: &str = "job-controller";
+
 const FINISHED: [&str; 2] = ["Complete", "Failed"];
 
 /// When the Job finished (its Complete or Failed condition), if it did.
@@ -220,9 +224,16 @@ pub(crate) fn sync(store: &Store, pods: &Pods, job: &Job, all: &[PodView]) -> bo
         }
         return false;
     }
+    let events = Events::new(store.state_dir());
+    let about = About {
+        kind: Job::KIND,
+        name: &name,
+        uid,
+    };
     for p in &todo.delete {
         tracing::info!(job = %name, pod = %p, "deleting pod");
         pods.delete(p);
+        events.deleted(about, COMPONENT, p);
     }
     for i in 0..todo.create {
         let pod_name = names::generate_name(&format!("{name}-"));
@@ -235,11 +246,13 @@ pub(crate) fn sync(store: &Store, pods: &Pods, job: &Job, all: &[PodView]) -> bo
         );
         if let Err(e) = pods.create(&pod) {
             tracing::warn!(job = %name, error = %e, "creating a pod");
+            events.failed_create(about, COMPONENT, &e);
             let missing = (todo.create - i) as i32;
             todo.status.active = todo.status.active.map(|n| n - missing);
             break;
         }
         tracing::info!(job = %name, pod = %pod_name, "created pod");
+        events.created(about, COMPONENT, &pod_name);
     }
     if job.status.as_ref() != Some(&todo.status) {
         if let Some(c) = todo.status.conditions.iter().flatten().last() {
@@ -251,6 +264,19 @@ pub(crate) fn sync(store: &Store, pods: &Pods, job: &Job, all: &[PodView]) -> bo
                 != todo.status.conditions.as_ref().map(Vec::len)
             {
                 tracing::info!(job = %name, condition = %c.type_, reason = ?c.reason, "job finished");
+                if c.type_ == "Complete" {
+                    events.record(
+                        about,
+                        EventType::Normal,
+                        "Completed",
+                        COMPONENT,
+                        "Job completed",
+                    );
+                } else {
+                    let reason = c.reason.as_deref().unwrap_or("Failed");
+                    let message = c.message.as_deref().unwrap_or("Job has failed");
+                    events.record(about, EventType::Warning, reason, COMPONENT, message);
+                }
             }
         }
         let mut updated = job.clone();

@@ -9,9 +9,13 @@ use k8s_openapi::Resource;
 use podrt_sandbox::manifest::names;
 
 use super::pods::{PodView, Pods};
+use crate::events::{About, Events};
 use crate::objects::pod_from_template;
 use crate::selector;
 use crate::store::{Store, NAMESPACE};
+
+/// The name its events give as their source.
+const COMPONENT: &str = "replicaset-controller";
 
 /// What to do for one ReplicaSet now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +95,12 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
     let spec = rs.spec.clone();
     let replicas = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
     let todo = plan(replicas, &owned);
+    let events = Events::new(store.state_dir());
+    let about = About {
+        kind: ReplicaSet::KIND,
+        name: &name,
+        uid,
+    };
     let template = spec.template.unwrap_or_default();
     let mut made = 0;
     for _ in 0..todo.create {
@@ -106,9 +116,11 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
             Ok(()) => {
                 made += 1;
                 tracing::info!(replicaset = %name, pod = %pod_name, "created pod");
+                events.created(about, COMPONENT, &pod_name);
             }
             Err(e) => {
                 tracing::warn!(replicaset = %name, error = %e, "creating a pod");
+                events.failed_create(about, COMPONENT, &e);
                 break;
             }
         }
@@ -116,6 +128,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
     for p in &todo.delete {
         tracing::info!(replicaset = %name, pod = %p, "deleting pod");
         pods.delete(p);
+        events.deleted(about, COMPONENT, p);
     }
     let mut status = status(rs, &owned);
     status.replicas += made;

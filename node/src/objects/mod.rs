@@ -86,6 +86,16 @@ impl Kind {
         Kind::Job,
     ];
 
+    /// The API's `kind`: `Deployment`.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Kind::Deployment => "Deployment",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::DaemonSet => "DaemonSet",
+            Kind::Job => "Job",
+        }
+    }
+
     /// kubectl's `TYPE.GROUP` for messages: `deployment.apps`.
     pub fn qualified(self) -> &'static str {
         match self {

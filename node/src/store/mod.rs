@@ -127,6 +127,11 @@ impl Store {
         })
     }
 
+    /// The state directory the store lives in.
+    pub fn state_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Waits for and takes the store's lock: one writer at a time.
     pub fn lock(&self) -> Result<StoreLock> {
         StoreLock::take(&self.dir.join("store.lock"))
@@ -236,7 +241,8 @@ impl Store {
     }
 }
 
-fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+/// Reads the JSON object at `path`; none if the file is missing.
+pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     let text = match fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -251,7 +257,8 @@ fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 }
 
 /// Temporary file, fsync, rename: the path holds the old or the new object.
-fn write_atomic<T: Serialize>(path: &Path, obj: &T) -> Result<()> {
+/// Writes `obj` as JSON to `path` atomically: a temporary file, fsync, rename.
+pub(crate) fn write_atomic<T: Serialize>(path: &Path, obj: &T) -> Result<()> {
     let data = serde_json::to_vec_pretty(obj).map_err(|source| Error::Corrupt {
         path: path.to_path_buf(),
         source,

@@ -32,8 +32,13 @@ impl Page {
         self.0.push('\n');
     }
 
+    /// The lines written so far, unaligned (to nest one page in another).
+    pub(super) fn lines(&self) -> impl Iterator<Item = &str> {
+        self.0.lines()
+    }
+
     /// The aligned page, with terminal control characters escaped.
-    fn finish(self) -> String {
+    pub(super) fn finish(self) -> String {
         DESCRIBE.format(&escape_terminal(&self.0))
     }
 }
@@ -185,7 +190,7 @@ fn header(w: &mut Page, pod: &Pod, now: SystemTime) {
 }
 
 /// `title:` then `key=value` lines sorted by key, or `<none>`.
-fn labels(w: &mut Page, title: &str, map: Option<&BTreeMap<String, String>>) {
+pub(super) fn labels(w: &mut Page, title: &str, map: Option<&BTreeMap<String, String>>) {
     let map = map.filter(|m| !m.is_empty());
     let Some(map) = map else {
         w.line(0, format!("{title}:\t<none>"));
@@ -202,7 +207,7 @@ fn labels(w: &mut Page, title: &str, map: Option<&BTreeMap<String, String>>) {
 }
 
 /// `Annotations:` as `key: value`, a long or multi-line value on shortened lines.
-fn annotations(w: &mut Page, map: Option<&BTreeMap<String, String>>) {
+pub(super) fn annotations(w: &mut Page, map: Option<&BTreeMap<String, String>>) {
     let entries: Vec<_> = map
         .into_iter()
         .flatten()

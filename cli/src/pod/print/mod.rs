@@ -8,6 +8,7 @@
 mod age;
 mod containers;
 mod describe;
+pub mod describe_workloads;
 mod host_check;
 mod networks;
 mod policy;

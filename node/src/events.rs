@@ -1,0 +1,266 @@
+//! Events, as `kubectl describe` shows them under each object: what a
+//! controller did (`ScalingReplicaSet`, `SuccessfulCreate`, `SuccessfulDelete`,
+//! `Completed`) or failed to do (`FailedCreate`), kept as `core/v1` Event
+//! objects in one JSON file per object under `STATE_DIR/events/<Kind>/<name>.json`.
+//!
+//! Recording is best effort: an event that cannot be written is logged and the
+//! controller's pass goes on. A repeat of the last event with the same reason
+//! and message is counted (`count`, `lastTimestamp`), as the API server's event
+//! correlator folds repeats, and only the most recent [`KEPT`] are kept, so the
+//! files stay small. Only the agent writes them, under the store's lock.
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use podrt_sandbox::runtime::private_fs;
+
+use crate::error::{Error, Result};
+use crate::store::{read, write_atomic, NAMESPACE};
+
+/// How many events are kept per object.
+pub const KEPT: usize = 30;
+
+/// `Normal` or `Warning`, as Kubernetes types events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Something went as it should.
+    Normal,
+    /// Something failed.
+    Warning,
+}
+
+/// The events under one state directory.
+#[derive(Debug, Clone)]
+pub struct Events {
+    dir: PathBuf,
+}
+
+/// What an event is about: the object's kind (`Deployment`), name and uid.
+#[derive(Debug, Clone, Copy)]
+pub struct About<'a> {
+    /// `Deployment`, `ReplicaSet`, …
+    pub kind: &'a str,
+    /// `metadata.name`.
+    pub name: &'a str,
+    /// `metadata.uid`.
+    pub uid: &'a str,
+}
+
+impl Events {
+    /// The events kept under `state_dir`.
+    pub fn new(state_dir: &Path) -> Events {
+        Events {
+            dir: state_dir.join("events"),
+        }
+    }
+
+    fn path(&self, kind: &str, name: &str) -> PathBuf {
+        self.dir.join(kind).join(format!("{name}.json"))
+    }
+
+    /// Records an event about `about` from `component` (logged, never failing).
+    pub fn record(
+        &self,
+        about: About<'_>,
+        kind: EventType,
+        reason: &str,
+        component: &str,
+        message: &str,
+    ) {
+        if let Err(e) = self.try_record(about, kind, reason, component, message) {
+            tracing::warn!(object = %about.name, reason, error = %e, "recording an event");
+        }
+    }
+
+    fn try_record(
+        &self,
+        about: About<'_>,
+        kind: EventType,
+        reason: &str,
+        component: &str,
+        message: &str,
+    ) -> Result<()> {
+        let path = self.path(about.kind, about.name);
+        let mut list: Vec<Event> = read(&path)?.unwrap_or_default();
+        // Events of an earlier object of the same name are not this one's.
+        list.retain(|e| e.involved_object.uid.as_deref() == Some(about.uid));
+        let now = Time(jiff::Timestamp::now());
+        let type_ = match kind {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        };
+        let same = list.iter().position(|e| {
+            e.reason.as_deref() == Some(reason)
+                && e.message.as_deref() == Some(message)
+                && e.type_.as_deref() == Some(type_)
+        });
+        let event = match same {
+            Some(i) => {
+                let mut e = list.remove(i);
+                e.count = Some(e.count.unwrap_or(1) + 1);
+                e.last_timestamp = Some(now);
+                e
+            }
+            None => Event {
+                metadata: ObjectMeta {
+                    name: Some(format!("{}.{:x}", about.name, now.0.as_nanosecond() as u64)),
+                    namespace: Some(NAMESPACE.to_string()),
+                    ..ObjectMeta::default()
+                },
+                involved_object: ObjectReference {
+                    kind: Some(about.kind.to_string()),
+                    name: Some(about.name.to_string()),
+                    namespace: Some(NAMESPACE.to_string()),
+                    uid: Some(about.uid.to_string()),
+                    ..ObjectReference::default()
+                },
+                reason: Some(reason.to_string()),
+                message: Some(message.to_string()),
+                type_: Some(type_.to_string()),
+                count: Some(1),
+                first_timestamp: Some(now.clone()),
+                last_timestamp: Some(now),
+                source: Some(EventSource {
+                    component: Some(component.to_string()),
+                    host: None,
+                }),
+                reporting_component: Some(component.to_string()),
+                ..Event::default()
+            },
+        };
+        list.push(event);
+        if list.len() > KEPT {
+            list.drain(..list.len() - KEPT);
+        }
+        let dir = self.dir.join(about.kind);
+        private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+        write_atomic(&path, &list)
+    }
+
+    /// The events about the `kind` object `name` (of uid `uid`, when given),
+    /// oldest first.
+    pub fn list(&self, kind: &str, name: &str, uid: Option<&str>) -> Result<Vec<Event>> {
+        let mut list: Vec<Event> = read(&self.path(kind, name))?.unwrap_or_default();
+        if let Some(uid) = uid {
+            list.retain(|e| e.involved_object.uid.as_deref() == Some(uid));
+        }
+        list.sort_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0));
+        Ok(list)
+    }
+
+    /// `SuccessfulCreate`: a controller made the pod `pod`.
+    pub fn created(&self, about: About<'_>, component: &str, pod: &str) {
+        let message = format!("Created pod: {pod}");
+        self.record(
+            about,
+            EventType::Normal,
+            "SuccessfulCreate",
+            component,
+            &message,
+        );
+    }
+
+    /// `FailedCreate`: a controller could not make a pod.
+    pub fn failed_create(&self, about: About<'_>, component: &str, error: &dyn std::fmt::Display) {
+        let message = format!("Error creating: {error}");
+        self.record(
+            about,
+            EventType::Warning,
+            "FailedCreate",
+            component,
+            &message,
+        );
+    }
+
+    /// `SuccessfulDelete`: a controller deleted the pod `pod`.
+    pub fn deleted(&self, about: About<'_>, component: &str, pod: &str) {
+        let message = format!("Deleted pod: {pod}");
+        self.record(
+            about,
+            EventType::Normal,
+            "SuccessfulDelete",
+            component,
+            &message,
+        );
+    }
+
+    /// Forgets the events about an object that is gone.
+    pub fn forget(&self, kind: &str, name: &str) {
+        let path = self.path(kind, name);
+        if let Err(e) = std::fs::remove_file(&path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "removing events");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_counted_and_only_the_latest_are_kept() {
+        let dir = std::env::temp_dir().join(format!("podrt-events-{}", std::process::id()));
+        let events = Events::new(&dir);
+        let web = About {
+            kind: "ReplicaSet",
+            name: "web",
+            uid: "u1",
+        };
+        events.record(
+            web,
+            EventType::Normal,
+            "SuccessfulCreate",
+            "replicaset-controller",
+            "Created pod: a",
+        );
+        events.record(
+            web,
+            EventType::Normal,
+            "SuccessfulCreate",
+            "replicaset-controller",
+            "Created pod: a",
+        );
+        events.record(
+            web,
+            EventType::Warning,
+            "FailedCreate",
+            "replicaset-controller",
+            "Error creating: x",
+        );
+        let list = events.list("ReplicaSet", "web", Some("u1")).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].count, Some(2));
+        assert_eq!(list[1].type_.as_deref(), Some("Warning"));
+        for i in 0..KEPT + 5 {
+            events.record(
+                web,
+                EventType::Normal,
+                "SuccessfulDelete",
+                "replicaset-controller",
+                &format!("Deleted pod: {i}"),
+            );
+        }
+        let list = events.list("ReplicaSet", "web", None).unwrap();
+        assert_eq!(list.len(), KEPT);
+        assert_eq!(
+            list[KEPT - 1].message.as_deref(),
+            Some(&*format!("Deleted pod: {}", KEPT + 4))
+        );
+        // A new object of the same name starts afresh.
+        let again = About { uid: "u2", ..web };
+        events.record(
+            again,
+            EventType::Normal,
+            "SuccessfulCreate",
+            "replicaset-controller",
+            "Created pod: b",
+        );
+        assert_eq!(events.list("ReplicaSet", "web", None).unwrap().len(), 1);
+        events.forget("ReplicaSet", "web");
+        assert!(events.list("ReplicaSet", "web", None).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
