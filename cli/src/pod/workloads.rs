@@ -1,4 +1,5 @@
-//! The verbs on workload objects (Deployments, ReplicaSets, DaemonSets, Jobs):
+//! The verbs on workload objects (Deployments, ReplicaSets, DaemonSets,
+//! StatefulSets, Jobs):
 //! `apply` stores them
 //! and nudges `podrt serve`, whose controllers make their pods; `get` shows them
 //! with kubectl's columns; `delete` removes them with what they made; `serve`
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Result};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use podrt_node::objects::{self, Kind, Workload};
 use podrt_node::store::{Applied, Store};
@@ -60,6 +61,9 @@ fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<Workload>> 
         Kind::DaemonSet => store
             .get::<DaemonSet>(name)?
             .map(|d| Workload::DaemonSet(Box::new(d))),
+        Kind::StatefulSet => store
+            .get::<StatefulSet>(name)?
+            .map(|s| Workload::StatefulSet(Box::new(s))),
         Kind::Job => store.get::<Job>(name)?.map(|j| Workload::Job(Box::new(j))),
     })
 }
@@ -80,6 +84,7 @@ pub(crate) fn store(opts: &Options, state_dir: &Path, workloads: Vec<Workload>) 
                 Workload::Deployment(d) => store.apply(*d)?.0,
                 Workload::ReplicaSet(r) => store.apply(*r)?.0,
                 Workload::DaemonSet(d) => store.apply(*d)?.0,
+                Workload::StatefulSet(s) => store.apply(*s)?.0,
                 Workload::Job(j) => store.apply(*j)?.0,
             };
             changed |= applied != Applied::Unchanged;
@@ -95,13 +100,14 @@ pub(crate) fn store(opts: &Options, state_dir: &Path, workloads: Vec<Workload>) 
     Ok(())
 }
 
-/// `get deployments|replicasets|daemonsets|jobs [NAME…]`.
+/// `get deployments|replicasets|daemonsets|statefulsets|jobs [NAME…]`.
 pub(crate) fn get(state_dir: &Path, kind: Kind, a: &GetArgs) -> Result<i32> {
     let store = Store::open(state_dir)?;
     match kind {
         Kind::Deployment => show::<Deployment>(&store, kind, a, print::deployments),
         Kind::ReplicaSet => show::<ReplicaSet>(&store, kind, a, print::replicasets),
         Kind::DaemonSet => show::<DaemonSet>(&store, kind, a, print::daemonsets),
+        Kind::StatefulSet => show::<StatefulSet>(&store, kind, a, print::statefulsets),
         Kind::Job => show::<Job>(&store, kind, a, print::jobs),
     }
 }
@@ -149,7 +155,7 @@ fn show<T: store::Stored>(
     Ok(0)
 }
 
-/// `delete deployment|replicaset|daemonset|job NAME…`: each object and the
+/// `delete deployment|replicaset|daemonset|statefulset|job NAME…`: each object and the
 /// ReplicaSets it owns leave the store; the names of the pods they owned are returned, for the
 /// caller to delete as it deletes pods (gracefully, waiting unless
 /// `--wait=false`).
@@ -212,7 +218,7 @@ fn target(words: &[String]) -> Result<(Kind, String)> {
     match Kind::from_word(kind) {
         Some(k) if !name.is_empty() => Ok((k, name.to_string())),
         Some(_) => bail!("the object needs a name"),
-        None => bail!("the server doesn't have a resource type {kind:?} for this command (deployments and replicasets)"),
+        None => bail!("the server doesn't have a resource type {kind:?} for this command (deployments, replicasets, statefulsets)"),
     }
 }
 
@@ -243,11 +249,19 @@ pub(crate) fn rollout(opts: &Options, state_dir: &Path, command: &RolloutCommand
     let store = Store::open(state_dir)?;
     match command {
         RolloutCommand::Status { target, timeout } => {
-            let name = deployment_target(target)?;
+            let (kind, name) = self::target(target)?;
+            let progress: fn(&Store, &str) -> podrt_node::Result<edits::Progress> = match kind {
+                Kind::Deployment => edits::status,
+                Kind::StatefulSet => edits::stateful_set_status,
+                other => bail!(
+                    "rollout status works on deployments and statefulsets, not {}",
+                    other.plural()
+                ),
+            };
             let deadline = timeout.map(|t| std::time::Instant::now() + t);
             let mut last = String::new();
             loop {
-                match edits::status(&store, &name)? {
+                match progress(&store, &name)? {
                     edits::Progress::Done(line) => {
                         println!("{line}");
                         return Ok(0);

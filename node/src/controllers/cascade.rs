@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_sandbox::state::listing;
@@ -64,6 +64,12 @@ pub fn delete_with_dependents(
             let ds: DaemonSet = store.get(name)?.ok_or_else(not_found)?;
             set_uids.insert(ds.metadata.uid.clone().unwrap_or_default());
             store.remove::<DaemonSet>(name)?;
+        }
+        Kind::StatefulSet => {
+            // Its claims' directories stay (Kubernetes' Retain).
+            let sts: StatefulSet = store.get(name)?.ok_or_else(not_found)?;
+            set_uids.insert(sts.metadata.uid.clone().unwrap_or_default());
+            store.remove::<StatefulSet>(name)?;
         }
         Kind::Job => {
             let job: Job = store.get(name)?.ok_or_else(not_found)?;
