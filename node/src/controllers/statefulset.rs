@@ -155,7 +155,7 @@ fn scale_down(
     replicas_ready: bool,
     plan: &mut Plan,
 ) {
-    condemned.sort_by(|a, b| b.0.cmp(&a.0));
+    condemned.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
     if want.parallel {
         plan.delete.extend(
             condemned
