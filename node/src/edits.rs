@@ -1,9 +1,10 @@
 //! What kubectl's `scale`, `label` and `rollout` do to a stored workload: each is an
 //! edit of the desired state, made under the store's lock; the controllers do
 //! the rest on their next pass (the caller nudges the agent). `rollout status`
-//! reads the status the controllers keep, as kubectl reads the API server's.
+//! reads the status the controllers keep (of a Deployment or a StatefulSet), as
+//! kubectl reads the API server's.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -64,11 +65,15 @@ pub fn scale(store: &Store, kind: Kind, name: &str, replicas: i32) -> Result<()>
             r.spec.replicas = Some(replicas);
             Ok(())
         })?,
+        Kind::StatefulSet => edit::<StatefulSet>(store, kind, name, |s| {
+            s.spec.replicas = Some(replicas);
+            Ok(())
+        })?,
         other => {
             return Err(Error::Invalid {
                 object: format!("{}/{name}", other.qualified()),
                 fields: vec![format!(
-                    "{} cannot be scaled (deployments and replicasets can)",
+                    "{} cannot be scaled (deployments, replicasets and statefulsets can)",
                     other.plural()
                 )],
             })
@@ -90,6 +95,7 @@ pub fn label(
         Kind::Deployment => label_stored::<Deployment>(store, kind, name, changes, overwrite),
         Kind::ReplicaSet => label_stored::<ReplicaSet>(store, kind, name, changes, overwrite),
         Kind::DaemonSet => label_stored::<DaemonSet>(store, kind, name, changes, overwrite),
+        Kind::StatefulSet => label_stored::<StatefulSet>(store, kind, name, changes, overwrite),
         Kind::Job => label_stored::<Job>(store, kind, name, changes, overwrite),
     }
 }
@@ -245,4 +251,108 @@ pub fn status(store: &Store, name: &str) -> Result<Progress> {
     Ok(Progress::Done(format!(
         "deployment {name:?} successfully rolled out"
     )))
+}
+
+/// The rollout of StatefulSet `name` now, as kubectl reads it (the API server
+/// defaults a RollingUpdate's partition to 0, so kubectl always speaks of a
+/// partitioned roll out). OnDelete has no rollout to follow.
+pub fn stateful_set_status(store: &Store, name: &str) -> Result<Progress> {
+    let sts: StatefulSet = store
+        .get(name)?
+        .ok_or_else(|| not_found(Kind::StatefulSet, name))?;
+    stateful_set_progress(&sts).map_err(|message| Error::Invalid {
+        object: format!("statefulset.apps/{name}"),
+        fields: vec![message],
+    })
+}
+
+fn stateful_set_progress(sts: &StatefulSet) -> std::result::Result<Progress, String> {
+    let strategy = sts.spec.update_strategy.clone().unwrap_or_default();
+    if strategy
+        .type_
+        .as_deref()
+        .is_some_and(|t| t != "RollingUpdate")
+    {
+        return Err("rollout status is only available for RollingUpdate strategy type".into());
+    }
+    let s = sts.status.clone().unwrap_or_default();
+    let observed = s.observed_generation.unwrap_or(0);
+    if observed == 0 || sts.metadata.generation.unwrap_or(1) > observed {
+        return Ok(Progress::Waiting(
+            "Waiting for statefulset spec update to be observed...".into(),
+        ));
+    }
+    let want = sts.spec.replicas.unwrap_or(1);
+    let ready = s.ready_replicas.unwrap_or(0);
+    if ready < want {
+        return Ok(Progress::Waiting(format!(
+            "Waiting for {} pods to be ready...",
+            want - ready
+        )));
+    }
+    let partition = strategy
+        .rolling_update
+        .and_then(|r| r.partition)
+        .unwrap_or(0);
+    let updated = s.updated_replicas.unwrap_or(0);
+    if updated < want - partition {
+        return Ok(Progress::Waiting(format!(
+            "Waiting for partitioned roll out to finish: {updated} out of {} new pods have been updated...",
+            want - partition
+        )));
+    }
+    Ok(Progress::Done(format!(
+        "partitioned roll out complete: {updated} new pods have been updated..."
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::{StatefulSetStatus, StatefulSetUpdateStrategy};
+
+    fn sts(replicas: i32, ready: i32, updated: i32) -> StatefulSet {
+        let mut s = StatefulSet::default();
+        s.metadata.generation = Some(2);
+        s.spec.replicas = Some(replicas);
+        s.status = Some(StatefulSetStatus {
+            observed_generation: Some(2),
+            ready_replicas: Some(ready),
+            updated_replicas: Some(updated),
+            ..StatefulSetStatus::default()
+        });
+        s
+    }
+
+    #[test]
+    fn a_stateful_set_rollout_reads_as_kubectl_prints_it() {
+        let done = stateful_set_progress(&sts(3, 3, 3));
+        assert_eq!(
+            done,
+            Ok(Progress::Done(
+                "partitioned roll out complete: 3 new pods have been updated...".into()
+            ))
+        );
+        assert_eq!(
+            stateful_set_progress(&sts(3, 1, 1)),
+            Ok(Progress::Waiting(
+                "Waiting for 2 pods to be ready...".into()
+            ))
+        );
+        assert_eq!(
+            stateful_set_progress(&sts(3, 3, 1)),
+            Ok(Progress::Waiting("Waiting for partitioned roll out to finish: 1 out of 3 new pods have been updated...".into()))
+        );
+        let mut unseen = sts(3, 3, 3);
+        unseen.metadata.generation = Some(3);
+        assert!(
+            matches!(stateful_set_progress(&unseen), Ok(Progress::Waiting(l)) if l.contains("spec update to be observed"))
+        );
+        let mut on_delete = sts(3, 3, 3);
+        on_delete.spec.update_strategy = Some(StatefulSetUpdateStrategy {
+            type_: Some("OnDelete".into()),
+            rolling_update: None,
+        });
+        assert!(stateful_set_progress(&on_delete).is_err());
+    }
 }

@@ -1,7 +1,7 @@
 //! podrt's node agent: the desired state that outlives a command (workload
-//! objects: Deployments, ReplicaSets, DaemonSets and Jobs), kept on disk, and the
-//! controllers that make the pods it asks for, level-triggered, in
-//! `podrt serve` (DESIGN.md §8).
+//! objects: Deployments, ReplicaSets, DaemonSets, StatefulSets and Jobs), kept on
+//! disk, and the controllers that make the pods it asks for, level-triggered,
+//! in `podrt serve` (DESIGN.md §8).
 //!
 //! Layers, from the bottom: [`objects`] (decoding and checking the documents a
 //! user applies), [`store`] (the objects on disk, one file each), `controllers`

@@ -88,7 +88,7 @@ pub enum Command {
     /// Add, change or remove labels of pods or workloads:
     /// `label pod web app=v2 tier- --overwrite`.
     Label(LabelArgs),
-    /// Set a Deployment's or ReplicaSet's replicas: `scale deploy/web --replicas=3`.
+    /// Set a Deployment's, ReplicaSet's or StatefulSet's replicas: `scale deploy/web --replicas=3`.
     Scale(ScaleArgs),
     /// Manage a Deployment's rollout.
     Rollout {
@@ -329,7 +329,7 @@ pub struct DeleteArgs {
 /// `scale`.
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
-    /// `deploy/NAME`, `rs/NAME`, or the type and then the name.
+    /// `deploy/NAME`, `rs/NAME`, `sts/NAME`, or the type and then the name.
     #[arg(required = true, num_args = 1..=2)]
     pub target: Vec<String>,
     /// The new number of replicas.
@@ -337,12 +337,13 @@ pub struct ScaleArgs {
     pub replicas: i32,
 }
 
-/// `rollout …`: each takes `deploy/NAME` or `deploy NAME`.
+/// `rollout …`: each takes `deploy/NAME` or `deploy NAME` (`status` also
+/// `sts/NAME`).
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Wait until the rollout is done, printing its progress.
     Status {
-        /// The Deployment.
+        /// The Deployment or StatefulSet.
         #[arg(required = true, num_args = 1..=2)]
         target: Vec<String>,
         /// Give up after this long (e.g. 60s; default: wait as long as it takes).

@@ -65,6 +65,7 @@ fn edit_workload(
         Workload::Deployment(d) => print::objects_yaml(&[d], true)?,
         Workload::ReplicaSet(r) => print::objects_yaml(&[r], true)?,
         Workload::DaemonSet(d) => print::objects_yaml(&[d], true)?,
+        Workload::StatefulSet(s) => print::objects_yaml(&[s], true)?,
         Workload::Job(j) => print::objects_yaml(&[j], true)?,
     };
     let Some(file) = run_editor(&before, &format!("{}-{name}", kind.qualified()))? else {

@@ -1,4 +1,5 @@
-//! The verbs on workload objects (Deployments, ReplicaSets, DaemonSets, Jobs):
+//! The verbs on workload objects (Deployments, ReplicaSets, DaemonSets,
+//! StatefulSets, Jobs):
 //! `apply` stores them
 //! and nudges `podrt serve`, whose controllers make their pods; `get` shows them
 //! with kubectl's columns; `delete` removes them with what they made; `serve`
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Result};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -74,6 +75,9 @@ pub(crate) fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<
         Kind::DaemonSet => store
             .get::<DaemonSet>(name)?
             .map(|d| Workload::DaemonSet(Box::new(d))),
+        Kind::StatefulSet => store
+            .get::<StatefulSet>(name)?
+            .map(|s| Workload::StatefulSet(Box::new(s))),
         Kind::Job => store.get::<Job>(name)?.map(|j| Workload::Job(Box::new(j))),
     })
 }
@@ -100,6 +104,7 @@ pub(crate) fn store(
                 Workload::Deployment(d) => store.apply(*d)?.0,
                 Workload::ReplicaSet(r) => store.apply(*r)?.0,
                 Workload::DaemonSet(d) => store.apply(*d)?.0,
+                Workload::StatefulSet(s) => store.apply(*s)?.0,
                 Workload::Job(j) => store.apply(*j)?.0,
             };
             changed |= applied != Applied::Unchanged;
@@ -118,13 +123,14 @@ pub(crate) fn store(
     Ok(())
 }
 
-/// `get deployments|replicasets|daemonsets|jobs [NAME…]`.
+/// `get deployments|replicasets|daemonsets|statefulsets|jobs [NAME…]`.
 pub(crate) fn get(state_dir: &Path, kind: Kind, a: &GetArgs) -> Result<i32> {
     let store = Store::open(state_dir)?;
     match kind {
         Kind::Deployment => show::<Deployment>(&store, kind, a, print::deployments),
         Kind::ReplicaSet => show::<ReplicaSet>(&store, kind, a, print::replicasets),
         Kind::DaemonSet => show::<DaemonSet>(&store, kind, a, print::daemonsets),
+        Kind::StatefulSet => show::<StatefulSet>(&store, kind, a, print::statefulsets),
         Kind::Job => show::<Job>(&store, kind, a, print::jobs),
     }
 }
@@ -258,6 +264,8 @@ fn gather(
         all.add(&deploy, Kind::Deployment.qualified(), print::deployments)?;
         let rs: Vec<ReplicaSet> = kept(&store, Kind::ReplicaSet, keep)?;
         all.add(&rs, Kind::ReplicaSet.qualified(), print::replicasets)?;
+        let sts: Vec<StatefulSet> = kept(&store, Kind::StatefulSet, keep)?;
+        all.add(&sts, Kind::StatefulSet.qualified(), print::statefulsets)?;
         let jobs: Vec<Job> = kept(&store, Kind::Job, keep)?;
         all.add(&jobs, Kind::Job.qualified(), print::jobs)?;
     }
@@ -417,6 +425,13 @@ pub(crate) fn describe(
                 pages.push(print::describe_workloads::daemonset(&ds, &p, &ev, now));
             }
         }
+        Kind::StatefulSet => {
+            for sts in pick::<StatefulSet>(&store, kind, name)? {
+                let ev = events_of(&sts.metadata)?;
+                let p = owned(&sts.metadata);
+                pages.push(print::describe_workloads::statefulset(&sts, &p, &ev, now));
+            }
+        }
         Kind::Job => {
             for job in pick::<Job>(&store, kind, name)? {
                 let ev = events_of(&job.metadata)?;
@@ -463,6 +478,7 @@ pub(crate) fn names_matching(
         Kind::Deployment => names::<Deployment>(&store, selector),
         Kind::ReplicaSet => names::<ReplicaSet>(&store, selector),
         Kind::DaemonSet => names::<DaemonSet>(&store, selector),
+        Kind::StatefulSet => names::<StatefulSet>(&store, selector),
         Kind::Job => names::<Job>(&store, selector),
     }
 }
@@ -539,7 +555,7 @@ fn target(words: &[String]) -> Result<(Kind, String)> {
     match Kind::from_word(kind) {
         Some(k) if !name.is_empty() => Ok((k, name.to_string())),
         Some(_) => bail!("the object needs a name"),
-        None => bail!("the server doesn't have a resource type {kind:?} for this command (deployments and replicasets)"),
+        None => bail!("the server doesn't have a resource type {kind:?} for this command (deployments, replicasets, statefulsets)"),
     }
 }
 
@@ -570,11 +586,19 @@ pub(crate) fn rollout(opts: &Options, state_dir: &Path, command: &RolloutCommand
     let store = Store::open(state_dir)?;
     match command {
         RolloutCommand::Status { target, timeout } => {
-            let name = deployment_target(target)?;
+            let (kind, name) = self::target(target)?;
+            let progress: fn(&Store, &str) -> podrt_node::Result<edits::Progress> = match kind {
+                Kind::Deployment => edits::status,
+                Kind::StatefulSet => edits::stateful_set_status,
+                other => bail!(
+                    "rollout status works on deployments and statefulsets, not {}",
+                    other.plural()
+                ),
+            };
             let deadline = timeout.map(|t| std::time::Instant::now() + t);
             let mut last = String::new();
             loop {
-                match edits::status(&store, &name)? {
+                match progress(&store, &name)? {
                     edits::Progress::Done(line) => {
                         println!("{line}");
                         return Ok(0);

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Metadata;
@@ -73,6 +73,12 @@ pub fn delete_with_dependents(
             set_uids.insert(ds.metadata.uid.clone().unwrap_or_default());
             store.remove::<DaemonSet>(name)?;
         }
+        Kind::StatefulSet => {
+            // Its claims' directories stay (Kubernetes' Retain).
+            let sts: StatefulSet = store.get(name)?.ok_or_else(not_found)?;
+            set_uids.insert(sts.metadata.uid.clone().unwrap_or_default());
+            store.remove::<StatefulSet>(name)?;
+        }
         Kind::Job => {
             let job: Job = store.get(name)?.ok_or_else(not_found)?;
             set_uids.insert(job.metadata.uid.clone().unwrap_or_default());
@@ -108,6 +114,7 @@ pub fn orphan(store: &Store, root: &Path, kind: Kind, name: &str) -> Result<()> 
         }
         Kind::ReplicaSet => remove::<ReplicaSet>(store, kind, name)?,
         Kind::DaemonSet => remove::<DaemonSet>(store, kind, name)?,
+        Kind::StatefulSet => remove::<StatefulSet>(store, kind, name)?,
         Kind::Job => remove::<Job>(store, kind, name)?,
     };
     for mut s in listing::list_pod_sandboxes(root)? {

@@ -1,5 +1,5 @@
 //! The controllers, run one pass at a time: Deployments first (they shape their
-//! ReplicaSets), then ReplicaSets, DaemonSets and Jobs (they make and delete
+//! ReplicaSets), then ReplicaSets, DaemonSets, StatefulSets and Jobs (they make and delete
 //! pods), then the garbage collector (sets and pods whose owner is gone). Each pass starts from what is
 //! stored and what runs, never from memory of the last pass, so an agent killed
 //! at any point and started again carries on where the state says.
@@ -11,10 +11,11 @@ mod job;
 pub(crate) mod pods;
 mod replicaset;
 pub(crate) mod rolling;
+mod statefulset;
 
 use std::collections::HashSet;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use podrt_sandbox::pod::Options;
 
@@ -72,10 +73,14 @@ impl Controllers {
         for ds in &daemon_sets {
             daemonset::sync(store, &self.pods, ds, &pods, &node);
         }
+        let stateful_sets: Vec<StatefulSet> = store.list()?;
+        for sts in &stateful_sets {
+            statefulset::sync(store, &self.pods, sts, &pods);
+        }
         let mut jobs: Vec<Job> = store.list()?;
         jobs.retain(|j| job::sync(store, &self.pods, j, &pods));
         // Pods whose owner is gone.
-        let owners: [(&str, HashSet<&str>); 3] = [
+        let owners: [(&str, HashSet<&str>); 4] = [
             (
                 "ReplicaSet",
                 kept.iter()
@@ -85,6 +90,13 @@ impl Controllers {
             (
                 "DaemonSet",
                 daemon_sets
+                    .iter()
+                    .filter_map(|o| o.metadata.uid.as_deref())
+                    .collect(),
+            ),
+            (
+                "StatefulSet",
+                stateful_sets
                     .iter()
                     .filter_map(|o| o.metadata.uid.as_deref())
                     .collect(),

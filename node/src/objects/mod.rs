@@ -1,6 +1,6 @@
 //! The workload documents a user applies, decoded into k8s-openapi's types and
-//! checked before anything is stored: Deployments, ReplicaSets and DaemonSets
-//! (`apps/v1`), and Jobs (`batch/v1`).
+//! checked before anything is stored: Deployments, ReplicaSets, DaemonSets and
+//! StatefulSets (`apps/v1`), and Jobs (`batch/v1`).
 //!
 //! Decoding reuses the sandbox's manifest reader (`manifest::parse_with` keeps
 //! these kinds, `manifest::decode` names the field of a type error and warns of
@@ -8,16 +8,18 @@
 
 mod job;
 mod percent;
+mod statefulset;
 mod template;
 mod validate;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_sandbox::manifest::{self, Object};
 
 pub use job::{complete_job, JOB_NAME_LABELS, JOB_UID_LABELS};
 pub(crate) use percent::resolve;
+pub(crate) use statefulset::claim_names;
 pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};
 pub use validate::{check_update, validate};
 
@@ -32,6 +34,8 @@ pub enum Workload {
     ReplicaSet(Box<ReplicaSet>),
     /// `apps/v1` DaemonSet.
     DaemonSet(Box<DaemonSet>),
+    /// `apps/v1` StatefulSet.
+    StatefulSet(Box<StatefulSet>),
     /// `batch/v1` Job.
     Job(Box<Job>),
 }
@@ -45,6 +49,8 @@ pub enum Kind {
     ReplicaSet,
     /// DaemonSets.
     DaemonSet,
+    /// StatefulSets.
+    StatefulSet,
     /// Jobs.
     Job,
 }
@@ -62,6 +68,9 @@ impl Kind {
             "ds" | "daemonset" | "daemonsets" | "daemonset.apps" | "daemonsets.apps" => {
                 Some(Kind::DaemonSet)
             }
+            "sts" | "statefulset" | "statefulsets" | "statefulset.apps" | "statefulsets.apps" => {
+                Some(Kind::StatefulSet)
+            }
             "job" | "jobs" | "job.batch" | "jobs.batch" => Some(Kind::Job),
             _ => None,
         }
@@ -73,16 +82,18 @@ impl Kind {
             Kind::Deployment => "deployments.apps",
             Kind::ReplicaSet => "replicasets.apps",
             Kind::DaemonSet => "daemonsets.apps",
+            Kind::StatefulSet => "statefulsets.apps",
             Kind::Job => "jobs.batch",
         }
     }
 
     /// Every kind, in the order a delete goes through them (owners before what
     /// they own).
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Deployment,
         Kind::ReplicaSet,
         Kind::DaemonSet,
+        Kind::StatefulSet,
         Kind::Job,
     ];
 
@@ -92,6 +103,7 @@ impl Kind {
             Kind::Deployment => "Deployment",
             Kind::ReplicaSet => "ReplicaSet",
             Kind::DaemonSet => "DaemonSet",
+            Kind::StatefulSet => "StatefulSet",
             Kind::Job => "Job",
         }
     }
@@ -102,6 +114,7 @@ impl Kind {
             Kind::Deployment => "deployment.apps",
             Kind::ReplicaSet => "replicaset.apps",
             Kind::DaemonSet => "daemonset.apps",
+            Kind::StatefulSet => "statefulset.apps",
             Kind::Job => "job.batch",
         }
     }
@@ -112,7 +125,10 @@ impl Workload {
     /// `manifest::parse_with`).
     pub fn accepts(api_version: &str, kind: &str) -> bool {
         match api_version {
-            "apps/v1" => matches!(kind, "Deployment" | "ReplicaSet" | "DaemonSet"),
+            "apps/v1" => matches!(
+                kind,
+                "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet"
+            ),
             "batch/v1" => kind == "Job",
             _ => false,
         }
@@ -123,6 +139,7 @@ impl Workload {
         Ok(match object.kind.as_str() {
             "Deployment" => Workload::Deployment(Box::new(manifest::decode(object, warnings)?)),
             "DaemonSet" => Workload::DaemonSet(Box::new(manifest::decode(object, warnings)?)),
+            "StatefulSet" => Workload::StatefulSet(Box::new(manifest::decode(object, warnings)?)),
             "Job" => Workload::Job(Box::new(manifest::decode(object, warnings)?)),
             _ => Workload::ReplicaSet(Box::new(manifest::decode(object, warnings)?)),
         })
@@ -134,6 +151,7 @@ impl Workload {
             Workload::Deployment(_) => Kind::Deployment,
             Workload::ReplicaSet(_) => Kind::ReplicaSet,
             Workload::DaemonSet(_) => Kind::DaemonSet,
+            Workload::StatefulSet(_) => Kind::StatefulSet,
             Workload::Job(_) => Kind::Job,
         }
     }
@@ -144,6 +162,7 @@ impl Workload {
             Workload::Deployment(d) => &d.metadata,
             Workload::ReplicaSet(r) => &r.metadata,
             Workload::DaemonSet(d) => &d.metadata,
+            Workload::StatefulSet(s) => &s.metadata,
             Workload::Job(j) => &j.metadata,
         }
     }

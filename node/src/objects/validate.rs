@@ -11,6 +11,9 @@ use podrt_sandbox::policy::Policy;
 
 use super::job::{check_job, complete_job};
 use super::percent::resolve;
+use super::statefulset::{
+    check_stateful_set, template_with_claims, update_allowed, FORBIDDEN_UPDATE,
+};
 use super::template::pod_from_template;
 use super::Workload;
 use crate::error::{Error, Result};
@@ -62,6 +65,12 @@ pub fn validate(
             check_selector(&spec.selector, &spec.template, &mut errors);
             spec.template.clone()
         }
+        Workload::StatefulSet(s) => {
+            let spec = &s.spec;
+            check_stateful_set(workload.name(), spec, &mut errors);
+            check_selector(&spec.selector, &spec.template, &mut errors);
+            template_with_claims(spec)
+        }
         Workload::Job(j) => {
             let spec = j.spec.clone().unwrap_or_default();
             check_job(workload.name(), &spec, &mut errors);
@@ -95,7 +104,8 @@ pub fn validate(
 }
 
 /// What may not change once stored: the selector (apps/v1 and batch/v1 make it
-/// immutable), and a Job's template and completions (a Job runs its pods once).
+/// immutable), a Job's template and completions (a Job runs its pods once), and
+/// a StatefulSet's spec but for the few fields Kubernetes lets change.
 pub fn check_update(old: &Workload, new: &Workload) -> Result<()> {
     let immutable = |field: &str, shown: String| Error::Invalid {
         object: new.reference(),
@@ -112,6 +122,15 @@ pub fn check_update(old: &Workload, new: &Workload) -> Result<()> {
         }
         (Workload::DaemonSet(a), Workload::DaemonSet(b)) => {
             (a.spec.selector.clone(), b.spec.selector.clone())
+        }
+        (Workload::StatefulSet(a), Workload::StatefulSet(b)) => {
+            if update_allowed(a, b) {
+                return Ok(());
+            }
+            return Err(Error::Invalid {
+                object: new.reference(),
+                fields: vec![FORBIDDEN_UPDATE.to_string()],
+            });
         }
         (Workload::Job(a), Workload::Job(b)) => {
             // The new one as it would be stored: completed with the old uid.

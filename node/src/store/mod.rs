@@ -56,6 +56,15 @@ impl Stored for k8s_openapi::api::apps::v1::DaemonSet {
     }
 }
 
+impl Stored for k8s_openapi::api::apps::v1::StatefulSet {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, old: &Self) {
+        self.status = old.status.clone();
+    }
+}
+
 impl Stored for k8s_openapi::api::batch::v1::Job {
     fn same_desire(&self, other: &Self) -> bool {
         self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)
@@ -127,7 +136,8 @@ impl Store {
         })
     }
 
-    /// The state directory the store lives in.
+    /// The state directory the store lives in (a StatefulSet's volumes live
+    /// beside it).
     pub fn state_dir(&self) -> &Path {
         &self.dir
     }

@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -225,6 +225,51 @@ pub fn daemonset(ds: &DaemonSet, pods: &[Pod], events: &[Event], now: SystemTime
     );
     pods_status(&mut w, pods);
     template(&mut w, &ds.spec.template);
+    event_lines(&mut w, events, now);
+    w.finish()
+}
+
+/// The `describe statefulset` page; `pods` are the pods it owns.
+pub fn statefulset(sts: &StatefulSet, pods: &[Pod], events: &[Event], now: SystemTime) -> String {
+    let mut w = Page::default();
+    identity(&mut w, &sts.metadata);
+    w.line(
+        0,
+        format!("Selector:\t{}", selector::render(&sts.spec.selector)),
+    );
+    let s = sts.status.clone().unwrap_or_default();
+    w.line(
+        0,
+        format!(
+            "Replicas:\t{} desired | {} total",
+            sts.spec.replicas.unwrap_or(1),
+            s.replicas
+        ),
+    );
+    let strategy = sts.spec.update_strategy.clone().unwrap_or_default();
+    let kind = strategy.type_.as_deref().unwrap_or("RollingUpdate");
+    w.line(0, format!("Update Strategy:\t{kind}"));
+    if kind == "RollingUpdate" {
+        let partition = strategy
+            .rolling_update
+            .and_then(|r| r.partition)
+            .unwrap_or(0);
+        w.line(1, format!("Partition:\t{partition}"));
+    }
+    pods_status(&mut w, pods);
+    template(&mut w, &sts.spec.template);
+    let claims = sts.spec.volume_claim_templates.as_deref().unwrap_or(&[]);
+    if claims.is_empty() {
+        w.line(0, "Volume Claims:\t<none>");
+    } else {
+        w.line(0, "Volume Claims:");
+        for c in claims {
+            w.line(
+                1,
+                format!("Name:\t{}", c.metadata.name.as_deref().unwrap_or_default()),
+            );
+        }
+    }
     event_lines(&mut w, events, now);
     w.finish()
 }

@@ -27,7 +27,9 @@ pub use age::human_duration;
 pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
-pub use workloads::{daemonsets, deployments, jobs, objects_json, objects_yaml, replicasets};
+pub use workloads::{
+    daemonsets, deployments, jobs, objects_json, objects_yaml, replicasets, statefulsets,
+};
 
 /// One row of `get pods`, each cell as kubectl prints it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,11 +1,10 @@
-//! `get deployments`, `replicasets`, `daemonsets` and `jobs`: kubectl's columns
-//! for each kind
-//! (`-o wide` adds the containers, images and selector), and `-o json|yaml` of any
-//! stored object.
+//! `get deployments`, `replicasets`, `daemonsets`, `statefulsets` and `jobs`:
+//! kubectl's columns for each kind (`-o wide` adds the containers, images and,
+//! but for StatefulSets, selector), and `-o json|yaml` of any stored object.
 
 use std::time::SystemTime;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use podrt_node::selector;
@@ -107,6 +106,35 @@ pub fn daemonsets(items: &[DaemonSet], wide: bool, now: SystemTime) -> String {
         if wide {
             cells.extend(template_cells(Some(&ds.spec.template)));
             cells.push(selector::render(&ds.spec.selector));
+        }
+        text.push_str(&cells.join("\t"));
+        text.push('\n');
+    }
+    table::GET.format(&table::escape_terminal(&text))
+}
+
+/// The `get statefulsets` table, header included: READY is
+/// `readyReplicas/replicas`; `-o wide` adds the containers and images (kubectl
+/// shows no selector for this kind).
+pub fn statefulsets(items: &[StatefulSet], wide: bool, now: SystemTime) -> String {
+    let mut text = String::from("NAME\tREADY\tAGE");
+    if wide {
+        text.push_str("\tCONTAINERS\tIMAGES");
+    }
+    text.push('\n');
+    for sts in items {
+        let status = sts.status.clone().unwrap_or_default();
+        let mut cells = vec![
+            sts.metadata.name.clone().unwrap_or_default(),
+            format!(
+                "{}/{}",
+                status.ready_replicas.unwrap_or(0),
+                sts.spec.replicas.unwrap_or(1)
+            ),
+            since(sts.metadata.creation_timestamp.as_ref(), now),
+        ];
+        if wide {
+            cells.extend(template_cells(Some(&sts.spec.template)));
         }
         text.push_str(&cells.join("\t"));
         text.push('\n');

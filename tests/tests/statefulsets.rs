@@ -1,0 +1,284 @@
+//! StatefulSets as a user runs them: `podrt apply` stores one, `podrt serve`
+//! brings up `web-0`, `web-1`, `web-2` in order, each its own hostname and its
+//! own claim directory, which outlives the pod; a changed template rolls out
+//! highest first; scaling down removes the highest ordinal first; `delete`
+//! takes the set away with its pods and leaves its data. An invalid set is
+//! refused naming the field, and nothing is stored.
+
+use podrt_tests::pods::{text, PodEnv};
+use podrt_tests::wait_until;
+use podrt_tests::workloads::{workload_env, Agent};
+use serde_json::Value;
+
+fn env() -> PodEnv {
+    workload_env()
+}
+
+/// A set of `replicas` busybox pods whose init container takes a second (so
+/// each pod is visibly not Ready for a while), each mounting its claim `data`.
+fn stateful_set(replicas: u32, policy: &str, greeting: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: web
+  replicas: {replicas}
+  podManagementPolicy: {policy}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      initContainers:
+      - name: warm-up
+        image: busybox
+        command: ["sleep", "1"]
+      containers:
+      - name: c
+        image: busybox
+        env: [{{name: GREETING, value: "{greeting}"}}]
+        command: ["sleep", "3600"]
+        volumeMounts:
+        - {{name: data, mountPath: /data}}
+  volumeClaimTemplates:
+  - metadata: {{name: data}}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {{requests: {{storage: 1Gi}}}}
+"#
+    )
+}
+
+/// The pods as `get pods -o json` lists them, by name, those being deleted
+/// left out.
+fn pods(env: &PodEnv) -> std::collections::BTreeMap<String, Value> {
+    let out = env.ok(&["get", "pods", "-o", "json"]);
+    let list: Value = serde_json::from_str(&out).expect("get -o json is JSON");
+    list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| {
+            (
+                p["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                p,
+            )
+        })
+        .collect()
+}
+
+fn ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+fn greeting(pod: &Value) -> &str {
+    pod["spec"]["containers"][0]["env"][0]["value"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// Waits (up to `secs`) until the pods are exactly `names`, all Ready with
+/// GREETING `greeting`; every snapshot on the way must pass `check`.
+fn settle(
+    env: &PodEnv,
+    secs: u64,
+    names: &[&str],
+    greeting_is: &str,
+    check: &mut dyn FnMut(&std::collections::BTreeMap<String, Value>),
+) {
+    let mut last = Default::default();
+    let done = wait_until(secs, || {
+        let now = pods(env);
+        check(&now);
+        let done = now.keys().map(String::as_str).eq(names.iter().copied())
+            && now.values().all(|p| ready(p) && greeting(p) == greeting_is);
+        last = now;
+        done
+    });
+    assert!(done, "want {names:?} ready with {greeting_is}: {last:#?}");
+}
+
+#[test]
+fn a_stateful_set_starts_in_order_keeps_names_and_data_rolls_scales_down_and_goes() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    let out = env.apply(&stateful_set(3, "OrderedReady", "one"));
+    assert_eq!(out.trim(), "statefulset.apps/web created");
+    // In order: a pod exists only once the one below it is Ready.
+    let mut saw_web0_alone_unready = false;
+    settle(&env, 40, &["web-0", "web-1", "web-2"], "one", &mut |now| {
+        for (below, above) in [("web-0", "web-1"), ("web-1", "web-2")] {
+            if now.contains_key(above) {
+                assert!(
+                    now.get(below).is_some_and(ready),
+                    "{above} before {below} was Ready: {now:#?}"
+                );
+            }
+        }
+        saw_web0_alone_unready |= now.len() == 1 && now.get("web-0").is_some_and(|p| !ready(p));
+    });
+    assert!(
+        saw_web0_alone_unready,
+        "web-0 was never seen starting on its own"
+    );
+    let web1 = &pods(&env)["web-1"];
+    assert_eq!(
+        web1["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"],
+        "web-1"
+    );
+    assert!(
+        web1["metadata"]["labels"]["controller-revision-hash"].is_string(),
+        "{web1}"
+    );
+    assert_eq!(
+        web1["metadata"]["ownerReferences"][0]["kind"],
+        "StatefulSet"
+    );
+    assert_eq!(web1["spec"]["subdomain"], "web");
+    assert_eq!(env.sh("web-1", "c", "hostname"), "web-1");
+
+    // web-1's claim outlives web-1.
+    env.sh("web-1", "c", "echo kept > /data/note");
+    let claim = env.dir.join("state/volumes/data-web-1");
+    assert!(claim.join("note").is_file(), "{}", claim.display());
+    let uid = web1["metadata"]["uid"].clone();
+    env.ok(&["delete", "pod", "web-1"]);
+    assert!(
+        wait_until(30, || pods(&env)
+            .get("web-1")
+            .is_some_and(|p| ready(p) && p["metadata"]["uid"] != uid)),
+        "web-1 not re-created: {:#?}",
+        pods(&env)
+    );
+    assert_eq!(env.sh("web-1", "c", "cat /data/note"), "kept");
+    assert_eq!(env.sh("web-1", "c", "hostname"), "web-1");
+    let page = env.ok(&["describe", "sts", "web"]);
+    for want in [
+        "create Pod web-0 in StatefulSet web successful",
+        "statefulset-controller",
+        "Volume Claims:",
+    ] {
+        assert!(page.contains(want), "{want:?} in:\n{page}");
+    }
+
+    // A new template: replaced highest first, never more than one pod down.
+    env.apply(&stateful_set(3, "OrderedReady", "two"));
+    settle(&env, 45, &["web-0", "web-1", "web-2"], "two", &mut |now| {
+        let down = 3 - now.values().filter(|p| ready(p)).count();
+        assert!(down <= 1, "{down} pods down at once: {now:#?}");
+        let new: Vec<&str> = ["web-0", "web-1", "web-2"]
+            .into_iter()
+            .filter(|n| now.get(*n).is_some_and(|p| greeting(p) == "two"))
+            .collect();
+        let highest_first = [
+            vec![],
+            vec!["web-2"],
+            vec!["web-1", "web-2"],
+            vec!["web-0", "web-1", "web-2"],
+        ];
+        assert!(
+            highest_first.contains(&new),
+            "updated out of order: {new:?}"
+        );
+    });
+    let out = env.ok(&["rollout", "status", "sts/web", "--timeout", "20s"]);
+    assert!(
+        out.contains("partitioned roll out complete: 3 new pods have been updated"),
+        "{out}"
+    );
+    assert_eq!(env.sh("web-1", "c", "cat /data/note"), "kept");
+
+    // Scale down: web-2 goes before web-1.
+    let out = env.ok(&["scale", "sts", "web", "--replicas=1"]);
+    assert_eq!(out.trim(), "statefulset.apps/web scaled");
+    settle(&env, 30, &["web-0"], "two", &mut |now| {
+        assert!(
+            !now.contains_key("web-2") || now.contains_key("web-1"),
+            "web-1 went before web-2: {now:#?}"
+        );
+    });
+    assert!(
+        wait_until(10, || {
+            let t = env.ok(&["get", "sts"]);
+            t.lines()
+                .next()
+                .is_some_and(|h| h.split_whitespace().eq(["NAME", "READY", "AGE"]))
+                && t.lines()
+                    .nth(1)
+                    .is_some_and(|r| r.split_whitespace().take(2).eq(["web", "1/1"]))
+        }),
+        "{}",
+        env.ok(&["get", "sts"])
+    );
+    let wide = env.ok(&["get", "statefulsets.apps", "web", "-o", "wide"]);
+    assert!(
+        wide.contains("CONTAINERS") && wide.contains("busybox"),
+        "{wide}"
+    );
+
+    let out = env.ok(&["delete", "sts", "web"]);
+    assert!(out.contains("statefulset.apps \"web\" deleted"), "{out}");
+    assert!(pods(&env).is_empty(), "{:#?}", pods(&env));
+    let gone = env.podrt(&["get", "sts", "web"]);
+    assert!(text(&gone.stderr).contains("statefulsets.apps \"web\" not found"));
+    // The claims stay (Retain), the scaled-down ones too.
+    for n in 0..3 {
+        let dir = env.dir.join(format!("state/volumes/data-web-{n}"));
+        assert!(dir.is_dir(), "{}", dir.display());
+    }
+    assert!(claim.join("note").is_file());
+}
+
+#[test]
+fn an_invalid_or_forbidden_stateful_set_is_refused_naming_the_field() {
+    let env = env();
+    env.apply_refused(
+        &stateful_set(2, "Sometimes", "one"),
+        &[],
+        &[
+            "statefulset.apps/web",
+            "spec.podManagementPolicy",
+            "\"Sometimes\"",
+        ],
+    );
+    let none = env.podrt(&["get", "sts"]);
+    assert!(
+        text(&none.stderr).contains("No resources found"),
+        "{}",
+        text(&none.stderr)
+    );
+    assert!(!env
+        .dir
+        .join("state/objects/statefulsets.apps/default/web.json")
+        .exists());
+    // Stored (no agent runs: no pods), then a change outside what may change.
+    env.apply(&stateful_set(2, "Parallel", "one"));
+    env.apply_refused(
+        &stateful_set(2, "OrderedReady", "one"),
+        &[],
+        &["spec: Forbidden: updates to statefulset spec for fields other than"],
+    );
+    assert_eq!(
+        env.apply(&stateful_set(4, "Parallel", "two")).trim(),
+        "statefulset.apps/web configured"
+    );
+    let stored = env.ok(&["get", "sts", "web", "-o", "json"]);
+    let stored: Value = serde_json::from_str(&stored).expect("JSON");
+    assert_eq!(stored["spec"]["podManagementPolicy"], "Parallel");
+    assert_eq!(stored["spec"]["replicas"], 4);
+    env.ok(&["delete", "statefulset/web"]);
+}
