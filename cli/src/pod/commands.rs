@@ -22,6 +22,7 @@ use super::args::{
 use super::print;
 use super::workloads;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use podrt_node::agent;
 use podrt_node::objects::{Kind, Workload};
 
 /// Run the command; the exit status on success.
@@ -615,12 +616,19 @@ fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result
         }
         let result = delete::delete_pod(&mut sandbox, grace);
         if !a.wait {
-            // The background child: done either way.
+            // The background child: done either way, once the agent knows.
+            agent::nudge(&opts.root);
             std::process::exit(i32::from(result.is_err()));
         }
-        result.with_context(|| format!("deleting pod {name}"))?;
+        if let Err(e) = result {
+            agent::nudge(&opts.root);
+            return Err(e).with_context(|| format!("deleting pod {name}"));
+        }
         println!("pod \"{name}\" deleted");
     }
+    // A controller's pod is replaced at once, not at the agent's next resync; with
+    // no agent running nobody hears it.
+    agent::nudge(&opts.root);
     Ok(code)
 }
 

@@ -184,6 +184,43 @@ mod tests {
         }
     }
 
+    /// The state an agent SIGKILLed mid-rollout leaves (sets at [3, 1], three old
+    /// pods and the new one) is one the arithmetic moves on from, the pass after
+    /// the new pod is ready: the rollout that stalled there did so because no
+    /// agent ran (the dead agent's lock was still held), not because of these
+    /// numbers. Checked for the first pass of a fresh agent, which starts from
+    /// these counts with nothing remembered.
+    #[test]
+    fn a_rollout_picked_up_from_a_killed_agents_state_goes_on() {
+        let l = Limits {
+            surge: 1,
+            unavailable: 0,
+        };
+        let old = Counts {
+            spec: 3,
+            available: 3,
+        };
+        // The new pod is not ready yet: hold everything.
+        let starting = Counts {
+            spec: 1,
+            available: 0,
+        };
+        assert_eq!(new_target(3, l, starting, &[old]), 1);
+        assert_eq!(old_targets(3, l, starting, &[old]), [3]);
+        // Ready: one old pod goes, and the new set may grow again.
+        let ready = Counts {
+            spec: 1,
+            available: 1,
+        };
+        assert_eq!(new_target(3, l, ready, &[old]), 1);
+        assert_eq!(old_targets(3, l, ready, &[old]), [2]);
+        let old = Counts {
+            spec: 2,
+            available: 2,
+        };
+        assert_eq!(new_target(3, l, ready, &[old]), 2);
+    }
+
     #[test]
     fn unhealthy_old_pods_go_first() {
         let l = Limits {

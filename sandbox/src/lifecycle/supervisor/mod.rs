@@ -136,6 +136,12 @@ fn supervisor_main(
     // Adopt every container's process.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // First of all, let go of the caller's descriptors: until the exec below
+    // closes them, we would share its open files, and with them its flocks. A
+    // `podrt serve` SIGKILLed while it waits for this pod would leave its
+    // `agent.lock` (and the store's lock) held by us, and the agent started
+    // again at once would find "another podrt serve" running.
+    close_inherited(Some(report.as_raw_fd()));
     let mut report = std::fs::File::from(report);
     let opts = Options {
         as_supervisor: true,
