@@ -3,43 +3,13 @@
 //! backoff limit) and keeps one daemon pod on this node, replacing a deleted
 //! one; `delete` takes them away with their pods.
 
-use std::process::{Child, Stdio};
-
 use podrt_tests::pods::{text, PodEnv};
 use podrt_tests::wait_until;
+use podrt_tests::workloads::{workload_env, Agent};
 use serde_json::Value;
 
-/// A PodEnv whose commands keep workloads in the test's own state dir.
 fn env() -> PodEnv {
-    let mut env = PodEnv::new();
-    let state = env.dir.join("state");
-    env.flags.push("--state-dir".into());
-    env.flags.push(state.display().to_string());
-    env
-}
-
-/// `podrt serve` for the env, killed (by its PID) when dropped: declare it after
-/// the env, so it stops before the env deletes the pods it would remake.
-struct Agent(Child);
-
-impl Agent {
-    fn start(env: &PodEnv) -> Agent {
-        let child = env
-            .cmd()
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start podrt serve");
-        Agent(child)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    workload_env()
 }
 
 fn job(name: &str, completions: u32, parallelism: u32, exit: u32, backoff: u32) -> String {

@@ -4,43 +4,13 @@
 //! with their pods; invalid objects are refused naming the field, and nothing
 //! is stored.
 
-use std::process::{Child, Stdio};
-
 use podrt_tests::pods::{text, PodEnv};
 use podrt_tests::wait_until;
+use podrt_tests::workloads::{pods, ready, workload_env, Agent};
 use serde_json::Value;
 
-/// A PodEnv whose commands keep workloads in the test's own state dir.
 fn env() -> PodEnv {
-    let mut env = PodEnv::new();
-    let state = env.dir.join("state");
-    env.flags.push("--state-dir".into());
-    env.flags.push(state.display().to_string());
-    env
-}
-
-/// `podrt serve` for the env, killed (by its PID) when dropped: declare it after
-/// the env, so it stops before the env deletes the pods it would remake.
-struct Agent(Child);
-
-impl Agent {
-    fn start(env: &PodEnv) -> Agent {
-        let child = env
-            .cmd()
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start podrt serve");
-        Agent(child)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    workload_env()
 }
 
 fn deployment(replicas: u32, greeting: &str) -> String {
@@ -68,22 +38,6 @@ spec:
         command: ["sleep", "3600"]
 "#
     )
-}
-
-/// The pods as `get pods -o json` lists them.
-fn pods(env: &PodEnv) -> Vec<Value> {
-    let out = env.ok(&["get", "pods", "-o", "json"]);
-    let list: Value = serde_json::from_str(&out).expect("get -o json is JSON");
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn ready(pod: &Value) -> bool {
-    pod["metadata"]["deletionTimestamp"].is_null()
-        && pod["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 fn greeting(pod: &Value) -> String {
