@@ -52,6 +52,13 @@ pub enum Error {
         /// `deployments.apps "web"`.
         object: String,
     },
+    /// The API server's Forbidden: the request is refused as it stands (a
+    /// namespace being deleted, `default` deleted).
+    #[error("{message}")]
+    Forbidden {
+        /// The whole message.
+        message: String,
+    },
     /// Another `podrt serve` runs for the same root.
     #[error("another podrt serve is running for {} (its lock {} is held)", root.display(), lock.display())]
     AgentRunning {

@@ -1,7 +1,8 @@
 //! Events, as `kubectl describe` shows them under each object: what a
 //! controller did (`ScalingReplicaSet`, `SuccessfulCreate`, `SuccessfulDelete`,
 //! `Completed`) or failed to do (`FailedCreate`), kept as `core/v1` Event
-//! objects in one JSON file per object under `STATE_DIR/events/<Kind>/<name>.json`.
+//! objects in one JSON file per object under
+//! `STATE_DIR/events/<namespace>/<Kind>/<name>.json`.
 //!
 //! Recording is best effort: an event that cannot be written is logged and the
 //! controller's pass goes on. A repeat of the last event with the same reason
@@ -16,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use podrt_sandbox::runtime::private_fs;
 
 use crate::error::{Error, Result};
-use crate::store::{read, write_atomic, NAMESPACE};
+use crate::store::{read, write_atomic, Store};
 
 /// How many events are kept per object.
 pub const KEPT: usize = 30;
@@ -30,10 +31,11 @@ pub enum EventType {
     Warning,
 }
 
-/// The events under one state directory.
+/// The events of one namespace under one state directory.
 #[derive(Debug, Clone)]
 pub struct Events {
     dir: PathBuf,
+    namespace: String,
 }
 
 /// What an event is about: the object's kind (`Deployment`), name and uid.
@@ -48,10 +50,25 @@ pub struct About<'a> {
 }
 
 impl Events {
-    /// The events kept under `state_dir`.
-    pub fn new(state_dir: &Path) -> Events {
+    /// The events kept under `state_dir` about objects of `namespace`.
+    pub fn new(state_dir: &Path, namespace: &str) -> Events {
         Events {
-            dir: state_dir.join("events"),
+            dir: state_dir.join("events").join(namespace),
+            namespace: namespace.to_string(),
+        }
+    }
+
+    /// The events about the objects of the store's namespace.
+    pub fn of(store: &Store) -> Events {
+        Events::new(store.state_dir(), store.namespace())
+    }
+
+    /// Forgets every event of the namespace (the namespace is being deleted).
+    pub fn forget_namespace(&self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(namespace = %self.namespace, error = %e, "removing the namespace's events");
+            }
         }
     }
 
@@ -105,13 +122,13 @@ impl Events {
             None => Event {
                 metadata: ObjectMeta {
                     name: Some(format!("{}.{:x}", about.name, now.0.as_nanosecond() as u64)),
-                    namespace: Some(NAMESPACE.to_string()),
+                    namespace: Some(self.namespace.clone()),
                     ..ObjectMeta::default()
                 },
                 involved_object: ObjectReference {
                     kind: Some(about.kind.to_string()),
                     name: Some(about.name.to_string()),
-                    namespace: Some(NAMESPACE.to_string()),
+                    namespace: Some(self.namespace.clone()),
                     uid: Some(about.uid.to_string()),
                     ..ObjectReference::default()
                 },
@@ -203,7 +220,7 @@ mod tests {
     #[test]
     fn repeats_are_counted_and_only_the_latest_are_kept() {
         let dir = std::env::temp_dir().join(format!("podrt-events-{}", std::process::id()));
-        let events = Events::new(&dir);
+        let events = Events::new(&dir, "default");
         let web = About {
             kind: "ReplicaSet",
             name: "web",

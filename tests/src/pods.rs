@@ -341,12 +341,30 @@ impl Default for PodEnv {
 
 impl Drop for PodEnv {
     fn drop(&mut self) {
-        if let Ok(out) = self.cmd().args(["get", "pods", "-o", "name"]).output() {
-            for line in text(&out.stdout).lines() {
-                let name = line.trim_start_matches("pod/");
+        // Every namespace's pods.
+        if let Ok(out) = self
+            .cmd()
+            .args(["get", "pods", "-A", "-o", "json"])
+            .output()
+        {
+            let list: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            for pod in list["items"].as_array().into_iter().flatten() {
+                let meta = &pod["metadata"];
+                let (Some(ns), Some(name)) = (meta["namespace"].as_str(), meta["name"].as_str())
+                else {
+                    continue;
+                };
                 let _ = self
                     .cmd()
-                    .args(["delete", "pod", name, "--grace-period=0", "--force"])
+                    .args([
+                        "delete",
+                        "pod",
+                        name,
+                        "-n",
+                        ns,
+                        "--grace-period=0",
+                        "--force",
+                    ])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();

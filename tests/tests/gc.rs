@@ -251,7 +251,7 @@ fn after_a_reboot_podrt_starts_clean_and_gc_reconciles_leases() {
     // podrt starts clean on the empty root.
     assert_eq!(
         text(&env.podrt(&["get", "pods"]).stderr).trim(),
-        "No resources found"
+        "No resources found in default namespace."
     );
     let report = env.ok(&["gc"]);
     assert_eq!(

@@ -55,6 +55,10 @@ pub struct Cli {
     /// root, it survives a reboot.
     #[arg(long, global = true, default_value = podrt_node::store::DEFAULT_STATE_DIR, env = "PODRT_STATE_DIR")]
     pub state_dir: PathBuf,
+    /// The namespace of the objects named or listed (kubectl's -n; default:
+    /// `default`, or a manifest object's own).
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
     /// Print debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -188,7 +192,8 @@ pub enum Output {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// `pods` (`pod`, `po`), `deployments` (`deploy`), `replicasets` (`rs`),
-    /// `daemonsets` (`ds`), `jobs`, or `all`; none with -f.
+    /// `daemonsets` (`ds`), `statefulsets` (`sts`), `jobs`, `namespaces`
+    /// (`ns`), or `all`; none with -f.
     #[arg(required_unless_present = "file")]
     pub kind: Option<String>,
     /// Only these objects.
@@ -203,6 +208,9 @@ pub struct GetArgs {
     /// The objects a manifest names.
     #[arg(short = 'f', long = "filename", conflicts_with_all = ["kind", "selector"])]
     pub file: Option<PathBuf>,
+    /// Every namespace, with a NAMESPACE column (kubectl's -A).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
 }
 
 /// `edit`.
@@ -255,6 +263,9 @@ pub struct DescribeArgs {
     /// The objects a manifest names.
     #[arg(short = 'f', long = "filename", conflicts_with = "kind")]
     pub file: Option<PathBuf>,
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
 }
 
 /// `logs`.
@@ -313,6 +324,9 @@ pub struct DeleteArgs {
     /// Delete every object of the type whose labels match, instead of names.
     #[arg(short = 'l', long = "selector")]
     pub selector: Option<String>,
+    /// With -l: in every namespace.
+    #[arg(short = 'A', long, requires = "selector")]
+    pub all_namespaces: bool,
     /// What happens to what a workload made: background (default),
     /// foreground, or orphan (it stays).
     #[arg(long, value_enum, default_value = "background")]

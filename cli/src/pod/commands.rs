@@ -19,7 +19,9 @@ use super::args::{
     ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, NetworkCommand, Output,
     PolicyCommand,
 };
+use super::namespaces;
 use super::print;
+use super::scope::{with_namespace_column, Scope};
 use super::workloads;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use podrt_node::agent;
@@ -46,33 +48,41 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         max_container_restart_period: cli.max_container_restart_period,
         as_supervisor: false,
     };
-    let state_dir = workloads::state_dir(&cli.state_dir);
+    if let Some(ns) = &cli.namespace {
+        manifest::names::dns1123_label(ns)
+            .map_err(|e| anyhow::anyhow!("--namespace {ns:?}: {e}"))?;
+    }
+    let scope = Scope::new(
+        workloads::state_dir(&cli.state_dir),
+        cli.namespace.as_deref(),
+    );
+    let state_dir = &scope;
     look_after_pods(&opts, &cli.command);
     match &cli.command {
         Command::Apply(a) => apply(
             &opts,
-            &state_dir,
+            state_dir,
             a,
             policy(&config, a.policy.as_deref())?,
             Mode::Apply,
         ),
         Command::Create(a) => apply(
             &opts,
-            &state_dir,
+            state_dir,
             a,
             policy(&config, a.policy.as_deref())?,
             Mode::Create,
         ),
-        Command::Serve => workloads::serve(&opts, &state_dir),
+        Command::Serve => workloads::serve(&opts, scope.state_dir()),
         Command::Edit(a) => super::edit::edit(
             &opts,
-            &state_dir,
+            state_dir,
             &a.target,
             policy(&config, a.policy.as_deref())?.as_ref(),
         ),
-        Command::Label(a) => super::label::label(&opts, &state_dir, a),
-        Command::Scale(a) => workloads::scale(&opts, &state_dir, &a.target, a.replicas),
-        Command::Rollout { command } => workloads::rollout(&opts, &state_dir, command),
+        Command::Label(a) => super::label::label(&opts, state_dir, a),
+        Command::Scale(a) => workloads::scale(&opts, state_dir, &a.target, a.replicas),
+        Command::Rollout { command } => workloads::rollout(&opts, state_dir, command),
         Command::Policy {
             command: PolicyCommand::Check(a),
         } => {
@@ -88,8 +98,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(if all_allowed { 0 } else { 1 })
         }
         Command::Get(a) => {
+            let scope = scope.across(a.all_namespaces);
+            let state_dir = &scope;
             let kind = match (&a.kind, &a.file) {
-                (_, Some(file)) => return workloads::get_file(&opts, &state_dir, file, a.output),
+                (_, Some(file)) => return workloads::get_file(&opts, state_dir, file, a.output),
                 (Some(kind), None) => kind,
                 (None, None) => {
                     bail!("get needs a type (pods, deploy, rs, ds, jobs, all) or -f FILE")
@@ -103,16 +115,20 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 output: a.output,
                 selector: a.selector.clone(),
                 file: None,
+                all_namespaces: a.all_namespaces,
             };
             match Kind::from_word(&kind) {
-                Some(k) => workloads::get(&state_dir, k, &a),
-                None if kind == "all" => workloads::get_all(&opts, &state_dir, &a),
-                None => get(&opts, &kind, &a),
+                Some(k) => workloads::get(state_dir, k, &a),
+                None if kind == "all" => workloads::get_all(&opts, state_dir, &a),
+                None if namespaces::is_word(&kind) => namespaces::get(state_dir, &a),
+                None => get(&opts, state_dir, &kind, &a),
             }
         }
         Command::Describe(a) => {
-            let targets = match (&a.kind, &a.file) {
-                (_, Some(file)) => workloads::named_in(file)?,
+            let scope = scope.across(a.all_namespaces);
+            let state_dir = &scope;
+            let targets: Vec<workloads::Target> = match (&a.kind, &a.file) {
+                (_, Some(file)) => workloads::named_in(state_dir, file)?,
                 (Some(kind), None) => {
                     let (kind, names) = one_type(kind, &a.names)?;
                     let kind = match Kind::from_word(&kind) {
@@ -122,28 +138,37 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                             None
                         }
                     };
+                    let ns = state_dir.namespace.clone();
                     if names.is_empty() {
-                        vec![(kind, None)]
+                        vec![(kind, ns, None)]
                     } else {
-                        names.into_iter().map(|n| (kind, Some(n))).collect()
+                        names
+                            .into_iter()
+                            .map(|n| (kind, ns.clone(), Some(n)))
+                            .collect()
                     }
                 }
                 (None, None) => bail!("describe needs a type and names, or -f FILE"),
             };
             let now = SystemTime::now();
             let mut pages = Vec::new();
-            for (kind, name) in targets {
+            for (kind, ns, name) in targets {
+                let in_ns = if name.is_some() {
+                    scope_of(state_dir, &ns)
+                } else {
+                    state_dir.clone()
+                };
                 match kind {
                     Some(kind) => pages.extend(workloads::describe(
                         &opts,
-                        &state_dir,
+                        &in_ns,
                         kind,
                         name.as_deref(),
                         now,
                     )?),
                     None => {
                         let names: Vec<String> = name.into_iter().collect();
-                        for s in select(&opts, &names)? {
+                        for s in select(&opts, &in_ns, &names)? {
                             pages.push(print::describe(&status::pod_object(&s), now));
                         }
                     }
@@ -152,9 +177,9 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             print!("{}", pages.join("\n\n"));
             Ok(0)
         }
-        Command::Logs(a) => super::logs::logs(&opts, a),
-        Command::Exec(a) => super::exec::exec(&opts, a),
-        Command::Delete(a) => delete(&opts, &state_dir, a),
+        Command::Logs(a) => super::logs::logs(&opts, state_dir, a),
+        Command::Exec(a) => super::exec::exec(&opts, state_dir, a),
+        Command::Delete(a) => delete(&opts, &scope.across(a.all_namespaces), a),
         Command::Images => images(&opts),
         Command::Check => {
             let items = podrt_sandbox::host_check::report(&opts.root, &opts.network, &opts.userns);
@@ -314,29 +339,38 @@ pub(super) fn labelled(
     selector.is_none_or(|s| podrt_node::selector::matches(s, labels.unwrap_or(&empty)))
 }
 
-/// The pods whose labels pass the selector.
-pub(super) fn pods_matching(opts: &Options, selector: &LabelSelector) -> Result<Vec<Sandbox>> {
+/// The pods in scope whose labels pass the selector.
+pub(super) fn pods_matching(
+    opts: &Options,
+    scope: &Scope,
+    selector: &LabelSelector,
+) -> Result<Vec<Sandbox>> {
     Ok(listing::list_pod_sandboxes(&opts.root)?
         .into_iter()
-        .filter(|s| labelled(Some(selector), s.record.manifest.metadata.labels.as_ref()))
+        .filter(|s| {
+            scope.holds_pod(s)
+                && labelled(Some(selector), s.record.manifest.metadata.labels.as_ref())
+        })
         .collect())
 }
 
 pub(super) fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
-        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments and replicasets)"),
+        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs and namespaces)"),
     }
 }
 
-/// The pods named, or all.
-fn select(opts: &Options, names: &[String]) -> Result<Vec<Sandbox>> {
+/// The pods of the scope named, or all of the scope.
+fn select(opts: &Options, scope: &Scope, names: &[String]) -> Result<Vec<Sandbox>> {
     if names.is_empty() {
-        return Ok(listing::list_pod_sandboxes(&opts.root)?);
+        let mut all = listing::list_pod_sandboxes(&opts.root)?;
+        all.retain(|s| scope.holds_pod(s));
+        return Ok(all);
     }
     names
         .iter()
-        .map(|n| listing::get(&opts.root, n).map_err(Into::into))
+        .map(|n| listing::get(&opts.root, &scope.namespace, n).map_err(Into::into))
         .collect()
 }
 
@@ -351,12 +385,12 @@ pub(super) enum Mode {
 
 fn apply(
     opts: &Options,
-    state_dir: &std::path::Path,
+    state_dir: &Scope,
     a: &ApplyArgs,
     policy: Option<Policy>,
     mode: Mode,
 ) -> Result<i32> {
-    let parsed = manifest::parse_file_with(&a.file, &Workload::accepts)?;
+    let mut parsed = manifest::parse_file_with(&a.file, &namespaces::accepts)?;
     for w in &parsed.warnings {
         eprintln!("Warning: {w}");
     }
@@ -369,9 +403,11 @@ fn apply(
     }
     let store = ImageStore::open(&opts.root)?;
     let exists = |image: &str| store.resolve(image).is_ok();
+    let made_namespaces = namespaces::take(&mut parsed.objects, state_dir, mode)?;
     // Validate every pod before creating any, so a bad document creates nothing.
     let mut valid = Vec::new();
     for mut p in parsed.pods {
+        state_dir.place(&mut p.metadata)?;
         if let Some(n) = &a.name {
             p.metadata.name = Some(n.clone());
             p.metadata.generate_name = None;
@@ -401,13 +437,19 @@ fn apply(
     }
     let (workloads, existing) =
         workloads::check(&parsed.objects, state_dir, &exists, policy.as_ref(), mode)?;
-    let mut code = 0;
+    // Every object goes into a namespace that exists, or that this manifest makes.
+    let used = valid
+        .iter()
+        .map(|(_, v)| v.namespace.as_str())
+        .chain(workloads.iter().map(|w| w.namespace()));
+    made_namespaces.check_usable(state_dir, used)?;
+    let mut code = made_namespaces.store(state_dir)?;
     for reference in existing {
         eprintln!("Error from server (AlreadyExists): {reference} already exists");
         code = 1;
     }
     for (p, v) in &valid {
-        if let Some(existing) = listing::find(&opts.root, &v.name)? {
+        if let Some(existing) = listing::find(&opts.root, &v.namespace, &v.name)? {
             if mode == Mode::Create {
                 eprintln!(
                     "Error from server (AlreadyExists): pods {:?} already exists",
@@ -432,10 +474,10 @@ fn apply(
     Ok(code)
 }
 
-fn get(opts: &Options, kind: &str, a: &GetArgs) -> Result<i32> {
+fn get(opts: &Options, scope: &Scope, kind: &str, a: &GetArgs) -> Result<i32> {
     check_kind(kind)?;
     let selector = selector(a.selector.as_deref())?;
-    let mut sandboxes = select(opts, &a.names)?;
+    let mut sandboxes = select(opts, scope, &a.names)?;
     sandboxes.retain(|s| {
         labelled(
             selector.as_ref(),
@@ -447,12 +489,18 @@ fn get(opts: &Options, kind: &str, a: &GetArgs) -> Result<i32> {
     match a.output {
         None | Some(Output::Wide) => {
             if pods.is_empty() {
-                eprintln!("No resources found");
+                eprintln!("{}", scope.none_found());
             } else {
-                print!(
-                    "{}",
-                    print::table(&pods, matches!(a.output, Some(Output::Wide)), now)
-                );
+                let table = print::table(&pods, matches!(a.output, Some(Output::Wide)), now);
+                if scope.all {
+                    let namespaces: Vec<String> = sandboxes
+                        .iter()
+                        .map(|s| s.record.namespace.clone())
+                        .collect();
+                    print!("{}", with_namespace_column(&table, &namespaces));
+                } else {
+                    print!("{table}");
+                }
             }
         }
         // `get pod NAME` prints the object, a listing prints a List, as kubectl.
@@ -469,16 +517,37 @@ fn get(opts: &Options, kind: &str, a: &GetArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// What a delete names: pods, and workloads of one kind or another, on the
-/// command line (after `pod`/`deploy`/`rs`, or all the words with -f) and in the
-/// -f file.
+/// What a delete names: pods, workloads of one kind or another and
+/// namespaces, on the command line (after `pod`/`deploy`/`ns`…, or all the
+/// words with -f) and in the -f file; pods and workloads with their namespace.
 #[derive(Debug, Default)]
 struct Named {
-    pods: Vec<String>,
-    workloads: Vec<(Kind, String)>,
+    pods: Vec<(String, String)>,
+    workloads: Vec<(String, Kind, String)>,
+    namespaces: Vec<String>,
 }
 
-fn delete_names(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result<Named> {
+impl Named {
+    fn is_empty(&self) -> bool {
+        self.pods.is_empty() && self.workloads.is_empty() && self.namespaces.is_empty()
+    }
+
+    /// One `TYPE` word and a name, in the scope's namespace.
+    fn push(&mut self, scope: &Scope, kind: &str, name: &str) -> Result<()> {
+        let ns = scope.namespace.clone();
+        match Kind::from_word(kind) {
+            Some(k) => self.workloads.push((ns, k, name.to_string())),
+            None if namespaces::is_word(kind) => self.namespaces.push(name.to_string()),
+            None => {
+                check_kind(kind)?;
+                self.pods.push((ns, name.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> {
     let mut named = Named::default();
     if let Some(text) = &a.selector {
         no_names_with_selector(&a.names, &a.selector)?;
@@ -490,15 +559,18 @@ fn delete_names(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> 
         };
         match Kind::from_word(kind) {
             Some(k) => {
-                for name in workloads::names_matching(state_dir, k, &sel)? {
-                    named.workloads.push((k, name));
+                for (ns, name) in workloads::names_matching(scope, k, &sel)? {
+                    named.workloads.push((ns, k, name));
                 }
+            }
+            None if namespaces::is_word(kind) => {
+                named.namespaces = namespaces::names_matching(scope, &sel)?;
             }
             None => {
                 check_kind(kind)?;
-                named.pods = pods_matching(opts, &sel)?
+                named.pods = pods_matching(opts, scope, &sel)?
                     .into_iter()
-                    .map(|s| s.record.name)
+                    .map(|s| (s.record.namespace, s.record.name))
                     .collect();
             }
         }
@@ -506,18 +578,33 @@ fn delete_names(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> 
     }
     match (&a.file, &a.kind) {
         (Some(file), kind) => {
-            named.pods = a.names.clone();
+            let mut words = a.names.clone();
             if let Some(k) = kind {
-                named.pods.insert(0, k.clone());
+                words.insert(0, k.clone());
             }
-            let parsed = manifest::parse_file_with(file, &Workload::accepts)?;
-            named
-                .pods
-                .extend(parsed.pods.iter().filter_map(|p| p.metadata.name.clone()));
+            for w in words {
+                named.pods.push((scope.namespace.clone(), w));
+            }
+            let mut parsed = manifest::parse_file_with(file, &namespaces::accepts)?;
+            for p in &mut parsed.pods {
+                scope.place(&mut p.metadata)?;
+                if let (Some(ns), Some(name)) = (&p.metadata.namespace, &p.metadata.name) {
+                    named.pods.push((ns.clone(), name.clone()));
+                }
+            }
             let mut warnings = Vec::new();
             for o in &parsed.objects {
-                let w = Workload::decode(o, &mut warnings)?;
-                named.workloads.push((w.kind(), w.name().to_string()));
+                if namespaces::is_namespace(o) {
+                    named
+                        .namespaces
+                        .push(namespaces::decode(o, &mut warnings)?.0);
+                    continue;
+                }
+                let mut w = Workload::decode(o, &mut warnings)?;
+                scope.place(w.metadata_mut())?;
+                named
+                    .workloads
+                    .push((w.namespace().to_string(), w.kind(), w.name().to_string()));
             }
         }
         (None, Some(kind)) if kind.contains('/') => {
@@ -525,66 +612,86 @@ fn delete_names(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> 
                 let Some((t, n)) = word.split_once('/').filter(|(_, n)| !n.is_empty()) else {
                     bail!("{word:?}: give every object as TYPE/NAME, or the type once and then the names");
                 };
-                match Kind::from_word(t) {
-                    Some(k) => named.workloads.push((k, n.to_string())),
-                    None => {
-                        check_kind(t)?;
-                        named.pods.push(n.to_string());
-                    }
+                named.push(scope, t, n)?;
+            }
+        }
+        (None, Some(kind)) => {
+            for n in &a.names {
+                named.push(scope, kind, n)?;
+            }
+            if a.names.is_empty() {
+                // The type alone is checked, for its error.
+                if Kind::from_word(kind).is_none() && !namespaces::is_word(kind) {
+                    check_kind(kind)?;
                 }
             }
         }
-        (None, Some(kind)) => match Kind::from_word(kind) {
-            Some(k) => {
-                named.workloads = a.names.iter().map(|n| (k, n.clone())).collect();
-            }
-            None => {
-                check_kind(kind)?;
-                named.pods = a.names.clone();
-            }
-        },
         (None, None) => bail!("delete needs `pod NAME` or -f FILE"),
     }
-    if named.pods.is_empty() && named.workloads.is_empty() {
+    if named.is_empty() {
         bail!("delete needs at least one name");
     }
     Ok(named)
 }
 
-fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result<i32> {
-    let named = delete_names(opts, state_dir, a)?;
-    if named.pods.is_empty() && named.workloads.is_empty() {
+/// kubectl's rules for the grace period of pods a delete takes with it: none
+/// given is each pod's own.
+fn owned_grace(a: &DeleteArgs) -> Result<Option<Duration>> {
+    Ok(match a.grace_period {
+        Some(0) if !a.force => bail!("--grace-period=0 needs --force (immediate deletion)"),
+        Some(n) if n >= 0 => Some(Duration::from_secs(n as u64)),
+        _ if a.force => Some(Duration::ZERO),
+        _ => None,
+    })
+}
+
+fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
+    let named = delete_names(opts, scope, a)?;
+    if named.is_empty() {
         // Only a selector gets here with nothing: kubectl's answer.
         println!("No resources found");
         return Ok(0);
     }
     let mut code = 0;
     let names = named.pods;
-    let mut owned = Vec::new();
+    let mut owned: Vec<(String, Vec<String>)> = Vec::new();
     for kind in Kind::ALL {
-        let of_kind: Vec<String> = named
-            .workloads
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, n)| n.clone())
-            .collect();
-        if of_kind.is_empty() {
-            continue;
+        for (ns, k, name) in &named.workloads {
+            if *k != kind {
+                continue;
+            }
+            let (c, pods) = workloads::delete(opts, &scope_of(scope, ns), kind, name, a)?;
+            code = code.max(c);
+            owned.push((ns.clone(), pods));
         }
-        let (c, pods) = workloads::delete(opts, state_dir, kind, &of_kind, a)?;
-        code = code.max(c);
-        owned.extend(pods);
     }
-    // What the workloads made goes all at once, each pod with its own grace
-    // period unless --grace-period says otherwise.
-    if !owned.is_empty() && (a.wait || !background()?) {
-        let grace = match a.grace_period {
-            Some(0) if !a.force => bail!("--grace-period=0 needs --force (immediate deletion)"),
-            Some(n) if n >= 0 => Some(Duration::from_secs(n as u64)),
-            _ if a.force => Some(Duration::ZERO),
-            _ => None,
-        };
-        let errors = podrt_node::delete_pods(&opts.root, &owned, grace);
+    for ns in &named.namespaces {
+        match namespaces::begin_deletion(scope, ns) {
+            Ok(()) => println!("namespace {ns:?} deleted"),
+            Err(e) if a.ignore_not_found && e.to_string().contains("not found") => {}
+            Err(e) => {
+                eprintln!("Error from server: {e}");
+                code = 1;
+            }
+        }
+    }
+    owned.retain(|(_, pods)| !pods.is_empty());
+    let deleting_namespaces = !named.namespaces.is_empty();
+    // What the workloads (and namespaces) held goes all at once, each pod with
+    // its own grace period unless --grace-period says otherwise.
+    if (!owned.is_empty() || deleting_namespaces) && (a.wait || !background()?) {
+        let grace = owned_grace(a)?;
+        let mut errors = Vec::new();
+        for (ns, pods) in &owned {
+            errors.extend(podrt_node::delete_pods(&opts.root, ns, pods, grace));
+        }
+        for ns in &named.namespaces {
+            match namespaces::delete_contents(opts, scope, ns, grace) {
+                Ok(e) => errors.extend(e),
+                Err(e) if e.to_string().contains("not found") => {}
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
         for e in &errors {
             eprintln!("error: {e}");
         }
@@ -598,9 +705,10 @@ fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result
     if names.is_empty() {
         return Ok(code);
     }
-    look_after_pods_but(opts, &names);
-    for name in &names {
-        let mut sandbox = match listing::find(&opts.root, name)? {
+    let plain: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();
+    look_after_pods_but(opts, &plain);
+    for (ns, name) in &names {
+        let mut sandbox = match listing::find(&opts.root, ns, name)? {
             Some(s) => s,
             None if a.ignore_not_found => continue,
             None => {
@@ -630,6 +738,16 @@ fn delete(opts: &Options, state_dir: &std::path::Path, a: &DeleteArgs) -> Result
     // no agent running nobody hears it.
     agent::nudge(&opts.root);
     Ok(code)
+}
+
+/// The scope of one namespace `ns`, as `-n ns` would give.
+fn scope_of(scope: &Scope, ns: &str) -> Scope {
+    Scope {
+        namespace: ns.to_string(),
+        explicit: true,
+        all: false,
+        ..scope.clone()
+    }
 }
 
 /// `--wait=false`: fork a process, detached from our session and stdio

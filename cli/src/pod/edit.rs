@@ -22,12 +22,13 @@ use podrt_sandbox::state::listing;
 
 use super::commands::{check_kind, Mode};
 use super::print;
+use super::scope::Scope;
 use super::workloads;
 
 /// `edit TYPE NAME` (or `TYPE/NAME`).
 pub(crate) fn edit(
     opts: &Options,
-    state_dir: &Path,
+    state_dir: &Scope,
     words: &[String],
     policy: Option<&Policy>,
 ) -> Result<i32> {
@@ -43,14 +44,14 @@ pub(crate) fn edit(
         Some(kind) => edit_workload(opts, state_dir, kind, &name, policy),
         None => {
             check_kind(&type_word)?;
-            edit_pod(opts, &name)
+            edit_pod(opts, state_dir, &name)
         }
     }
 }
 
 fn edit_workload(
     opts: &Options,
-    state_dir: &Path,
+    state_dir: &Scope,
     kind: Kind,
     name: &str,
     policy: Option<&Policy>,
@@ -84,7 +85,7 @@ fn edit_workload(
         let (found, _) =
             workloads::check(&parsed.objects, state_dir, &exists, policy, Mode::Apply)?;
         if let Some(w) = found.first() {
-            if w.kind() != kind || w.name() != name {
+            if w.kind() != kind || w.name() != name || w.namespace() != state_dir.namespace {
                 bail!(
                     "{}/{name}: the kind and name of an object cannot be changed by edit (got {})",
                     kind.qualified(),
@@ -104,8 +105,8 @@ fn edit_workload(
     }
 }
 
-fn edit_pod(opts: &Options, name: &str) -> Result<i32> {
-    let Some(mut sandbox) = listing::find(&opts.root, name)? else {
+fn edit_pod(opts: &Options, scope: &Scope, name: &str) -> Result<i32> {
+    let Some(mut sandbox) = listing::find(&opts.root, &scope.namespace, name)? else {
         bail!("Error from server (NotFound): pods {name:?} not found");
     };
     let pod = status::pod_object(&sandbox);

@@ -10,8 +10,8 @@ use podrt_sandbox::state::{listing, Sandbox};
 use super::args::ExecArgs;
 
 /// Run it; returns the command's exit status (128+N when killed by signal N).
-pub(crate) fn exec(opts: &Options, a: &ExecArgs) -> Result<i32> {
-    let sandbox = listing::get(&opts.root, &a.pod)?;
+pub(crate) fn exec(opts: &Options, scope: &super::scope::Scope, a: &ExecArgs) -> Result<i32> {
+    let sandbox = listing::get(&opts.root, &scope.namespace, &a.pod)?;
     let name = container_name(&sandbox, a.container.as_deref())?;
     let Some(c) = sandbox.runtime_container(&name) else {
         bail!("container {name} of pod {} has not been created", a.pod);

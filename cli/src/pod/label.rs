@@ -4,18 +4,16 @@
 //! store's lock, and the agent is nudged, since a pod relabelled out of its
 //! set's selector is let go and replaced.
 
-use std::path::Path;
-
 use anyhow::{bail, Result};
 use podrt_node::labels::{relabel, LabelChange};
 use podrt_node::objects::Kind;
-use podrt_node::store::Store;
 use podrt_node::{agent, edits};
 use podrt_sandbox::pod::Options;
 use podrt_sandbox::state::listing;
 
 use super::args::LabelArgs;
 use super::commands::{check_kind, pods_matching, selector};
+use super::scope::Scope;
 use super::workloads::names_matching;
 
 /// What the command line asks: the type, the objects (by name) and the changes.
@@ -66,15 +64,18 @@ fn request(words: &[String]) -> Result<Request> {
 }
 
 /// `label TYPE NAME… KEY=VALUE… KEY-… [--overwrite] [-l SELECTOR]`.
-pub(crate) fn label(opts: &Options, state_dir: &Path, a: &LabelArgs) -> Result<i32> {
+pub(crate) fn label(opts: &Options, scope: &Scope, a: &LabelArgs) -> Result<i32> {
     let mut r = request(&a.words)?;
     if let Some(sel) = selector(a.selector.as_deref())? {
         if !r.names.is_empty() {
             bail!("name cannot be provided when a selector is specified");
         }
         r.names = match r.kind {
-            Some(kind) => names_matching(state_dir, kind, &sel)?,
-            None => pods_matching(opts, &sel)?
+            Some(kind) => names_matching(scope, kind, &sel)?
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect(),
+            None => pods_matching(opts, scope, &sel)?
                 .into_iter()
                 .map(|s| s.record.name)
                 .collect(),
@@ -89,9 +90,9 @@ pub(crate) fn label(opts: &Options, state_dir: &Path, a: &LabelArgs) -> Result<i
     let mut code = 0;
     for name in &r.names {
         let outcome = match r.kind {
-            Some(kind) => label_workload(state_dir, kind, name, &r.changes, a.overwrite)
+            Some(kind) => label_workload(scope, kind, name, &r.changes, a.overwrite)
                 .map(|changed| (kind.qualified(), changed)),
-            None => label_pod(opts, name, &r.changes, a.overwrite).map(|c| ("pod", c)),
+            None => label_pod(opts, scope, name, &r.changes, a.overwrite).map(|c| ("pod", c)),
         };
         match outcome {
             Ok((kind, true)) => println!("{kind}/{name} labeled"),
@@ -107,14 +108,14 @@ pub(crate) fn label(opts: &Options, state_dir: &Path, a: &LabelArgs) -> Result<i
 }
 
 fn label_workload(
-    state_dir: &Path,
+    scope: &Scope,
     kind: Kind,
     name: &str,
     changes: &[LabelChange],
     overwrite: bool,
 ) -> Result<bool> {
     Ok(edits::label(
-        &Store::open(state_dir)?,
+        &scope.store()?,
         kind,
         name,
         changes,
@@ -122,8 +123,14 @@ fn label_workload(
     )?)
 }
 
-fn label_pod(opts: &Options, name: &str, changes: &[LabelChange], overwrite: bool) -> Result<bool> {
-    let Some(mut sandbox) = listing::find(&opts.root, name)? else {
+fn label_pod(
+    opts: &Options,
+    scope: &Scope,
+    name: &str,
+    changes: &[LabelChange],
+    overwrite: bool,
+) -> Result<bool> {
+    let Some(mut sandbox) = listing::find(&opts.root, &scope.namespace, name)? else {
         bail!("Error from server (NotFound): pods {name:?} not found");
     };
     let mut refused = None;

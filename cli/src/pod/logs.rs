@@ -17,8 +17,8 @@ use super::args::LogsArgs;
 use super::exec::container_name;
 
 /// Print the log; with `follow`, wait for more while the container runs.
-pub(crate) fn logs(opts: &Options, a: &LogsArgs) -> Result<i32> {
-    let sandbox = listing::get(&opts.root, &a.pod)?;
+pub(crate) fn logs(opts: &Options, scope: &super::scope::Scope, a: &LogsArgs) -> Result<i32> {
+    let sandbox = listing::get(&opts.root, &scope.namespace, &a.pod)?;
     let name = container_name(&sandbox, a.container.as_deref())?;
     let path = sandbox.paths.log(&name);
     let mut file = match File::open(&path) {
@@ -73,12 +73,14 @@ fn read_more(file: &mut File, mut buf: Vec<u8>, path: &Path) -> Result<Vec<u8>> 
 
 /// Whether the container's process is still there to write more output.
 fn running(opts: &Options, sandbox: &Sandbox, name: &str) -> Result<bool> {
-    Ok(listing::find(&opts.root, &sandbox.record.uid)?
-        .and_then(|s| s.runtime_container(name))
-        .is_some_and(|c| {
-            matches!(
-                c.status(),
-                ContainerStatus::Running | ContainerStatus::Paused
-            )
-        }))
+    Ok(
+        listing::find(&opts.root, &sandbox.record.namespace, &sandbox.record.uid)?
+            .and_then(|s| s.runtime_container(name))
+            .is_some_and(|c| {
+                matches!(
+                    c.status(),
+                    ContainerStatus::Running | ContainerStatus::Paused
+                )
+            }),
+    )
 }

@@ -7,7 +7,9 @@ mod edit;
 mod exec;
 mod label;
 mod logs;
+mod namespaces;
 pub mod print;
+mod scope;
 mod workloads;
 
 use clap::Parser;

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use podrt_node::events::Events;
 use podrt_node::objects::{self, Kind, Workload};
-use podrt_node::store::{Applied, Store};
+use podrt_node::store::{Applied, Store, DEFAULT_NAMESPACE};
 use podrt_node::{agent, edits, store};
 use podrt_sandbox::lifecycle::status;
 use podrt_sandbox::manifest::Object;
@@ -26,6 +26,7 @@ use podrt_sandbox::state::listing;
 use super::args::{Cascade, DeleteArgs, GetArgs, Output, RolloutCommand};
 use super::commands::{labelled, selector, Mode};
 use super::print;
+use super::scope::{with_namespace_column, Scope};
 
 /// Decodes and checks every workload of a manifest, before anything is made:
 /// warnings go to stderr; the first invalid object is the error. With
@@ -33,7 +34,7 @@ use super::print;
 /// kubectl name (`deployments.apps "web"`) returned in the second list.
 pub(crate) fn check(
     objects: &[Object],
-    state_dir: &Path,
+    scope: &Scope,
     image_exists: &dyn Fn(&str) -> bool,
     policy: Option<&Policy>,
     mode: Mode,
@@ -42,9 +43,14 @@ pub(crate) fn check(
     let mut existing = Vec::new();
     let mut warnings = Vec::new();
     for o in objects {
-        let w = Workload::decode(o, &mut warnings)?;
+        let mut w = Workload::decode(o, &mut warnings)?;
+        scope.place(w.metadata_mut())?;
         warnings.extend(objects::validate(&w, image_exists, policy)?);
-        if let Some(old) = stored(state_dir, w.kind(), w.name())? {
+        let in_ns = Scope {
+            namespace: w.namespace().to_string(),
+            ..scope.clone()
+        };
+        if let Some(old) = stored(&in_ns, w.kind(), w.name())? {
             if mode == Mode::Create {
                 existing.push(format!("{} {:?}", w.kind().plural(), w.name()));
                 continue;
@@ -59,12 +65,13 @@ pub(crate) fn check(
     Ok((out, existing))
 }
 
-/// The stored object of `kind` named `name`, if any (no store yet: none).
-pub(crate) fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<Workload>> {
-    if !state_dir.join("objects").is_dir() {
+/// The stored object of `kind` named `name` in the scope's namespace, if any
+/// (no store yet: none).
+pub(crate) fn stored(scope: &Scope, kind: Kind, name: &str) -> Result<Option<Workload>> {
+    if !scope.has_store() {
         return Ok(None);
     }
-    let store = Store::open(state_dir)?;
+    let store = scope.store()?;
     Ok(match kind {
         Kind::Deployment => store
             .get::<Deployment>(name)?
@@ -87,19 +94,20 @@ pub(crate) fn stored(state_dir: &Path, kind: Kind, name: &str) -> Result<Option<
 /// `edited`), and nudges the agent (or says that none runs to act on them).
 pub(crate) fn store(
     opts: &Options,
-    state_dir: &Path,
+    scope: &Scope,
     workloads: Vec<Workload>,
     verb: Option<&str>,
 ) -> Result<()> {
     if workloads.is_empty() {
         return Ok(());
     }
-    let store = Store::open(state_dir)?;
+    let all = scope.store()?;
     let mut changed = false;
     {
-        let _lock = store.lock()?;
+        let _lock = all.lock()?;
         for w in workloads {
             let reference = w.reference();
+            let store = all.in_namespace(w.namespace());
             let applied = match w {
                 Workload::Deployment(d) => store.apply(*d)?.0,
                 Workload::ReplicaSet(r) => store.apply(*r)?.0,
@@ -124,34 +132,40 @@ pub(crate) fn store(
 }
 
 /// `get deployments|replicasets|daemonsets|statefulsets|jobs [NAME…]`.
-pub(crate) fn get(state_dir: &Path, kind: Kind, a: &GetArgs) -> Result<i32> {
-    let store = Store::open(state_dir)?;
+pub(crate) fn get(scope: &Scope, kind: Kind, a: &GetArgs) -> Result<i32> {
     match kind {
-        Kind::Deployment => show::<Deployment>(&store, kind, a, print::deployments),
-        Kind::ReplicaSet => show::<ReplicaSet>(&store, kind, a, print::replicasets),
-        Kind::DaemonSet => show::<DaemonSet>(&store, kind, a, print::daemonsets),
-        Kind::StatefulSet => show::<StatefulSet>(&store, kind, a, print::statefulsets),
-        Kind::Job => show::<Job>(&store, kind, a, print::jobs),
+        Kind::Deployment => show::<Deployment>(scope, kind, a, print::deployments),
+        Kind::ReplicaSet => show::<ReplicaSet>(scope, kind, a, print::replicasets),
+        Kind::DaemonSet => show::<DaemonSet>(scope, kind, a, print::daemonsets),
+        Kind::StatefulSet => show::<StatefulSet>(scope, kind, a, print::statefulsets),
+        Kind::Job => show::<Job>(scope, kind, a, print::jobs),
     }
 }
 
 fn show<T: store::Stored>(
-    store: &Store,
+    scope: &Scope,
     kind: Kind,
     a: &GetArgs,
     table: fn(&[T], bool, SystemTime) -> String,
 ) -> Result<i32> {
     let selector = selector(a.selector.as_deref())?;
     let items: Vec<T> = if a.names.is_empty() {
-        let mut all: Vec<T> = store.list()?;
+        let mut all: Vec<T> = Vec::new();
+        for store in scope.stores()? {
+            all.extend(store.list::<T>()?);
+        }
         all.retain(|o| labelled(selector.as_ref(), o.metadata().labels.as_ref()));
         all
     } else {
+        let store = scope.store()?;
         let mut found = Vec::new();
         for name in &a.names {
             match store.get::<T>(name)? {
                 Some(o) => found.push(o),
-                None => bail!("{} {name:?} not found", kind.plural()),
+                None => bail!(
+                    "Error from server (NotFound): {} {name:?} not found",
+                    kind.plural()
+                ),
             }
         }
         found
@@ -160,10 +174,19 @@ fn show<T: store::Stored>(
     match a.output {
         None | Some(Output::Wide) => {
             if items.is_empty() {
-                eprintln!("No resources found in default namespace.");
+                eprintln!("{}", scope.none_found());
             } else {
                 let wide = matches!(a.output, Some(Output::Wide));
-                print!("{}", table(&items, wide, SystemTime::now()));
+                let text = table(&items, wide, SystemTime::now());
+                if scope.all {
+                    let namespaces: Vec<String> = items
+                        .iter()
+                        .map(|o| o.metadata().namespace.clone().unwrap_or_default())
+                        .collect();
+                    print!("{}", with_namespace_column(&text, &namespaces));
+                } else {
+                    print!("{text}");
+                }
             }
         }
         Some(Output::Json) => print!("{}", print::objects_json(&items, single)?),
@@ -184,44 +207,53 @@ fn show<T: store::Stored>(
 /// `get all`: the pods, then each kind of workload that has objects, each in
 /// its own table with kubectl's `TYPE/NAME` names (`-o name`: those lines;
 /// `-o json|yaml`: one `List` of everything).
-pub(crate) fn get_all(opts: &Options, state_dir: &Path, a: &GetArgs) -> Result<i32> {
+pub(crate) fn get_all(opts: &Options, scope: &Scope, a: &GetArgs) -> Result<i32> {
     if !a.names.is_empty() {
         bail!("get all takes no names (give -l to pick objects by label)");
     }
     let selector = selector(a.selector.as_deref())?;
-    let all = gather(opts, state_dir, a.output, &|_, meta| {
+    let all = gather(opts, scope, a.output, &|_, meta| {
         labelled(selector.as_ref(), meta.labels.as_ref())
     })?;
-    all.print(a.output)
+    all.print(scope, a.output)
 }
 
 /// `get -f FILE`: the objects the manifest names, kind by kind as `get all`
 /// prints them; each one not there is an error line (exit status 1).
 pub(crate) fn get_file(
     opts: &Options,
-    state_dir: &Path,
+    scope: &Scope,
     file: &Path,
     output: Option<Output>,
 ) -> Result<i32> {
     let parsed = podrt_sandbox::manifest::parse_file_with(file, &Workload::accepts)?;
-    let mut wanted: Vec<(String, String)> = parsed
-        .pods
-        .iter()
-        .filter_map(|p| p.metadata.name.clone())
-        .map(|n| ("pod".to_string(), n))
-        .collect();
+    let mut wanted: Vec<(String, String, String)> = Vec::new();
+    for mut p in parsed.pods {
+        scope.place(&mut p.metadata)?;
+        if let (Some(ns), Some(n)) = (p.metadata.namespace, p.metadata.name) {
+            wanted.push(("pod".to_string(), ns, n));
+        }
+    }
     let mut warnings = Vec::new();
     for o in &parsed.objects {
-        let w = Workload::decode(o, &mut warnings)?;
-        wanted.push((w.kind().qualified().to_string(), w.name().to_string()));
+        let mut w = Workload::decode(o, &mut warnings)?;
+        scope.place(w.metadata_mut())?;
+        wanted.push((
+            w.kind().qualified().to_string(),
+            w.namespace().to_string(),
+            w.name().to_string(),
+        ));
     }
-    let all = gather(opts, state_dir, output, &|kind, meta| {
-        wanted
-            .iter()
-            .any(|(k, n)| k == kind && meta.name.as_deref() == Some(n.as_str()))
+    let everywhere = scope.across(true);
+    let all = gather(opts, &everywhere, output, &|kind, meta| {
+        wanted.iter().any(|(k, ns, n)| {
+            k == kind
+                && meta.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE) == ns
+                && meta.name.as_deref() == Some(n.as_str())
+        })
     })?;
     let mut code = 0;
-    for (kind, name) in &wanted {
+    for (kind, _, name) in &wanted {
         if !all.names.contains(&format!("{kind}/{name}")) {
             let plural = Kind::ALL
                 .iter()
@@ -231,7 +263,7 @@ pub(crate) fn get_file(
             code = 1;
         }
     }
-    all.print(output)?;
+    all.print(scope, output)?;
     Ok(code)
 }
 
@@ -239,7 +271,7 @@ pub(crate) fn get_file(
 /// it, `pod` or `deployment.apps`, and the object's metadata).
 fn gather(
     opts: &Options,
-    state_dir: &Path,
+    scope: &Scope,
     output: Option<Output>,
     keep: &dyn Fn(&str, &ObjectMeta) -> bool,
 ) -> Result<All> {
@@ -249,36 +281,39 @@ fn gather(
         tables: Vec::new(),
         values: Vec::new(),
         names: Vec::new(),
+        namespaces: scope.all,
     };
     let pods: Vec<Pod> = listing::list_pod_sandboxes(&opts.root)?
         .iter()
+        .filter(|s| scope.holds_pod(s))
         .map(status::pod_object)
         .filter(|p| keep("pod", &p.metadata))
         .collect();
     all.add(&pods, "pod", print::table)?;
-    if state_dir.join("objects").is_dir() {
-        let store = Store::open(state_dir)?;
-        let ds: Vec<DaemonSet> = kept(&store, Kind::DaemonSet, keep)?;
-        all.add(&ds, Kind::DaemonSet.qualified(), print::daemonsets)?;
-        let deploy: Vec<Deployment> = kept(&store, Kind::Deployment, keep)?;
-        all.add(&deploy, Kind::Deployment.qualified(), print::deployments)?;
-        let rs: Vec<ReplicaSet> = kept(&store, Kind::ReplicaSet, keep)?;
-        all.add(&rs, Kind::ReplicaSet.qualified(), print::replicasets)?;
-        let sts: Vec<StatefulSet> = kept(&store, Kind::StatefulSet, keep)?;
-        all.add(&sts, Kind::StatefulSet.qualified(), print::statefulsets)?;
-        let jobs: Vec<Job> = kept(&store, Kind::Job, keep)?;
-        all.add(&jobs, Kind::Job.qualified(), print::jobs)?;
-    }
+    let stores = scope.stores()?;
+    let ds: Vec<DaemonSet> = kept(&stores, Kind::DaemonSet, keep)?;
+    all.add(&ds, Kind::DaemonSet.qualified(), print::daemonsets)?;
+    let deploy: Vec<Deployment> = kept(&stores, Kind::Deployment, keep)?;
+    all.add(&deploy, Kind::Deployment.qualified(), print::deployments)?;
+    let rs: Vec<ReplicaSet> = kept(&stores, Kind::ReplicaSet, keep)?;
+    all.add(&rs, Kind::ReplicaSet.qualified(), print::replicasets)?;
+    let sts: Vec<StatefulSet> = kept(&stores, Kind::StatefulSet, keep)?;
+    all.add(&sts, Kind::StatefulSet.qualified(), print::statefulsets)?;
+    let jobs: Vec<Job> = kept(&stores, Kind::Job, keep)?;
+    all.add(&jobs, Kind::Job.qualified(), print::jobs)?;
     Ok(all)
 }
 
-/// The stored objects of a kind that `keep` keeps.
+/// The stored objects of a kind, in the stores given, that `keep` keeps.
 fn kept<T: store::Stored>(
-    store: &Store,
+    stores: &[Store],
     kind: Kind,
     keep: &dyn Fn(&str, &ObjectMeta) -> bool,
 ) -> Result<Vec<T>> {
-    let mut all: Vec<T> = store.list()?;
+    let mut all: Vec<T> = Vec::new();
+    for store in stores {
+        all.extend(store.list::<T>()?);
+    }
     all.retain(|o| keep(kind.qualified(), o.metadata()));
     Ok(all)
 }
@@ -293,14 +328,16 @@ struct All {
     values: Vec<serde_json::Value>,
     /// `TYPE/NAME` of every object, for `-o name`.
     names: Vec<String>,
+    /// Tables get a NAMESPACE column (`-A`).
+    namespaces: bool,
 }
 
 impl All {
     /// Prints what was gathered in the format asked for.
-    fn print(&self, output: Option<Output>) -> Result<i32> {
+    fn print(&self, scope: &Scope, output: Option<Output>) -> Result<i32> {
         match output {
             None | Some(Output::Wide) if self.tables.is_empty() => {
-                eprintln!("No resources found in default namespace.");
+                eprintln!("{}", scope.none_found());
             }
             None | Some(Output::Wide) => print!("{}", self.tables.join("\n")),
             Some(Output::Json) => print!("{}", print::objects_json(&self.values, false)?),
@@ -331,7 +368,16 @@ impl All {
             self.names.push(name.clone());
             meta.name = Some(name);
         }
-        self.tables.push(table(&renamed, self.wide, self.now));
+        let text = table(&renamed, self.wide, self.now);
+        if self.namespaces {
+            let namespaces: Vec<String> = items
+                .iter()
+                .map(|o| o.metadata().namespace.clone().unwrap_or_default())
+                .collect();
+            self.tables.push(with_namespace_column(&text, &namespaces));
+        } else {
+            self.tables.push(text);
+        }
         for o in items {
             self.values.push(serde_json::to_value(o)?);
         }
@@ -339,20 +385,30 @@ impl All {
     }
 }
 
+/// One object `describe` shows: its kind (none: a pod), its namespace and its
+/// name (none: all of the kind).
+pub(crate) type Target = (Option<Kind>, String, Option<String>);
+
 /// What a manifest names, for `describe -f`: each pod (kind none) and each
-/// workload, by name.
-pub(crate) fn named_in(file: &Path) -> Result<Vec<(Option<Kind>, Option<String>)>> {
+/// workload, by namespace and name.
+pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
     let parsed = podrt_sandbox::manifest::parse_file_with(file, &Workload::accepts)?;
-    let mut out: Vec<(Option<Kind>, Option<String>)> = parsed
-        .pods
-        .iter()
-        .filter_map(|p| p.metadata.name.clone())
-        .map(|n| (None, Some(n)))
-        .collect();
+    let mut out: Vec<Target> = Vec::new();
+    for mut p in parsed.pods {
+        scope.place(&mut p.metadata)?;
+        if let (Some(ns), Some(n)) = (p.metadata.namespace, p.metadata.name) {
+            out.push((None, ns, Some(n)));
+        }
+    }
     let mut warnings = Vec::new();
     for o in &parsed.objects {
-        let w = Workload::decode(o, &mut warnings)?;
-        out.push((Some(w.kind()), Some(w.name().to_string())));
+        let mut w = Workload::decode(o, &mut warnings)?;
+        scope.place(w.metadata_mut())?;
+        out.push((
+            Some(w.kind()),
+            w.namespace().to_string(),
+            Some(w.name().to_string()),
+        ));
     }
     Ok(out)
 }
@@ -361,13 +417,34 @@ pub(crate) fn named_in(file: &Path) -> Result<Vec<(Option<Kind>, Option<String>)
 /// the kind, with the events its controller recorded.
 pub(crate) fn describe(
     opts: &Options,
-    state_dir: &Path,
+    scope: &Scope,
     kind: Kind,
     name: Option<&str>,
     now: SystemTime,
 ) -> Result<Vec<String>> {
-    let store = Store::open(state_dir)?;
-    let events = Events::new(state_dir);
+    if name.is_none() && scope.all {
+        let mut pages = Vec::new();
+        for store in scope.stores()? {
+            let one = Scope {
+                namespace: store.namespace().to_string(),
+                all: false,
+                ..scope.clone()
+            };
+            pages.extend(describe(opts, &one, kind, None, now)?);
+        }
+        return Ok(pages);
+    }
+    if !scope.has_store() {
+        return match name {
+            Some(n) => bail!(
+                "Error from server (NotFound): {} {n:?} not found",
+                kind.plural()
+            ),
+            None => Ok(Vec::new()),
+        };
+    }
+    let store = scope.store()?;
+    let events = Events::of(&store);
     let events_of = |meta: &ObjectMeta| {
         events.list(
             kind.kind_name(),
@@ -377,6 +454,7 @@ pub(crate) fn describe(
     };
     let pods: Vec<Pod> = listing::list_pod_sandboxes(&opts.root)?
         .iter()
+        .filter(|s| scope.holds_pod(s))
         .map(status::pod_object)
         .collect();
     let owned = |meta: &ObjectMeta| -> Vec<Pod> {
@@ -456,31 +534,36 @@ fn pick<T: store::Stored>(store: &Store, kind: Kind, name: Option<&str>) -> Resu
     }
 }
 
-/// The names of the stored objects of `kind` whose labels match (`delete -l`).
+/// The namespaces and names of the stored objects of `kind` in scope whose
+/// labels match (`delete -l`, `label -l`).
 pub(crate) fn names_matching(
-    state_dir: &Path,
+    scope: &Scope,
     kind: Kind,
     selector: &LabelSelector,
-) -> Result<Vec<String>> {
-    fn names<T: store::Stored>(store: &Store, selector: &LabelSelector) -> Result<Vec<String>> {
+) -> Result<Vec<(String, String)>> {
+    fn names<T: store::Stored>(
+        store: &Store,
+        selector: &LabelSelector,
+    ) -> Result<Vec<(String, String)>> {
         Ok(store
             .list::<T>()?
             .into_iter()
             .filter(|o| labelled(Some(selector), o.metadata().labels.as_ref()))
             .filter_map(|o| o.metadata().name.clone())
+            .map(|n| (store.namespace().to_string(), n))
             .collect())
     }
-    if !state_dir.join("objects").is_dir() {
-        return Ok(Vec::new());
+    let mut out = Vec::new();
+    for store in scope.stores()? {
+        out.extend(match kind {
+            Kind::Deployment => names::<Deployment>(&store, selector)?,
+            Kind::ReplicaSet => names::<ReplicaSet>(&store, selector)?,
+            Kind::DaemonSet => names::<DaemonSet>(&store, selector)?,
+            Kind::StatefulSet => names::<StatefulSet>(&store, selector)?,
+            Kind::Job => names::<Job>(&store, selector)?,
+        });
     }
-    let store = Store::open(state_dir)?;
-    match kind {
-        Kind::Deployment => names::<Deployment>(&store, selector),
-        Kind::ReplicaSet => names::<ReplicaSet>(&store, selector),
-        Kind::DaemonSet => names::<DaemonSet>(&store, selector),
-        Kind::StatefulSet => names::<StatefulSet>(&store, selector),
-        Kind::Job => names::<Job>(&store, selector),
-    }
+    Ok(out)
 }
 
 /// `delete deployment|replicaset|daemonset|job NAME…`: each object and the
@@ -490,15 +573,15 @@ pub(crate) fn names_matching(
 /// they made stays, without its owner reference, and nothing is returned.
 pub(crate) fn delete(
     opts: &Options,
-    state_dir: &Path,
+    scope: &Scope,
     kind: Kind,
-    names: &[String],
+    name: &str,
     a: &DeleteArgs,
 ) -> Result<(i32, Vec<String>)> {
-    let store = Store::open(state_dir)?;
+    let store = scope.store()?;
     let mut code = 0;
     let mut pods = Vec::new();
-    for name in names {
+    {
         let deleted = match a.cascade {
             Cascade::Orphan => {
                 podrt_node::orphan(&store, &opts.root, kind, name).map(|()| Vec::new())
@@ -568,22 +651,17 @@ fn deployment_target(words: &[String]) -> Result<String> {
 }
 
 /// `scale TYPE/NAME --replicas=N`.
-pub(crate) fn scale(
-    opts: &Options,
-    state_dir: &Path,
-    words: &[String],
-    replicas: i32,
-) -> Result<i32> {
+pub(crate) fn scale(opts: &Options, scope: &Scope, words: &[String], replicas: i32) -> Result<i32> {
     let (kind, name) = target(words)?;
-    edits::scale(&Store::open(state_dir)?, kind, &name, replicas)?;
+    edits::scale(&scope.store()?, kind, &name, replicas)?;
     println!("{}/{name} scaled", kind.qualified());
     agent::nudge(&opts.root);
     Ok(0)
 }
 
 /// `rollout …`.
-pub(crate) fn rollout(opts: &Options, state_dir: &Path, command: &RolloutCommand) -> Result<i32> {
-    let store = Store::open(state_dir)?;
+pub(crate) fn rollout(opts: &Options, scope: &Scope, command: &RolloutCommand) -> Result<i32> {
+    let store = scope.store()?;
     match command {
         RolloutCommand::Status { target, timeout } => {
             let (kind, name) = self::target(target)?;

@@ -32,8 +32,8 @@ pub(crate) fn orphaned(meta: &ObjectMeta, kind: &str, owners: &HashSet<&str>) ->
         .is_some_and(|o| o.kind == kind && !owners.contains(o.uid.as_str()))
 }
 
-/// Removes the `kind` object `name` and the ReplicaSets it owns (a Deployment's)
-/// from the store
+/// Removes the `kind` object `name` of the store's namespace and the
+/// ReplicaSets it owns (a Deployment's) from the store
 /// (holding its lock), and returns the names of the pods they owned, for the
 /// caller to delete ([`delete_pods`]).
 pub fn delete_with_dependents(
@@ -47,7 +47,7 @@ pub fn delete_with_dependents(
         object: format!("{} {name:?}", kind.plural()),
     };
     let mut set_uids = HashSet::new();
-    let events = Events::new(store.state_dir());
+    let events = Events::of(store);
     events.forget(kind.kind_name(), name);
     match kind {
         Kind::Deployment => {
@@ -88,7 +88,8 @@ pub fn delete_with_dependents(
     Ok(listing::list_pod_sandboxes(root)?
         .into_iter()
         .filter(|s| {
-            controller_uid(&s.record.manifest.metadata).is_some_and(|u| set_uids.contains(u))
+            s.record.namespace == store.namespace()
+                && controller_uid(&s.record.manifest.metadata).is_some_and(|u| set_uids.contains(u))
         })
         .map(|s| s.record.name)
         .collect())
@@ -100,7 +101,7 @@ pub fn delete_with_dependents(
 /// object of the same name takes them.
 pub fn orphan(store: &Store, root: &Path, kind: Kind, name: &str) -> Result<()> {
     let _lock = store.lock()?;
-    Events::new(store.state_dir()).forget(kind.kind_name(), name);
+    Events::of(store).forget(kind.kind_name(), name);
     let uid = match kind {
         Kind::Deployment => {
             let uid = remove::<Deployment>(store, kind, name)?;
@@ -134,17 +135,24 @@ fn remove<T: Stored>(store: &Store, kind: Kind, name: &str) -> Result<String> {
     Ok(obj.metadata().uid.clone().unwrap_or_default())
 }
 
-/// Deletes the pods named, gracefully (each its own grace period, or `grace`),
-/// all at once (a thread each); returns when all are gone. The errors, one line
-/// each.
-pub fn delete_pods(root: &Path, names: &[String], grace: Option<Duration>) -> Vec<String> {
+/// Deletes the pods of `namespace` named, gracefully (each its own grace
+/// period, or `grace`), all at once (a thread each); returns when all are gone.
+/// The errors, one line each.
+pub fn delete_pods(
+    root: &Path,
+    namespace: &str,
+    names: &[String],
+    grace: Option<Duration>,
+) -> Vec<String> {
     let threads: Vec<_> = names
         .iter()
         .map(|name| {
             let root = root.to_path_buf();
+            let namespace = namespace.to_string();
             let name = name.clone();
             std::thread::spawn(move || {
-                delete_now(&root, &name, grace).map_err(|e| format!("deleting pod {name}: {e}"))
+                delete_now(&root, &namespace, &name, grace)
+                    .map_err(|e| format!("deleting pod {name}: {e}"))
             })
         })
         .collect();

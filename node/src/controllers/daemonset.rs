@@ -18,7 +18,7 @@ use super::pods::PodView;
 use super::pods::Pods;
 use crate::events::{About, Events};
 use crate::objects::{pod_from_template, template_hash};
-use crate::store::{Store, NAMESPACE};
+use crate::store::Store;
 
 /// The name its events give as their source.
 const COMPONENT: &str = "daemonset-controller";
@@ -182,7 +182,7 @@ pub(crate) fn sync(
         == Some("OnDelete");
     let run = should_run(ds, node);
     let todo = plan(run, &hash, on_delete, &owned);
-    let events = Events::new(store.state_dir());
+    let events = Events::of(store);
     let uid = ds.metadata.uid.clone().unwrap_or_default();
     let about = About {
         kind: DaemonSet::KIND,
@@ -197,7 +197,13 @@ pub(crate) fn sync(
     if todo.create {
         let pod_name = names::generate_name(&format!("{name}-"));
         let labels = BTreeMap::from([(REVISION_HASH_LABEL.to_string(), hash.clone())]);
-        let pod = pod_from_template(template, &pod_name, NAMESPACE, &labels, Some(owner_of(ds)));
+        let pod = pod_from_template(
+            template,
+            &pod_name,
+            store.namespace(),
+            &labels,
+            Some(owner_of(ds)),
+        );
         match pods.create(&pod) {
             Ok(()) => {
                 tracing::info!(daemonset = %name, pod = %pod_name, "created pod");
@@ -228,6 +234,7 @@ mod tests {
     fn pod(name: &str, created: &str, hash: &str, life: Life) -> PodView {
         PodView {
             name: name.into(),
+            namespace: "default".into(),
             owner_uid: Some("ds".into()),
             owner_kind: Some("DaemonSet".into()),
             labels: BTreeMap::from([(REVISION_HASH_LABEL.to_string(), hash.to_string())]),

@@ -17,7 +17,7 @@ use super::pods::PodView;
 use super::rolling::{self, Counts};
 use crate::events::{About, EventType, Events};
 use crate::objects::{template_hash, TEMPLATE_HASH_LABEL};
-use crate::store::{Store, NAMESPACE};
+use crate::store::Store;
 
 /// The annotation holding a ReplicaSet's revision number.
 pub(crate) const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -79,7 +79,7 @@ fn new_set(d: &Deployment, hash: &str, revision: i64) -> ReplicaSet {
     ReplicaSet {
         metadata: ObjectMeta {
             name: Some(format!("{name}-{hash}")),
-            namespace: Some(NAMESPACE.to_string()),
+            namespace: d.metadata.namespace.clone(),
             uid: Some(uuid::Uuid::new_v4().to_string()),
             creation_timestamp: Some(Time(jiff::Timestamp::now())),
             generation: Some(1),
@@ -126,7 +126,7 @@ fn set_replicas(store: &Store, rs: &mut ReplicaSet, n: i32) {
         };
         let way = if n > from { "up" } else { "down" };
         let message = format!("Scaled {way} replica set {name} from {from} to {n}");
-        Events::new(store.state_dir()).record(
+        Events::of(store).record(
             about,
             EventType::Normal,
             "ScalingReplicaSet",

@@ -20,7 +20,7 @@ use super::pods::{Life, PodView, Pods};
 use super::replicaset;
 use crate::events::{About, EventType, Events};
 use crate::objects::pod_from_template;
-use crate::store::{Store, NAMESPACE};
+use crate::store::Store;
 
 /// What to do for one Job now, and the status it then has.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,7 +224,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, job: &Job, all: &[PodView]) -> bo
         }
         return false;
     }
-    let events = Events::new(store.state_dir());
+    let events = Events::of(store);
     let about = About {
         kind: Job::KIND,
         name: &name,
@@ -240,7 +240,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, job: &Job, all: &[PodView]) -> bo
         let pod = pod_from_template(
             &spec.template,
             &pod_name,
-            NAMESPACE,
+            store.namespace(),
             &Default::default(),
             Some(owner_of(job)),
         );
@@ -312,6 +312,7 @@ mod tests {
     fn pod(name: &str, life: Life, restarts: i32) -> PodView {
         PodView {
             name: name.into(),
+            namespace: "default".into(),
             owner_uid: Some("job".into()),
             owner_kind: Some("Job".into()),
             labels: Default::default(),

@@ -8,12 +8,13 @@ pub(crate) mod cascade;
 mod daemonset;
 pub(crate) mod deployment;
 mod job;
+pub(crate) mod namespace;
 pub(crate) mod pods;
 mod replicaset;
 pub(crate) mod rolling;
 mod statefulset;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -21,7 +22,7 @@ use podrt_sandbox::pod::Options;
 
 use crate::error::Result;
 use crate::store::Store;
-use pods::Pods;
+use pods::{PodView, Pods};
 
 /// The controllers of one store and one podrt root.
 #[derive(Debug, Clone)]
@@ -39,15 +40,40 @@ impl Controllers {
         }
     }
 
-    /// One pass over every object, holding the store's lock.
+    /// One pass over every object, holding the store's lock: namespace by
+    /// namespace, each controller seeing only the objects and pods of the
+    /// namespace at hand.
     pub(crate) fn pass(&self) -> Result<()> {
-        let store = &self.store;
-        let _lock = store.lock()?;
+        let _lock = self.store.lock()?;
         let pods = self.pods.list()?;
+        let mut namespaces: BTreeSet<String> =
+            self.store.namespaces_in_use()?.into_iter().collect();
+        namespaces.extend(pods.iter().map(|p| p.namespace.clone()));
+        if let Err(e) = namespace::finish_terminating(&self.store, &self.pods, self.pods.root()) {
+            tracing::warn!(error = %e, "deleting terminating namespaces");
+        }
+        for ns in &namespaces {
+            let in_ns: Vec<PodView> = pods
+                .iter()
+                .filter(|p| &p.namespace == ns)
+                .cloned()
+                .collect();
+            self.pass_in(
+                &self.store.in_namespace(ns),
+                &self.pods.in_namespace(ns),
+                &in_ns,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The pass over one namespace: `store` and `pods` act on it, `views` are
+    /// its pods.
+    fn pass_in(&self, store: &Store, pods_of: &Pods, pods: &[PodView]) -> Result<()> {
         let deployments: Vec<Deployment> = store.list()?;
         let sets: Vec<ReplicaSet> = store.list()?;
         for d in &deployments {
-            deployment::sync(store, d, &sets, &pods);
+            deployment::sync(store, d, &sets, pods);
         }
         // The sets as the deployments left them; those whose Deployment is gone
         // go with it.
@@ -66,19 +92,19 @@ impl Controllers {
             }
         }
         for rs in &kept {
-            replicaset::sync(store, &self.pods, rs, &pods);
+            replicaset::sync(store, pods_of, rs, pods);
         }
         let node = daemonset::this_node();
         let daemon_sets: Vec<DaemonSet> = store.list()?;
         for ds in &daemon_sets {
-            daemonset::sync(store, &self.pods, ds, &pods, &node);
+            daemonset::sync(store, pods_of, ds, pods, &node);
         }
         let stateful_sets: Vec<StatefulSet> = store.list()?;
         for sts in &stateful_sets {
-            statefulset::sync(store, &self.pods, sts, &pods);
+            statefulset::sync(store, pods_of, sts, pods);
         }
         let mut jobs: Vec<Job> = store.list()?;
-        jobs.retain(|j| job::sync(store, &self.pods, j, &pods));
+        jobs.retain(|j| job::sync(store, pods_of, j, pods));
         // Pods whose owner is gone.
         let owners: [(&str, HashSet<&str>); 4] = [
             (
@@ -108,7 +134,7 @@ impl Controllers {
                     .collect(),
             ),
         ];
-        for p in &pods {
+        for p in pods {
             let Some((kind, live)) = owners
                 .iter()
                 .find(|(kind, _)| p.owner_kind.as_deref() == Some(*kind))
@@ -117,8 +143,8 @@ impl Controllers {
             };
             let orphan = p.owner_uid.as_deref().is_some_and(|u| !live.contains(u));
             if orphan && p.life != pods::Life::Terminating {
-                tracing::info!(pod = %p.name, owner = %kind, "deleting: its owner is gone");
-                self.pods.delete(&p.name);
+                tracing::info!(pod = %p.name, namespace = %p.namespace, owner = %kind, "deleting: its owner is gone");
+                pods_of.delete(&p.name);
             }
         }
         Ok(())

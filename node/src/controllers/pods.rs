@@ -38,6 +38,8 @@ pub(crate) enum Life {
 pub(crate) struct PodView {
     /// Its name.
     pub(crate) name: String,
+    /// Its namespace.
+    pub(crate) namespace: String,
     /// The uid of the object that controls it (its controller owner reference).
     pub(crate) owner_uid: Option<String>,
     /// That object's kind (`ReplicaSet`).
@@ -79,6 +81,11 @@ impl PodView {
             .find(|o| o.controller == Some(true));
         PodView {
             name: pod.metadata.name.clone().unwrap_or_default(),
+            namespace: pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| crate::store::DEFAULT_NAMESPACE.to_string()),
             owner_uid: owner.map(|o| o.uid.clone()),
             owner_kind: owner.map(|o| o.kind.clone()),
             labels: pod.metadata.labels.clone().unwrap_or_default(),
@@ -115,20 +122,38 @@ impl PodView {
     }
 }
 
-/// Makes and deletes pods for the controllers.
+/// Makes and deletes pods for the controllers, in one namespace.
 #[derive(Debug, Clone)]
 pub(crate) struct Pods {
     opts: Options,
-    /// Pods a thread of ours is deleting: not asked for twice.
+    /// The namespace whose pods `release` and `delete` name.
+    namespace: String,
+    /// Pods a thread of ours is deleting (`namespace/name`): not asked for twice.
     deleting: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Pods {
-    /// Pods made under `opts` (the same settings `podrt apply` uses).
+    /// Pods made under `opts` (the same settings `podrt apply` uses), named in
+    /// the default namespace.
     pub(crate) fn new(opts: Options) -> Pods {
         Pods {
             opts,
+            namespace: crate::store::DEFAULT_NAMESPACE.to_string(),
             deleting: Arc::default(),
+        }
+    }
+
+    /// The podrt root the pods live under.
+    pub(crate) fn root(&self) -> &std::path::Path {
+        &self.opts.root
+    }
+
+    /// The same pods, naming those of `namespace`.
+    pub(crate) fn in_namespace(&self, namespace: &str) -> Pods {
+        Pods {
+            opts: self.opts.clone(),
+            namespace: namespace.to_string(),
+            deleting: Arc::clone(&self.deleting),
         }
     }
 
@@ -140,7 +165,7 @@ impl Pods {
             .iter()
             .map(|s| {
                 let mut view = PodView::of(&status::pod_object(s));
-                if deleting.contains(&view.name) {
+                if deleting.contains(&format!("{}/{}", view.namespace, view.name)) {
                     view.life = Life::Terminating;
                 }
                 view
@@ -173,7 +198,7 @@ impl Pods {
     /// that owner neither counts it nor deletes it (a pod relabelled out of its
     /// set's selector, as Kubernetes releases it).
     pub(crate) fn release(&self, name: &str, owner_uid: &str) -> Result<()> {
-        if let Some(mut sandbox) = listing::find(&self.opts.root, name)? {
+        if let Some(mut sandbox) = listing::find(&self.opts.root, &self.namespace, name)? {
             sandbox.update_metadata(|meta| disown(meta, owner_uid))?;
         }
         Ok(())
@@ -182,22 +207,24 @@ impl Pods {
     /// Starts deleting the pod named `name` gracefully (its own grace period), in
     /// a thread; returns at once.
     pub(crate) fn delete(&self, name: &str) {
+        let key = format!("{}/{name}", self.namespace);
         let Ok(mut set) = self.deleting.lock() else {
             return;
         };
-        if !set.insert(name.to_string()) {
+        if !set.insert(key.clone()) {
             return;
         }
         drop(set);
         let root = self.opts.root.clone();
         let deleting = Arc::clone(&self.deleting);
+        let namespace = self.namespace.clone();
         let name = name.to_string();
         std::thread::spawn(move || {
-            if let Err(e) = delete_now(&root, &name, None) {
-                tracing::warn!(pod = %name, error = %e, "deleting a pod");
+            if let Err(e) = delete_now(&root, &namespace, &name, None) {
+                tracing::warn!(pod = %name, %namespace, error = %e, "deleting a pod");
             }
             if let Ok(mut set) = deleting.lock() {
-                set.remove(&name);
+                set.remove(&key);
             }
         });
     }
@@ -213,14 +240,15 @@ pub(crate) fn disown(meta: &mut ObjectMeta, owner_uid: &str) {
     }
 }
 
-/// Deletes the pod `name` under `root`, gracefully (its own grace period, or
-/// `grace`); gone already is fine.
+/// Deletes the pod `name` of `namespace` under `root`, gracefully (its own
+/// grace period, or `grace`); gone already is fine.
 pub(crate) fn delete_now(
     root: &std::path::Path,
+    namespace: &str,
     name: &str,
     grace: Option<std::time::Duration>,
 ) -> Result<()> {
-    let Some(mut sandbox): Option<Sandbox> = listing::find(root, name)? else {
+    let Some(mut sandbox): Option<Sandbox> = listing::find(root, namespace, name)? else {
         return Ok(());
     };
     let grace = grace.unwrap_or_else(|| sandbox.record.settings().grace_period());

@@ -12,7 +12,7 @@ use super::pods::{PodView, Pods};
 use crate::events::{About, Events};
 use crate::objects::pod_from_template;
 use crate::selector;
-use crate::store::{Store, NAMESPACE};
+use crate::store::Store;
 
 /// The name its events give as their source.
 const COMPONENT: &str = "replicaset-controller";
@@ -95,7 +95,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
     let spec = rs.spec.clone();
     let replicas = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
     let todo = plan(replicas, &owned);
-    let events = Events::new(store.state_dir());
+    let events = Events::of(store);
     let about = About {
         kind: ReplicaSet::KIND,
         name: &name,
@@ -108,7 +108,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
         let pod = pod_from_template(
             &template,
             &pod_name,
-            NAMESPACE,
+            store.namespace(),
             &Default::default(),
             Some(owner_of(rs)),
         );
@@ -150,6 +150,7 @@ mod tests {
     fn pod(name: &str, created: &str, life: Life) -> PodView {
         PodView {
             name: name.into(),
+            namespace: "default".into(),
             owner_uid: Some("rs".into()),
             owner_kind: Some("ReplicaSet".into()),
             labels: Default::default(),

@@ -25,7 +25,7 @@ use super::daemonset::REVISION_HASH_LABEL;
 use super::pods::{PodView, Pods};
 use crate::events::{About, EventType, Events};
 use crate::objects::{claim_names, pod_from_template, template_hash};
-use crate::store::{Store, NAMESPACE};
+use crate::store::Store;
 
 /// The label naming a set's pod on itself (a Service can select one pod).
 pub(crate) const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -46,11 +46,22 @@ pub(crate) fn ordinal(set: &str, pod: &str) -> Option<usize> {
 }
 
 /// The host directory of claim `claim` for the set `set`'s pod `ordinal`:
-/// Kubernetes' claim name, `<claim>-<set>-<ordinal>`.
-pub(crate) fn claim_dir(state_dir: &Path, claim: &str, set: &str, ordinal: usize) -> PathBuf {
-    state_dir
-        .join("volumes")
-        .join(format!("{claim}-{set}-{ordinal}"))
+/// Kubernetes' claim name, `<claim>-<set>-<ordinal>`, under `volumes/` for the
+/// default namespace and `volumes/namespaces/<namespace>/` for others.
+pub(crate) fn claim_dir(
+    state_dir: &Path,
+    namespace: &str,
+    claim: &str,
+    set: &str,
+    ordinal: usize,
+) -> PathBuf {
+    let volumes = state_dir.join("volumes");
+    let dir = if namespace == crate::store::DEFAULT_NAMESPACE {
+        volumes
+    } else {
+        volumes.join("namespaces").join(namespace)
+    };
+    dir.join(format!("{claim}-{set}-{ordinal}"))
 }
 
 /// How a set's pods are to be replaced when its template changes.
@@ -248,6 +259,11 @@ fn owner_of(sts: &StatefulSet) -> OwnerReference {
 /// host directory under `state_dir` for each claim.
 pub(crate) fn pod_for(sts: &StatefulSet, ordinal: usize, hash: &str, state_dir: &Path) -> Pod {
     let set = sts.metadata.name.as_deref().unwrap_or_default();
+    let namespace = sts
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or(crate::store::DEFAULT_NAMESPACE);
     let name = pod_name(set, ordinal);
     let labels = BTreeMap::from([
         (POD_NAME_LABEL.to_string(), name.clone()),
@@ -257,7 +273,7 @@ pub(crate) fn pod_for(sts: &StatefulSet, ordinal: usize, hash: &str, state_dir: 
     let mut pod = pod_from_template(
         &sts.spec.template,
         &name,
-        NAMESPACE,
+        namespace,
         &labels,
         Some(owner_of(sts)),
     );
@@ -268,7 +284,7 @@ pub(crate) fn pod_for(sts: &StatefulSet, ordinal: usize, hash: &str, state_dir: 
     if !claims.is_empty() {
         let volumes = spec.volumes.get_or_insert_with(Vec::new);
         for claim in claims {
-            let dir = claim_dir(state_dir, &claim, set, ordinal);
+            let dir = claim_dir(state_dir, namespace, &claim, set, ordinal);
             volumes.push(Volume {
                 name: claim,
                 host_path: Some(HostPathVolumeSource {
@@ -319,7 +335,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, sts: &StatefulSet, all: &[PodView
     let others: HashSet<&str> = others.iter().map(|p| p.name.as_str()).collect();
     let hash = template_hash(&sts.spec.template, None);
     let todo = plan(&want(sts, &hash), &owned, &others);
-    let events = Events::new(store.state_dir());
+    let events = Events::of(store);
     let about = About {
         kind: StatefulSet::KIND,
         name: &name,
@@ -389,6 +405,7 @@ mod tests {
     fn pod(name: &str, hash: &str, life: Life) -> PodView {
         PodView {
             name: name.into(),
+            namespace: "default".into(),
             owner_uid: Some("u".into()),
             owner_kind: Some("StatefulSet".into()),
             labels: BTreeMap::from([(REVISION_HASH_LABEL.to_string(), hash.to_string())]),
@@ -438,7 +455,7 @@ mod tests {
             assert_eq!(ordinal("web", not), None, "{not}");
         }
         assert_eq!(
-            claim_dir(Path::new("/s"), "data", "web", 1),
+            claim_dir(Path::new("/s"), "default", "data", "web", 1),
             Path::new("/s/volumes/data-web-1")
         );
     }

@@ -7,6 +7,7 @@
 //! unknown fields), so a Deployment's template reads exactly as a Pod does.
 
 mod job;
+mod namespace;
 mod percent;
 mod statefulset;
 mod template;
@@ -18,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_sandbox::manifest::{self, Object};
 
 pub use job::{complete_job, JOB_NAME_LABELS, JOB_UID_LABELS};
+pub use namespace::{complete_namespace, default_namespace, DEFAULT_NAMESPACE};
 pub(crate) use percent::resolve;
 pub(crate) use statefulset::claim_names;
 pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};
@@ -165,6 +167,26 @@ impl Workload {
             Workload::StatefulSet(s) => &s.metadata,
             Workload::Job(j) => &j.metadata,
         }
+    }
+
+    /// Its metadata, to change.
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Workload::Deployment(d) => &mut d.metadata,
+            Workload::ReplicaSet(r) => &mut r.metadata,
+            Workload::DaemonSet(d) => &mut d.metadata,
+            Workload::StatefulSet(s) => &mut s.metadata,
+            Workload::Job(j) => &mut j.metadata,
+        }
+    }
+
+    /// `metadata.namespace`, `default` when unset.
+    pub fn namespace(&self) -> &str {
+        self.metadata()
+            .namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(DEFAULT_NAMESPACE)
     }
 
     /// `metadata.name` (empty when missing: validation refuses that).

@@ -38,10 +38,10 @@ pub fn validate(
             }
         }
     }
-    if let Some(ns) = meta.namespace.as_deref().filter(|ns| *ns != "default") {
-        errors.push(format!(
-            "metadata.namespace: Unsupported value: {ns:?}: podrt keeps workloads in the \"default\" namespace"
-        ));
+    if let Some(ns) = meta.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        if let Err(e) = names::dns1123_label(ns) {
+            errors.push(format!("metadata.namespace: Invalid value: {ns:?}: {e}"));
+        }
     }
     let template = match workload {
         Workload::Deployment(d) => {

@@ -28,8 +28,7 @@ use crate::error::{Error, Result};
 /// The default `--state-dir`.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/podrt";
 
-/// The namespace every workload lives in (for now the only one).
-pub const NAMESPACE: &str = "default";
+pub use crate::objects::DEFAULT_NAMESPACE;
 
 /// A kind the store keeps.
 pub trait Stored:
@@ -45,6 +44,22 @@ pub trait Stored:
     /// Fills in what the API server adds once the object has its uid (a Job's
     /// defaults and generated selector); nothing for most kinds.
     fn complete(&mut self) {}
+
+    /// Whether objects of the kind live in a namespace (a Namespace does not).
+    const NAMESPACED: bool = true;
+}
+
+impl Stored for k8s_openapi::api::core::v1::Namespace {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, old: &Self) {
+        self.status = old.status.clone();
+    }
+    fn complete(&mut self) {
+        crate::objects::complete_namespace(self);
+    }
+    const NAMESPACED: bool = false;
 }
 
 impl Stored for k8s_openapi::api::apps::v1::DaemonSet {
@@ -120,20 +135,65 @@ impl std::fmt::Display for Applied {
     }
 }
 
-/// The objects under one state directory.
+/// The objects under one state directory, seen from one namespace: `get`,
+/// `list`, `put`, `apply` and `remove` act on that namespace's objects (and on
+/// Namespaces themselves, which belong to none).
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    namespace: String,
 }
 
 impl Store {
-    /// The store under `state_dir`, made (0700) if missing.
+    /// The store under `state_dir`, made (0700) if missing, seen from the
+    /// `default` namespace.
     pub fn open(state_dir: &Path) -> Result<Store> {
         let dir = state_dir.join("objects");
         private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
         Ok(Store {
             dir: state_dir.to_path_buf(),
+            namespace: DEFAULT_NAMESPACE.to_string(),
         })
+    }
+
+    /// The same store seen from `namespace`.
+    pub fn in_namespace(&self, namespace: &str) -> Store {
+        Store {
+            dir: self.dir.clone(),
+            namespace: namespace.to_string(),
+        }
+    }
+
+    /// The namespace this view acts on.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Every namespace that holds objects of some kind, plus `default`, sorted.
+    /// Stored Namespaces are listed by [`Self::list`] of `Namespace`.
+    pub fn namespaces_in_use(&self) -> Result<Vec<String>> {
+        let objects = self.dir.join("objects");
+        let mut out = std::collections::BTreeSet::new();
+        out.insert(DEFAULT_NAMESPACE.to_string());
+        let kinds = fs::read_dir(&objects).map_err(|e| Error::io("listing", &objects, e))?;
+        for kind in kinds.flatten() {
+            if kind
+                .file_name()
+                .to_string_lossy()
+                .starts_with("namespaces.")
+            {
+                continue;
+            }
+            let Ok(entries) = fs::read_dir(kind.path()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    out.insert(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
     }
 
     /// The state directory the store lives in (a StatefulSet's volumes live
@@ -153,10 +213,15 @@ impl Store {
         } else {
             T::GROUP
         };
-        self.dir
+        let dir = self
+            .dir
             .join("objects")
-            .join(format!("{}.{group}", T::URL_PATH_SEGMENT))
-            .join(NAMESPACE)
+            .join(format!("{}.{group}", T::URL_PATH_SEGMENT));
+        if T::NAMESPACED {
+            dir.join(&self.namespace)
+        } else {
+            dir
+        }
     }
 
     fn path<T: Stored>(&self, name: &str) -> PathBuf {
@@ -190,7 +255,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes `obj` as it is (a controller's update of spec or status).
+    /// Every object of the kind in every namespace, by namespace and name.
+    pub fn list_all<T: Stored>(&self) -> Result<Vec<T>> {
+        if !T::NAMESPACED {
+            return self.list();
+        }
+        let mut out = Vec::new();
+        for ns in self.namespaces_in_use()? {
+            out.extend(self.in_namespace(&ns).list::<T>()?);
+        }
+        Ok(out)
+    }
+
+    /// Writes `obj` as it is (a controller's update of spec or status), in this
+    /// view's namespace.
     pub fn put<T: Stored>(&self, obj: &T) -> Result<()> {
         let name = obj.metadata().name.clone().unwrap_or_default();
         let dir = self.kind_dir::<T>();
@@ -198,14 +276,14 @@ impl Store {
         write_atomic(&self.path::<T>(&name), obj)
     }
 
-    /// Stores what a user applied: a new object gets its uid, creation time and
+    /// Stores what a user applied, in this view's namespace: a new object gets its uid, creation time and
     /// generation 1; a changed one keeps those and its status, and its
     /// generation goes up by one. Either is completed ([`Stored::complete`])
     /// before it is compared or written. The caller holds the lock.
     pub fn apply<T: Stored>(&self, mut obj: T) -> Result<(Applied, T)> {
         let name = obj.metadata().name.clone().unwrap_or_default();
         let meta = obj.metadata_mut();
-        meta.namespace = Some(NAMESPACE.to_string());
+        meta.namespace = T::NAMESPACED.then(|| self.namespace.clone());
         meta.uid = None;
         meta.creation_timestamp = None;
         meta.generation = None;
@@ -238,6 +316,22 @@ impl Store {
                 Ok((Applied::Created, obj))
             }
         }
+    }
+
+    /// Removes the (empty) directories of `namespace`'s objects, once the
+    /// objects are gone; a directory still holding one stays.
+    pub fn remove_namespace_dirs(&self, namespace: &str) -> Result<()> {
+        let objects = self.dir.join("objects");
+        let kinds = fs::read_dir(&objects).map_err(|e| Error::io("listing", &objects, e))?;
+        for kind in kinds.flatten() {
+            let dir = kind.path().join(namespace);
+            match fs::remove_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound || !dir.is_dir() => {}
+                Err(e) => return Err(Error::io("removing", &dir, e)),
+            }
+        }
+        Ok(())
     }
 
     /// Removes the object; false if it was not there.

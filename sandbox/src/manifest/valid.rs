@@ -10,7 +10,7 @@ pub struct ValidPod {
     /// `metadata.name`, or the name generated from `metadata.generateName`.
     pub name: String,
     /// `metadata.namespace`, `default` when unset.
-    pub(crate) namespace: String,
+    pub namespace: String,
     /// True when [`Self::name`] was generated from `metadata.generateName`.
     pub(crate) generated_name: bool,
     /// The pod-level values podrt acts on for the pod's whole life; the pod's

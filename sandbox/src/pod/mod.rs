@@ -129,7 +129,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
     let pods = paths::pods_dir(&opts.root);
     private_fs::own_dir(&pods).map_err(|e| Error::io("creating", &pods, e))?;
     let _names = Lock::exclusive(&paths::names_lock(&opts.root))?;
-    if find(&opts.root, &pod.name)?.is_some() {
+    if find(&opts.root, &pod.namespace, &pod.name)?.is_some() {
         return Err(Error::PodExists(pod.name.clone()));
     }
     check_host_ports(&opts.root, manifest)?;

@@ -7,16 +7,27 @@ use super::record::PodRecord;
 use super::Sandbox;
 use crate::error::{Error, Result};
 
-/// Find a pod by name (or UID).
-pub fn find(root: &Path, name: &str) -> Result<Option<Sandbox>> {
-    Ok(list_pod_sandboxes(root)?
-        .into_iter()
-        .find(|s| s.record.name == name || s.record.uid == name))
+/// Find the pod `name` of `namespace` (names are unique per namespace), or the
+/// pod whose UID is `name`, whatever its namespace.
+pub fn find(root: &Path, namespace: &str, name: &str) -> Result<Option<Sandbox>> {
+    Ok(list_pod_sandboxes(root)?.into_iter().find(|s| {
+        (s.record.name == name && s.record.namespace == namespace) || s.record.uid == name
+    }))
 }
 
-/// Load the pod `name`, or [`Error::PodNotFound`].
-pub fn get(root: &Path, name: &str) -> Result<Sandbox> {
-    find(root, name)?.ok_or_else(|| Error::PodNotFound(name.to_string()))
+/// Load the pod `name` of `namespace` (or by UID), or [`Error::PodNotFound`].
+pub fn get(root: &Path, namespace: &str, name: &str) -> Result<Sandbox> {
+    find(root, namespace, name)?.ok_or_else(|| Error::PodNotFound(not_found(namespace, name)))
+}
+
+/// The pod named in a not-found message: `web`, or `team-a/web` outside the
+/// default namespace.
+fn not_found(namespace: &str, name: &str) -> String {
+    if namespace == "default" {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    }
 }
 
 /// `ListPodSandbox`: every pod under `root`, oldest first. Directories without a

@@ -128,8 +128,9 @@ pub struct PodRecord {
     pub uid: String,
     /// Pod name.
     pub name: String,
-    /// Pod namespace (podrt keeps it for display; names are unique per root).
-    pub(crate) namespace: String,
+    /// Pod namespace (`metadata.namespace`, `default` when unset); names are
+    /// unique per namespace.
+    pub namespace: String,
     /// Creation time (RFC 3339).
     pub(crate) created: String,
     /// The manifest as applied, name filled in.

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec};
 use podrt_node::selector;
 use serde::Serialize;
 
@@ -185,6 +185,24 @@ fn job_duration(job: &Job, now: SystemTime) -> String {
         .as_ref()
         .map_or_else(|| system_nanos(now), time_nanos);
     human_duration_nanos(end - time_nanos(start))
+}
+
+/// The `get namespaces` table, header included.
+pub fn namespaces(items: &[Namespace], now: SystemTime) -> String {
+    let mut text = String::from("NAME\tSTATUS\tAGE\n");
+    for n in items {
+        let phase = n
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Active".to_string());
+        text.push_str(&format!(
+            "{}\t{phase}\t{}\n",
+            n.metadata.name.as_deref().unwrap_or_default(),
+            since(n.metadata.creation_timestamp.as_ref(), now)
+        ));
+    }
+    table::GET.format(&table::escape_terminal(&text))
 }
 
 /// The `get jobs` table, header included.
