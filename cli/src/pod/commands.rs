@@ -722,7 +722,10 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
             println!("pod \"{name}\" deleted");
             continue;
         }
-        let result = delete::delete_pod(&mut sandbox, grace);
+        // A controller replaces its pod as soon as it is terminating.
+        let result = delete::delete_pod_and(&mut sandbox, grace, &mut || {
+            agent::nudge(&opts.root);
+        });
         if !a.wait {
             // The background child: done either way, once the agent knows.
             agent::nudge(&opts.root);

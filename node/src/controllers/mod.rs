@@ -24,6 +24,17 @@ use crate::error::Result;
 use crate::store::Store;
 use pods::{PodView, Pods};
 
+/// What a pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// It made, released or began deleting pods: the statuses it wrote were
+    /// computed before, so another pass should follow at once.
+    pub(crate) acted: bool,
+    /// Pods are still being deleted by its threads: their end matters (a
+    /// StatefulSet's replacement waits for it) and no nudge announces it.
+    pub(crate) deleting: bool,
+}
+
 /// The controllers of one store and one podrt root.
 #[derive(Debug, Clone)]
 pub(crate) struct Controllers {
@@ -42,8 +53,18 @@ impl Controllers {
 
     /// One pass over every object, holding the store's lock: namespace by
     /// namespace, each controller seeing only the objects and pods of the
-    /// namespace at hand.
-    pub(crate) fn pass(&self) -> Result<()> {
+    /// namespace at hand. What it did, for the agent to know when to pass
+    /// again.
+    pub(crate) fn pass(&self) -> Result<Outcome> {
+        let acts = self.pods.acts();
+        self.pass_all()?;
+        Ok(Outcome {
+            acted: self.pods.acts() != acts,
+            deleting: self.pods.deleting_any(),
+        })
+    }
+
+    fn pass_all(&self) -> Result<()> {
         let _lock = self.store.lock()?;
         let pods = self.pods.list()?;
         let mut namespaces: BTreeSet<String> =

@@ -5,6 +5,7 @@
 //! period does not hold up the pass.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Pod;
@@ -130,6 +131,9 @@ pub(crate) struct Pods {
     namespace: String,
     /// Pods a thread of ours is deleting (`namespace/name`): not asked for twice.
     deleting: Arc<Mutex<HashSet<String>>>,
+    /// How many pods were made, released or sent to deletion, ever: a pass
+    /// that changed it acted, and the agent passes again at once.
+    acts: Arc<AtomicUsize>,
 }
 
 impl Pods {
@@ -140,7 +144,18 @@ impl Pods {
             opts,
             namespace: crate::store::DEFAULT_NAMESPACE.to_string(),
             deleting: Arc::default(),
+            acts: Arc::default(),
         }
+    }
+
+    /// How many acts so far ([`Pods::acts`]'s counter).
+    pub(crate) fn acts(&self) -> usize {
+        self.acts.load(Ordering::Relaxed)
+    }
+
+    /// Whether a thread of ours is still deleting a pod.
+    pub(crate) fn deleting_any(&self) -> bool {
+        self.deleting.lock().is_ok_and(|set| !set.is_empty())
     }
 
     /// The podrt root the pods live under.
@@ -154,6 +169,7 @@ impl Pods {
             opts: self.opts.clone(),
             namespace: namespace.to_string(),
             deleting: Arc::clone(&self.deleting),
+            acts: Arc::clone(&self.acts),
         }
     }
 
@@ -191,6 +207,7 @@ impl Pods {
             fields: invalid.fields().map(|(f, m)| format!("{f}: {m}")).collect(),
         })?;
         supervisor::apply(&self.opts, pod, &valid)?;
+        self.acts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -200,6 +217,7 @@ impl Pods {
     pub(crate) fn release(&self, name: &str, owner_uid: &str) -> Result<()> {
         if let Some(mut sandbox) = listing::find(&self.opts.root, &self.namespace, name)? {
             sandbox.update_metadata(|meta| disown(meta, owner_uid))?;
+            self.acts.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -215,6 +233,7 @@ impl Pods {
             return;
         }
         drop(set);
+        self.acts.fetch_add(1, Ordering::Relaxed);
         let root = self.opts.root.clone();
         let deleting = Arc::clone(&self.deleting);
         let namespace = self.namespace.clone();

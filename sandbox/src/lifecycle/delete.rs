@@ -18,13 +18,26 @@ use crate::state::Sandbox;
 /// then remove everything. Idempotent. The pod's delete lock is held, shared,
 /// throughout: while anybody holds it, nobody else needs to carry the deletion on.
 pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
+    delete_pod_and(sandbox, grace, &mut || {})
+}
+
+/// [`delete_pod`], calling `marked` once the pod is marked as being deleted
+/// (its record has its deletion timestamp, so listings show it Terminating)
+/// and before its containers are stopped: a caller tells a controller then,
+/// which replaces a terminating pod at once, as Kubernetes does, instead of
+/// after its grace period.
+pub fn delete_pod_and(
+    sandbox: &mut Sandbox,
+    grace: Duration,
+    marked: &mut dyn FnMut(),
+) -> Result<()> {
     let deleting = match Lock::shared(&sandbox.paths.delete_lock()) {
         Ok(lock) => lock,
         // Another delete got there first and removed it all.
         Err(_) if !sandbox.paths.record().exists() => return Ok(()),
         Err(e) => return Err(e),
     };
-    delete_pod_holding(sandbox, grace, deleting)
+    delete_pod_holding_and(sandbox, grace, deleting, marked)
 }
 
 /// [`delete_pod`] for a caller that holds the pod's delete lock already (and
@@ -32,7 +45,16 @@ pub fn delete_pod(sandbox: &mut Sandbox, grace: Duration) -> Result<()> {
 pub(crate) fn delete_pod_holding(
     sandbox: &mut Sandbox,
     grace: Duration,
+    deleting: Lock,
+) -> Result<()> {
+    delete_pod_holding_and(sandbox, grace, deleting, &mut || {})
+}
+
+fn delete_pod_holding_and(
+    sandbox: &mut Sandbox,
+    grace: Duration,
     _deleting: Lock,
+    marked: &mut dyn FnMut(),
 ) -> Result<()> {
     {
         let _lock = match sandbox.lock() {
@@ -72,6 +94,7 @@ pub(crate) fn delete_pod_holding(
             sandbox.save()?;
         }
     }
+    marked();
     // The supervisor carries the termination out (in a terminator process of its
     // own, which survives us and it); without a supervisor, we do it here.
     let request = Request::Terminate {
