@@ -12,9 +12,23 @@ pub const EXIT_BUG: i32 = 70;
 /// and exit with [`EXIT_BUG`], instead of Rust's multi-line report and 101.
 pub fn install_panic_hook(program: &'static str) {
     std::panic::set_hook(Box::new(move |info| {
-        eprintln!("{}", panic_line(program, info));
+        let line = panic_line(program, info);
+        if is_closed_stdout(&line) {
+            // `podrt get pods | head -1`: the reader left, as with any Unix tool
+            // killed by SIGPIPE; nothing to report.
+            std::process::exit(EXIT_CLOSED_PIPE);
+        }
+        eprintln!("{line}");
         std::process::exit(EXIT_BUG);
     }));
+}
+
+/// The status of a process killed by SIGPIPE, as a shell reports it.
+const EXIT_CLOSED_PIPE: i32 = 128 + libc::SIGPIPE;
+
+/// Whether a panic is `println!` failing because stdout's reader went away.
+fn is_closed_stdout(line: &str) -> bool {
+    line.contains("failed printing to stdout") && line.contains("Broken pipe")
 }
 
 fn panic_line(program: &str, info: &std::panic::PanicHookInfo<'_>) -> String {

@@ -88,6 +88,28 @@ fn the_same_name_in_two_namespaces_is_two_pods_and_n_and_a_pick_them() {
     let out = env.ok(&["exec", "-n", "team-a", "web", "--", "hostname"]);
     assert_eq!(out.trim(), "web");
 
+    // A reader that leaves early (`| head -1`) is no error of podrt's.
+    let mut child = env
+        .cmd()
+        .args(["get", "pods", "-A"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn get");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait get");
+    assert!(
+        matches!(out.status.code(), Some(0 | 141)),
+        "{:?} {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("internal error"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // `get ns` lists default and team-a as kubectl does.
     let ns = env.ok(&["get", "ns"]);
     assert!(ns.starts_with("NAME "), "{ns}");
