@@ -390,7 +390,7 @@ fi
 # Nothing of any pod is left: no pods, pod cgroups, mounts under the root or veths.
 if wanted nothing_left; then
     bad=""
-    left=$($P get pods 2>&1)
+    left=$($P get pods -A 2>&1)
     [ "$left" = "No resources found" ] || bad="$bad pods:'$left'"
     cgs=$(find $CG -path "*$SC_CG/*" -type d 2>/dev/null | head -n 5)
     [ -z "$cgs" ] || bad="$bad cgroups:$cgs"
