@@ -189,3 +189,77 @@ fn create_get_all_get_file_and_edit() {
     let missing = env.podrt(&["describe", "job", "nothing"]);
     assert_ne!(missing.status.code(), Some(0));
 }
+
+/// `get -w` runs until killed; killed by its PID when dropped.
+struct Watching(std::process::Child);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a `get -w` printed so far (its stdout goes to a file).
+fn watched(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn get_w_prints_pods_and_deployments_as_they_change() {
+    let env = workload_env();
+    let _agent = Agent::start(&env);
+    let pods_out = env.dir.join("watch-pods.out");
+    let deploy_out = env.dir.join("watch-deploy.out");
+    let spawn = |args: &[&str], out: &PathBuf| {
+        let file = std::fs::File::create(out).expect("watch output");
+        Watching(
+            env.cmd()
+                .args(args)
+                .stdout(file)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn get -w"),
+        )
+    };
+    let _pods = spawn(&["get", "pods", "-l", "app=solo", "-w"], &pods_out);
+    let _deploy = spawn(&["get", "deploy", "-w"], &deploy_out);
+    // Both have listed (nothing yet) before anything is made.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    env.ok(&["apply", "-f", env.manifest("m", MANIFEST).to_str().unwrap()]);
+    assert!(
+        wait_until(30, || watched(&pods_out).contains("Running")),
+        "{}",
+        watched(&pods_out)
+    );
+    assert!(
+        wait_until(30, || watched(&deploy_out)
+            .lines()
+            .any(|l| l.starts_with("web ") && l.contains(" 1/1 "))),
+        "{}",
+        watched(&deploy_out)
+    );
+    // The first line of a change is a row (the header came with the listing,
+    // and there was none: nothing was listed).
+    assert!(
+        !watched(&deploy_out).contains("NAME"),
+        "{}",
+        watched(&deploy_out)
+    );
+    // Its going is one more line (its last state), whatever came before.
+    let solo_lines = || {
+        watched(&pods_out)
+            .lines()
+            .filter(|l| l.starts_with("solo "))
+            .count()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let before = solo_lines();
+    env.ok(&["delete", "pod", "solo", "--grace-period=0", "--force"]);
+    assert!(
+        wait_until(30, || solo_lines() > before),
+        "{}",
+        watched(&pods_out)
+    );
+    env.ok(&["delete", "deploy", "web", "--grace-period=0", "--force"]);
+}

@@ -211,6 +211,10 @@ pub struct GetArgs {
     /// Every namespace, with a NAMESPACE column (kubectl's -A).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
+    /// After the listing, print each object again as it changes, appears or
+    /// goes, until interrupted.
+    #[arg(short = 'w', long, conflicts_with = "file")]
+    pub watch: bool,
 }
 
 /// `edit`.

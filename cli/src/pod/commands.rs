@@ -22,7 +22,9 @@ use super::args::{
 use super::namespaces;
 use super::print;
 use super::scope::{with_namespace_column, Scope};
+use super::watch;
 use super::workloads;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use podrt_node::agent;
 use podrt_node::objects::{Kind, Workload};
@@ -116,6 +118,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 selector: a.selector.clone(),
                 file: None,
                 all_namespaces: a.all_namespaces,
+                watch: a.watch,
             };
             match Kind::from_word(&kind) {
                 Some(k) => workloads::get(state_dir, k, &a),
@@ -477,44 +480,88 @@ fn apply(
 fn get(opts: &Options, scope: &Scope, kind: &str, a: &GetArgs) -> Result<i32> {
     check_kind(kind)?;
     let selector = selector(a.selector.as_deref())?;
-    let mut sandboxes = select(opts, scope, &a.names)?;
-    sandboxes.retain(|s| {
+    let keep = |s: &Sandbox| {
         labelled(
             selector.as_ref(),
             s.record.manifest.metadata.labels.as_ref(),
         )
-    });
+    };
+    let mut sandboxes = select(opts, scope, &a.names)?;
+    sandboxes.retain(keep);
     let pods: Vec<_> = sandboxes.iter().map(status::pod_object).collect();
-    let now = SystemTime::now();
-    match a.output {
-        None | Some(Output::Wide) => {
-            if pods.is_empty() {
-                eprintln!("{}", scope.none_found());
-            } else {
-                let table = print::table(&pods, matches!(a.output, Some(Output::Wide)), now);
-                if scope.all {
-                    let namespaces: Vec<String> = sandboxes
+    let wide = matches!(a.output, Some(Output::Wide));
+    // One batch of pods as the output format prints it (a table without its
+    // header when `rows_only`).
+    let show = |pods: &[Pod], rows_only: bool| -> Result<()> {
+        match a.output {
+            None | Some(Output::Wide) => {
+                let table = print::table(pods, wide, SystemTime::now());
+                let table = if scope.all {
+                    let namespaces: Vec<String> = pods
                         .iter()
-                        .map(|s| s.record.namespace.clone())
+                        .map(|p| p.metadata.namespace.clone().unwrap_or_default())
                         .collect();
-                    print!("{}", with_namespace_column(&table, &namespaces));
+                    with_namespace_column(&table, &namespaces)
+                } else {
+                    table
+                };
+                if rows_only {
+                    print!("{}", watch::rows(&table));
                 } else {
                     print!("{table}");
                 }
             }
-        }
-        // `get pod NAME` prints the object, a listing prints a List, as kubectl.
-        Some(Output::Json) if a.names.len() == 1 => println!("{}", print::to_json(&pods)?),
-        Some(Output::Json) => println!("{}", print::list_json(&pods)?),
-        Some(Output::Yaml) if a.names.len() == 1 => print!("{}", print::to_yaml(&pods)?),
-        Some(Output::Yaml) => print!("{}", print::list_yaml(&pods)?),
-        Some(Output::Name) => {
-            for p in &pods {
-                println!("pod/{}", p.metadata.name.clone().unwrap_or_default());
+            // `get pod NAME` prints the object, a listing prints a List, as
+            // kubectl; a watch prints each object.
+            Some(Output::Json) if a.names.len() == 1 || rows_only => {
+                for p in pods {
+                    println!("{}", print::to_json(std::slice::from_ref(p))?);
+                }
+            }
+            Some(Output::Json) => println!("{}", print::list_json(pods)?),
+            Some(Output::Yaml) if a.names.len() == 1 || rows_only => {
+                for p in pods {
+                    print!("---\n{}", print::to_yaml(std::slice::from_ref(p))?);
+                }
+            }
+            Some(Output::Yaml) => print!("{}", print::list_yaml(pods)?),
+            Some(Output::Name) => {
+                for p in pods {
+                    println!("pod/{}", p.metadata.name.clone().unwrap_or_default());
+                }
             }
         }
+        Ok(())
+    };
+    if pods.is_empty() && matches!(a.output, None | Some(Output::Wide)) {
+        eprintln!("{}", scope.none_found());
+    } else {
+        show(&pods, false)?;
     }
-    Ok(0)
+    if !a.watch {
+        return Ok(0);
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let mut list = || -> Result<Vec<Pod>> {
+        Ok(listing::list_pod_sandboxes(&opts.root)?
+            .iter()
+            .filter(|s| scope.holds_pod(s) && keep(s))
+            .filter(|s| a.names.is_empty() || a.names.contains(&s.record.name))
+            .map(status::pod_object)
+            .collect())
+    };
+    let mut print_changed = |pods: &[Pod]| -> Result<()> {
+        show(pods, true)?;
+        let _ = std::io::stdout().flush();
+        Ok(())
+    };
+    watch::follow(&pods, &pod_key, &mut list, &mut print_changed)
+}
+
+/// A pod's identity across readings: its UID.
+fn pod_key(p: &Pod) -> String {
+    p.metadata.uid.clone().unwrap_or_default()
 }
 
 /// What a delete names: pods, workloads of one kind or another and

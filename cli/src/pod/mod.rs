@@ -10,6 +10,7 @@ mod logs;
 mod namespaces;
 pub mod print;
 mod scope;
+mod watch;
 mod workloads;
 
 use clap::Parser;

@@ -27,6 +27,7 @@ use super::args::{Cascade, DeleteArgs, GetArgs, Output, RolloutCommand};
 use super::commands::{labelled, selector, Mode};
 use super::print;
 use super::scope::{with_namespace_column, Scope};
+use super::watch;
 
 /// Decodes and checks every workload of a manifest, before anything is made:
 /// warnings go to stderr; the first invalid object is the error. With
@@ -171,37 +172,87 @@ fn show<T: store::Stored>(
         found
     };
     let single = a.names.len() == 1;
-    match a.output {
-        None | Some(Output::Wide) => {
-            if items.is_empty() {
-                eprintln!("{}", scope.none_found());
-            } else {
-                let wide = matches!(a.output, Some(Output::Wide));
-                let text = table(&items, wide, SystemTime::now());
-                if scope.all {
+    let wide = matches!(a.output, Some(Output::Wide));
+    // One batch as the output format prints it (a table without its header
+    // when `rows_only`, for a watch).
+    let show = |items: &[T], rows_only: bool| -> Result<()> {
+        match a.output {
+            None | Some(Output::Wide) => {
+                let text = table(items, wide, SystemTime::now());
+                let text = if scope.all {
                     let namespaces: Vec<String> = items
                         .iter()
                         .map(|o| o.metadata().namespace.clone().unwrap_or_default())
                         .collect();
-                    print!("{}", with_namespace_column(&text, &namespaces));
+                    with_namespace_column(&text, &namespaces)
+                } else {
+                    text
+                };
+                if rows_only {
+                    print!("{}", watch::rows(&text));
                 } else {
                     print!("{text}");
                 }
             }
-        }
-        Some(Output::Json) => print!("{}", print::objects_json(&items, single)?),
-        Some(Output::Yaml) => print!("{}", print::objects_yaml(&items, single)?),
-        Some(Output::Name) => {
-            for o in &items {
-                println!(
-                    "{}/{}",
-                    kind.qualified(),
-                    o.metadata().name.clone().unwrap_or_default()
-                );
+            Some(Output::Json) if rows_only => {
+                for o in items {
+                    print!("{}", print::objects_json(std::slice::from_ref(o), true)?);
+                }
+            }
+            Some(Output::Json) => print!("{}", print::objects_json(items, single)?),
+            Some(Output::Yaml) if rows_only => {
+                for o in items {
+                    print!(
+                        "---\n{}",
+                        print::objects_yaml(std::slice::from_ref(o), true)?
+                    );
+                }
+            }
+            Some(Output::Yaml) => print!("{}", print::objects_yaml(items, single)?),
+            Some(Output::Name) => {
+                for o in items {
+                    println!(
+                        "{}/{}",
+                        kind.qualified(),
+                        o.metadata().name.clone().unwrap_or_default()
+                    );
+                }
             }
         }
+        Ok(())
+    };
+    if items.is_empty() && matches!(a.output, None | Some(Output::Wide)) {
+        eprintln!("{}", scope.none_found());
+    } else {
+        show(&items, false)?;
     }
-    Ok(0)
+    if !a.watch {
+        return Ok(0);
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let mut list = || -> Result<Vec<T>> {
+        let mut all: Vec<T> = Vec::new();
+        for store in scope.stores()? {
+            all.extend(store.list::<T>()?);
+        }
+        all.retain(|o| {
+            labelled(selector.as_ref(), o.metadata().labels.as_ref())
+                && (a.names.is_empty()
+                    || o.metadata()
+                        .name
+                        .as_ref()
+                        .is_some_and(|n| a.names.contains(n)))
+        });
+        Ok(all)
+    };
+    let mut print_changed = |items: &[T]| -> Result<()> {
+        show(items, true)?;
+        let _ = std::io::stdout().flush();
+        Ok(())
+    };
+    let key = |o: &T| o.metadata().uid.clone().unwrap_or_default();
+    watch::follow(&items, &key, &mut list, &mut print_changed)
 }
 
 /// `get all`: the pods, then each kind of workload that has objects, each in
