@@ -97,6 +97,20 @@ fn take_over(under_reaper: bool) {
     );
     let talker = env.container_pid("orphan", "talker");
     let quitter = env.container_pid("orphan", "quitter");
+    // The supervisor in its steady state first (its startup work done, talker's
+    // first lines logged): a SIGKILL between its read of a chunk and its write
+    // loses that chunk, a window far wider while it is still busy starting the
+    // pod than when it only copies output.
+    assert!(
+        wait_until(10, || env
+            .podrt(&["logs", "orphan", "-c", "talker"])
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+            >= 3),
+        "talker's first lines never reached its log"
+    );
     let old = env.kill_supervisor("orphan");
 
     // No podrt command runs now: nobody supervises the pod. (A fixed time on
