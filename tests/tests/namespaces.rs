@@ -150,6 +150,9 @@ fn the_same_name_in_two_namespaces_is_two_pods_and_n_and_a_pick_them() {
         text(&refused.stderr)
     );
     assert_eq!(names(&env, &["pods", "-A"]), ["web", "web"]);
+    // get -f reads the Namespace document and finds the pod in team-a.
+    let listed = env.ok(&["get", "-f", file.to_str().unwrap()]);
+    assert!(listed.contains("pod/web"), "{listed}");
 
     // Deleting in one namespace leaves the other's pod of the same name.
     env.ok(&[

@@ -277,7 +277,8 @@ pub(crate) fn get_file(
     file: &Path,
     output: Option<Output>,
 ) -> Result<i32> {
-    let parsed = podrt_sandbox::manifest::parse_file_with(file, &Workload::accepts)?;
+    // Namespaces in the file are read (not refused) and left out.
+    let parsed = podrt_sandbox::manifest::parse_file_with(file, &super::namespaces::accepts)?;
     let mut wanted: Vec<(String, String, String)> = Vec::new();
     for mut p in parsed.pods {
         scope.place(&mut p.metadata)?;
@@ -286,7 +287,11 @@ pub(crate) fn get_file(
         }
     }
     let mut warnings = Vec::new();
-    for o in &parsed.objects {
+    for o in parsed
+        .objects
+        .iter()
+        .filter(|o| !super::namespaces::is_namespace(o))
+    {
         let mut w = Workload::decode(o, &mut warnings)?;
         scope.place(w.metadata_mut())?;
         wanted.push((
@@ -443,7 +448,8 @@ pub(crate) type Target = (Option<Kind>, String, Option<String>);
 /// What a manifest names, for `describe -f`: each pod (kind none) and each
 /// workload, by namespace and name.
 pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
-    let parsed = podrt_sandbox::manifest::parse_file_with(file, &Workload::accepts)?;
+    // Namespaces in the file are read (not refused) and left out.
+    let parsed = podrt_sandbox::manifest::parse_file_with(file, &super::namespaces::accepts)?;
     let mut out: Vec<Target> = Vec::new();
     for mut p in parsed.pods {
         scope.place(&mut p.metadata)?;
@@ -452,7 +458,11 @@ pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
         }
     }
     let mut warnings = Vec::new();
-    for o in &parsed.objects {
+    for o in parsed
+        .objects
+        .iter()
+        .filter(|o| !super::namespaces::is_namespace(o))
+    {
         let mut w = Workload::decode(o, &mut warnings)?;
         scope.place(w.metadata_mut())?;
         out.push((
