@@ -277,29 +277,13 @@ pub(crate) fn get_file(
     file: &Path,
     output: Option<Output>,
 ) -> Result<i32> {
-    // Namespaces in the file are read (not refused) and left out.
-    let parsed = podrt_sandbox::manifest::parse_file_with(file, &super::namespaces::accepts)?;
-    let mut wanted: Vec<(String, String, String)> = Vec::new();
-    for mut p in parsed.pods {
-        scope.place(&mut p.metadata)?;
-        if let (Some(ns), Some(n)) = (p.metadata.namespace, p.metadata.name) {
-            wanted.push(("pod".to_string(), ns, n));
-        }
-    }
-    let mut warnings = Vec::new();
-    for o in parsed
-        .objects
-        .iter()
-        .filter(|o| !super::namespaces::is_namespace(o))
-    {
-        let mut w = Workload::decode(o, &mut warnings)?;
-        scope.place(w.metadata_mut())?;
-        wanted.push((
-            w.kind().qualified().to_string(),
-            w.namespace().to_string(),
-            w.name().to_string(),
-        ));
-    }
+    let wanted: Vec<(String, String, String)> = named_in(scope, file)?
+        .into_iter()
+        .map(|(kind, ns, name)| {
+            let kind = kind.map_or("pod", Kind::qualified).to_string();
+            (kind, ns, name.unwrap_or_default())
+        })
+        .collect();
     let everywhere = scope.across(true);
     let all = gather(opts, &everywhere, output, &|kind, meta| {
         wanted.iter().any(|(k, ns, n)| {
