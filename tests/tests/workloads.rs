@@ -317,3 +317,36 @@ fn invalid_workloads_are_refused_naming_the_field_and_nothing_is_stored() {
         text(&gone.stderr)
     );
 }
+
+#[test]
+fn a_pod_counts_as_available_only_min_ready_seconds_after_it_is_ready() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    let manifest = deployment(1, "hi").replace(
+        "spec:\n  replicas",
+        "spec:\n  minReadySeconds: 3\n  replicas",
+    );
+    env.apply(&manifest);
+    let status = |env: &PodEnv| -> Value {
+        let d: Value =
+            serde_json::from_str(&env.ok(&["get", "deploy", "web", "-o", "json"])).expect("json");
+        d["status"].clone()
+    };
+    assert!(
+        wait_until(30, || status(&env)["readyReplicas"] == 1),
+        "{}",
+        status(&env)
+    );
+    let ready_at = std::time::Instant::now();
+    // Ready, not yet available: `rollout status` waits.
+    assert_eq!(status(&env)["availableReplicas"], 0, "{}", status(&env));
+    let rolled = env.podrt(&["rollout", "status", "deploy/web", "--timeout=30s"]);
+    assert!(rolled.status.success(), "{}", text(&rolled.stderr));
+    assert!(
+        ready_at.elapsed() >= std::time::Duration::from_millis(1500),
+        "available {:?} after ready, with minReadySeconds 3",
+        ready_at.elapsed()
+    );
+    assert_eq!(status(&env)["availableReplicas"], 1, "{}", status(&env));
+    env.ok(&["delete", "deploy", "web"]);
+}

@@ -241,6 +241,7 @@ mod tests {
             created: created.into(),
             restarts: 0,
             life,
+            ready_since: None,
         }
     }
 

@@ -210,7 +210,7 @@ pub(crate) fn sync(store: &Store, d: &Deployment, sets: &[ReplicaSet], pods: &[P
             spec: spec_replicas(rs),
             available: pods
                 .iter()
-                .filter(|p| p.owner_uid.as_deref() == uid && p.ready())
+                .filter(|p| p.owner_uid.as_deref() == uid && p.available(spec.min_ready_seconds))
                 .count() as i32,
         }
     };
@@ -291,11 +291,15 @@ fn store_status(
     let all: Vec<PodView> = olds.iter().flat_map(of).chain(new_pods.clone()).collect();
     let total = all.iter().filter(|p| p.active()).count() as i32;
     let ready = all.iter().filter(|p| p.ready()).count() as i32;
-    let updated = new_pods.iter().filter(|p| p.active()).count() as i32;
     let spec = d.spec.clone();
+    let ready_long = all
+        .iter()
+        .filter(|p| p.available(spec.min_ready_seconds))
+        .count() as i32;
+    let updated = new_pods.iter().filter(|p| p.active()).count() as i32;
     let limits = rolling::limits(spec.strategy.as_ref(), replicas);
-    let available = ready >= replicas - limits.unavailable;
-    let complete = updated == replicas && total == replicas && ready == replicas;
+    let available = ready_long >= replicas - limits.unavailable;
+    let complete = updated == replicas && total == replicas && ready_long == replicas;
     let old = d.status.clone().unwrap_or_default();
     let condition = |type_: &str, ok: bool, reason: &str, message: String| {
         let status = if ok { "True" } else { "False" };
@@ -332,8 +336,8 @@ fn store_status(
         replicas: Some(total),
         updated_replicas: Some(updated),
         ready_replicas: Some(ready),
-        available_replicas: Some(ready),
-        unavailable_replicas: Some((replicas - ready).max(0)),
+        available_replicas: Some(ready_long),
+        unavailable_replicas: Some((replicas - ready_long).max(0)),
         collision_count: old.collision_count,
         conditions: Some(vec![
             condition(

@@ -319,6 +319,7 @@ mod tests {
             created: name.into(),
             restarts,
             life,
+            ready_since: None,
         }
     }
 

@@ -54,6 +54,9 @@ pub(crate) struct PodView {
     pub(crate) restarts: i32,
     /// Where it is in its life.
     pub(crate) life: Life,
+    /// Since when it is ready: the latest start of its running containers
+    /// (readiness is "every container runs" until probes land).
+    pub(crate) ready_since: Option<jiff::Timestamp>,
 }
 
 impl PodView {
@@ -104,6 +107,17 @@ impl PodView {
                 .map(|c| c.restart_count)
                 .sum(),
             life,
+            ready_since: ready
+                .then(|| {
+                    status
+                        .container_statuses
+                        .iter()
+                        .flatten()
+                        .filter_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref())
+                        .map(|t| t.0)
+                        .max()
+                })
+                .flatten(),
         }
     }
 
@@ -120,6 +134,20 @@ impl PodView {
     /// Active and ready.
     pub(crate) fn ready(&self) -> bool {
         self.life == Life::Active { ready: true }
+    }
+
+    /// Ready for at least `min_ready_seconds` (a Deployment's or ReplicaSet's
+    /// `minReadySeconds`): Kubernetes' *available*.
+    pub(crate) fn available(&self, min_ready_seconds: Option<i32>) -> bool {
+        let min = i64::from(min_ready_seconds.unwrap_or(0).max(0));
+        if !self.ready() {
+            return false;
+        }
+        if min == 0 {
+            return true;
+        }
+        self.ready_since
+            .is_some_and(|since| jiff::Timestamp::now().as_second() - since.as_second() >= min)
     }
 }
 
@@ -273,4 +301,34 @@ pub(crate) fn delete_now(
     let grace = grace.unwrap_or_else(|| sandbox.record.settings().grace_period());
     delete::delete_pod(&mut sandbox, grace)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(ready: bool, since_secs_ago: i64) -> PodView {
+        PodView {
+            name: "p".into(),
+            namespace: "default".into(),
+            owner_uid: None,
+            owner_kind: None,
+            labels: BTreeMap::new(),
+            created: String::new(),
+            restarts: 0,
+            life: Life::Active { ready },
+            ready_since: jiff::Timestamp::from_second(
+                jiff::Timestamp::now().as_second() - since_secs_ago,
+            )
+            .ok(),
+        }
+    }
+
+    #[test]
+    fn available_means_ready_for_min_ready_seconds() {
+        assert!(view(true, 0).available(None));
+        assert!(!view(false, 100).available(None));
+        assert!(!view(true, 1).available(Some(5)));
+        assert!(view(true, 6).available(Some(5)));
+    }
 }

@@ -50,11 +50,15 @@ pub(crate) fn plan(replicas: usize, owned: &[&PodView]) -> Plan {
 pub(crate) fn status(rs: &ReplicaSet, owned: &[&PodView]) -> ReplicaSetStatus {
     let active = owned.iter().filter(|p| p.active()).count() as i32;
     let ready = owned.iter().filter(|p| p.ready()).count() as i32;
+    let available = owned
+        .iter()
+        .filter(|p| p.available(rs.spec.min_ready_seconds))
+        .count() as i32;
     ReplicaSetStatus {
         replicas: active,
         fully_labeled_replicas: Some(active),
         ready_replicas: Some(ready),
-        available_replicas: Some(ready),
+        available_replicas: Some(available),
         observed_generation: rs.metadata.generation,
         ..ReplicaSetStatus::default()
     }
@@ -157,6 +161,7 @@ mod tests {
             created: created.into(),
             restarts: 0,
             life,
+            ready_since: None,
         }
     }
 

@@ -412,6 +412,7 @@ mod tests {
             created: String::new(),
             restarts: 0,
             life,
+            ready_since: None,
         }
     }
 
