@@ -157,7 +157,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             let mut pages = Vec::new();
             for (kind, ns, name) in targets {
                 let in_ns = if name.is_some() {
-                    scope_of(state_dir, &ns)
+                    state_dir.in_namespace(&ns)
                 } else {
                     state_dir.clone()
                 };
@@ -541,8 +541,6 @@ fn get(opts: &Options, scope: &Scope, kind: &str, a: &GetArgs) -> Result<i32> {
     if !a.watch {
         return Ok(0);
     }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
     let mut list = || -> Result<Vec<Pod>> {
         Ok(listing::list_pod_sandboxes(&opts.root)?
             .iter()
@@ -551,12 +549,7 @@ fn get(opts: &Options, scope: &Scope, kind: &str, a: &GetArgs) -> Result<i32> {
             .map(status::pod_object)
             .collect())
     };
-    let mut print_changed = |pods: &[Pod]| -> Result<()> {
-        show(pods, true)?;
-        let _ = std::io::stdout().flush();
-        Ok(())
-    };
-    watch::follow(&pods, &pod_key, &mut list, &mut print_changed)
+    watch::follow(&pods, &pod_key, &mut list, &mut |pods| show(pods, true))
 }
 
 /// A pod's identity across readings: its UID.
@@ -707,7 +700,7 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
             if *k != kind {
                 continue;
             }
-            let (c, pods) = workloads::delete(opts, &scope_of(scope, ns), kind, name, a)?;
+            let (c, pods) = workloads::delete(opts, &scope.in_namespace(ns), kind, name, a)?;
             code = code.max(c);
             owned.push((ns.clone(), pods));
         }
@@ -790,16 +783,6 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// The scope of one namespace `ns`, as `-n ns` would give.
-fn scope_of(scope: &Scope, ns: &str) -> Scope {
-    Scope {
-        namespace: ns.to_string(),
-        explicit: true,
-        all: false,
-        ..scope.clone()
-    }
-}
-
 /// `--wait=false`: fork a process, detached from our session and stdio
 /// ([`fork_detached`]), to carry the termination on. True in the caller, which
 /// returns at once; false in the detached process.
@@ -816,12 +799,7 @@ fn background() -> Result<bool> {
 /// kubectl's rules: --grace-period wins (0 only with --force; negative means the
 /// pod's own), else the pod's terminationGracePeriodSeconds as checked at creation.
 fn grace_period(sandbox: &Sandbox, a: &DeleteArgs) -> Result<Duration> {
-    match a.grace_period {
-        Some(0) if !a.force => bail!("--grace-period=0 needs --force (immediate deletion)"),
-        Some(n) if n >= 0 => Ok(Duration::from_secs(n as u64)),
-        _ if a.force => Ok(Duration::ZERO),
-        _ => Ok(sandbox.record.settings().grace_period()),
-    }
+    Ok(owned_grace(a)?.unwrap_or_else(|| sandbox.record.settings().grace_period()))
 }
 
 fn images(opts: &Options) -> Result<i32> {

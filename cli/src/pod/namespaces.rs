@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use podrt_node::objects::Workload;
-use podrt_node::store::{Applied, Store, DEFAULT_NAMESPACE};
+use podrt_node::store::{Applied, DEFAULT_NAMESPACE};
 use podrt_sandbox::manifest::{self, names, Object};
 use podrt_sandbox::pod::Options;
 
@@ -235,12 +235,7 @@ pub(crate) fn begin_deletion(scope: &Scope, name: &str) -> Result<()> {
     if name != DEFAULT_NAMESPACE && !scope.has_store() {
         bail!("namespaces {name:?} not found");
     }
-    let store = if scope.has_store() {
-        scope.store()?
-    } else {
-        Store::open(scope.state_dir())?
-    };
-    podrt_node::begin_namespace_deletion(&store, name)?;
+    podrt_node::begin_namespace_deletion(&scope.store()?, name)?;
     Ok(())
 }
 

@@ -42,6 +42,15 @@ impl Scope {
         }
     }
 
+    /// The same scope narrowed to the one namespace `namespace`.
+    pub(crate) fn in_namespace(&self, namespace: &str) -> Scope {
+        Scope {
+            namespace: namespace.to_string(),
+            all: false,
+            ..self.clone()
+        }
+    }
+
     /// The state directory.
     pub(crate) fn state_dir(&self) -> &Path {
         &self.state_dir

@@ -53,19 +53,26 @@ impl<T: Serialize + Clone> Changes<T> {
 }
 
 /// Watches forever: reads the objects with `list` every [`PERIOD`] and hands
-/// what changed to `print` (the rows without their header, or the objects).
+/// what changed to `print` (the rows without their header, or the objects),
+/// flushing stdout after each batch so a pipe sees it at once.
 pub(crate) fn follow<T: Serialize + Clone>(
     printed: &[T],
     key: &dyn Fn(&T) -> String,
     list: &mut dyn FnMut() -> Result<Vec<T>>,
     print: &mut dyn FnMut(&[T]) -> Result<()>,
 ) -> Result<i32> {
+    let flush = || {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    };
+    flush();
     let mut changes = Changes::new(printed, key)?;
     loop {
         std::thread::sleep(PERIOD);
         let changed = changes.next(list()?, key)?;
         if !changed.is_empty() {
             print(&changed)?;
+            flush();
         }
     }
 }

@@ -47,11 +47,7 @@ pub(crate) fn check(
         let mut w = Workload::decode(o, &mut warnings)?;
         scope.place(w.metadata_mut())?;
         warnings.extend(objects::validate(&w, image_exists, policy)?);
-        let in_ns = Scope {
-            namespace: w.namespace().to_string(),
-            ..scope.clone()
-        };
-        if let Some(old) = stored(&in_ns, w.kind(), w.name())? {
+        if let Some(old) = stored(&scope.in_namespace(w.namespace()), w.kind(), w.name())? {
             if mode == Mode::Create {
                 existing.push(format!("{} {:?}", w.kind().plural(), w.name()));
                 continue;
@@ -229,8 +225,6 @@ fn show<T: store::Stored>(
     if !a.watch {
         return Ok(0);
     }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
     let mut list = || -> Result<Vec<T>> {
         let mut all: Vec<T> = Vec::new();
         for store in scope.stores()? {
@@ -246,13 +240,8 @@ fn show<T: store::Stored>(
         });
         Ok(all)
     };
-    let mut print_changed = |items: &[T]| -> Result<()> {
-        show(items, true)?;
-        let _ = std::io::stdout().flush();
-        Ok(())
-    };
     let key = |o: &T| o.metadata().uid.clone().unwrap_or_default();
-    watch::follow(&items, &key, &mut list, &mut print_changed)
+    watch::follow(&items, &key, &mut list, &mut |items| show(items, true))
 }
 
 /// `get all`: the pods, then each kind of workload that has objects, each in
@@ -470,11 +459,7 @@ pub(crate) fn describe(
     if name.is_none() && scope.all {
         let mut pages = Vec::new();
         for store in scope.stores()? {
-            let one = Scope {
-                namespace: store.namespace().to_string(),
-                all: false,
-                ..scope.clone()
-            };
+            let one = scope.in_namespace(store.namespace());
             pages.extend(describe(opts, &one, kind, None, now)?);
         }
         return Ok(pages);
@@ -611,11 +596,12 @@ pub(crate) fn names_matching(
     Ok(out)
 }
 
-/// `delete deployment|replicaset|daemonset|job NAME…`: each object and the
-/// ReplicaSets it owns leave the store; the names of the pods they owned are
+/// `delete deployment|replicaset|daemonset|statefulset|job NAME`, for one
+/// object of the scope's namespace: it and the ReplicaSets it owns leave the
+/// store; the exit status so far and the names of the pods they owned are
 /// returned, for the caller to delete as it deletes pods (gracefully, waiting
-/// unless `--wait=false`). With `--cascade=orphan` only the objects go: what
-/// they made stays, without its owner reference, and nothing is returned.
+/// unless `--wait=false`). With `--cascade=orphan` only the object goes: what
+/// it made stays, without its owner reference, and no pod is returned.
 pub(crate) fn delete(
     opts: &Options,
     scope: &Scope,
@@ -624,32 +610,26 @@ pub(crate) fn delete(
     a: &DeleteArgs,
 ) -> Result<(i32, Vec<String>)> {
     let store = scope.store()?;
-    let mut code = 0;
-    let mut pods = Vec::new();
-    {
-        let deleted = match a.cascade {
-            Cascade::Orphan => {
-                podrt_node::orphan(&store, &opts.root, kind, name).map(|()| Vec::new())
-            }
-            Cascade::Background | Cascade::Foreground => {
-                podrt_node::delete_with_dependents(&store, &opts.root, kind, name)
-            }
-        };
-        match deleted {
-            Ok(owned) => {
-                println!("{} {name:?} deleted", kind.qualified());
-                pods.extend(owned);
-            }
-            Err(podrt_node::Error::NotFound { .. }) if a.ignore_not_found => {}
-            Err(e @ podrt_node::Error::NotFound { .. }) => {
-                eprintln!("Error from server (NotFound): {e}");
-                code = 1;
-            }
-            Err(e) => return Err(e.into()),
+    let deleted = match a.cascade {
+        Cascade::Orphan => podrt_node::orphan(&store, &opts.root, kind, name).map(|()| Vec::new()),
+        Cascade::Background | Cascade::Foreground => {
+            podrt_node::delete_with_dependents(&store, &opts.root, kind, name)
         }
-    }
+    };
+    let outcome = match deleted {
+        Ok(owned) => {
+            println!("{} {name:?} deleted", kind.qualified());
+            (0, owned)
+        }
+        Err(podrt_node::Error::NotFound { .. }) if a.ignore_not_found => (0, Vec::new()),
+        Err(e @ podrt_node::Error::NotFound { .. }) => {
+            eprintln!("Error from server (NotFound): {e}");
+            (1, Vec::new())
+        }
+        Err(e) => return Err(e.into()),
+    };
     agent::nudge(&opts.root);
-    Ok((code, pods))
+    Ok(outcome)
 }
 
 /// `serve`: the node agent, in the foreground, until killed.

@@ -255,18 +255,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Every object of the kind in every namespace, by namespace and name.
-    pub fn list_all<T: Stored>(&self) -> Result<Vec<T>> {
-        if !T::NAMESPACED {
-            return self.list();
-        }
-        let mut out = Vec::new();
-        for ns in self.namespaces_in_use()? {
-            out.extend(self.in_namespace(&ns).list::<T>()?);
-        }
-        Ok(out)
-    }
-
     /// Writes `obj` as it is (a controller's update of spec or status), in this
     /// view's namespace.
     pub fn put<T: Stored>(&self, obj: &T) -> Result<()> {
