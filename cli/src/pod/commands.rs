@@ -470,7 +470,7 @@ fn apply(
                 v.name
             );
         }
-        supervisor::apply(opts, p, v)?;
+        supervisor::apply(opts, p, v, supervisor::MadeWhen::Running)?;
         println!("pod/{} created", v.name);
     }
     workloads::store(opts, state_dir, workloads, None)?;

@@ -224,8 +224,10 @@ impl Pods {
             .unwrap_or_default()
     }
 
-    /// Makes `pod` as `podrt apply` would: validated, then started under its
-    /// supervisor.
+    /// Makes `pod` as `podrt apply` would, validated and handed to its
+    /// supervisor, but returns once the supervisor has it: its containers are
+    /// started (init containers first, which may wait long) while the
+    /// controllers go on.
     pub(crate) fn create(&self, pod: &Pod) -> Result<()> {
         let images = ImageStore::open(&self.opts.root)?;
         let exists = |image: &str| images.resolve(image).is_ok();
@@ -234,7 +236,7 @@ impl Pods {
             object: format!("pod/{name}"),
             fields: invalid.fields().map(|(f, m)| format!("{f}: {m}")).collect(),
         })?;
-        supervisor::apply(&self.opts, pod, &valid)?;
+        supervisor::apply(&self.opts, pod, &valid, supervisor::MadeWhen::Supervised)?;
         self.acts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

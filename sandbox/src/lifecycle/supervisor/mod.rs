@@ -38,14 +38,16 @@ use crate::proc::roles::{close_inherited, Role};
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
+pub use plan::MadeWhen;
 pub(crate) use plan::Plan;
 use protocol::Report;
 
-/// Create the pod through a forked supervisor and return once every container
-/// runs (init containers having run to completion first), or with the error that
-/// stopped it, in which case nothing of the pod is left. Call from a
+/// Create the pod through a forked supervisor and return once it is made as
+/// `when` says (every container running, init containers having run to
+/// completion first; or only the sandbox and its supervisor), or with the error
+/// that stopped it, in which case nothing of the pod is left. Call from a
 /// single-threaded process.
-pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox> {
+pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod, when: MadeWhen) -> Result<Sandbox> {
     // The UID is chosen here, so everything below finds this pod and never another
     // of the same name that won a race for it.
     let uid = uuid::Uuid::new_v4().to_string();
@@ -59,7 +61,7 @@ pub fn apply(opts: &Options, manifest: &Pod, valid: &ValidPod) -> Result<Sandbox
         .map_err(|e| Error::io("forking the pod supervisor for", &opts.root, e))?;
     if forked == Forked::Detached {
         drop(read_end);
-        supervisor_main(opts, manifest, valid, &uid, write_end);
+        supervisor_main(opts, manifest, valid, &uid, when, write_end);
     }
     drop(write_end);
     let report = protocol::receive::<Report>(&mut BufReader::new(std::fs::File::from(read_end)));
@@ -131,6 +133,7 @@ fn supervisor_main(
     manifest: &Pod,
     valid: &ValidPod,
     uid: &str,
+    when: MadeWhen,
     report: OwnedFd,
 ) -> ! {
     // Adopt every container's process.
@@ -147,7 +150,7 @@ fn supervisor_main(
         as_supervisor: true,
         ..opts.clone()
     };
-    let (sandbox, plan) = match prepare(&opts, manifest, valid, uid) {
+    let (sandbox, plan) = match prepare(&opts, manifest, valid, uid, when) {
         Ok(x) => x,
         Err(e) => {
             let failed = Report::Failed {
@@ -167,7 +170,13 @@ fn supervisor_main(
 }
 
 /// Make the sandbox and write the supervisor's plan; on failure nothing is left.
-fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Result<(Sandbox, Plan)> {
+fn prepare(
+    opts: &Options,
+    manifest: &Pod,
+    valid: &ValidPod,
+    uid: &str,
+    made_when: MadeWhen,
+) -> Result<(Sandbox, Plan)> {
     let mut sandbox = pod::run_pod_sandbox_as(opts, valid, manifest, uid)?;
     let spec = manifest.spec.clone().unwrap_or_default();
     let plan = Plan {
@@ -183,6 +192,7 @@ fn prepare(opts: &Options, manifest: &Pod, valid: &ValidPod, uid: &str) -> Resul
         containers: spec.containers.iter().map(|c| c.name.clone()).collect(),
         helper_exe: opts.helper_exe.clone(),
         max_restart_period: opts.max_container_restart_period,
+        made_when,
     };
     if let Err(e) = plan.save(&sandbox.paths.supervisor_plan()) {
         pod::remove_pod_sandbox(&mut sandbox);

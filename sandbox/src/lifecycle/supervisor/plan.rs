@@ -28,6 +28,28 @@ pub(crate) struct Plan {
     /// The ceiling of the restart back-off, if lower than kubelet's 5 minutes.
     #[serde(default)]
     pub(crate) max_restart_period: Option<std::time::Duration>,
+    /// When the pod counts as made, for `apply`'s report.
+    #[serde(default)]
+    pub(crate) made_when: MadeWhen,
+}
+
+/// When [`super::apply`] returns: what a made pod means to its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MadeWhen {
+    /// Once its init containers have run to completion and every app
+    /// container was started (or the pod failed for good in its init
+    /// containers): `podrt apply`'s promise that a pod it made runs. A
+    /// container that cannot be made fails the whole pod, and nothing of it
+    /// is left.
+    #[default]
+    Running,
+    /// Once its sandbox is made and its supervisor listens, before any
+    /// container starts: a controller's, which must not wait out an init
+    /// container (it may wait for a Service), as kubelet does not. A
+    /// container that cannot be made then waits in `CreateContainerError` and
+    /// is tried again with the back-off.
+    Supervised,
 }
 
 impl Plan {

@@ -22,7 +22,7 @@ use super::creator;
 use super::exit::{self, Exit};
 use super::output;
 use super::phase::{self, Event, Phase, Rules, Then};
-use super::plan::Plan;
+use super::plan::{MadeWhen, Plan};
 use super::policy::Backoff;
 #[cfg(test)]
 use super::policy::RestartPolicy;
@@ -273,6 +273,10 @@ impl Supervisor {
             if !self.take_over(me) {
                 return 1;
             }
+        }
+        if self.plan.made_when == MadeWhen::Supervised && !self.adopting {
+            // Made: the containers are this supervisor's to start from now on.
+            self.send_report(Report::Ready);
         }
         if !self.start_next_phase() {
             return 1;
@@ -737,6 +741,7 @@ mod tests {
             containers: vec!["a".into(), "b".into()],
             helper_exe: None,
             max_restart_period: None,
+            made_when: MadeWhen::Running,
         };
         let s = Supervisor::new(plan, None);
         assert_eq!(s.slots.len(), 3);
