@@ -9,6 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::controllers::deployment::{controller_uid, revision, unhashed};
+use crate::controllers::progress;
 use crate::error::{Error, Result};
 use crate::labels::{relabel, LabelChange};
 use crate::objects::Kind;
@@ -223,6 +224,8 @@ pub enum Progress {
     Done(String),
     /// Still going, with kubectl's line saying why.
     Waiting(String),
+    /// Given up: the Deployment exceeded its progress deadline.
+    Failed(String),
 }
 
 /// The rollout of Deployment `name` now.
@@ -238,6 +241,13 @@ pub fn status(store: &Store, name: &str) -> Result<Progress> {
     let waiting = |line: String| Ok(Progress::Waiting(line));
     if s.observed_generation.unwrap_or(0) < d.metadata.generation.unwrap_or(1) {
         return waiting("Waiting for deployment spec update to be observed...".into());
+    }
+    let timed_out = progress::find(&s, "Progressing")
+        .is_some_and(|c| c.reason.as_deref() == Some(progress::TIMED_OUT));
+    if timed_out {
+        return Ok(Progress::Failed(format!(
+            "deployment {name:?} exceeded its progress deadline"
+        )));
     }
     if updated < want {
         return waiting(format!("Waiting for deployment {name:?} rollout to finish: {updated} out of {want} new replicas have been updated..."));

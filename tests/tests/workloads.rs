@@ -350,3 +350,43 @@ fn a_pod_counts_as_available_only_min_ready_seconds_after_it_is_ready() {
     assert_eq!(status(&env)["availableReplicas"], 1, "{}", status(&env));
     env.ok(&["delete", "deploy", "web"]);
 }
+
+#[test]
+fn a_rollout_that_makes_no_progress_exceeds_its_deadline_and_rollout_status_fails() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    // The init container never ends, so the pod never becomes Ready.
+    let manifest = deployment(1, "hi")
+        .replace(
+            "spec:\n  replicas",
+            "spec:\n  progressDeadlineSeconds: 2\n  replicas",
+        )
+        .replace(
+            "      containers:\n",
+            "      initContainers:\n      - {name: wait, image: busybox, command: [sleep, '3600']}\n      containers:\n",
+        );
+    env.apply(&manifest);
+    let rolled = env.podrt(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    assert!(
+        rolled.status.code() == Some(1)
+            && text(&rolled.stderr).contains("deployment \"web\" exceeded its progress deadline"),
+        "{:?} {}{}\n{}",
+        rolled.status.code(),
+        text(&rolled.stdout),
+        text(&rolled.stderr),
+        env.ok(&["get", "deploy", "web", "-o", "yaml"])
+    );
+    let d: Value =
+        serde_json::from_str(&env.ok(&["get", "deploy", "web", "-o", "json"])).expect("json");
+    let progressing = d["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Progressing"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(progressing["status"], "False", "{d}");
+    assert_eq!(progressing["reason"], "ProgressDeadlineExceeded", "{d}");
+    // The agent made the pod and went on while its init container waits.
+    let listed = env.ok(&["get", "pods"]);
+    assert!(listed.contains("Init:0/1"), "{listed}");
+    env.ok(&["delete", "deploy", "web"]);
+}

@@ -706,6 +706,7 @@ pub(crate) fn rollout(opts: &Options, scope: &Scope, command: &RolloutCommand) -
                         println!("{line}");
                         return Ok(0);
                     }
+                    edits::Progress::Failed(line) => bail!("{line}"),
                     edits::Progress::Waiting(line) => {
                         if line != last {
                             println!("{line}");

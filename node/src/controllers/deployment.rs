@@ -6,14 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
-};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::Resource;
 
 use super::pods::PodView;
+use super::progress;
 use super::rolling::{self, Counts};
 use crate::events::{About, EventType, Events};
 use crate::objects::{template_hash, TEMPLATE_HASH_LABEL};
@@ -163,8 +162,10 @@ pub(crate) fn sync(store: &Store, d: &Deployment, sets: &[ReplicaSet], pods: &[P
             .as_ref()
             .is_some_and(|t| unhashed(t) == spec.template)
     });
-    // Paused: a new template waits for `rollout resume`.
+    // Paused: a new template waits for `rollout resume`; the status still
+    // says so.
     if current.is_none() && spec.paused == Some(true) {
+        store_status(store, d, None, &owned, pods, replicas);
         return;
     }
     let current = match current {
@@ -241,7 +242,7 @@ pub(crate) fn sync(store: &Store, d: &Deployment, sets: &[ReplicaSet], pods: &[P
     }
 
     clean_up_history(store, &spec, &olds, pods);
-    store_status(store, d, &new_rs, &olds, pods, replicas);
+    store_status(store, d, Some(&new_rs), &olds, pods, replicas);
 }
 
 /// Old sets scaled to 0 with no pod left, beyond `revisionHistoryLimit` (10),
@@ -275,7 +276,7 @@ fn clean_up_history(
 fn store_status(
     store: &Store,
     d: &Deployment,
-    new_rs: &ReplicaSet,
+    new_rs: Option<&ReplicaSet>,
     olds: &[ReplicaSet],
     pods: &[PodView],
     replicas: i32,
@@ -287,7 +288,7 @@ fn store_status(
             .cloned()
             .collect::<Vec<_>>()
     };
-    let new_pods = of(new_rs);
+    let new_pods = new_rs.map(of).unwrap_or_default();
     let all: Vec<PodView> = olds.iter().flat_map(of).chain(new_pods.clone()).collect();
     let total = all.iter().filter(|p| p.active()).count() as i32;
     let ready = all.iter().filter(|p| p.ready()).count() as i32;
@@ -298,40 +299,15 @@ fn store_status(
         .count() as i32;
     let updated = new_pods.iter().filter(|p| p.active()).count() as i32;
     let limits = rolling::limits(spec.strategy.as_ref(), replicas);
-    let available = ready_long >= replicas - limits.unavailable;
-    let complete = updated == replicas && total == replicas && ready_long == replicas;
-    let old = d.status.clone().unwrap_or_default();
-    let condition = |type_: &str, ok: bool, reason: &str, message: String| {
-        let status = if ok { "True" } else { "False" };
-        // The transition time moves only when the status does.
-        let before = old
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_.as_deref() == Some(type_));
-        let now = Some(Time(jiff::Timestamp::now()));
-        let changed = before.is_none_or(|c| {
-            c.status.as_deref() != Some(status) || c.reason.as_deref() != Some(reason)
-        });
-        DeploymentCondition {
-            type_: Some(type_.to_string()),
-            status: Some(status.to_string()),
-            reason: Some(reason.to_string()),
-            message: Some(message),
-            last_transition_time: if changed {
-                now.clone()
-            } else {
-                before.and_then(|c| c.last_transition_time.clone())
-            },
-            last_update_time: if changed {
-                now
-            } else {
-                before.and_then(|c| c.last_update_time.clone())
-            },
-        }
+    let standing = progress::Standing {
+        available: ready_long >= replicas - limits.unavailable,
+        complete: new_rs.is_some()
+            && updated == replicas
+            && total == replicas
+            && ready_long == replicas,
     };
-    let rs_name = new_rs.metadata.name.clone().unwrap_or_default();
-    let status = DeploymentStatus {
+    let old = d.status.clone().unwrap_or_default();
+    let mut status = DeploymentStatus {
         observed_generation: d.metadata.generation,
         replicas: Some(total),
         updated_replicas: Some(updated),
@@ -339,38 +315,19 @@ fn store_status(
         available_replicas: Some(ready_long),
         unavailable_replicas: Some((replicas - ready_long).max(0)),
         collision_count: old.collision_count,
-        conditions: Some(vec![
-            condition(
-                "Available",
-                available,
-                if available {
-                    "MinimumReplicasAvailable"
-                } else {
-                    "MinimumReplicasUnavailable"
-                },
-                if available {
-                    "Deployment has minimum availability.".into()
-                } else {
-                    "Deployment does not have minimum availability.".into()
-                },
-            ),
-            condition(
-                "Progressing",
-                true,
-                if complete {
-                    "NewReplicaSetAvailable"
-                } else {
-                    "ReplicaSetUpdated"
-                },
-                if complete {
-                    format!("ReplicaSet {rs_name:?} has successfully progressed.")
-                } else {
-                    format!("ReplicaSet {rs_name:?} is progressing.")
-                },
-            ),
-        ]),
         ..DeploymentStatus::default()
     };
+    let rs_name = new_rs
+        .and_then(|rs| rs.metadata.name.clone())
+        .unwrap_or_default();
+    status.conditions = Some(progress::conditions(
+        &spec,
+        &old,
+        &status,
+        &rs_name,
+        standing,
+        jiff::Timestamp::now(),
+    ));
     if d.status.as_ref() != Some(&status) {
         let mut updated = d.clone();
         updated.status = Some(status);

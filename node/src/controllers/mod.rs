@@ -10,6 +10,7 @@ pub(crate) mod deployment;
 mod job;
 pub(crate) mod namespace;
 pub(crate) mod pods;
+pub(crate) mod progress;
 mod replicaset;
 pub(crate) mod rolling;
 mod statefulset;
