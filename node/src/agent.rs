@@ -46,8 +46,13 @@ fn lock_path(root: &Path) -> PathBuf {
 }
 
 /// Runs the agent for pods under `opts.root` and workloads under `state_dir`
-/// until killed. An error if another agent runs for the same root.
-pub fn serve(opts: Options, state_dir: &Path) -> Result<()> {
+/// until killed, on a node with `node_labels` besides kubelet's own. An error
+/// if another agent runs for the same root.
+pub fn serve(
+    opts: Options,
+    state_dir: &Path,
+    node_labels: std::collections::BTreeMap<String, String>,
+) -> Result<()> {
     let root = opts.root.clone();
     private_fs::create_dir_all(&root).map_err(|e| Error::io("creating", &root, e))?;
     let lock = lock_path(&root);
@@ -64,7 +69,7 @@ pub fn serve(opts: Options, state_dir: &Path) -> Result<()> {
     socket
         .set_read_timeout(Some(RESYNC))
         .map_err(|e| Error::io("setting a timeout on", &sock, e))?;
-    let controllers = Controllers::new(Store::open(state_dir)?, opts);
+    let controllers = Controllers::new(Store::open(state_dir)?, opts, node_labels);
     tracing::info!(root = %root.display(), state_dir = %state_dir.display(), "podrt serve: controllers running");
     limit_malloc_arenas();
     let mut buf = [0u8; 64];

@@ -1,7 +1,7 @@
 //! podrt's config file (`/etc/podrt/config.yaml`, or `--config`): the settings
 //! an installation wants for every pod without repeating flags, namely the
 //! admission policy, the default capability set, the seccomp profile
-//! directory and the user-namespace id ranges. A flag given on the command line wins over the file. The file
+//! directory, the user-namespace id ranges and the node's own labels. A flag given on the command line wins over the file. The file
 //! is YAML (or JSON); an unknown key is an error naming it, so a typo never
 //! silently weakens the policy.
 
@@ -29,6 +29,10 @@ pub struct Config {
     /// Where pods in their own user namespace get their host ids, and whether
     /// pods without `hostUsers` get one.
     pub(crate) user_namespaces: Option<UserNamespacesConfig>,
+    /// Labels this node has besides kubelet's `kubernetes.io/{hostname,os,arch}`
+    /// (a DaemonSet's `nodeSelector` is matched against them), as kubelet's
+    /// `--node-labels`.
+    pub node_labels: Option<std::collections::BTreeMap<String, String>>,
     /// The directory of the file, for relative paths.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -141,8 +145,20 @@ impl Config {
         if let Err((field, message)) = config.userns().check() {
             return Err(bad(format!("userNamespaces.{field}"), message));
         }
+        for (key, value) in config.node_labels.iter().flatten() {
+            check_label(key, value).map_err(|m| bad(format!("nodeLabels.{key}"), m))?;
+        }
         Ok(config)
     }
+}
+
+/// Whether `key: value` can be a label (key a qualified name, value a label
+/// value), as the API server checks a node's labels.
+pub fn check_label(key: &str, value: &str) -> Result<(), String> {
+    crate::manifest::names::qualified_name(key)
+        .map_err(|m| format!("invalid label key {key:?}: {m}"))?;
+    crate::manifest::names::label_value(value)
+        .map_err(|m| format!("invalid label value {value:?}: {m}"))
 }
 
 #[cfg(test)]
@@ -176,6 +192,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("defaultCapabilities[1]"), "{e}");
+        let e = Config::parse("nodeLabels: {disk: ssd, zone: 'a b'}\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nodeLabels.zone"), "{e}");
+        let c = Config::parse("nodeLabels: {disk: ssd}\n", p).unwrap();
+        assert_eq!(c.node_labels.unwrap()["disk"], "ssd");
     }
 
     #[test]

@@ -24,9 +24,15 @@ pub struct Agent(pub Child);
 impl Agent {
     /// Starts the agent of `env`'s root and state dir.
     pub fn start(env: &PodEnv) -> Agent {
+        Agent::start_with(env, &[])
+    }
+
+    /// Starts the agent with `args` after `serve`.
+    pub fn start_with(env: &PodEnv, args: &[&str]) -> Agent {
         let child = env
             .cmd()
             .arg("serve")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -208,3 +208,50 @@ fn a_daemon_set_keeps_one_pod_on_this_node() {
     let gone = env.podrt(&["get", "ds", "agent"]);
     assert!(text(&gone.stderr).contains("daemonsets.apps \"agent\" not found"));
 }
+
+#[test]
+fn a_daemon_set_runs_only_where_the_node_labels_match_its_node_selector() {
+    let env = env();
+    // The config file's labels, and the flag's (kubelet's --node-labels).
+    std::fs::write(&env.config, "nodeLabels: {zone: east}\n").expect("write config");
+    let manifest = DAEMON_SET.replace(
+        "nodeSelector: {kubernetes.io/os: linux}",
+        "nodeSelector: {disk: ssd, zone: east}",
+    );
+    let bad = env.podrt(&["serve", "--node-labels", "disk=a b"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("--node-labels: invalid label value \"a b\""),
+        "{}",
+        text(&bad.stderr)
+    );
+    {
+        let _agent = Agent::start(&env);
+        env.apply(&manifest);
+        // A pass has looked at it: its status is written, with nothing desired.
+        assert!(
+            wait_until(30, || {
+                let ds: Value =
+                    serde_json::from_str(&env.ok(&["get", "ds", "agent", "-o", "json"]))
+                        .expect("json");
+                ds["status"]["observedGeneration"] == 1
+            }),
+            "{}",
+            env.ok(&["get", "ds", "agent", "-o", "yaml"])
+        );
+        assert!(pods(&env).is_empty(), "{:?}", pods(&env));
+        assert!(
+            env.ok(&["get", "ds"]).contains("agent   0 "),
+            "{}",
+            env.ok(&["get", "ds"])
+        );
+    }
+    let _agent = Agent::start_with(&env, &["--node-labels", "disk=ssd"]);
+    assert!(
+        wait_until(30, || with_phase(&env, "Running").len() == 1),
+        "{:?}",
+        pods(&env)
+    );
+    env.ok(&["delete", "ds", "agent"]);
+    assert!(pods(&env).is_empty(), "{:?}", pods(&env));
+}

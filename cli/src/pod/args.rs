@@ -102,7 +102,7 @@ pub enum Command {
     },
     /// Run the node agent in the foreground: the controllers that keep
     /// Deployments' and ReplicaSets' pods (one agent per root).
-    Serve,
+    Serve(ServeArgs),
     /// List the images in podrt's store.
     Images,
     /// Manage the image store.
@@ -422,4 +422,18 @@ pub enum ImageCommand {
         /// The image.
         name: String,
     },
+}
+
+/// `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Labels this node has besides kubernetes.io/{hostname,os,arch}, for
+    /// DaemonSets' nodeSelector: `--node-labels disk=ssd,zone=a` (kubelet's
+    /// flag; added to the config file's nodeLabels, winning over them).
+    #[arg(
+        long = "node-labels",
+        value_name = "KEY=VALUE,...",
+        value_delimiter = ','
+    )]
+    pub node_labels: Vec<String>,
 }

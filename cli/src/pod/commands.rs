@@ -75,7 +75,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             policy(&config, a.policy.as_deref())?,
             Mode::Create,
         ),
-        Command::Serve => workloads::serve(&opts, scope.state_dir()),
+        Command::Serve(a) => workloads::serve(&opts, scope.state_dir(), &config, a),
         Command::Edit(a) => super::edit::edit(
             &opts,
             state_dir,
@@ -279,7 +279,7 @@ fn look_after_pods(opts: &Options, command: &Command) {
     match command {
         Command::Apply(_)
         | Command::Create(_)
-        | Command::Serve
+        | Command::Serve(_)
         | Command::Get(_)
         | Command::Describe(_)
         | Command::Logs(_)

@@ -20,7 +20,7 @@ pub use args::{Cli, Command};
 /// Entry point of the `podrt` binary; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_log(cli.debug, matches!(cli.command, Command::Serve));
+    init_log(cli.debug, matches!(cli.command, Command::Serve(_)));
     match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {

@@ -633,8 +633,22 @@ pub(crate) fn delete(
 }
 
 /// `serve`: the node agent, in the foreground, until killed.
-pub(crate) fn serve(opts: &Options, state_dir: &Path) -> Result<i32> {
-    agent::serve(opts.clone(), state_dir)?;
+pub(crate) fn serve(
+    opts: &Options,
+    state_dir: &Path,
+    config: &podrt_sandbox::config::Config,
+    args: &super::args::ServeArgs,
+) -> Result<i32> {
+    let mut labels = config.node_labels.clone().unwrap_or_default();
+    for word in &args.node_labels {
+        let Some((key, value)) = word.split_once('=') else {
+            bail!("--node-labels: {word:?} is not KEY=VALUE");
+        };
+        podrt_sandbox::config::check_label(key, value)
+            .map_err(|m| anyhow::anyhow!("--node-labels: {m}"))?;
+        labels.insert(key.to_string(), value.to_string());
+    }
+    agent::serve(opts.clone(), state_dir, labels)?;
     Ok(0)
 }
 

@@ -15,7 +15,7 @@ mod replicaset;
 pub(crate) mod rolling;
 mod statefulset;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -41,14 +41,24 @@ pub(crate) struct Outcome {
 pub(crate) struct Controllers {
     store: Store,
     pods: Pods,
+    /// This node's labels, for DaemonSets.
+    node: BTreeMap<String, String>,
 }
 
 impl Controllers {
-    /// Controllers acting on `store`, making pods under `opts`.
-    pub(crate) fn new(store: Store, opts: Options) -> Controllers {
+    /// Controllers acting on `store`, making pods under `opts`, on a node
+    /// with `labels` besides kubelet's own.
+    pub(crate) fn new(
+        store: Store,
+        opts: Options,
+        labels: BTreeMap<String, String>,
+    ) -> Controllers {
+        let mut node = daemonset::this_node();
+        node.extend(labels);
         Controllers {
             store,
             pods: Pods::new(opts),
+            node,
         }
     }
 
@@ -116,10 +126,9 @@ impl Controllers {
         for rs in &kept {
             replicaset::sync(store, pods_of, rs, pods);
         }
-        let node = daemonset::this_node();
         let daemon_sets: Vec<DaemonSet> = store.list()?;
         for ds in &daemon_sets {
-            daemonset::sync(store, pods_of, ds, pods, &node);
+            daemonset::sync(store, pods_of, ds, pods, &self.node);
         }
         let stateful_sets: Vec<StatefulSet> = store.list()?;
         for sts in &stateful_sets {
