@@ -557,14 +557,21 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
             first.get_or_insert(e);
         }
     }
+    let mut killed = Vec::new();
     for p in [sandbox.record.pod_init, sandbox.record.supervisor]
         .into_iter()
         .flatten()
         .filter(|p| p.alive() && p.pid != std::process::id() as i32)
     {
+        // Watched before the signal, so the wait below cannot mistake a
+        // successor with the recycled PID for it.
+        killed.extend(crate::proc::pidfd::Watched::open(p));
         // SAFETY: kill of a process of this pod, verified by PID and start time.
         unsafe { libc::kill(p.pid, libc::SIGKILL) };
     }
+    // A SIGKILLed supervisor may still be writing a file into the pod's
+    // directory until it is gone: wait for that (briefly) before removing it.
+    wait_ended(&killed, std::time::Duration::from_secs(2));
     if let Err(e) = detach_network(sandbox) {
         first.get_or_insert(e);
     }
@@ -594,6 +601,14 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
     first
 }
 
+/// Wait until every process of `watched` has exited, or `limit` has passed.
+fn wait_ended(watched: &[crate::proc::pidfd::Watched], limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while watched.iter().any(|w| !w.ended()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// Remove the pod directory, refusing to cross into anything still mounted below it
 /// (a mount missed by the steps above must not take host files with it).
 pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
@@ -606,10 +621,19 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
     for m in &busy {
         let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
     }
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("removing", dir, e)),
+    // A process of the pod that is still on its way out may add a file while
+    // the tree is removed (ENOTEMPTY): try again a few times.
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(Error::io("removing", dir, e)),
+        }
     }
 }
 
