@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::image::registry::{check_host, RegistryOptions};
 use crate::userns::UsernsOptions;
 
 /// Where podrt looks when no `--config` is given (a missing file there is fine).
@@ -33,6 +34,9 @@ pub struct Config {
     /// (a DaemonSet's `nodeSelector` is matched against them), as kubelet's
     /// `--node-labels`.
     pub node_labels: Option<std::collections::BTreeMap<String, String>>,
+    /// How registries are reached: plain-HTTP ones, mirrors, CA certificates and
+    /// the credentials file.
+    pub(crate) registries: Option<RegistriesConfig>,
     /// The directory of the file, for relative paths.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -49,6 +53,21 @@ pub(crate) struct UserNamespacesConfig {
     pub(crate) first_id: Option<u32>,
     /// How many ranges of 65536 ids there are (4096 by default).
     pub(crate) ranges: Option<u32>,
+}
+
+/// The `registries` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RegistriesConfig {
+    /// Registries (`host[:port]`) spoken to over plain HTTP.
+    pub(crate) insecure: Option<Vec<String>>,
+    /// Registry → mirrors tried before it (`docker.io: [mirror.local:5000]`).
+    pub(crate) mirrors: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// Directory of `<host>/*.crt` CA certificates (`/etc/podrt/certs.d`).
+    pub(crate) certs_dir: Option<PathBuf>,
+    /// The credentials file (a Docker `config.json`), instead of
+    /// `/etc/podrt/auth.json` then `~/.docker/config.json`.
+    pub(crate) auth_file: Option<PathBuf>,
 }
 
 /// Why the config file could not be used.
@@ -88,6 +107,26 @@ impl Config {
             first_id: section.first_id.unwrap_or(defaults.first_id),
             ranges: section.ranges.unwrap_or(defaults.ranges),
         }
+    }
+
+    /// How to reach registries: the file's `registries` section over podrt's
+    /// defaults; `auth_file` (`--registry-config`) wins over the file's `authFile`.
+    pub fn registry_options(&self, auth_file: Option<&Path>) -> RegistryOptions {
+        let mut o = RegistryOptions::default();
+        let section = self.registries.clone().unwrap_or_default();
+        if let Some(f) = auth_file
+            .map(Path::to_path_buf)
+            .or_else(|| section.auth_file.map(|f| self.dir.join(f)))
+        {
+            o.auth_files = vec![f];
+            o.auth_file_required = true;
+        }
+        if let Some(d) = section.certs_dir {
+            o.certs_dir = self.dir.join(d);
+        }
+        o.insecure = section.insecure.unwrap_or_default();
+        o.mirrors = section.mirrors.unwrap_or_default();
+        o
     }
 
     /// Reads `path`. When the file does not exist and `required` is false (the
@@ -147,6 +186,16 @@ impl Config {
         }
         for (key, value) in config.node_labels.iter().flatten() {
             check_label(key, value).map_err(|m| bad(format!("nodeLabels.{key}"), m))?;
+        }
+        let section = config.registries.clone().unwrap_or_default();
+        for (i, host) in section.insecure.iter().flatten().enumerate() {
+            check_host(host).map_err(|m| bad(format!("registries.insecure[{i}]"), m))?;
+        }
+        for (registry, mirrors) in section.mirrors.iter().flatten() {
+            check_host(registry).map_err(|m| bad(format!("registries.mirrors.{registry}"), m))?;
+            for (i, m) in mirrors.iter().enumerate() {
+                check_host(m).map_err(|e| bad(format!("registries.mirrors.{registry}[{i}]"), e))?;
+            }
         }
         Ok(config)
     }
@@ -243,5 +292,28 @@ mod tests {
         assert!(e.contains("userNamespaces.firstId"), "{e}");
         let e = error("userNamespaces: {range: 4}\n");
         assert!(e.contains("userNamespaces") && e.contains("range"), "{e}");
+    }
+
+    #[test]
+    fn registries_are_checked_and_relative_paths_follow_the_file() {
+        let p = Path::new("/etc/podrt/config.yaml");
+        let error = |text: &str| Config::parse(text, p).unwrap_err().to_string();
+        let e = error("registries: {insecure: [\"a b\"]}\n");
+        assert!(e.contains("registries.insecure[0]"), "{e}");
+        let e = error("registries: {mirrors: {docker.io: [\"m:99999\"]}}\n");
+        assert!(e.contains("registries.mirrors.docker.io[0]"), "{e}");
+        let mut c = Config::parse(
+            "registries: {insecure: [\"reg:5000\"], certsDir: certs.d, authFile: auth.json}\n",
+            p,
+        )
+        .unwrap();
+        c.dir = PathBuf::from("/etc/podrt");
+        let o = c.registry_options(None);
+        assert!(o.is_insecure("reg:5000") && !o.is_insecure("reg"));
+        assert_eq!(o.certs_dir, Path::new("/etc/podrt/certs.d"));
+        assert_eq!(o.auth_files, [PathBuf::from("/etc/podrt/auth.json")]);
+        assert!(o.auth_file_required);
+        let flag = c.registry_options(Some(Path::new("/root/my.json")));
+        assert_eq!(flag.auth_files, [PathBuf::from("/root/my.json")]);
     }
 }

@@ -6,6 +6,7 @@
 pub mod clients;
 pub mod fuzzing;
 pub mod pods;
+pub mod registry;
 pub mod scenarios;
 pub mod test_host;
 pub mod workloads;

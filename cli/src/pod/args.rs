@@ -43,6 +43,11 @@ pub struct Cli {
     /// /etc/podrt/config.yaml is read when it exists.
     #[arg(long, global = true, env = "PODRT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Registry credentials: a Docker-style config.json (default: the config
+    /// file's registries.authFile, else /etc/podrt/auth.json then
+    /// ~/.docker/config.json).
+    #[arg(long, global = true, env = "PODRT_REGISTRY_CONFIG")]
+    pub registry_config: Option<PathBuf>,
     /// The most processes one pod may hold (its cgroup's pids limit, as
     /// kubelet's --pod-max-pids; -1: no limit).
     #[arg(long, global = true, default_value_t = -1, allow_negative_numbers = true)]
@@ -414,6 +419,14 @@ pub enum ImageCommand {
         /// another is wanted.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Pull an image from its registry (or a mirror): NAME[:TAG] or NAME@DIGEST.
+    Pull {
+        /// The image, e.g. busybox:1.36 or registry.example:5000/team/app@sha256:….
+        name: String,
+        /// Print only the image id, no progress.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// List images.
     Ls,

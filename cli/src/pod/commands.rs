@@ -213,6 +213,22 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 }
                 Ok(0)
             }
+            ImageCommand::Pull { name, quiet } => {
+                let store = ImageStore::open(&opts.root)?;
+                let registries = config.registry_options(cli.registry_config.as_deref());
+                let img = if *quiet {
+                    store.pull(name, &registries, &podrt_sandbox::image::registry::Quiet)?
+                } else {
+                    eprintln!("Trying to pull {name}...");
+                    let progress = super::pull_progress::PullProgress::new();
+                    let img = store.pull(name, &registries, &progress)?;
+                    progress.finish();
+                    eprintln!("Pulled {} ({})", img.name, human_size(img.size));
+                    img
+                };
+                println!("{}", img.id.trim_start_matches("sha256:"));
+                Ok(0)
+            }
             ImageCommand::Ls => images(&opts),
             ImageCommand::Rm { name } => {
                 ImageStore::open(&opts.root)?.remove(name)?;
@@ -818,7 +834,7 @@ fn images(opts: &Options) -> Result<i32> {
     Ok(0)
 }
 
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB"];
     let mut v = bytes as f64;
     let mut u = 0;

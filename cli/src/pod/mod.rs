@@ -9,6 +9,7 @@ mod label;
 mod logs;
 mod namespaces;
 pub mod print;
+mod pull_progress;
 mod scope;
 mod watch;
 mod workloads;

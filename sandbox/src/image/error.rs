@@ -16,9 +16,10 @@ pub enum Error {
     },
     /// A reference that names no image in the store.
     #[error(
-        "image {reference:?} is not in podrt's image store: import it first with \
-         `podrt image import PATH --name {reference}` (PATH: an OCI image layout or a \
-         docker-archive tar, e.g. from vendor-images/build.sh, `podman save` or `docker save`)"
+        "image {reference:?} is not in podrt's image store: pull it with `podrt image pull \
+         {reference}`, or import it with `podrt image import PATH --name {reference}` (PATH: \
+         an OCI image layout or a docker-archive tar, e.g. from vendor-images/build.sh, \
+         `podman save` or `docker save`)"
     )]
     NotFound {
         /// The reference as given (or normalised).
@@ -103,6 +104,15 @@ pub enum Error {
         /// The entry's path inside the layer tar.
         entry: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// Pulling from a registry failed: the reason names the registry and, for a
+    /// layer, its digest.
+    #[error("pulling image {reference}: {reason}")]
+    Pull {
+        /// The normalised reference.
+        reference: String,
+        /// What failed.
         reason: String,
     },
     /// The store's own metadata is damaged or from an unknown version.

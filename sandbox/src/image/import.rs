@@ -1,20 +1,20 @@
 //! `import`: read an image layout or archive, check all of its metadata, then stream
-//! each new layer through sha256 and gunzip into a staging directory, check its
+//! each new layer through sha256 and its decompressor (`layer`) into a staging directory, check its
 //! digests, and rename it into the store. The index is written last, so a failed
 //! import changes nothing a reader can see; `gc` then removes what it left.
 
-use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::config;
-use super::digest::{HashingReader, Sha256};
+use super::digest::Sha256;
 use super::docker_archive;
 use super::error::{Error, Result};
+use super::layer::{self, Expected, Fault};
 use super::oci_layout;
 use super::reference::normalize;
-use super::source::{Compression, Format, Source};
+use super::source::{Format, Source};
 use super::store::{Index, LayerRecord, Record, Store};
-use super::unpack::{unpack, EntryError};
+use super::unpack::EntryError;
 use super::ImageSummary;
 
 /// One image read from a layout or archive, its metadata verified.
@@ -162,91 +162,45 @@ fn ensure_layer(
     Ok(size)
 }
 
-/// Unpack one layer blob into `dir`, checking the blob's digest and size and the
-/// diff id of the uncompressed tar, all in the same single read.
+/// Unpack one layer blob of `src` into `dir`, checking its digests and size.
 fn unpack_verified(src: &Source, blob: &LayerBlob, diff_id: &Sha256, dir: &Path) -> Result<u64> {
     let path = src.path();
-    let read_err = |e: io::Error| Error::Invalid {
-        path: path.to_path_buf(),
-        reason: format!("cannot read layer {}: {e}", blob.file),
+    let want = Expected {
+        digest: blob.digest.as_ref(),
+        size: blob.size,
+        diff_id,
     };
-    let mut raw = BufReader::new(HashingReader::new(src.open_file(&blob.file)?));
-    let streamed = match Compression::sniff(raw.fill_buf().map_err(read_err)?) {
-        Compression::Zstd => {
-            return Err(Error::Invalid {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "layer {} is zstd-compressed, which podrt cannot unpack yet; re-export the \
-                     image with gzip layers (e.g. `skopeo copy --dest-compress-format gzip`)",
-                    blob.file
-                ),
-            })
-        }
-        Compression::Gzip => unpack_stream(flate2::bufread::MultiGzDecoder::new(&mut raw), dir),
-        Compression::None => unpack_stream(&mut raw, dir),
-    };
-    // Read the blob to its end whatever happened, so a corrupt blob is reported
-    // as one rather than as the gzip or tar error it caused.
-    let _ = io::copy(&mut raw, &mut io::sink());
-    let (blob_digest, blob_size) = raw.into_inner().finish().map_err(read_err)?;
-    if let Some(expected) = &blob.digest {
-        if blob_digest != *expected {
-            return Err(mismatch(path, blob.file.clone(), expected, &blob_digest));
-        }
-    }
-    if let Some(expected) = blob.size {
-        if expected != blob_size {
-            return Err(Error::Invalid {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "layer {} is {blob_size} bytes, but its descriptor says {expected}",
-                    blob.file
-                ),
-            });
-        }
-    }
-    match streamed.diff_id {
-        Ok(actual) if actual != *diff_id => {
-            let file = format!("{} (uncompressed)", blob.file);
-            return Err(mismatch(path, file, diff_id, &actual));
-        }
-        Ok(_) => {}
-        // An unpack error below says more than the read error it led to.
-        Err(e) if streamed.unpacked.is_ok() => return Err(read_err(e)),
-        Err(_) => {}
-    }
-    streamed
-        .unpacked
-        .map_err(|EntryError { entry, reason }| Error::Unpack {
+    layer::unpack_verified(src.open_file(&blob.file)?, &want, dir).map_err(|fault| match fault {
+        Fault::Read(e) => Error::Invalid {
+            path: path.to_path_buf(),
+            reason: format!("cannot read layer {}: {e}", blob.file),
+        },
+        Fault::Mismatch {
+            uncompressed,
+            expected,
+            actual,
+        } => Error::DigestMismatch {
+            path: path.to_path_buf(),
+            file: if uncompressed {
+                format!("{} (uncompressed)", blob.file)
+            } else {
+                blob.file.clone()
+            },
+            expected,
+            actual,
+        },
+        Fault::Size { expected, actual } => Error::Invalid {
+            path: path.to_path_buf(),
+            reason: format!(
+                "layer {} is {actual} bytes, but its descriptor says {expected}",
+                blob.file
+            ),
+        },
+        Fault::Entry(EntryError { entry, reason }) => Error::Unpack {
             path: path.to_path_buf(),
             layer: blob.file.clone(),
             entry,
             reason,
-        })
-}
-
-/// What streaming one layer tar gave: the unpack's outcome and the tar's digest.
-struct Streamed {
-    unpacked: std::result::Result<u64, EntryError>,
-    diff_id: io::Result<Sha256>,
-}
-
-/// Unpack a tar stream, then hash it to its end, also after a failed unpack: an
-/// altered layer is then reported as the digest mismatch it is.
-fn unpack_stream<R: Read>(tar: R, dir: &Path) -> Streamed {
-    let mut tar = HashingReader::new(tar);
-    let unpacked = unpack(&mut tar, dir);
-    Streamed {
-        unpacked,
-        diff_id: tar.finish().map(|(d, _)| d),
-    }
-}
-
-fn mismatch(path: &Path, file: String, expected: &Sha256, actual: &Sha256) -> Error {
-    Error::DigestMismatch {
-        path: path.to_path_buf(),
-        file,
-        expected: expected.to_string(),
-        actual: actual.to_string(),
-    }
+        },
+    })
 }

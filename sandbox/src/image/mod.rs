@@ -1,6 +1,6 @@
 //! podrt's image store, under `<root>/images`: images arrive as files (OCI image
-//! layouts or docker-archive tars, never from a registry), are verified against
-//! their digests, and their layers are unpacked once into directories that every
+//! layouts or docker-archive tars) or from registries (`registry`), are verified
+//! against their digests, and their layers are unpacked once into directories that every
 //! container of every image sharing them uses as overlayfs lower layers.
 //!
 //! [`ImageStore`] is the whole API; the modules below it each do one step:
@@ -13,8 +13,10 @@ mod digest;
 mod docker_archive;
 mod error;
 mod import;
+mod layer;
 mod oci_layout;
 mod reference;
+pub mod registry;
 mod source;
 mod store;
 mod unpack;
@@ -78,6 +80,17 @@ impl ImageStore {
     /// Importing an image again is cheap: layers already in the store are reused.
     pub fn import(&self, path: &Path, name: Option<&str>) -> Result<Vec<ImageSummary>> {
         import::import(&self.store, path, name)
+    }
+
+    /// Pull `reference` from its registry (or a mirror) and record it under its
+    /// normalised name; layers the store has are not downloaded again.
+    pub fn pull(
+        &self,
+        reference: &str,
+        opts: &registry::RegistryOptions,
+        progress: &dyn registry::Progress,
+    ) -> Result<ImageSummary> {
+        registry::pull(&self.store, reference, opts, progress)
     }
 
     /// Every name in the store, sorted.

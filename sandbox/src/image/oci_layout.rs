@@ -221,15 +221,6 @@ fn found(src: &Source, c: Candidate) -> Result<Found> {
     for l in c.manifest.layers() {
         let media_type = l.media_type().to_string();
         let digest = sha256(src, l)?;
-        if media_type.contains("zstd") {
-            return Err(invalid(
-                src,
-                format!(
-                    "layer {digest} is zstd-compressed ({media_type}), which podrt cannot unpack yet; \
-                     re-export the image with gzip layers (e.g. `skopeo copy --dest-compress-format gzip`)"
-                ),
-            ));
-        }
         if !LAYER_PREFIXES.iter().any(|p| media_type.starts_with(p))
             || media_type.contains("encrypted")
         {

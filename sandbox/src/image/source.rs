@@ -26,7 +26,7 @@ pub(super) enum Compression {
     None,
     /// gzip (`1f 8b`).
     Gzip,
-    /// zstd (`28 b5 2f fd`), which podrt cannot read yet.
+    /// zstd (`28 b5 2f fd`).
     Zstd,
 }
 
@@ -239,8 +239,8 @@ fn decompressed(path: &Path, scratch: &Path) -> Result<PathBuf> {
         Compression::None => Ok(path.to_path_buf()),
         Compression::Zstd => Err(Error::Invalid {
             path: path.to_path_buf(),
-            reason: "the archive is zstd-compressed, which podrt cannot read yet; \
-                     decompress it first (`zstd -d`)"
+            reason: "the archive is zstd-compressed, which podrt does not read as a whole \
+                     archive (zstd layers inside one are fine); decompress it first (`zstd -d`)"
                 .into(),
         }),
         Compression::Gzip => {

@@ -13,7 +13,8 @@
 //!
 //! Under the lock, `index.json` is the truth: a layer or config it does not
 //! reference is garbage (a failed or crashed import, a removed image) and `gc`
-//! deletes it. Readers (`list`, `resolve`) take no lock; they see one index or the
+//! deletes it. A layer it records that no image uses yet (the completed part of a
+//! failed pull) is kept for the retry until `image prune`. Readers (`list`, `resolve`) take no lock; they see one index or the
 //! next, never half of one.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -243,10 +244,13 @@ impl Store {
     /// left in `tmp/`. A layer is renamed into `tmp/` before it is deleted, so a
     /// crash never leaves half a layer under `layers/`.
     pub(crate) fn gc(&self, index: &Index) -> Result<()> {
+        // Layers recorded without an image (a pull that failed after them) stay
+        // for its retry, until `prune`.
         let layers: BTreeSet<&str> = index
             .images
             .values()
             .flat_map(|r| &r.layers)
+            .chain(index.layers.keys())
             .filter_map(|d| d.strip_prefix("sha256:"))
             .collect();
         let configs: BTreeSet<String> = index

@@ -1,6 +1,6 @@
 //! Per-container checks: names (unique across init, app and ephemeral
 //! containers, since `logs -c` and `exec -c` select by name), images (which
-//! must already be in podrt's store, as podrt never pulls), environment,
+//! must already be in podrt's store: apply does not pull yet), environment,
 //! ports, mounts and resources.
 
 use std::collections::HashSet;
@@ -122,9 +122,11 @@ fn check_image(
         Some(image) if image.trim() != image => {
             report.invalid(field, image, "must not have leading or trailing whitespace")
         }
-        Some(image) if !image_exists(image) => {
-            report.not_found(field, image, Some(": import it with podrt image import"))
-        }
+        Some(image) if !image_exists(image) => report.not_found(
+            field,
+            image,
+            Some(": pull it with podrt image pull, or import it with podrt image import"),
+        ),
         Some(_) => {}
     }
 }

@@ -150,7 +150,7 @@ pub(super) fn container(c: &Container, path: &FieldPath, init: bool, report: &mu
         None | Some("IfNotPresent") | Some("Never") => {}
         Some("Always") => report.warn(
             &path.key("imagePullPolicy"),
-            "podrt never pulls images; the image in podrt's store is used",
+            "podrt does not pull on apply yet; the image in podrt's store is used (`podrt image pull` updates it)",
         ),
         Some(other) => report.unsupported(
             &path.key("imagePullPolicy"),

@@ -29,7 +29,7 @@ fn seed_pod_without_its_image_is_refused() {
     assert_eq!(invalid.errors.len(), 3);
     assert_eq!(
         invalid.errors[0].to_string(),
-        "spec.initContainers[0].image: Not found: \"busybox\": import it with podrt image import"
+        "spec.initContainers[0].image: Not found: \"busybox\": pull it with podrt image pull, or import it with podrt image import"
     );
     assert!(invalid.has("spec.containers[0].image"));
     assert_eq!(invalid.to_string().lines().count(), 3);

@@ -67,7 +67,7 @@ fn image_is_required_and_must_be_in_the_store() {
     let err = validate(&pod, &|image| image == "busybox").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "spec.containers[1].image: Not found: \"foo:1\": import it with podrt image import"
+        "spec.containers[1].image: Not found: \"foo:1\": pull it with podrt image pull, or import it with podrt image import"
     );
 }
 
@@ -365,7 +365,7 @@ fn probes_are_warnings_on_app_containers_and_errors_on_init_containers() {
         [
             "spec.containers[0].livenessProbe: not supported by podrt yet, ignored",
             "spec.containers[0].lifecycle.postStart: not supported by podrt yet, ignored",
-            "spec.containers[0].imagePullPolicy: podrt never pulls images; the image in podrt's store is used",
+            "spec.containers[0].imagePullPolicy: podrt does not pull on apply yet; the image in podrt's store is used (`podrt image pull` updates it)",
         ]
     );
     let init = format!(

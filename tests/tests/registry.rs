@@ -1,0 +1,246 @@
+//! `podrt image pull` against a real registry (Debian's docker-registry, started by
+//! each test on loopback in its own network namespace): plain HTTP only where the
+//! config names the registry insecure, TLS with the test's own CA in `certs.d`,
+//! htpasswd logins from a credentials file, tags, digests, zstd layers, layers
+//! shared with the store, and a corrupt blob that leaves nothing behind.
+
+use std::process::Output;
+
+use podrt_tests::pods::{text, PodEnv};
+use podrt_tests::registry::{auth_json, Registry, Setup, ADDR};
+
+fn pull(env: &PodEnv, image: &str) -> Output {
+    env.podrt(&["image", "pull", image])
+}
+
+fn pulled(env: &PodEnv, image: &str) -> (String, String) {
+    let out = pull(env, image);
+    assert!(
+        out.status.success(),
+        "pull {image} failed: {}",
+        text(&out.stderr)
+    );
+    (text(&out.stdout).trim().to_string(), text(&out.stderr))
+}
+
+fn refused(env: &PodEnv, image: &str) -> String {
+    let out = pull(env, image);
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "pull {image} should fail: {err}"
+    );
+    assert!(
+        err.contains(&format!("error: pulling image {image}: ")),
+        "the error names the image: {err}"
+    );
+    err
+}
+
+/// The layer digests of `repo:tag` in the registry (its manifest, raw).
+fn layers(reg: &Registry, env: &PodEnv, repo_tag: &str) -> Vec<String> {
+    let digest = reg.digest(repo_tag);
+    let path = reg.blob_path(&digest);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read manifest blob")).unwrap();
+    let _ = env;
+    manifest["layers"]
+        .as_array()
+        .expect("a manifest with layers")
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn store_is_empty(env: &PodEnv) {
+    let images = env.root.join("images");
+    for sub in ["layers", "configs", "tmp"] {
+        let left: Vec<_> = std::fs::read_dir(images.join(sub))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "left in the store's {sub}/: {left:?}");
+    }
+    let list = env.ok(&["images"]);
+    assert_eq!(list.lines().count(), 1, "no image listed: {list}");
+}
+
+#[test]
+fn an_insecure_registry_serves_tags_digests_and_zstd_layers_and_a_pod_runs_the_pulled_image() {
+    let env = PodEnv::empty();
+    let reg = Registry::start(&env, Setup::default());
+    reg.push_busybox("library/busybox:1.36", &[]);
+    reg.push_busybox_zstd("tools/busybox:zstd");
+    let image = format!("{ADDR}/library/busybox:1.36");
+
+    // Not named insecure: podrt speaks HTTPS to it, which fails.
+    let err = refused(&env, &image);
+    assert!(err.contains("https://127.0.0.1:5000/v2/"), "{err}");
+    store_is_empty(&env);
+
+    std::fs::write(
+        &env.config,
+        format!("registries:\n  insecure: [\"{ADDR}\"]\n"),
+    )
+    .unwrap();
+    // zstd layers first, so they are really downloaded and unpacked.
+    let (zstd_id, log) = pulled(&env, &format!("{ADDR}/tools/busybox:zstd"));
+    assert!(log.contains("done"), "{log}");
+    assert_eq!(zstd_id.len(), 64, "the image id is printed: {zstd_id}");
+
+    // The same layers gzip-compressed: other blobs, the same diff ids, so nothing
+    // is downloaded again.
+    let zstd_layers = layers(&reg, &env, "tools/busybox:zstd");
+    let gzip_layers = layers(&reg, &env, "library/busybox:1.36");
+    assert!(
+        zstd_layers.iter().all(|l| !gzip_layers.contains(l)),
+        "other blobs"
+    );
+    for l in &zstd_layers {
+        assert_eq!(reg.requests("GET", l), 1, "layer {l} downloaded once");
+    }
+    let (id, log) = pulled(&env, &image);
+    assert_eq!(id, zstd_id, "one config, one image id");
+    assert!(log.contains("already exists"), "{log}");
+    for l in &gzip_layers {
+        assert_eq!(
+            reg.requests("GET", l),
+            0,
+            "layer {l} was downloaded: {}",
+            reg.log()
+        );
+    }
+
+    // By digest.
+    let digest = reg.digest("library/busybox:1.36");
+    let by_digest = format!("{ADDR}/library/busybox@{digest}");
+    let (id2, _) = pulled(&env, &by_digest);
+    assert_eq!(id2, id);
+    let list = env.ok(&["images"]);
+    assert!(list.contains(&image) && list.contains(&by_digest), "{list}");
+
+    // A tag the registry does not have.
+    let err = refused(&env, &format!("{ADDR}/library/busybox:9.99"));
+    assert!(err.contains("manifest unknown"), "{err}");
+
+    // A pod runs on the pulled image.
+    env.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: pulled}}\nspec:\n  restartPolicy: Never\n  \
+         containers:\n  - name: c\n    image: {image}\n    command: [sh, -c, 'echo from-the-registry']\n"
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let logs = env.podrt(&["logs", "pulled"]);
+        if text(&logs.stdout).contains("from-the-registry") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no output from the pod: {}",
+            text(&logs.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_tls_registry_with_htpasswd_needs_its_ca_and_the_right_password() {
+    let env = PodEnv::empty();
+    let reg = Registry::start(
+        &env,
+        Setup {
+            tls: true,
+            user: Some(("alice".into(), "s3cret".into())),
+        },
+    );
+    reg.push_busybox("team/busybox:1.36", &[]);
+    let image = format!("{ADDR}/team/busybox:1.36");
+
+    // The test's CA is not trusted yet.
+    let err = refused(&env, &image);
+    assert!(err.contains("certificate"), "{err}");
+
+    let certs = env.dir.join("certs.d");
+    std::fs::create_dir_all(certs.join(ADDR)).unwrap();
+    std::fs::copy(reg.ca.as_ref().unwrap(), certs.join(ADDR).join("ca.crt")).unwrap();
+    std::fs::write(
+        &env.config,
+        format!("registries:\n  certsDir: {}\n", certs.display()),
+    )
+    .unwrap();
+    let auth = env.dir.join("auth.json");
+    let with_auth = |file: &std::path::Path| {
+        env.podrt(&[
+            "--registry-config",
+            file.to_str().unwrap(),
+            "image",
+            "pull",
+            &image,
+        ])
+    };
+
+    // Trusted now, but anonymous.
+    std::fs::write(&auth, "{\"auths\":{}}").unwrap();
+    let out = with_auth(&auth);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("401") && err.contains("log in"),
+        "{err}"
+    );
+
+    // A wrong password.
+    std::fs::write(&auth, auth_json("alice", "wrong")).unwrap();
+    let out = with_auth(&auth);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("refused the login"),
+        "{err}"
+    );
+    store_is_empty(&env);
+
+    // A credentials file that is not there.
+    let out = with_auth(&env.dir.join("missing.json"));
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("missing.json"),
+        "{err}"
+    );
+
+    // The right one.
+    std::fs::write(&auth, auth_json("alice", "s3cret")).unwrap();
+    let out = with_auth(&auth);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(env.ok(&["images"]).contains(&image));
+}
+
+#[test]
+fn a_corrupt_blob_fails_the_pull_naming_the_layer_and_leaves_nothing_in_the_store() {
+    let env = PodEnv::empty();
+    let reg = Registry::start(&env, Setup::default());
+    reg.push_busybox("library/busybox:1.36", &[]);
+    std::fs::write(
+        &env.config,
+        format!("registries:\n  insecure: [\"{ADDR}\"]\n"),
+    )
+    .unwrap();
+    let image = format!("{ADDR}/library/busybox:1.36");
+    let layer = layers(&reg, &env, "library/busybox:1.36").remove(0);
+    let blob = reg.blob_path(&layer);
+    let good = std::fs::read(&blob).expect("read the layer blob");
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    std::fs::write(&blob, &bad).unwrap();
+
+    let err = refused(&env, &image);
+    assert!(
+        err.contains(&format!("layer {layer}")) && err.contains("digest"),
+        "{err}"
+    );
+    store_is_empty(&env);
+
+    // Repaired on the registry: the retry succeeds.
+    std::fs::write(&blob, &good).unwrap();
+    let (id, _) = pulled(&env, &image);
+    assert_eq!(id.len(), 64);
+}
