@@ -53,6 +53,19 @@ fn layers(reg: &Registry, env: &PodEnv, repo_tag: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `podrt images` has a row for `repository` with `tag`.
+fn listed(env: &PodEnv, repository: &str, tag: &str) -> bool {
+    let list = env.ok(&["images"]);
+    let hit = list.lines().any(|l| {
+        let mut cols = l.split_whitespace();
+        cols.next() == Some(repository) && cols.next() == Some(tag)
+    });
+    if !hit {
+        eprintln!("no {repository} {tag} in:\n{list}");
+    }
+    hit
+}
+
 fn store_is_empty(env: &PodEnv) {
     let images = env.root.join("images");
     for sub in ["layers", "configs", "tmp"] {
@@ -116,8 +129,8 @@ fn an_insecure_registry_serves_tags_digests_and_zstd_layers_and_a_pod_runs_the_p
     let by_digest = format!("{ADDR}/library/busybox@{digest}");
     let (id2, _) = pulled(&env, &by_digest);
     assert_eq!(id2, id);
-    let list = env.ok(&["images"]);
-    assert!(list.contains(&image) && list.contains(&by_digest), "{list}");
+    assert!(listed(&env, &format!("{ADDR}/library/busybox"), "1.36"));
+    assert!(listed(&env, &format!("{ADDR}/library/busybox"), "<none>"));
 
     // A tag the registry does not have.
     let err = refused(&env, &format!("{ADDR}/library/busybox:9.99"));
@@ -141,6 +154,35 @@ fn an_insecure_registry_serves_tags_digests_and_zstd_layers_and_a_pod_runs_the_p
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+
+    // inspect: the names of the id and the digest they came by.
+    let details: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", &image])).unwrap();
+    assert_eq!(details[0]["Id"], format!("sha256:{id}"));
+    let digests = details[0]["RepoDigests"].to_string();
+    assert!(digests.contains(&digest), "{digests}");
+    // Names that share the id with another are only untagged.
+    env.ok(&[
+        "image",
+        "rm",
+        &by_digest,
+        &format!("{ADDR}/tools/busybox:zstd"),
+    ]);
+    // The last name is refused while the pod uses it, naming the pod; prune -a
+    // keeps it too.
+    let out = env.podrt(&["image", "rm", &image]);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("default/pulled"),
+        "{err}"
+    );
+    let out = env.ok(&["image", "prune", "-a"]);
+    assert!(!out.contains("Untagged"), "{out}");
+    assert!(listed(&env, &format!("{ADDR}/library/busybox"), "1.36"));
+    env.ok(&["delete", "pod", "pulled", "--grace-period=0", "--force"]);
+    let out = env.ok(&["image", "rm", &image]);
+    assert!(out.contains(&format!("Deleted: {id}")), "{out}");
+    store_is_empty(&env);
 }
 
 #[test]
@@ -210,7 +252,7 @@ fn a_tls_registry_with_htpasswd_needs_its_ca_and_the_right_password() {
     std::fs::write(&auth, auth_json("alice", "s3cret")).unwrap();
     let out = with_auth(&auth);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(env.ok(&["images"]).contains(&image));
+    assert!(listed(&env, &format!("{ADDR}/team/busybox"), "1.36"));
 }
 
 #[test]

@@ -430,10 +430,23 @@ pub enum ImageCommand {
     },
     /// List images.
     Ls,
-    /// Remove an image.
+    /// Show an image's id, names, digests, config and layers as JSON.
+    Inspect {
+        /// The images.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove images by name: refused while a pod uses one.
     Rm {
-        /// The image.
-        name: String,
+        /// The images.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Delete layers no image uses (what failed pulls kept for a retry).
+    Prune {
+        /// Also remove every image no pod uses.
+        #[arg(long, short)]
+        all: bool,
     },
 }
 

@@ -16,8 +16,7 @@ use podrt_sandbox::security::SecurityOptions;
 use podrt_sandbox::state::{listing, Sandbox};
 
 use super::args::{
-    ApplyArgs, Cli, Command, DeleteArgs, GetArgs, ImageCommand, NetworkCommand, Output,
-    PolicyCommand,
+    ApplyArgs, Cli, Command, DeleteArgs, GetArgs, NetworkCommand, Output, PolicyCommand,
 };
 use super::namespaces;
 use super::print;
@@ -183,7 +182,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Logs(a) => super::logs::logs(&opts, state_dir, a),
         Command::Exec(a) => super::exec::exec(&opts, state_dir, a),
         Command::Delete(a) => delete(&opts, &scope.across(a.all_namespaces), a),
-        Command::Images => images(&opts),
+        Command::Images => {
+            super::images::list(&ImageStore::open(&opts.root)?)?;
+            Ok(0)
+        }
         Command::Check => {
             let items = podrt_sandbox::host_check::report(&opts.root, &opts.network, &opts.userns);
             print!("{}", print::host_check(&items));
@@ -205,37 +207,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Image { command } => match command {
-            ImageCommand::Import { path, name } => {
-                let store = ImageStore::open(&opts.root)?;
-                for img in store.import(path, name.as_deref())? {
-                    println!("Loaded image: {} ({})", img.name, img.id);
-                }
-                Ok(0)
-            }
-            ImageCommand::Pull { name, quiet } => {
-                let store = ImageStore::open(&opts.root)?;
-                let registries = config.registry_options(cli.registry_config.as_deref());
-                let img = if *quiet {
-                    store.pull(name, &registries, &podrt_sandbox::image::registry::Quiet)?
-                } else {
-                    eprintln!("Trying to pull {name}...");
-                    let progress = super::pull_progress::PullProgress::new();
-                    let img = store.pull(name, &registries, &progress)?;
-                    progress.finish();
-                    eprintln!("Pulled {} ({})", img.name, human_size(img.size));
-                    img
-                };
-                println!("{}", img.id.trim_start_matches("sha256:"));
-                Ok(0)
-            }
-            ImageCommand::Ls => images(&opts),
-            ImageCommand::Rm { name } => {
-                ImageStore::open(&opts.root)?.remove(name)?;
-                println!("Untagged: {name}");
-                Ok(0)
-            }
-        },
+        Command::Image { command } => super::images::run(cli, &config, &opts, command),
         Command::Network {
             command: NetworkCommand::Ls,
         } => {
@@ -816,31 +788,4 @@ fn background() -> Result<bool> {
 /// pod's own), else the pod's terminationGracePeriodSeconds as checked at creation.
 fn grace_period(sandbox: &Sandbox, a: &DeleteArgs) -> Result<Duration> {
     Ok(owned_grace(a)?.unwrap_or_else(|| sandbox.record.settings().grace_period()))
-}
-
-fn images(opts: &Options) -> Result<i32> {
-    let store = ImageStore::open(&opts.root)?;
-    let list = store.list()?;
-    println!("{:<50} {:<15} {:>10}", "IMAGE", "ID", "SIZE");
-    for i in list {
-        let id = i.id.trim_start_matches("sha256:");
-        println!(
-            "{:<50} {:<15} {:>10}",
-            i.name,
-            &id[..id.len().min(12)],
-            human_size(i.size)
-        );
-    }
-    Ok(0)
-}
-
-pub(crate) fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    format!("{v:.1}{}", units[u])
 }

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod edit;
 mod exec;
+mod images;
 mod label;
 mod logs;
 mod namespaces;

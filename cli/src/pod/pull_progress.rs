@@ -154,7 +154,7 @@ fn bar(got: u64, total: u64) -> String {
 
 /// Bytes in the units podman prints (kB, MB, GB: powers of 1000).
 fn size(bytes: u64) -> String {
-    super::commands::human_size(bytes)
+    super::images::human_size(bytes)
 }
 
 #[cfg(test)]

@@ -51,6 +51,30 @@ pub struct ImageSummary {
     pub created: Option<String>,
 }
 
+/// What `podrt image inspect` shows (podman's field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageDetails {
+    /// The config digest.
+    pub id: String,
+    /// Every name of the image in the store.
+    pub repo_tags: Vec<String>,
+    /// `repository@manifest-digest` for the names that came with a manifest.
+    pub repo_digests: Vec<String>,
+    /// When it was built (RFC 3339), as its config says.
+    pub created: Option<String>,
+    /// Bytes of file content in its unpacked layers.
+    pub size: u64,
+    /// Its operating system (always this host's: others are refused).
+    pub os: String,
+    /// Its architecture (likewise).
+    pub architecture: String,
+    /// What its containers run with.
+    pub config: ImageConfig,
+    /// Its layers' diff ids, bottom first.
+    pub layers: Vec<String>,
+}
+
 /// An image resolved for running a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -102,12 +126,7 @@ impl ImageStore {
             .map(|(name, rec)| ImageSummary {
                 name: name.clone(),
                 id: rec.id.clone(),
-                size: rec
-                    .layers
-                    .iter()
-                    .filter_map(|l| index.layers.get(l))
-                    .map(|l| l.size)
-                    .sum(),
+                size: index.size_of(rec),
                 created: rec.created.clone(),
             })
             .collect())
@@ -141,6 +160,67 @@ impl ImageStore {
             layers,
             config,
         })
+    }
+
+    /// The normalised name and image id `reference` resolves to, and every other
+    /// name of that id.
+    pub fn names(&self, reference: &str) -> Result<(String, String, Vec<String>)> {
+        let index = self.store.read_index()?;
+        let (name, rec) = find(&index, reference)?;
+        let others = index
+            .images
+            .iter()
+            .filter(|(n, r)| r.id == rec.id && **n != name)
+            .map(|(n, _)| n.clone())
+            .collect();
+        Ok((name, rec.id, others))
+    }
+
+    /// What `image inspect` shows of `reference`.
+    pub fn inspect(&self, reference: &str) -> Result<ImageDetails> {
+        let index = self.store.read_index()?;
+        let (_, rec) = find(&index, reference)?;
+        let image = self.resolve(reference)?;
+        let mut names = Vec::new();
+        let mut digests = Vec::new();
+        for (n, r) in index.images.iter().filter(|(_, r)| r.id == rec.id) {
+            names.push(n.clone());
+            if let (Some(d), Ok(parsed)) = (&r.manifest, Reference::parse(n)) {
+                let repo_digest = format!("{}@{d}", parsed.repository);
+                if !digests.contains(&repo_digest) {
+                    digests.push(repo_digest);
+                }
+            }
+        }
+        let (os, arch) = config::host_platform();
+        Ok(ImageDetails {
+            id: rec.id.clone(),
+            repo_tags: names,
+            repo_digests: digests,
+            created: rec.created.clone(),
+            size: index.size_of(&rec),
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            config: image.config,
+            layers: rec.layers.clone(),
+        })
+    }
+
+    /// `image prune`: forget and delete the layers no image uses (what failed
+    /// pulls kept for a retry) and anything left in the staging area; with
+    /// `images`, first remove those names. Returns the bytes of layers removed.
+    pub fn prune(&self, images: &[String]) -> Result<u64> {
+        let _lock = self.store.lock()?;
+        let mut index = self.store.read_index()?;
+        for name in images {
+            index.images.remove(name);
+        }
+        let before: u64 = index.layers.values().map(|l| l.size).sum();
+        index.prune();
+        let after: u64 = index.layers.values().map(|l| l.size).sum();
+        self.store.write_index(&index)?;
+        self.store.gc(&index)?;
+        Ok(before.saturating_sub(after))
     }
 
     /// Remove an image by name (layers no longer used by any image are removed too).

@@ -62,6 +62,15 @@ pub(super) struct LayerRecord {
 }
 
 impl Index {
+    /// Bytes of file content in the unpacked layers of `rec`.
+    pub(crate) fn size_of(&self, rec: &Record) -> u64 {
+        rec.layers
+            .iter()
+            .filter_map(|l| self.layers.get(l))
+            .map(|l| l.size)
+            .sum()
+    }
+
     /// Forget layers no image uses any more.
     pub(crate) fn prune(&mut self) {
         let used: BTreeSet<&String> = self.images.values().flat_map(|r| &r.layers).collect();

@@ -14,6 +14,7 @@
 pub mod container_spec;
 pub mod etc_files;
 pub(crate) mod hooks;
+pub mod image_users;
 pub(crate) mod pinned_path;
 pub(crate) mod pins;
 pub(crate) mod pod_cgroup;

@@ -5,7 +5,7 @@
 //! Everything here is a pure function of the Pod objects and the current time, so
 //! callers decide where the text goes and what to print when there are no pods.
 
-mod age;
+pub(crate) mod age;
 mod containers;
 mod describe;
 pub mod describe_workloads;
