@@ -208,6 +208,77 @@ impl Registry {
         self.push(&format!("oci:{}:z", zstd.display()), repo_tag, &[]);
     }
 
+    /// Push, as `repo:tag`, an image index with one manifest per architecture of
+    /// `arches` (Linux): each the vendored busybox with its config's
+    /// `architecture` set (so each has its own config digest); returns
+    /// architecture → config digest (the image id a pull should get).
+    pub fn push_index(&self, repo_tag: &str, arches: &[&str]) -> Vec<(String, String)> {
+        let src = busybox_layout();
+        let dir = self.dir.join(format!("index-{}", arches.join("-")));
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).expect("create layout");
+        for e in std::fs::read_dir(src.join("blobs/sha256"))
+            .expect("list blobs")
+            .flatten()
+        {
+            std::fs::copy(e.path(), blobs.join(e.file_name())).expect("copy blob");
+        }
+        let read = |digest: &str| -> serde_json::Value {
+            let path = blobs.join(digest.trim_start_matches("sha256:"));
+            serde_json::from_slice(&std::fs::read(path).expect("read blob")).expect("json blob")
+        };
+        let top: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(src.join("index.json")).expect("read index"))
+                .expect("json index");
+        let manifest = read(top["manifests"][0]["digest"].as_str().expect("a manifest"));
+        let config = read(manifest["config"]["digest"].as_str().expect("a config"));
+        let write = |v: &serde_json::Value| -> (String, usize) {
+            let bytes = serde_json::to_vec(v).expect("serialise");
+            let hex = hex_sha256(&bytes);
+            std::fs::write(blobs.join(&hex), &bytes).expect("write blob");
+            (format!("sha256:{hex}"), bytes.len())
+        };
+        let mut entries = Vec::new();
+        let mut ids = Vec::new();
+        for arch in arches {
+            let mut c = config.clone();
+            c["architecture"] = (*arch).into();
+            let (config_digest, config_size) = write(&c);
+            let mut m = manifest.clone();
+            m["config"]["digest"] = config_digest.clone().into();
+            m["config"]["size"] = config_size.into();
+            let (digest, size) = write(&m);
+            entries.push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest, "size": size,
+                "platform": {"architecture": arch, "os": "linux"}
+            }));
+            ids.push((arch.to_string(), config_digest));
+        }
+        let (index_digest, index_size) = write(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries
+        }));
+        let layout_index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": index_digest, "size": index_size,
+                "annotations": {"org.opencontainers.image.ref.name": "multi"}
+            }]
+        });
+        std::fs::write(dir.join("index.json"), layout_index.to_string()).expect("write index");
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+            .expect("write oci-layout");
+        self.push(
+            &format!("oci:{}:multi", dir.display()),
+            repo_tag,
+            &["--all"],
+        );
+        ids
+    }
+
     /// Push `source` (a skopeo transport:path) as `repo:tag`.
     pub fn push(&self, source: &str, repo_tag: &str, extra: &[&str]) {
         let mut cmd = Command::new("skopeo");
@@ -346,6 +417,99 @@ fn make_certificates(dir: &Path) {
     ]);
     std::fs::create_dir_all(dir.join("client")).expect("create client cert dir");
     std::fs::copy(dir.join("ca.crt"), dir.join("client/ca.crt")).expect("copy CA");
+}
+
+/// A TCP proxy in the test host from `127.0.0.1:listen` to the registry that
+/// closes each connection once `cut_after` bytes of the registry's answers have
+/// passed: a registry that hangs up half-way through a blob. Stops when dropped.
+pub struct CuttingProxy {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CuttingProxy {
+    /// Start it in `env`'s test host.
+    pub fn start(env: &PodEnv, listen: u16, cut_after: usize) -> CuttingProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let netns = std::fs::File::open(&env.host.pin).expect("open the test host's netns");
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("enter the test host's netns");
+            let listener =
+                std::net::TcpListener::bind(("127.0.0.1", listen)).expect("bind the proxy");
+            listener
+                .set_nonblocking(true)
+                .expect("nonblocking listener");
+            let _ = ready_tx.send(());
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        // Threads spawned here are in this thread's netns too.
+                        std::thread::spawn(move || relay(client, cut_after));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the proxy did not start");
+        CuttingProxy {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Copy one connection both ways; the answers only up to `cut_after` bytes.
+fn relay(client: std::net::TcpStream, cut_after: usize) {
+    use std::io::{Read, Write};
+    let _ = client.set_nonblocking(false);
+    let Ok(upstream) = std::net::TcpStream::connect(ADDR) else {
+        return;
+    };
+    let (Ok(mut c_read), Ok(mut u_write)) = (client.try_clone(), upstream.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c_read, &mut u_write);
+    });
+    let (mut u_read, mut c_write) = (upstream, client);
+    let mut passed = 0;
+    let mut buf = [0u8; 16 * 1024];
+    while passed < cut_after {
+        let n = match u_read.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n.min(cut_after - passed),
+        };
+        if c_write.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        passed += n;
+    }
+    let _ = c_write.shutdown(std::net::Shutdown::Both);
+    let _ = u_read.shutdown(std::net::Shutdown::Both);
+}
+
+/// Lower-case hex sha256 of `bytes`.
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A Docker `config.json` giving `user:pass` for the registry.

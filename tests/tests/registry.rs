@@ -7,7 +7,7 @@
 use std::process::Output;
 
 use podrt_tests::pods::{text, PodEnv};
-use podrt_tests::registry::{auth_json, Registry, Setup, ADDR};
+use podrt_tests::registry::{auth_json, CuttingProxy, Registry, Setup, ADDR};
 
 fn pull(env: &PodEnv, image: &str) -> Output {
     env.podrt(&["image", "pull", image])
@@ -284,5 +284,67 @@ fn a_corrupt_blob_fails_the_pull_naming_the_layer_and_leaves_nothing_in_the_stor
     // Repaired on the registry: the retry succeeds.
     std::fs::write(&blob, &good).unwrap();
     let (id, _) = pulled(&env, &image);
+    assert_eq!(id.len(), 64);
+}
+
+#[test]
+fn an_index_resolves_to_this_hosts_platform_and_one_without_it_is_refused_naming_what_it_has() {
+    let env = PodEnv::empty();
+    let reg = Registry::start(&env, Setup::default());
+    std::fs::write(
+        &env.config,
+        format!("registries:\n  insecure: [\"{ADDR}\"]\n"),
+    )
+    .unwrap();
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => panic!("no test platform pair for {other}"),
+    };
+    let other = if host == "amd64" { "arm64" } else { "amd64" };
+    let ids = reg.push_index("multi/busybox:1", &[other, host]);
+    let want = &ids.iter().find(|(a, _)| a == host).unwrap().1;
+    let (id, _) = pulled(&env, &format!("{ADDR}/multi/busybox:1"));
+    assert_eq!(
+        format!("sha256:{id}"),
+        *want,
+        "the {host} manifest was chosen"
+    );
+    // Only the other platform: refused, nothing stored.
+    reg.push_index("single/busybox:1", &[other]);
+    let err = refused(&env, &format!("{ADDR}/single/busybox:1"));
+    assert!(
+        err.contains(&format!("no manifest for linux/{host}"))
+            && err.contains(&format!("linux/{other}")),
+        "{err}"
+    );
+    let list = env.ok(&["images"]);
+    assert!(!list.contains("single/busybox"), "{list}");
+}
+
+#[test]
+fn a_registry_that_hangs_up_half_way_fails_the_pull_naming_the_layer_and_a_retry_succeeds() {
+    let env = PodEnv::empty();
+    let reg = Registry::start(&env, Setup::default());
+    reg.push_busybox("library/busybox:1.36", &[]);
+    let layer = layers(&reg, &env, "library/busybox:1.36").remove(0);
+    let proxy_addr = "127.0.0.1:5001";
+    std::fs::write(
+        &env.config,
+        format!("registries:\n  insecure: [\"{ADDR}\", \"{proxy_addr}\"]\n"),
+    )
+    .unwrap();
+    // The manifest and config (under 2 kB) pass; the 1 MB layer is cut at 64 kB.
+    let proxy = CuttingProxy::start(&env, 5001, 64 * 1024);
+    let err = refused(&env, &format!("{proxy_addr}/library/busybox:1.36"));
+    assert!(
+        err.contains(&format!("layer {layer}: the download ended after "))
+            && err.contains("(the registry closed the connection)"),
+        "{err}"
+    );
+    store_is_empty(&env);
+    drop(proxy);
+    // Straight from the registry: complete.
+    let (id, _) = pulled(&env, &format!("{ADDR}/library/busybox:1.36"));
     assert_eq!(id.len(), 64);
 }

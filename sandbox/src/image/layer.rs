@@ -70,20 +70,22 @@ pub(super) fn unpack_verified<R: Read>(
         (Ok(_), Ok(done)) => done,
         (Err(e), _) | (_, Err(e)) => return Err(Fault::Read(e)),
     };
+    // The size first: a blob cut short is reported as that, not as the other
+    // digest it then has.
+    if let Some(expected) = want.size {
+        if expected != blob_size {
+            return Err(Fault::Size {
+                expected,
+                actual: blob_size,
+            });
+        }
+    }
     if let Some(expected) = want.digest {
         if blob_digest != *expected {
             return Err(Fault::Mismatch {
                 uncompressed: false,
                 expected: expected.to_string(),
                 actual: blob_digest.to_string(),
-            });
-        }
-    }
-    if let Some(expected) = want.size {
-        if expected != blob_size {
-            return Err(Fault::Size {
-                expected,
-                actual: blob_size,
             });
         }
     }

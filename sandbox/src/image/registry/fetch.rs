@@ -124,6 +124,9 @@ fn describe(fault: Fault, cancel: &AtomicBool) -> String {
         } => format!(
             "the uncompressed layer has digest {actual}, but the image config says {expected}"
         ),
+        Fault::Size { expected, actual } if actual < expected => format!(
+            "the download ended after {actual} of {expected} bytes (the registry closed the connection)"
+        ),
         Fault::Size { expected, actual } => {
             format!("the blob is {actual} bytes, but the manifest says {expected}")
         }
