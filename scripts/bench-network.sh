@@ -60,7 +60,10 @@ fi
 
 tmp="$(mktemp -d /tmp/podrt-bench-network.XXXXXX)"
 root="$tmp/root"
-pr=("$podrt" --root "$root" --cgroup-parent "$cg" --cni-conf-dir "$tmp/net.d")
+# The vendored image is busybox:latest, which Kubernetes' default policy would
+# pull from Docker Hub each time: offline, use the store's.
+printf 'defaultImagePullPolicy: IfNotPresent\n' > "$tmp/podrt-config.yaml"
+pr=("$podrt" --config "$tmp/podrt-config.yaml" --root "$root" --cgroup-parent "$cg" --cni-conf-dir "$tmp/net.d")
 
 cleanup() {
     local name m d

@@ -112,7 +112,10 @@ events_logger = "file"
 network_config_dir = "$pm_dir/networks"
 EOF
 pm=(podman --root "$pm_dir/storage" --runroot "$pm_dir/run" --tmpdir "$pm_dir/tmp")
-pr=("$podrt" --root "$root" --cgroup-parent "$cg_podrt" --cni-conf-dir "$tmp/net.d")
+# The vendored image is busybox:latest, which Kubernetes' default policy would
+# pull from Docker Hub each time: offline, use the store's.
+printf 'defaultImagePullPolicy: IfNotPresent\n' > "$tmp/podrt-config.yaml"
+pr=("$podrt" --config "$tmp/podrt-config.yaml" --root "$root" --cgroup-parent "$cg_podrt" --cni-conf-dir "$tmp/net.d")
 
 # On any exit: delete the pods, reset podman's private storage, kill whatever
 # of ours survived (every such process names the temp dir on its command line),

@@ -40,7 +40,10 @@ ip link set lo up
 
 tmp="$(mktemp -d /tmp/podrt-bench-soak.XXXXXX)"
 root="$tmp/root"
-pr=("$podrt" --root "$root" --cgroup-parent "$cg" --cni-conf-dir "$tmp/net.d" --max-container-restart-period 0s)
+# The vendored image is busybox:latest, which Kubernetes' default policy would
+# pull from Docker Hub each time: offline, use the store's.
+printf 'defaultImagePullPolicy: IfNotPresent\n' > "$tmp/podrt-config.yaml"
+pr=("$podrt" --config "$tmp/podrt-config.yaml" --root "$root" --cgroup-parent "$cg" --cni-conf-dir "$tmp/net.d" --max-container-restart-period 0s)
 cleanup() {
     local name m d
     set +e

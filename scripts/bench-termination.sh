@@ -22,7 +22,10 @@ podrt="$repo/target/release/podrt"
 runs="${RUNS:-10}"
 tmp="$(mktemp -d /tmp/podrt-bench-term.XXXXXX)"
 cg="/podrt-bench-term-$$"
-P=("$podrt" --root "$tmp/root" --cgroup-parent "$cg" --cni-conf-dir "$tmp/net.d")
+# The vendored image is busybox:latest, which Kubernetes' default policy would
+# pull from Docker Hub each time: offline, use the store's.
+printf 'defaultImagePullPolicy: IfNotPresent\n' > "$tmp/podrt-config.yaml"
+P=("$podrt" --config "$tmp/podrt-config.yaml" --root "$tmp/root" --cgroup-parent "$cg" --cni-conf-dir "$tmp/net.d")
 cleanup() {
     for p in $("${P[@]}" get pods -o name 2>/dev/null); do
         "${P[@]}" delete pod "${p#pod/}" --grace-period=0 --force >/dev/null 2>&1 || true

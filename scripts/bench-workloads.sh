@@ -93,7 +93,10 @@ if [ ! -f "$oci_dir/index.json" ] || { [ -z "$podman_why" ] && [ ! -f "$oci_tar"
 fi
 
 tmp="$(mktemp -d /tmp/podrt-bench-workloads.XXXXXX)"
-pr=("$podrt" --root "$tmp/root" --state-dir "$tmp/state" --cgroup-parent "$cgroup_parent" --cni-conf-dir "$tmp/net.d")
+# The vendored image is busybox:latest, which Kubernetes' default policy would
+# pull from Docker Hub each time: offline, use the store's.
+printf 'defaultImagePullPolicy: IfNotPresent\n' > "$tmp/podrt-config.yaml"
+pr=("$podrt" --config "$tmp/podrt-config.yaml" --root "$tmp/root" --state-dir "$tmp/state" --cgroup-parent "$cgroup_parent" --cni-conf-dir "$tmp/net.d")
 pm_dir="$tmp/podman"
 pm=(podman --root "$pm_dir/storage" --runroot "$pm_dir/run" --tmpdir "$pm_dir/tmp")
 agent_pid=""

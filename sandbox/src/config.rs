@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::image::registry::{check_host, RegistryOptions};
+use crate::manifest::pull_policy::PullPolicy;
 use crate::userns::UsernsOptions;
 
 /// Where podrt looks when no `--config` is given (a missing file there is fine).
@@ -37,6 +38,10 @@ pub struct Config {
     /// How registries are reached: plain-HTTP ones, mirrors, CA certificates and
     /// the credentials file.
     pub(crate) registries: Option<RegistriesConfig>,
+    /// The imagePullPolicy of containers that state none, instead of Kubernetes'
+    /// rule (`Always` for `:latest`, else `IfNotPresent`): for hosts that run
+    /// `:latest` images without a registry.
+    pub default_image_pull_policy: Option<String>,
     /// The directory of the file, for relative paths.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -129,6 +134,13 @@ impl Config {
         o
     }
 
+    /// The config's `defaultImagePullPolicy` (checked when the file was read).
+    pub fn default_pull_policy(&self) -> Option<PullPolicy> {
+        self.default_image_pull_policy
+            .as_deref()
+            .and_then(PullPolicy::parse)
+    }
+
     /// Reads `path`. When the file does not exist and `required` is false (the
     /// default location), the result is the empty config.
     pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
@@ -186,6 +198,14 @@ impl Config {
         }
         for (key, value) in config.node_labels.iter().flatten() {
             check_label(key, value).map_err(|m| bad(format!("nodeLabels.{key}"), m))?;
+        }
+        if let Some(p) = &config.default_image_pull_policy {
+            if PullPolicy::parse(p).is_none() {
+                return Err(bad(
+                    "defaultImagePullPolicy".into(),
+                    format!("{p:?} is not Always, IfNotPresent or Never"),
+                ));
+            }
         }
         let section = config.registries.clone().unwrap_or_default();
         for (i, host) in section.insecure.iter().flatten().enumerate() {
@@ -298,6 +318,10 @@ mod tests {
     fn registries_are_checked_and_relative_paths_follow_the_file() {
         let p = Path::new("/etc/podrt/config.yaml");
         let error = |text: &str| Config::parse(text, p).unwrap_err().to_string();
+        let e = error("defaultImagePullPolicy: Sometimes\n");
+        assert!(e.contains("defaultImagePullPolicy"), "{e}");
+        let c = Config::parse("defaultImagePullPolicy: IfNotPresent\n", p).unwrap();
+        assert_eq!(c.default_pull_policy(), Some(PullPolicy::IfNotPresent));
         let e = error("registries: {insecure: [\"a b\"]}\n");
         assert!(e.contains("registries.insecure[0]"), "{e}");
         let e = error("registries: {mirrors: {docker.io: [\"m:99999\"]}}\n");

@@ -214,7 +214,7 @@ echo "INFO uptime_cs $(now)"
 # lines start with FAULT and it must fail, which shows the checks can.
 if [ -x /bin/podrt ] && [ -f /pods.sh ]; then
     mkdir -p /tmp/sc/work /tmp/sc/net.d /tmp/scf/work
-    : > /tmp/sc/config.yaml
+    echo 'defaultImagePullPolicy: IfNotPresent' > /tmp/sc/config.yaml  # busybox:latest, offline
     t=$(now)
     PODRT=/bin/podrt SC_ROOT=/var/lib/podrt/pods SC_CG=/podrt-scenarios SC_CONFIG=/tmp/sc/config.yaml \
         SC_NETD=/tmp/sc/net.d SC_CNI_BIN=/cni SC_LAYOUT=/images/oci-image SC_WORK=/tmp/sc/work \

@@ -36,6 +36,10 @@ pub struct PodEnv {
     pub podrt: PathBuf,
 }
 
+/// What every test's config holds: the vendored image is imported as
+/// `busybox` (`:latest`), which Kubernetes' default policy would pull each time.
+const BASE_CONFIG: &str = "# podrt test config\ndefaultImagePullPolicy: IfNotPresent\n";
+
 impl PodEnv {
     /// A fresh root with busybox imported as `busybox:latest`.
     pub fn new() -> PodEnv {
@@ -65,7 +69,7 @@ impl PodEnv {
         let cgroup_parent = format!("/{}", unique("podrt-test-pods"));
         let host = TestHost::new(&dir.join("host-netns"));
         let config = dir.join("config.yaml");
-        std::fs::write(&config, "# podrt test config\n").expect("write test config");
+        std::fs::write(&config, BASE_CONFIG).expect("write test config");
         PodEnv {
             config,
             podrt: binary("podrt"),
@@ -77,6 +81,12 @@ impl PodEnv {
             vars: Vec::new(),
             host,
         }
+    }
+
+    /// Replace the test's config file with `text` after the base every test
+    /// config has (no pull for `:latest` images the store has: tests are offline).
+    pub fn set_config(&self, text: impl AsRef<str>) -> std::io::Result<()> {
+        std::fs::write(&self.config, format!("{BASE_CONFIG}{}", text.as_ref()))
     }
 
     /// `podrt --root … --cgroup-parent …` ready for arguments.

@@ -213,7 +213,8 @@ fn a_daemon_set_keeps_one_pod_on_this_node() {
 fn a_daemon_set_runs_only_where_the_node_labels_match_its_node_selector() {
     let env = env();
     // The config file's labels, and the flag's (kubelet's --node-labels).
-    std::fs::write(&env.config, "nodeLabels: {zone: east}\n").expect("write config");
+    env.set_config("nodeLabels: {zone: east}\n")
+        .expect("write config");
     let manifest = DAEMON_SET.replace(
         "nodeSelector: {kubernetes.io/os: linux}",
         "nodeSelector: {disk: ssd, zone: east}",

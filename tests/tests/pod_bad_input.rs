@@ -29,8 +29,12 @@ fn unknown_image_is_refused() {
     let env = PodEnv::new();
     refused(
         &env,
-        &format!("{HEAD}  - {{name: c, image: 'nginx:1.25'}}\n"),
-        &["spec.containers[0].image", "nginx:1.25"],
+        &format!("{HEAD}  - {{name: c, image: 'nginx:1.25', imagePullPolicy: Never}}\n"),
+        &[
+            "spec.containers[0].image",
+            "nginx:1.25",
+            "pull policy of Never",
+        ],
     );
 }
 

@@ -435,11 +435,8 @@ fn pod_security_policy_defaults_apply_and_show() {
 #[test]
 fn the_config_file_sets_policy_and_default_capabilities() {
     let env = PodEnv::new();
-    std::fs::write(
-        &env.config,
-        "policy: baseline\ndefaultCapabilities: [CHOWN, cap_kill]\n",
-    )
-    .unwrap();
+    env.set_config("policy: baseline\ndefaultCapabilities: [CHOWN, cap_kill]\n")
+        .unwrap();
     env.apply(&pod("plain", "", ""));
     // CHOWN is bit 0, KILL bit 5.
     assert_eq!(status_field(&env, "plain", "CapBnd:"), "0000000000000021");
@@ -466,7 +463,7 @@ fn the_config_file_sets_policy_and_default_capabilities() {
         psp("nr", &[("runAsUser", "{rule: MustRunAsNonRoot}")]),
     )
     .unwrap();
-    std::fs::write(&env.config, "policy: nr.yaml\n").unwrap();
+    env.set_config("policy: nr.yaml\n").unwrap();
     let out = env.podrt(&[
         "apply",
         "-f",
@@ -485,7 +482,7 @@ fn the_config_file_sets_policy_and_default_capabilities() {
     );
 
     // Mistakes in the file name the setting and stop every command.
-    std::fs::write(&env.config, "polcy: baseline\n").unwrap();
+    env.set_config("polcy: baseline\n").unwrap();
     let out = env.podrt(&["get", "pods"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -493,13 +490,13 @@ fn the_config_file_sets_policy_and_default_capabilities() {
         err.contains("polcy") && err.contains(env.config.to_str().unwrap()),
         "{err}"
     );
-    std::fs::write(&env.config, "defaultCapabilities: [FLY]\n").unwrap();
+    env.set_config("defaultCapabilities: [FLY]\n").unwrap();
     let err = text(&env.podrt(&["get", "pods"]).stderr);
     assert!(
         err.contains("defaultCapabilities[0]") && err.contains("FLY"),
         "{err}"
     );
-    std::fs::write(&env.config, "# podrt test config\n").unwrap();
+    env.set_config("# podrt test config\n").unwrap();
 }
 
 #[test]

@@ -91,11 +91,8 @@ fn an_insecure_registry_serves_tags_digests_and_zstd_layers_and_a_pod_runs_the_p
     assert!(err.contains("https://127.0.0.1:5000/v2/"), "{err}");
     store_is_empty(&env);
 
-    std::fs::write(
-        &env.config,
-        format!("registries:\n  insecure: [\"{ADDR}\"]\n"),
-    )
-    .unwrap();
+    env.set_config(format!("registries:\n  insecure: [\"{ADDR}\"]\n"))
+        .unwrap();
     // zstd layers first, so they are really downloaded and unpacked.
     let (zstd_id, log) = pulled(&env, &format!("{ADDR}/tools/busybox:zstd"));
     assert!(log.contains("done"), "{log}");
@@ -205,11 +202,8 @@ fn a_tls_registry_with_htpasswd_needs_its_ca_and_the_right_password() {
     let certs = env.dir.join("certs.d");
     std::fs::create_dir_all(certs.join(ADDR)).unwrap();
     std::fs::copy(reg.ca.as_ref().unwrap(), certs.join(ADDR).join("ca.crt")).unwrap();
-    std::fs::write(
-        &env.config,
-        format!("registries:\n  certsDir: {}\n", certs.display()),
-    )
-    .unwrap();
+    env.set_config(format!("registries:\n  certsDir: {}\n", certs.display()))
+        .unwrap();
     let auth = env.dir.join("auth.json");
     let with_auth = |file: &std::path::Path| {
         env.podrt(&[
@@ -260,11 +254,8 @@ fn a_corrupt_blob_fails_the_pull_naming_the_layer_and_leaves_nothing_in_the_stor
     let env = PodEnv::empty();
     let reg = Registry::start(&env, Setup::default());
     reg.push_busybox("library/busybox:1.36", &[]);
-    std::fs::write(
-        &env.config,
-        format!("registries:\n  insecure: [\"{ADDR}\"]\n"),
-    )
-    .unwrap();
+    env.set_config(format!("registries:\n  insecure: [\"{ADDR}\"]\n"))
+        .unwrap();
     let image = format!("{ADDR}/library/busybox:1.36");
     let layer = layers(&reg, &env, "library/busybox:1.36").remove(0);
     let blob = reg.blob_path(&layer);
@@ -291,11 +282,8 @@ fn a_corrupt_blob_fails_the_pull_naming_the_layer_and_leaves_nothing_in_the_stor
 fn an_index_resolves_to_this_hosts_platform_and_one_without_it_is_refused_naming_what_it_has() {
     let env = PodEnv::empty();
     let reg = Registry::start(&env, Setup::default());
-    std::fs::write(
-        &env.config,
-        format!("registries:\n  insecure: [\"{ADDR}\"]\n"),
-    )
-    .unwrap();
+    env.set_config(format!("registries:\n  insecure: [\"{ADDR}\"]\n"))
+        .unwrap();
     let host = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -329,10 +317,9 @@ fn a_registry_that_hangs_up_half_way_fails_the_pull_naming_the_layer_and_a_retry
     reg.push_busybox("library/busybox:1.36", &[]);
     let layer = layers(&reg, &env, "library/busybox:1.36").remove(0);
     let proxy_addr = "127.0.0.1:5001";
-    std::fs::write(
-        &env.config,
-        format!("registries:\n  insecure: [\"{ADDR}\", \"{proxy_addr}\"]\n"),
-    )
+    env.set_config(format!(
+        "registries:\n  insecure: [\"{ADDR}\", \"{proxy_addr}\"]\n"
+    ))
     .unwrap();
     // The manifest and config (under 2 kB) pass; the 1 MB layer is cut at 64 kB.
     let proxy = CuttingProxy::start(&env, 5001, 64 * 1024);
@@ -347,4 +334,74 @@ fn a_registry_that_hangs_up_half_way_fails_the_pull_naming_the_layer_and_a_retry
     // Straight from the registry: complete.
     let (id, _) = pulled(&env, &format!("{ADDR}/library/busybox:1.36"));
     assert_eq!(id.len(), 64);
+}
+
+#[test]
+fn apply_pulls_by_image_pull_policy_and_a_failed_pull_creates_nothing() {
+    let env = PodEnv::empty();
+    let reg = Registry::start(&env, Setup::default());
+    reg.push_busybox("library/busybox:1.36", &[]);
+    // No defaultImagePullPolicy here: Kubernetes' rule applies.
+    std::fs::write(
+        &env.config,
+        format!("registries:\n  insecure: [\"{ADDR}\"]\n"),
+    )
+    .unwrap();
+    let pod = |name: &str, image: &str, policy: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - name: c\n    \
+             image: {image}\n{policy}    command: [sleep, '3600']\n"
+        )
+    };
+    let image = format!("{ADDR}/library/busybox:1.36");
+    let manifests = |name: &str| format!("GET /v2/library/busybox/manifests/{name}");
+
+    // Never, not present: refused with kubelet's reason, nothing pulled.
+    let never = env.manifest(
+        "never",
+        &pod("never", &image, "    imagePullPolicy: Never\n"),
+    );
+    let out = env.podrt(&["apply", "-f", never.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("pull policy of Never"),
+        "{err}"
+    );
+    assert_eq!(reg.requests("GET", "/manifests/"), 0, "nothing pulled");
+
+    // A tag (IfNotPresent by default), not present: pulled, then the pod runs.
+    env.apply(&pod("tagged", &image, ""));
+    assert_eq!(reg.log().matches(&manifests("1.36")).count(), 1);
+    // Present now: the next pod does not ask the registry.
+    env.apply(&pod("tagged2", &image, ""));
+    assert_eq!(reg.log().matches(&manifests("1.36")).count(), 1);
+    // Always asks again.
+    env.apply(&pod("always", &image, "    imagePullPolicy: Always\n"));
+    assert_eq!(reg.log().matches(&manifests("1.36")).count(), 2);
+    // :latest defaults to Always; the registry has no such tag: ErrImagePull
+    // naming the pod and container, and nothing is created.
+    let latest = format!("{ADDR}/library/busybox");
+    let out = env.podrt(&[
+        "apply",
+        "-f",
+        env.manifest("latest", &pod("latest", &latest, ""))
+            .to_str()
+            .unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("pod \"latest\": container \"c\": ErrImagePull")
+            && err.contains("manifest unknown"),
+        "{err}"
+    );
+    let pods = env.ok(&["get", "pods"]);
+    assert!(
+        !pods.contains("latest") && !pods.contains("never"),
+        "{pods}"
+    );
+    assert!(
+        pods.contains("tagged2") && pods.contains("always"),
+        "{pods}"
+    );
 }

@@ -286,10 +286,9 @@ fn a_default_pod_keeps_the_hosts_identity_map() {
 fn the_config_can_make_own_users_the_default_within_its_ranges() {
     let env = PodEnv::new();
     let first: u64 = 2_000_000_000 - 2_000_000_000 % 65536;
-    std::fs::write(
-        &env.config,
-        format!("userNamespaces:\n  defaultHostUsers: false\n  firstId: {first}\n  ranges: 2\n"),
-    )
+    env.set_config(format!(
+        "userNamespaces:\n  defaultHostUsers: false\n  firstId: {first}\n  ranges: 2\n"
+    ))
     .expect("write config");
     env.apply(&plain_pod("a", ""));
     assert_eq!(range_of(&env, "a"), (0, first));

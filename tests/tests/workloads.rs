@@ -260,7 +260,10 @@ fn invalid_workloads_are_refused_naming_the_field_and_nothing_is_stored() {
             "spec.template.spec.restartPolicy: Unsupported value: \"Never\"",
         ),
         (
-            base.replace("image: busybox", "image: no-such-image"),
+            base.replace(
+                "image: busybox",
+                "image: no-such-image\n        imagePullPolicy: Never",
+            ),
             "spec.template.spec.containers[0].image",
         ),
         (

@@ -20,6 +20,7 @@ use super::args::{
 };
 use super::namespaces;
 use super::print;
+use super::pulls::{self, Pulling};
 use super::scope::{with_namespace_column, Scope};
 use super::watch;
 use super::workloads;
@@ -59,6 +60,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     );
     let state_dir = &scope;
     look_after_pods(&opts, &cli.command);
+    let pulling = Pulling {
+        registries: config.registry_options(cli.registry_config.as_deref()),
+        default: config.default_pull_policy(),
+    };
     match &cli.command {
         Command::Apply(a) => apply(
             &opts,
@@ -66,6 +71,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             a,
             policy(&config, a.policy.as_deref())?,
             Mode::Apply,
+            &pulling,
         ),
         Command::Create(a) => apply(
             &opts,
@@ -73,6 +79,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             a,
             policy(&config, a.policy.as_deref())?,
             Mode::Create,
+            &pulling,
         ),
         Command::Serve(a) => workloads::serve(&opts, scope.state_dir(), &config, a),
         Command::Edit(a) => super::edit::edit(
@@ -380,6 +387,7 @@ fn apply(
     a: &ApplyArgs,
     policy: Option<Policy>,
     mode: Mode,
+    pulling: &Pulling,
 ) -> Result<i32> {
     let mut parsed = manifest::parse_file_with(&a.file, &namespaces::accepts)?;
     for w in &parsed.warnings {
@@ -393,8 +401,29 @@ fn apply(
         );
     }
     let store = ImageStore::open(&opts.root)?;
-    let exists = |image: &str| store.resolve(image).is_ok();
     let made_namespaces = namespaces::take(&mut parsed.objects, state_dir, mode)?;
+    // What must be pulled; validation counts those images as there.
+    let templates: Vec<Workload> = parsed
+        .objects
+        .iter()
+        .filter_map(|o| Workload::decode(o, &mut Vec::new()).ok())
+        .collect();
+    let specs = parsed
+        .pods
+        .iter()
+        .filter_map(|p| {
+            Some((
+                format!("pod {:?}", p.metadata.name.clone().unwrap_or_default()),
+                p.spec.as_ref()?,
+            ))
+        })
+        .chain(
+            templates
+                .iter()
+                .filter_map(|w| Some((w.reference(), w.pod_spec()?))),
+        );
+    let needs = pulls::plan(&store, pulling, specs);
+    let exists = |image: &str| store.resolve(image).is_ok() || pulls::will_pull(&needs, image);
     // Validate every pod before creating any, so a bad document creates nothing.
     let mut valid = Vec::new();
     for mut p in parsed.pods {
@@ -434,6 +463,7 @@ fn apply(
         .map(|(_, v)| v.namespace.as_str())
         .chain(workloads.iter().map(|w| w.namespace()));
     made_namespaces.check_usable(state_dir, used)?;
+    pulls::run(&store, pulling, &needs)?;
     let mut code = made_namespaces.store(state_dir)?;
     for reference in existing {
         eprintln!("Error from server (AlreadyExists): {reference} already exists");

@@ -11,6 +11,7 @@ mod logs;
 mod namespaces;
 pub mod print;
 mod pull_progress;
+mod pulls;
 mod scope;
 mod watch;
 mod workloads;

@@ -189,6 +189,17 @@ impl Workload {
             .unwrap_or(DEFAULT_NAMESPACE)
     }
 
+    /// The pod spec of its template, if it has one.
+    pub fn pod_spec(&self) -> Option<&k8s_openapi::api::core::v1::PodSpec> {
+        match self {
+            Workload::Deployment(d) => d.spec.template.spec.as_ref(),
+            Workload::ReplicaSet(r) => r.spec.template.as_ref()?.spec.as_ref(),
+            Workload::DaemonSet(d) => d.spec.template.spec.as_ref(),
+            Workload::StatefulSet(s) => s.spec.template.spec.as_ref(),
+            Workload::Job(j) => j.spec.as_ref()?.template.spec.as_ref(),
+        }
+    }
+
     /// `metadata.name` (empty when missing: validation refuses that).
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()

@@ -1,6 +1,6 @@
 //! Per-container checks: names (unique across init, app and ephemeral
 //! containers, since `logs -c` and `exec -c` select by name), images (which
-//! must already be in podrt's store: apply does not pull yet), environment,
+//! must be in podrt's store or be pulled by apply before the pod is made), environment,
 //! ports, mounts and resources.
 
 use std::collections::HashSet;
@@ -77,6 +77,7 @@ fn container<'a>(
     check_name(&c.name, &path.key("name"), names, report);
     check_image(
         c.image.as_deref(),
+        c.image_pull_policy.as_deref() == Some("Never"),
         &path.key("image"),
         ctx.image_exists,
         report,
@@ -113,6 +114,7 @@ fn check_name<'a>(
 
 fn check_image(
     image: Option<&str>,
+    never_pull: bool,
     field: &FieldPath,
     image_exists: &dyn Fn(&str) -> bool,
     report: &mut Report,
@@ -122,11 +124,14 @@ fn check_image(
         Some(image) if image.trim() != image => {
             report.invalid(field, image, "must not have leading or trailing whitespace")
         }
-        Some(image) if !image_exists(image) => report.not_found(
-            field,
-            image,
-            Some(": pull it with podrt image pull, or import it with podrt image import"),
-        ),
+        Some(image) if !image_exists(image) => {
+            let how = if never_pull {
+                ": the image is not present with pull policy of Never (ErrImageNeverPull)"
+            } else {
+                ": pull it with podrt image pull, or import it with podrt image import"
+            };
+            report.not_found(field, image, Some(how))
+        }
         Some(_) => {}
     }
 }

@@ -20,6 +20,7 @@ mod valid;
 mod volumes;
 
 pub mod names;
+pub mod pull_policy;
 pub(crate) mod quantity;
 
 #[cfg(test)]

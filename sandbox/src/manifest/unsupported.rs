@@ -147,11 +147,7 @@ pub(super) fn container(c: &Container, path: &FieldPath, init: bool, report: &mu
         }
     }
     match c.image_pull_policy.as_deref() {
-        None | Some("IfNotPresent") | Some("Never") => {}
-        Some("Always") => report.warn(
-            &path.key("imagePullPolicy"),
-            "podrt does not pull on apply yet; the image in podrt's store is used (`podrt image pull` updates it)",
-        ),
+        None | Some("Always") | Some("IfNotPresent") | Some("Never") => {}
         Some(other) => report.unsupported(
             &path.key("imagePullPolicy"),
             other,

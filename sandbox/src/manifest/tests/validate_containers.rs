@@ -365,7 +365,6 @@ fn probes_are_warnings_on_app_containers_and_errors_on_init_containers() {
         [
             "spec.containers[0].livenessProbe: not supported by podrt yet, ignored",
             "spec.containers[0].lifecycle.postStart: not supported by podrt yet, ignored",
-            "spec.containers[0].imagePullPolicy: podrt does not pull on apply yet; the image in podrt's store is used (`podrt image pull` updates it)",
         ]
     );
     let init = format!(
