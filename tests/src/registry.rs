@@ -4,8 +4,6 @@
 //! users; images are pushed into it with `skopeo`. Stopped (by its PID) and its
 //! files removed when dropped.
 
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -132,17 +130,7 @@ impl Registry {
 
     /// Put `cmd` in the test host's network namespace.
     fn enter(&self, cmd: &mut Command) {
-        let fd = self.netns.as_raw_fd();
-        // SAFETY: setns is async-signal-safe and the descriptor stays open (self
-        // owns it and outlives the spawn) until the child's exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        crate::test_host::enter_netns(&self.netns, cmd);
     }
 
     fn log_path(&self) -> PathBuf {

@@ -52,17 +52,7 @@ impl TestHost {
 
     /// Make `cmd` run in this namespace.
     pub fn enter(&self, cmd: &mut Command) {
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: setns is async-signal-safe and the descriptor stays open (it is
-        // owned by self, which outlives the spawn) until the child's exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        enter_netns(&self.fd, cmd);
     }
 
     /// A command (`ip`, `iptables`, `busybox wget`...) in this namespace.
@@ -128,5 +118,21 @@ impl TestHost {
         use std::os::unix::fs::MetadataExt;
         let ino = std::fs::metadata(&self.pin).expect("stat the pin").ino();
         format!("net:[{ino}]")
+    }
+}
+
+/// Make `cmd` join the network namespace `netns` before it execs. `netns` must
+/// stay open until the command is spawned.
+pub fn enter_netns(netns: &impl AsRawFd, cmd: &mut Command) {
+    let fd = netns.as_raw_fd();
+    // SAFETY: setns is async-signal-safe, and the caller keeps the descriptor
+    // open until the spawn (the child's exec) is done.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use podrt_sandbox::image::registry::{LayerState, Progress};
 
+use super::images::human_size as size;
+
 /// How often the terminal display is redrawn.
 const REDRAW: Duration = Duration::from_millis(100);
 
@@ -150,11 +152,6 @@ fn short(digest: &str) -> &str {
 fn bar(got: u64, total: u64) -> String {
     let filled = (got.min(total) * 20).checked_div(total).unwrap_or(0) as usize;
     format!("[{}{}]", "=".repeat(filled), " ".repeat(20 - filled))
-}
-
-/// Bytes in the units podman prints (kB, MB, GB: powers of 1000).
-fn size(bytes: u64) -> String {
-    super::images::human_size(bytes)
 }
 
 #[cfg(test)]

@@ -81,6 +81,15 @@ pub(super) fn parse(bytes: &[u8]) -> std::result::Result<Parsed, String> {
     })
 }
 
+/// Why this host cannot run an image of `parsed`'s platform ("built for
+/// linux/arm64, but this host is linux/amd64"), or `None` when it can.
+pub(super) fn foreign_platform(parsed: &Parsed) -> Option<String> {
+    let (os, arch) = host_platform();
+    let (img_os, img_arch) = &parsed.platform;
+    (img_os != os || img_arch != arch)
+        .then(|| format!("built for {img_os}/{img_arch}, but this host is {os}/{arch}"))
+}
+
 /// The host's platform in OCI terms (`linux`, `amd64`).
 pub(super) fn host_platform() -> (&'static str, &'static str) {
     let arch = match std::env::consts::ARCH {

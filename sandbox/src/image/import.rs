@@ -125,18 +125,13 @@ fn import_locked(
 }
 
 fn check_platform(path: &Path, f: &Found, parsed: &config::Parsed) -> Result<()> {
-    let (os, arch) = config::host_platform();
-    let (img_os, img_arch) = &parsed.platform;
-    if img_os != os || img_arch != arch {
-        return Err(Error::Invalid {
+    match config::foreign_platform(parsed) {
+        Some(why) => Err(Error::Invalid {
             path: path.to_path_buf(),
-            reason: format!(
-                "image {} is built for {img_os}/{img_arch}, but this host is {os}/{arch}",
-                f.id
-            ),
-        });
+            reason: format!("image {} is {why}", f.id),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Make sure the layer `diff_id` is in the store; returns its unpacked size.
@@ -148,17 +143,16 @@ fn ensure_layer(
     diff_id: &Sha256,
     staging: &Path,
 ) -> Result<u64> {
-    let key = diff_id.to_string();
-    if let Some(rec) = index.layers.get(&key) {
-        if store.layer_dir(diff_id.hex()).is_dir() {
-            return Ok(rec.size);
-        }
+    if let Some(size) = index.stored_layer(store, diff_id) {
+        return Ok(size);
     }
     let dir = staging.join(format!("layer-{}", diff_id.hex()));
     std::fs::create_dir(&dir).map_err(Error::io(&dir, "create directory"))?;
     let size = unpack_verified(src, blob, diff_id, &dir)?;
     store.install_layer(&dir, diff_id.hex())?;
-    index.layers.insert(key, LayerRecord { size });
+    index
+        .layers
+        .insert(diff_id.to_string(), LayerRecord { size });
     Ok(size)
 }
 

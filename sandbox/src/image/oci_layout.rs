@@ -35,6 +35,12 @@ const LAYER_PREFIXES: [&str; 2] = [
     "application/vnd.docker.image.rootfs.",
 ];
 
+/// Whether a layer of `media_type` is a tar podrt can unpack (plain or
+/// compressed; not encrypted).
+pub(super) fn unpackable(media_type: &str) -> bool {
+    LAYER_PREFIXES.iter().any(|p| media_type.starts_with(p)) && !media_type.contains("encrypted")
+}
+
 /// One manifest found in the layout, with the names its index entries give it.
 struct Candidate {
     digest: Sha256,
@@ -221,9 +227,7 @@ fn found(src: &Source, c: Candidate) -> Result<Found> {
     for l in c.manifest.layers() {
         let media_type = l.media_type().to_string();
         let digest = sha256(src, l)?;
-        if !LAYER_PREFIXES.iter().any(|p| media_type.starts_with(p))
-            || media_type.contains("encrypted")
-        {
+        if !unpackable(&media_type) {
             return Err(invalid(
                 src,
                 format!("layer {digest} has media type {media_type}, which podrt cannot unpack"),

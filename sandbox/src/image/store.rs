@@ -26,6 +26,7 @@ use nix::fcntl::{Flock, FlockArg};
 use podrt_runtime::private_fs;
 use serde::{Deserialize, Serialize};
 
+use super::digest::Sha256;
 use super::error::{Error, Result};
 
 const INDEX_VERSION: u32 = 1;
@@ -62,6 +63,13 @@ pub(super) struct LayerRecord {
 }
 
 impl Index {
+    /// The unpacked size of layer `diff_id` if the store has it: recorded here,
+    /// and its directory in `store`.
+    pub(crate) fn stored_layer(&self, store: &Store, diff_id: &Sha256) -> Option<u64> {
+        let rec = self.layers.get(&diff_id.to_string())?;
+        store.layer_dir(diff_id.hex()).is_dir().then_some(rec.size)
+    }
+
     /// Bytes of file content in the unpacked layers of `rec`.
     pub(crate) fn size_of(&self, rec: &Record) -> u64 {
         rec.layers

@@ -30,6 +30,7 @@ pub use settings::{check_host, RegistryOptions, DEFAULT_AUTH_FILE, DEFAULT_CERTS
 use super::config;
 use super::digest::Sha256;
 use super::error::{Error, Result};
+use super::oci_layout::unpackable;
 use super::reference::Reference;
 use super::store::{Index, LayerRecord, Record, Store};
 use super::ImageSummary;
@@ -139,7 +140,7 @@ async fn pull_one(
         .pull_manifest_and_config_and_list_digest(image, &endpoint.auth)
         .await
         .map_err(|e| resolve(&e))?;
-    let checked = check_image(&manifest, config_text.as_bytes()).map_err(Failure::Resolve)?;
+    let (id, checked) = check_image(&manifest, config_text.as_bytes()).map_err(Failure::Resolve)?;
     // A pull by digest must get that digest (the index's, or the manifest's).
     if let Some(want) = &r.digest {
         if list_digest.as_ref() != Some(want) && manifest_digest != *want {
@@ -157,13 +158,10 @@ async fn pull_one(
     let mut jobs = Vec::new();
     let mut size = 0;
     for (descriptor, diff_id) in manifest.layers.iter().zip(&checked.diff_ids) {
-        let key = diff_id.to_string();
-        if let Some(rec) = index.layers.get(&key) {
-            if store.layer_dir(diff_id.hex()).is_dir() {
-                progress.layer(&descriptor.digest, descriptor.size, LayerState::Exists);
-                size += rec.size;
-                continue;
-            }
+        if let Some(stored) = index.stored_layer(store, diff_id) {
+            progress.layer(&descriptor.digest, descriptor.size, LayerState::Exists);
+            size += stored;
+            continue;
         }
         if jobs.iter().any(|j: &Job| j.diff_id == *diff_id) {
             continue;
@@ -223,7 +221,6 @@ async fn pull_one(
     if let Some(f) = first_failure {
         return Err(f);
     }
-    let id = Sha256::of(config_text.as_bytes());
     store.write_config(id.hex(), config_text.as_bytes())?;
     let record = Record {
         id: id.to_string(),
@@ -250,11 +247,12 @@ fn keep_layer(store: &Store, index: &mut Index, job: &Job, size: u64) -> Result<
     store.write_index(index)
 }
 
-/// The config, checked against the manifest and this host, before any layer.
+/// The config, checked against the manifest and this host, before any layer;
+/// returns its digest (the image id) and its parsed form.
 fn check_image(
     manifest: &OciImageManifest,
     config_bytes: &[u8],
-) -> std::result::Result<config::Parsed, String> {
+) -> std::result::Result<(Sha256, config::Parsed), String> {
     let id = Sha256::of(config_bytes);
     if manifest.config.digest != id.to_string() {
         return Err(format!(
@@ -264,12 +262,8 @@ fn check_image(
     }
     let parsed =
         config::parse(config_bytes).map_err(|e| format!("the image config is not valid: {e}"))?;
-    let (os, arch) = config::host_platform();
-    let (img_os, img_arch) = &parsed.platform;
-    if img_os != os || img_arch != arch {
-        return Err(format!(
-            "the image is built for {img_os}/{img_arch}, but this host is {os}/{arch}"
-        ));
+    if let Some(why) = config::foreign_platform(&parsed) {
+        return Err(format!("the image is {why}"));
     }
     if parsed.diff_ids.len() != manifest.layers.len() {
         return Err(format!(
@@ -278,16 +272,11 @@ fn check_image(
             parsed.diff_ids.len()
         ));
     }
-    for l in &manifest.layers {
-        let t = l.media_type.as_str();
-        let known = t.starts_with("application/vnd.oci.image.layer.v1.tar")
-            || t.starts_with("application/vnd.docker.image.rootfs.diff.tar");
-        if !known || t.contains("encrypted") {
-            return Err(format!(
-                "layer {} has media type {t}, which podrt cannot unpack",
-                l.digest
-            ));
-        }
+    if let Some(l) = manifest.layers.iter().find(|l| !unpackable(&l.media_type)) {
+        return Err(format!(
+            "layer {} has media type {}, which podrt cannot unpack",
+            l.digest, l.media_type
+        ));
     }
-    Ok(parsed)
+    Ok((id, parsed))
 }
