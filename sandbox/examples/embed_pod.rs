@@ -15,7 +15,7 @@ use podrt_sandbox::{manifest, pod};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::env::temp_dir().join(format!("podrt-embed-{}", std::process::id()));
-    let images = ImageStore::open(&root)?;
+    let images = ImageStore::open(&root.join("images"))?;
     let layout = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vendor-images/build/oci-image");
     images.import(&layout, Some("busybox"))?;
 
@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let valid = manifest::validate(&manifest, &|image| images.resolve(image).is_ok())?;
     let opts = pod::Options {
         root: root.clone(),
+        image_root: root.join("images"),
         cgroup_parent: "/podrt-example".into(),
         ..pod::Options::default()
     };

@@ -51,8 +51,14 @@ fn item(name: &'static str, status: Status, detail: impl Into<String>) -> Item {
     }
 }
 
-/// The whole report for a podrt using `root`, `network` and `userns`.
-pub fn report(root: &Path, network: &NetworkOptions, userns: &UsernsOptions) -> Vec<Item> {
+/// The whole report for a podrt using the state `root`, the image store
+/// `image_root`, `network` and `userns`.
+pub fn report(
+    root: &Path,
+    image_root: &Path,
+    network: &NetworkOptions,
+    userns: &UsernsOptions,
+) -> Vec<Item> {
     vec![
         kernel(),
         user(),
@@ -65,8 +71,9 @@ pub fn report(root: &Path, network: &NetworkOptions, userns: &UsernsOptions) -> 
         safe_lookups(),
         masked_paths(),
         cni(root, network),
-        state_root(root),
-        user_namespaces(root, userns),
+        state_root("state", root),
+        state_root("images", image_root),
+        user_namespaces(&[("state root", root), ("image store", image_root)], userns),
     ]
 }
 
@@ -74,7 +81,9 @@ pub fn report(root: &Path, network: &NetworkOptions, userns: &UsernsOptions) -> 
 /// idmapped mounts where their layers and emptyDirs live (the image store and
 /// the pod directories, both under the state root) and on tmpfs (emptyDir
 /// `medium: Memory`).
-fn user_namespaces(root: &Path, opts: &UsernsOptions) -> Item {
+/// Whether pods in their own user namespace can be made: `places` (named) are
+/// where their volumes and image layers live, each idmapped into the pod.
+fn user_namespaces(places: &[(&str, &Path)], opts: &UsernsOptions) -> Item {
     const NAME: &str = "user namespaces";
     let userns = match probe::scratch_userns() {
         Ok(fd) => fd,
@@ -102,20 +111,23 @@ fn user_namespaces(root: &Path, opts: &UsernsOptions) -> Item {
             };
         }
     };
-    let dir = existing(&root.join("images"));
-    let fs = filesystem(&dir);
     let mut lacking = Vec::new();
-    match probe::can_idmap_dir(&dir, &userns) {
-        Ok(true) => {}
-        Ok(false) => lacking.push(format!(
-            "the state root ({fs} at {}) has no idmapped mounts: pods with hostUsers: false \
-             are refused (their image layers and volumes live there)",
-            dir.display()
-        )),
-        Err(e) => lacking.push(format!(
-            "probing idmapped mounts on {}: {e}: pods with hostUsers: false may be refused",
-            dir.display()
-        )),
+    let mut filesystems = Vec::new();
+    for (what, place) in places {
+        let dir = existing(place);
+        let fs = filesystem(&dir);
+        match probe::can_idmap_dir(&dir, &userns) {
+            Ok(true) => filesystems.push(fs),
+            Ok(false) => lacking.push(format!(
+                "the {what} ({fs} at {}) has no idmapped mounts: pods with hostUsers: false \
+                 are refused (their image layers and volumes live there)",
+                dir.display()
+            )),
+            Err(e) => lacking.push(format!(
+                "probing idmapped mounts on {}: {e}: pods with hostUsers: false may be refused",
+                dir.display()
+            )),
+        }
     }
     match probe::can_idmap_tmpfs(&userns) {
         Ok(true) => {}
@@ -141,9 +153,11 @@ fn user_namespaces(root: &Path, opts: &UsernsOptions) -> Item {
         NAME,
         Status::Ok,
         format!(
-            "idmapped mounts work on the state root ({fs}) and tmpfs; {who} get ranges of \
-             {RANGE_SIZE} ids from {} ({} ranges)",
-            opts.first_id, opts.ranges
+            "idmapped mounts work on the state root and image store ({}) and tmpfs; {who} \
+             get ranges of {RANGE_SIZE} ids from {} ({} ranges)",
+            filesystems.join(", "),
+            opts.first_id,
+            opts.ranges
         ),
     )
 }
@@ -514,7 +528,8 @@ fn cni(root: &Path, network: &NetworkOptions) -> Item {
     item("cni", Status::Ok, detail)
 }
 
-fn state_root(root: &Path) -> Item {
+/// Whether `root` (shown as `name`) can be written, or made where it is missing.
+fn state_root(name: &'static str, root: &Path) -> Item {
     let mut at = root;
     while !at.exists() {
         match at.parent() {
@@ -523,13 +538,9 @@ fn state_root(root: &Path) -> Item {
         }
     }
     match nix::unistd::access(at, nix::unistd::AccessFlags::W_OK) {
-        Ok(()) => item(
-            "state",
-            Status::Ok,
-            format!("{} (writable)", root.display()),
-        ),
+        Ok(()) => item(name, Status::Ok, format!("{} (writable)", root.display())),
         Err(e) => item(
-            "state",
+            name,
             Status::Missing,
             format!("{}: {} is not writable: {e}", root.display(), at.display()),
         ),
@@ -548,7 +559,7 @@ mod tests {
             conf_dir: dir.join("net.d"),
             ..NetworkOptions::default()
         };
-        let items = report(&dir, &opts, &UsernsOptions::default());
+        let items = report(&dir, &dir.join("images"), &opts, &UsernsOptions::default());
         let names: Vec<&str> = items.iter().map(|i| i.name).collect();
         for want in [
             "kernel",
@@ -559,6 +570,7 @@ mod tests {
             "capabilities",
             "cni",
             "state",
+            "images",
         ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }

@@ -1,7 +1,8 @@
 //! The image store as a user meets it: the vendored busybox imported as an OCI
 //! layout (directory and tar) and as a docker-archive, found by its short and long
 //! names, run from an overlay over its layers, and bad input refused with an error
-//! naming the path and nothing left behind. Needs `vendor-images/build.sh`'s outputs.
+//! naming the path and nothing left behind, and the store kept apart from the
+//! state root (`--image-root`). Needs `vendor-images/build.sh`'s outputs.
 
 use std::cell::RefCell;
 use std::fs;
@@ -11,6 +12,7 @@ use std::process::Command;
 
 use podrt_sandbox::image::{Error, ImageStore};
 use podrt_sandbox::overlay;
+use podrt_tests::pods::PodEnv;
 use podrt_tests::{repo, require_root, unique};
 
 const BUSYBOX: &str = "docker.io/library/busybox:latest";
@@ -28,7 +30,7 @@ impl Root {
         require_root();
         let dir = std::env::temp_dir().join(unique("podrt-images"));
         fs::create_dir_all(&dir).expect("create test root");
-        let store = ImageStore::open(&dir).expect("open image store");
+        let store = ImageStore::open(&dir.join("images")).expect("open image store");
         Root {
             dir,
             store,
@@ -471,4 +473,49 @@ fn concurrent_imports_all_land_in_the_index() {
     );
     assert_eq!(root.entries("layers").len(), 1);
     assert_eq!(root.entries("tmp"), Vec::<String>::new());
+}
+
+/// `--image-root` puts the store where it says, not under the state root; pods
+/// made from it run and stop (their stop signal is read from the image), and
+/// the images outlive the state root: a fresh root, as after a reboot empties
+/// /run, still has them.
+#[test]
+fn the_image_store_lives_apart_from_the_state_root_and_outlives_it() {
+    let mut env = PodEnv::empty();
+    let store = env.dir.join("store");
+    env.flags
+        .extend(["--image-root".to_string(), store.display().to_string()]);
+    let layout = podrt_tests::pods::busybox_layout();
+    env.ok(&[
+        "image",
+        "import",
+        layout.to_str().unwrap(),
+        "--name",
+        "busybox",
+    ]);
+    assert!(store.join("index.json").is_file(), "no index in the store");
+    assert_eq!(fs::read_dir(store.join("layers")).unwrap().count(), 1);
+    assert!(
+        !env.root.join("images").exists(),
+        "the state root got an image store of its own"
+    );
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: kept}\nspec:\n  \
+               terminationGracePeriodSeconds: 5\n  containers:\n  - name: app\n    \
+               image: busybox\n    command: [sh, -c, \"echo up; exec sleep 3600\"]\n";
+    env.apply(pod);
+    assert_eq!(env.pod_json("kept")["status"]["phase"], "Running");
+    env.ok(&["delete", "pod", "kept"]);
+
+    // The state root goes, as /run does at a reboot; the store stays.
+    fs::remove_dir_all(&env.root).expect("remove the state root");
+    let list = env.ok(&["images"]);
+    assert!(list.contains("busybox"), "{list}");
+    env.apply(pod);
+    assert_eq!(env.pod_json("kept")["status"]["phase"], "Running");
+    let check = env.ok(&["check"]);
+    let line = check
+        .lines()
+        .find(|l| l.contains("images"))
+        .unwrap_or_else(|| panic!("no images line in podrt check: {check}"));
+    assert!(line.contains(store.to_str().unwrap()), "{line}");
 }

@@ -12,6 +12,10 @@ pub struct Cli {
     /// podrt's state directory.
     #[arg(long, global = true, default_value = podrt_sandbox::state::paths::DEFAULT_ROOT, env = "PODRT_ROOT")]
     pub root: PathBuf,
+    /// Where images are kept (default: /var/lib/podrt/images; with a --root of
+    /// your own, <root>/images, so a private root is self-contained).
+    #[arg(long, global = true, env = "PODRT_IMAGE_ROOT")]
+    pub image_root: Option<PathBuf>,
     /// Parent cgroup of every pod's cgroup.
     #[arg(long, global = true, default_value = "/podrt")]
     pub cgroup_parent: String,
@@ -70,6 +74,22 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The image store: `--image-root`, else [`podrt_sandbox::image::DEFAULT_ROOT`]
+    /// for the default root and `<root>/images` for a root of the caller's own.
+    pub fn image_root(&self) -> PathBuf {
+        match &self.image_root {
+            Some(dir) => dir.clone(),
+            None if self.root
+                == std::path::Path::new(podrt_sandbox::state::paths::DEFAULT_ROOT) =>
+            {
+                PathBuf::from(podrt_sandbox::image::DEFAULT_ROOT)
+            }
+            None => self.root.join("images"),
+        }
+    }
 }
 
 /// The verbs.

@@ -37,6 +37,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     };
     let opts = Options {
         root: cli.root.clone(),
+        image_root: cli.image_root(),
         cgroup_parent: cli.cgroup_parent.clone(),
         dns: ClusterDns {
             servers: cli.cluster_dns.clone(),
@@ -190,11 +191,16 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Exec(a) => super::exec::exec(&opts, state_dir, a),
         Command::Delete(a) => delete(&opts, &scope.across(a.all_namespaces), a),
         Command::Images => {
-            super::images::list(&ImageStore::open(&opts.root)?)?;
+            super::images::list(&ImageStore::open(&opts.image_root)?)?;
             Ok(0)
         }
         Command::Check => {
-            let items = podrt_sandbox::host_check::report(&opts.root, &opts.network, &opts.userns);
+            let items = podrt_sandbox::host_check::report(
+                &opts.root,
+                &opts.image_root,
+                &opts.network,
+                &opts.userns,
+            );
             print!("{}", print::host_check(&items));
             let missing = items
                 .iter()
@@ -400,7 +406,7 @@ fn apply(
             parsed.pods.len()
         );
     }
-    let store = ImageStore::open(&opts.root)?;
+    let store = ImageStore::open(&opts.image_root)?;
     let made_namespaces = namespaces::take(&mut parsed.objects, state_dir, mode)?;
     // What must be pulled; validation counts those images as there.
     let templates: Vec<Workload> = parsed

@@ -80,7 +80,7 @@ fn edit_workload(
                 kind.qualified()
             );
         }
-        let images = ImageStore::open(&opts.root)?;
+        let images = ImageStore::open(&opts.image_root)?;
         let exists = |image: &str| images.resolve(image).is_ok();
         let (found, _) =
             workloads::check(&parsed.objects, state_dir, &exists, policy, Mode::Apply)?;

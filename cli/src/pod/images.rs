@@ -20,7 +20,7 @@ pub(crate) fn run(
     opts: &Options,
     command: &ImageCommand,
 ) -> Result<i32> {
-    let store = ImageStore::open(&opts.root)?;
+    let store = ImageStore::open(&opts.image_root)?;
     match command {
         ImageCommand::Import { path, name } => {
             for img in store.import(path, name.as_deref())? {

@@ -229,7 +229,7 @@ impl Pods {
     /// started (init containers first, which may wait long) while the
     /// controllers go on.
     pub(crate) fn create(&self, pod: &Pod) -> Result<()> {
-        let images = ImageStore::open(&self.opts.root)?;
+        let images = ImageStore::open(&self.opts.image_root)?;
         let exists = |image: &str| images.resolve(image).is_ok();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let valid = manifest::validate(pod, &exists).map_err(|invalid| Error::Invalid {

@@ -1,4 +1,4 @@
-//! podrt's image store, under `<root>/images`: images arrive as files (OCI image
+//! podrt's image store, in `/var/lib/podrt/images` ([`DEFAULT_ROOT`]): images arrive as files (OCI image
 //! layouts or docker-archive tars) or from registries (`registry`), are verified
 //! against their digests, and their layers are unpacked once into directories that every
 //! container of every image sharing them uses as overlayfs lower layers.
@@ -30,6 +30,11 @@ pub use error::{Error, Result};
 
 use reference::Reference;
 use store::{Index, Record, Store};
+
+/// Where images are kept unless `--image-root` says otherwise: on disk, not
+/// under the state root in `/run`, so they outlive a reboot (containerd keeps
+/// its content in /var/lib/containerd, podman in /var/lib/containers).
+pub const DEFAULT_ROOT: &str = "/var/lib/podrt/images";
 
 /// The image store of one podrt root.
 #[derive(Debug, Clone)]
@@ -90,10 +95,11 @@ pub struct Image {
 }
 
 impl ImageStore {
-    /// Open (creating dirs) the store under `<root>/images`.
-    pub fn open(root: &Path) -> Result<ImageStore> {
+    /// Open (creating dirs) the store in `dir` (podrt's `--image-root`,
+    /// [`DEFAULT_ROOT`] unless told otherwise).
+    pub fn open(dir: &Path) -> Result<ImageStore> {
         Ok(ImageStore {
-            store: Store::open(root)?,
+            store: Store::open(dir)?,
         })
     }
 

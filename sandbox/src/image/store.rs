@@ -121,11 +121,11 @@ impl Drop for TempDir {
 }
 
 impl Store {
-    /// Open the store under `<root>/images`, creating its directories (0700, as
-    /// the root if it is missing).
-    pub(crate) fn open(root: &Path) -> Result<Store> {
+    /// Open the store in `dir`, creating its directories (0700, as `dir`
+    /// itself if it is missing).
+    pub(crate) fn open(dir: &Path) -> Result<Store> {
         let store = Store {
-            dir: root.join("images"),
+            dir: dir.to_path_buf(),
         };
         for d in [
             store.dir.clone(),

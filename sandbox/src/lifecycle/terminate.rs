@@ -76,7 +76,7 @@ pub(crate) fn terminate(sandbox: &Sandbox, grace: Duration) {
     let start = Instant::now();
     let deadline = start + grace;
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
-    let images = ImageStore::open(&sandbox.paths.root).ok();
+    let images = ImageStore::open(&sandbox.image_root()).ok();
     let netns: Option<PathBuf> = Some(sandbox.paths.ns("net")).filter(|p| p.exists());
     let mut terms: Vec<Term> = Vec::new();
     for (i, c) in spec.containers.iter().enumerate() {

@@ -54,6 +54,8 @@ use etc_files::ClusterDns;
 pub struct Options {
     /// State root (`/run/podrt`, `--root`).
     pub root: PathBuf,
+    /// The image store (`/var/lib/podrt/images`, `--image-root`).
+    pub image_root: PathBuf,
     /// Parent of every pod's cgroup.
     pub cgroup_parent: String,
     /// kubelet's `--cluster-dns`/`--cluster-domain` for `dnsPolicy: ClusterFirst`.
@@ -83,6 +85,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             root: PathBuf::from(paths::DEFAULT_ROOT),
+            image_root: PathBuf::from(crate::image::DEFAULT_ROOT),
             cgroup_parent: "/podrt".into(),
             dns: ClusterDns::default(),
             helper_exe: None,
@@ -187,6 +190,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
         network: None,
         security: opts.security.clone(),
         userns: None,
+        image_root: Some(opts.image_root.clone()),
     };
     let sandbox = Sandbox { paths, record };
     if let Err(e) = sandbox.save() {

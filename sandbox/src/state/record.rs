@@ -174,6 +174,10 @@ pub struct PodRecord {
     /// it is allocated so deletion gives it back; `None` in the host's users.
     #[serde(default)]
     pub(crate) userns: Option<Allocation>,
+    /// The image store the pod's layers come from (`--image-root`); `None` in a
+    /// record written before the store had a place of its own: `<root>/images`.
+    #[serde(default)]
+    pub(crate) image_root: Option<PathBuf>,
 }
 
 impl PodRecord {

@@ -1,7 +1,7 @@
 //! A pod sandbox on disk: its record and where its files are, loaded, saved and
 //! locked. What is made in it is the pod layer's ([`crate::pod`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_runtime::Container as RtContainer;
@@ -42,6 +42,15 @@ impl Sandbox {
             record: PodRecord::load(&paths.record())?,
             paths,
         })
+    }
+
+    /// Where the pod's image store is: the one it was made from, or
+    /// `<root>/images` for a pod from before the store had a place of its own.
+    pub(crate) fn image_root(&self) -> PathBuf {
+        self.record
+            .image_root
+            .clone()
+            .unwrap_or_else(|| self.paths.root.join("images"))
     }
 
     /// Save the record (the caller holds the pod's lock, or is its only user).

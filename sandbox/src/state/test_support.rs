@@ -41,6 +41,7 @@ pub(crate) fn record(name: &str, uid: &str, spec: Value) -> PodRecord {
         network: None,
         security: Default::default(),
         userns: None,
+        image_root: None,
     }
 }
 

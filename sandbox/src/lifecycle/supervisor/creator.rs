@@ -182,7 +182,6 @@ pub(crate) fn create_items(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Wri
 
 fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate::Result<()> {
     let mut sandbox = Sandbox::at(pod_dir)?;
-    let root = sandbox.paths.root.clone();
     let _lock = sandbox.lock()?;
     if sandbox.record.stage == PodStage::Deleting {
         return Err(crate::Error::Create {
@@ -190,7 +189,7 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
             message: "the pod is being deleted".into(),
         });
     }
-    let images = ImageStore::open(&root)?;
+    let images = ImageStore::open(&sandbox.image_root())?;
     let manifest = sandbox.record.manifest.clone();
     let valid = crate::manifest::validate(&manifest, &|i| images.resolve(i).is_ok()).map_err(
         |invalid| crate::Error::Invalid {
