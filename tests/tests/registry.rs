@@ -176,9 +176,12 @@ fn an_insecure_registry_serves_tags_digests_and_zstd_layers_and_a_pod_runs_the_p
     let out = env.ok(&["image", "prune", "-a"]);
     assert!(!out.contains("Untagged"), "{out}");
     assert!(listed(&env, &format!("{ADDR}/library/busybox"), "1.36"));
-    env.ok(&["delete", "pod", "pulled", "--grace-period=0", "--force"]);
-    let out = env.ok(&["image", "rm", &image]);
+    // --force deletes the pod first, as podman rmi --force does its containers.
+    let out = env.ok(&["image", "rm", "--force", &image]);
+    assert!(out.contains("pod \"pulled\" deleted"), "{out}");
     assert!(out.contains(&format!("Deleted: {id}")), "{out}");
+    let out = env.podrt(&["get", "pod", "pulled"]);
+    assert!(!out.status.success(), "the pod is still there");
     store_is_empty(&env);
 }
 

@@ -456,11 +456,14 @@ pub enum ImageCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Remove images by name: refused while a pod uses one.
+    /// Remove images by name: refused while a pod uses one, unless --force.
     Rm {
         /// The images.
         #[arg(required = true)]
         names: Vec<String>,
+        /// Delete the pods that use an image first (gracefully, as `delete pod`).
+        #[arg(long, short)]
+        force: bool,
     },
     /// Delete layers no image uses (what failed pulls kept for a retry).
     Prune {

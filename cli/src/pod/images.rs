@@ -1,11 +1,13 @@
 //! The image verbs: `images`/`image ls` in podman's columns, `image pull` with
-//! its progress, `image inspect`, `image rm` (refused while a pod uses the image),
-//! `image prune`. The store and the pods' use of it live in podrt-sandbox.
+//! its progress, `image inspect`, `image rm` (refused while a pod uses the image,
+//! unless `--force` deletes those pods first, as `podman rmi --force` does its
+//! containers), `image prune`. The store and the pods' use of it live in podrt-sandbox.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use podrt_sandbox::config::Config;
 use podrt_sandbox::image::registry::Quiet;
 use podrt_sandbox::image::ImageStore;
+use podrt_sandbox::lifecycle::delete;
 use podrt_sandbox::pod::image_users::image_users;
 use podrt_sandbox::pod::Options;
 
@@ -49,9 +51,9 @@ pub(crate) fn run(
                 .collect::<Result<Vec<_>, _>>()?;
             println!("{}", serde_json::to_string_pretty(&details)?);
         }
-        ImageCommand::Rm { names } => {
+        ImageCommand::Rm { names, force } => {
             for name in names {
-                remove(opts, &store, name)?;
+                remove(opts, &store, name, *force)?;
             }
         }
         ImageCommand::Prune { all } => prune(opts, &store, *all)?,
@@ -107,15 +109,23 @@ fn split_name(name: &str) -> (&str, &str) {
 }
 
 /// `image rm NAME`: untag; delete the image when it was its last name, unless a
-/// pod uses it.
-fn remove(opts: &Options, store: &ImageStore, reference: &str) -> Result<()> {
+/// pod uses it; with `force`, delete those pods first (each with its own grace
+/// period, as `podrt delete pod` does).
+fn remove(opts: &Options, store: &ImageStore, reference: &str, force: bool) -> Result<()> {
     let (name, id, others) = store.names(reference)?;
     if others.is_empty() {
         if let Some(pods) = image_users(&opts.root, store)?.get(&id) {
-            bail!(
-                "image {name} is in use by pod {}: delete the pod first",
-                pods.join(", pod ")
-            );
+            if !force {
+                bail!(
+                    "image {name} is in use by pod {}: delete the pod first, or use --force",
+                    pods.join(", pod ")
+                );
+            }
+            for pod in pods {
+                delete_user(opts, pod).with_context(|| {
+                    format!("image rm --force {name}: deleting pod {pod}, which uses it")
+                })?;
+            }
         }
     }
     store.remove(&name)?;
@@ -123,6 +133,21 @@ fn remove(opts: &Options, store: &ImageStore, reference: &str) -> Result<()> {
     if others.is_empty() {
         println!("Deleted: {}", id.trim_start_matches("sha256:"));
     }
+    Ok(())
+}
+
+/// Delete the pod `namespace/name` gracefully; gone already is fine.
+fn delete_user(opts: &Options, pod: &str) -> Result<()> {
+    let (namespace, name) = pod.split_once('/').unwrap_or(("default", pod));
+    let Some(mut sandbox) = podrt_sandbox::state::listing::find(&opts.root, namespace, name)?
+    else {
+        return Ok(());
+    };
+    let grace = sandbox.record.settings().grace_period();
+    delete::delete_pod_and(&mut sandbox, grace, &mut || {
+        podrt_node::agent::nudge(&opts.root);
+    })?;
+    println!("pod \"{name}\" deleted");
     Ok(())
 }
 
