@@ -408,3 +408,161 @@ fn apply_pulls_by_image_pull_policy_and_a_failed_pull_creates_nothing() {
         "{pods}"
     );
 }
+
+/// A pod's `imagePullSecrets` name `kubernetes.io/dockerconfigjson` Secrets
+/// stored with the manifest (or before it); their credentials come before the
+/// credentials file, which here has none. A missing Secret is kubelet's warning
+/// and an anonymous pull; a wrong password in a Secret is named by the Secret.
+#[test]
+fn image_pull_secrets_log_the_pull_in() {
+    let env = podrt_tests::workloads::workload_env();
+    let reg = Registry::start(
+        &env,
+        Setup {
+            tls: true,
+            user: Some(("alice".into(), "s3cret".into())),
+        },
+    );
+    reg.push_busybox("team/busybox:1.36", &[]);
+    let image = format!("{ADDR}/team/busybox:1.36");
+    let certs = env.dir.join("certs.d");
+    std::fs::create_dir_all(certs.join(ADDR)).unwrap();
+    std::fs::copy(reg.ca.as_ref().unwrap(), certs.join(ADDR).join("ca.crt")).unwrap();
+    let auth = env.dir.join("auth.json");
+    std::fs::write(&auth, "{\"auths\":{}}").unwrap();
+    env.set_config(format!(
+        "registries:\n  certsDir: {}\n  authFile: {}\n",
+        certs.display(),
+        auth.display()
+    ))
+    .unwrap();
+    let secret = |name: &str, pass: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\n\
+             type: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{}'\n",
+            auth_json("alice", pass)
+        )
+    };
+    let pod = |name: &str, secret: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  \
+             restartPolicy: Never\n  imagePullSecrets: [{{name: {secret}}}]\n  containers:\n  \
+             - name: c\n    image: {image}\n    imagePullPolicy: Always\n    \
+             command: [sh, -c, 'echo pulled-with-a-secret']\n"
+        )
+    };
+
+    // A Secret that is not there: kubelet's warning, and the registry's 401.
+    let out = env.podrt(&[
+        "apply",
+        "-f",
+        env.manifest("a", &pod("anon", "nosuch")).to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "pulled without credentials");
+    assert!(
+        err.contains("Unable to retrieve some image pull secrets (nosuch)") && err.contains("401"),
+        "{err}"
+    );
+
+    // A wrong password: the error names the Secret it came from; nothing is
+    // stored, the Secret included.
+    let bad = format!(
+        "{}---\n{}",
+        secret("badcred", "wrong"),
+        pod("bad", "badcred")
+    );
+    let out = env.podrt(&["apply", "-f", env.manifest("b", &bad).to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("Secret \"default/badcred\""),
+        "{err}"
+    );
+    let out = env.podrt(&["get", "secrets"]);
+    assert!(
+        text(&out.stderr).contains("No resources found"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The right one, in the same manifest as the pod.
+    let good = format!(
+        "{}---\n{}",
+        secret("regcred", "s3cret"),
+        pod("pulled", "regcred")
+    );
+    let out = env.apply(&good);
+    assert!(out.contains("secret/regcred created"), "{out}");
+    assert!(out.contains("pod/pulled created"), "{out}");
+    assert!(podrt_tests::wait_until(20, || text(
+        &env.podrt(&["logs", "pulled"]).stdout
+    )
+    .contains("pulled-with-a-secret")));
+    let list = env.ok(&["get", "secrets"]);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("regcred"))
+        .unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[..3],
+        ["regcred", "kubernetes.io/dockerconfigjson", "1"],
+        "{list}"
+    );
+    // Kept where only root reads it.
+    let kept = std::fs::read_dir(env.dir.join("state/objects"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join("default/regcred.json"))
+        .find(|p| p.exists())
+        .expect("the Secret's file in the store");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{} is {mode:o}", kept.display());
+    // Stored, it serves a later pod too.
+    env.apply(&pod("again", "regcred"));
+
+    // An invalid Secret is refused naming the field, and creates nothing.
+    let invalid = "apiVersion: v1\nkind: Secret\nmetadata: {name: empty}\n\
+                   type: kubernetes.io/dockerconfigjson\n";
+    let out = env.podrt(&["apply", "-f", env.manifest("c", invalid).to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("data[.dockerconfigjson]: Required value"),
+        "{err}"
+    );
+    // A Namespace's Secrets go with it.
+    let team = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: team}}\n---\n{}",
+        secret("teamcred", "s3cret")
+            .replace("{name: teamcred}", "{name: teamcred, namespace: team}")
+    );
+    assert!(env.apply(&team).contains("secret/teamcred created"));
+    assert!(env
+        .ok(&["get", "secrets", "-n", "team"])
+        .contains("teamcred"));
+    env.ok(&["delete", "ns", "team"]);
+    let left = env.dir.join("state/objects");
+    let files: Vec<_> = walk(&left)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("teamcred"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+    let out = env.ok(&["delete", "secret", "regcred"]);
+    assert!(out.contains("secret \"regcred\" deleted"), "{out}");
+    let out = env.podrt(&["get", "secret", "regcred"]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

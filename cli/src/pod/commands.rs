@@ -22,10 +22,11 @@ use super::namespaces;
 use super::print;
 use super::pulls::{self, Pulling};
 use super::scope::{with_namespace_column, Scope};
+use super::secrets;
 use super::watch;
 use super::workloads;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use podrt_node::agent;
 use podrt_node::objects::{Kind, Workload};
 
@@ -131,6 +132,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 Some(k) => workloads::get(state_dir, k, &a),
                 None if kind == "all" => workloads::get_all(&opts, state_dir, &a),
                 None if namespaces::is_word(&kind) => namespaces::get(state_dir, &a),
+                None if secrets::is_word(&kind) => secrets::get(state_dir, &a),
                 None => get(&opts, state_dir, &kind, &a),
             }
         }
@@ -361,7 +363,7 @@ pub(super) fn pods_matching(
 pub(super) fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
-        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs and namespaces)"),
+        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs, namespaces and secrets)"),
     }
 }
 
@@ -408,27 +410,38 @@ fn apply(
     }
     let store = ImageStore::open(&opts.image_root)?;
     let made_namespaces = namespaces::take(&mut parsed.objects, state_dir, mode)?;
-    // What must be pulled; validation counts those images as there.
+    let made_secrets = secrets::take(&mut parsed.objects, state_dir)?;
+    // What must be pulled, with each owner's pull Secrets; validation counts
+    // those images as there.
     let templates: Vec<Workload> = parsed
         .objects
         .iter()
         .filter_map(|o| Workload::decode(o, &mut Vec::new()).ok())
         .collect();
-    let specs = parsed
-        .pods
-        .iter()
-        .filter_map(|p| {
-            Some((
-                format!("pod {:?}", p.metadata.name.clone().unwrap_or_default()),
-                p.spec.as_ref()?,
-            ))
-        })
-        .chain(
-            templates
-                .iter()
-                .filter_map(|w| Some((w.reference(), w.pod_spec()?))),
-        );
-    let needs = pulls::plan(&store, pulling, specs);
+    let in_scope = |meta: &ObjectMeta| {
+        meta.namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| state_dir.namespace.clone())
+    };
+    let mut specs = Vec::new();
+    for p in &parsed.pods {
+        let Some(spec) = p.spec.as_ref() else {
+            continue;
+        };
+        let owner = format!("pod {:?}", p.metadata.name.clone().unwrap_or_default());
+        let ns = in_scope(&p.metadata);
+        let secrets = made_secrets.pull_secrets(state_dir, &ns, &owner, spec)?;
+        specs.push((owner, spec, secrets));
+    }
+    for w in &templates {
+        let Some(spec) = w.pod_spec() else { continue };
+        let owner = w.reference();
+        let ns = in_scope(w.metadata());
+        let secrets = made_secrets.pull_secrets(state_dir, &ns, &owner, spec)?;
+        specs.push((owner, spec, secrets));
+    }
+    let needs = pulls::plan(&store, pulling, specs.into_iter());
     let exists = |image: &str| store.resolve(image).is_ok() || pulls::will_pull(&needs, image);
     // Validate every pod before creating any, so a bad document creates nothing.
     let mut valid = Vec::new();
@@ -467,10 +480,12 @@ fn apply(
     let used = valid
         .iter()
         .map(|(_, v)| v.namespace.as_str())
-        .chain(workloads.iter().map(|w| w.namespace()));
+        .chain(workloads.iter().map(|w| w.namespace()))
+        .chain(made_secrets.namespaces());
     made_namespaces.check_usable(state_dir, used)?;
     pulls::run(&store, pulling, &needs)?;
     let mut code = made_namespaces.store(state_dir)?;
+    code = code.max(made_secrets.store(state_dir, mode)?);
     for reference in existing {
         eprintln!("Error from server (AlreadyExists): {reference} already exists");
         code = 1;
@@ -589,11 +604,15 @@ struct Named {
     pods: Vec<(String, String)>,
     workloads: Vec<(String, Kind, String)>,
     namespaces: Vec<String>,
+    secrets: Vec<(String, String)>,
 }
 
 impl Named {
     fn is_empty(&self) -> bool {
-        self.pods.is_empty() && self.workloads.is_empty() && self.namespaces.is_empty()
+        self.pods.is_empty()
+            && self.workloads.is_empty()
+            && self.namespaces.is_empty()
+            && self.secrets.is_empty()
     }
 
     /// One `TYPE` word and a name, in the scope's namespace.
@@ -602,6 +621,7 @@ impl Named {
         match Kind::from_word(kind) {
             Some(k) => self.workloads.push((ns, k, name.to_string())),
             None if namespaces::is_word(kind) => self.namespaces.push(name.to_string()),
+            None if secrets::is_word(kind) => self.secrets.push((ns, name.to_string())),
             None => {
                 check_kind(kind)?;
                 self.pods.push((ns, name.to_string()));
@@ -629,6 +649,9 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
             }
             None if namespaces::is_word(kind) => {
                 named.namespaces = namespaces::names_matching(scope, &sel)?;
+            }
+            None if secrets::is_word(kind) => {
+                named.secrets = secrets::names_matching(scope, &sel)?;
             }
             None => {
                 check_kind(kind)?;
@@ -664,6 +687,15 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
                         .push(namespaces::decode(o, &mut warnings)?.0);
                     continue;
                 }
+                if secrets::is_secret(o) {
+                    let s = secrets::decode(o, scope, &mut warnings)?;
+                    let meta = s.metadata;
+                    named.secrets.push((
+                        meta.namespace.unwrap_or_default(),
+                        meta.name.unwrap_or_default(),
+                    ));
+                    continue;
+                }
                 let mut w = Workload::decode(o, &mut warnings)?;
                 scope.place(w.metadata_mut())?;
                 named
@@ -685,7 +717,10 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
             }
             if a.names.is_empty() {
                 // The type alone is checked, for its error.
-                if Kind::from_word(kind).is_none() && !namespaces::is_word(kind) {
+                if Kind::from_word(kind).is_none()
+                    && !namespaces::is_word(kind)
+                    && !secrets::is_word(kind)
+                {
                     check_kind(kind)?;
                 }
             }
@@ -727,6 +762,16 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
             let (c, pods) = workloads::delete(opts, &scope.in_namespace(ns), kind, name, a)?;
             code = code.max(c);
             owned.push((ns.clone(), pods));
+        }
+    }
+    for (ns, name) in &named.secrets {
+        match secrets::delete(scope, ns, name) {
+            Ok(()) => {}
+            Err(e) if a.ignore_not_found && e.to_string().contains("not found") => {}
+            Err(e) => {
+                eprintln!("Error from server (NotFound): {e}");
+                code = 1;
+            }
         }
     }
     for ns in &named.namespaces {

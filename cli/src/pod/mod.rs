@@ -13,6 +13,7 @@ pub mod print;
 mod pull_progress;
 mod pulls;
 mod scope;
+mod secrets;
 mod watch;
 mod workloads;
 

@@ -18,9 +18,11 @@ use super::commands::{labelled, selector, Mode};
 use super::print;
 use super::scope::Scope;
 
-/// Whether a manifest's object is one `apply` reads: a workload or a Namespace.
+/// Whether a manifest's object is one `apply` reads besides pods: a workload,
+/// a Namespace or a Secret.
 pub(crate) fn accepts(api_version: &str, kind: &str) -> bool {
-    Workload::accepts(api_version, kind) || (api_version == "v1" && kind == "Namespace")
+    Workload::accepts(api_version, kind)
+        || (api_version == "v1" && matches!(kind, "Namespace" | "Secret"))
 }
 
 /// Whether a kubectl resource word names namespaces.

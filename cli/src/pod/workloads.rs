@@ -421,7 +421,7 @@ pub(crate) type Target = (Option<Kind>, String, Option<String>);
 /// What a manifest names, for `describe -f`: each pod (kind none) and each
 /// workload, by namespace and name.
 pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
-    // Namespaces in the file are read (not refused) and left out.
+    // Namespaces and Secrets in the file are read (not refused) and left out.
     let parsed = podrt_sandbox::manifest::parse_file_with(file, &super::namespaces::accepts)?;
     let mut out: Vec<Target> = Vec::new();
     for mut p in parsed.pods {
@@ -434,7 +434,7 @@ pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
     for o in parsed
         .objects
         .iter()
-        .filter(|o| !super::namespaces::is_namespace(o))
+        .filter(|o| !super::namespaces::is_namespace(o) && !super::secrets::is_secret(o))
     {
         let mut w = Workload::decode(o, &mut warnings)?;
         scope.place(w.metadata_mut())?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus};
+use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use podrt_sandbox::state::listing;
 
@@ -131,8 +131,8 @@ pub(crate) fn finish_terminating(store: &Store, pods: &Pods, root: &Path) -> Res
     Ok(())
 }
 
-/// Removes the Namespace `name`, its events and its empty object directories,
-/// once no pod of it is left.
+/// Removes the Namespace `name`, its events, its Secrets and its empty object
+/// directories, once no pod of it is left.
 fn remove_if_empty(store: &Store, root: &Path, name: &str) -> Result<()> {
     if listing::list_pod_sandboxes(root)?
         .iter()
@@ -141,6 +141,10 @@ fn remove_if_empty(store: &Store, root: &Path, name: &str) -> Result<()> {
         return Ok(());
     }
     Events::new(store.state_dir(), name).forget_namespace();
+    let in_ns = store.in_namespace(name);
+    for secret in in_ns.list::<Secret>()? {
+        in_ns.remove::<Secret>(secret.metadata.name.as_deref().unwrap_or_default())?;
+    }
     store.remove_namespace_dirs(name)?;
     store.remove::<Namespace>(name)?;
     tracing::info!(namespace = %name, "namespace deleted");

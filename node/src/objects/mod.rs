@@ -1,6 +1,7 @@
 //! The workload documents a user applies, decoded into k8s-openapi's types and
 //! checked before anything is stored: Deployments, ReplicaSets, DaemonSets and
-//! StatefulSets (`apps/v1`), and Jobs (`batch/v1`).
+//! StatefulSets (`apps/v1`), and Jobs (`batch/v1`); and the `v1` objects pods
+//! read: Namespaces and Secrets.
 //!
 //! Decoding reuses the sandbox's manifest reader (`manifest::parse_with` keeps
 //! these kinds, `manifest::decode` names the field of a type error and warns of
@@ -9,6 +10,7 @@
 mod job;
 mod namespace;
 mod percent;
+mod secret;
 mod statefulset;
 mod template;
 mod validate;
@@ -21,6 +23,7 @@ use podrt_sandbox::manifest::{self, Object};
 pub use job::{complete_job, JOB_NAME_LABELS, JOB_UID_LABELS};
 pub use namespace::{complete_namespace, default_namespace, DEFAULT_NAMESPACE};
 pub(crate) use percent::resolve;
+pub use secret::{check_secret, complete_secret, docker_config, DOCKER_CFG, DOCKER_CONFIG_JSON};
 pub(crate) use statefulset::claim_names;
 pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};
 pub use validate::{check_update, validate};

@@ -62,6 +62,19 @@ impl Stored for k8s_openapi::api::core::v1::Namespace {
     const NAMESPACED: bool = false;
 }
 
+impl Stored for k8s_openapi::api::core::v1::Secret {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.data == other.data
+            && self.type_ == other.type_
+            && self.immutable == other.immutable
+            && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, _old: &Self) {}
+    fn complete(&mut self) {
+        crate::objects::complete_secret(self);
+    }
+}
+
 impl Stored for k8s_openapi::api::apps::v1::DaemonSet {
     fn same_desire(&self, other: &Self) -> bool {
         self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)

@@ -28,7 +28,7 @@ pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
 pub use workloads::{
-    daemonsets, deployments, jobs, namespaces, objects_json, objects_yaml, replicasets,
+    daemonsets, deployments, jobs, namespaces, objects_json, objects_yaml, replicasets, secrets,
     statefulsets,
 };
 

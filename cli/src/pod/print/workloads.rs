@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, Secret};
 use podrt_node::selector;
 use serde::Serialize;
 
@@ -200,6 +200,29 @@ pub fn namespaces(items: &[Namespace], now: SystemTime) -> String {
             "{}\t{phase}\t{}\n",
             n.metadata.name.as_deref().unwrap_or_default(),
             since(n.metadata.creation_timestamp.as_ref(), now)
+        ));
+    }
+    table::GET.format(&table::escape_terminal(&text))
+}
+
+/// kubectl's `NAME TYPE DATA AGE` (with `NAMESPACE` first under `-A`).
+pub fn secrets(items: &[Secret], namespaces: bool, now: SystemTime) -> String {
+    let mut text = String::new();
+    if namespaces {
+        text.push_str("NAMESPACE\t");
+    }
+    text.push_str("NAME\tTYPE\tDATA\tAGE\n");
+    for s in items {
+        if namespaces {
+            text.push_str(s.metadata.namespace.as_deref().unwrap_or_default());
+            text.push('\t');
+        }
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            s.metadata.name.as_deref().unwrap_or_default(),
+            s.type_.as_deref().unwrap_or("Opaque"),
+            s.data.as_ref().map_or(0, |d| d.len()),
+            since(s.metadata.creation_timestamp.as_ref(), now)
         ));
     }
     table::GET.format(&table::escape_terminal(&text))

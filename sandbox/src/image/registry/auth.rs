@@ -4,13 +4,16 @@
 //! base64("user:password")}}}`, or `username`/`password` fields. A key is a host
 //! (`registry:5000`), a host with a repository path (`registry:5000/team`, the
 //! longest match wins, as podman reads it), or a URL (`https://index.docker.io/v1/`,
-//! Docker Hub's legacy key). Credential helpers (`credsStore`) are not run.
+//! Docker Hub's legacy key). A pod's pull Secrets come before the files.
+//! Credential helpers (`credsStore`) are not run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine;
 use serde::Deserialize;
+
+use super::settings::PullSecret;
 
 /// A user name and password for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -130,21 +133,35 @@ impl Entry {
     }
 }
 
-/// The credentials for `repository` from the first of `files` that has an entry
-/// for it; `required` makes a missing first file an error.
+/// The credentials for `repository`, and where they came from: the first of
+/// the pod's pull `secrets` with an entry for it (kubelet tries those first),
+/// else the first of `files` that has one; `required` makes a missing first
+/// file an error.
 pub(crate) fn lookup(
+    secrets: &[PullSecret],
     files: &[std::path::PathBuf],
     required: bool,
     repository: &str,
-) -> Result<Option<Credentials>, String> {
+) -> Result<Option<(Credentials, String)>, String> {
+    for secret in secrets {
+        let source = format!("Secret {:?}", secret.name);
+        let file = AuthFile::parse(&secret.config).map_err(|e| format!("{source}: {e}"))?;
+        if let Some(c) = file
+            .find(repository)
+            .map_err(|e| format!("{source}: {e}"))?
+        {
+            return Ok(Some((c, source)));
+        }
+    }
     for (i, path) in files.iter().enumerate() {
         match AuthFile::read(path)? {
             Some(file) => {
+                let source = format!("credentials file {}", path.display());
                 if let Some(c) = file
                     .find(repository)
-                    .map_err(|e| format!("credentials file {}: {e}", path.display()))?
+                    .map_err(|e| format!("{source}: {e}"))?
                 {
-                    return Ok(Some(c));
+                    return Ok(Some((c, source)));
                 }
             }
             None if i == 0 && required => {
@@ -223,7 +240,44 @@ mod tests {
     #[test]
     fn a_named_file_must_exist_and_defaults_may_not() {
         let missing = std::path::PathBuf::from("/nonexistent/podrt-auth.json");
-        assert!(lookup(std::slice::from_ref(&missing), true, "r/a").is_err());
-        assert_eq!(lookup(&[missing], false, "r/a").unwrap(), None);
+        assert!(lookup(&[], std::slice::from_ref(&missing), true, "r/a").is_err());
+        assert_eq!(lookup(&[], &[missing], false, "r/a").unwrap(), None);
+    }
+
+    #[test]
+    fn pull_secrets_come_before_the_files_and_say_where_they_are_from() {
+        let dir = std::env::temp_dir().join(format!("podrt-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("auth.json");
+        std::fs::write(
+            &path,
+            r#"{"auths":{"reg":{"username":"file","password":"f"}}}"#,
+        )
+        .unwrap();
+        let secret = PullSecret {
+            name: "default/regcred".into(),
+            config: br#"{"auths":{"reg/team":{"username":"secret","password":"s"}}}"#.to_vec(),
+        };
+        let files = [path.clone()];
+        let (c, from) = lookup(std::slice::from_ref(&secret), &files, true, "reg/team/app")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.username.as_str(), from.as_str()),
+            ("secret", "Secret \"default/regcred\"")
+        );
+        // A repository the Secret does not cover falls through to the file.
+        let (c, from) = lookup(std::slice::from_ref(&secret), &files, true, "reg/other")
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.username, "file");
+        assert!(from.contains("auth.json"), "{from}");
+        let broken = PullSecret {
+            name: "default/bad".into(),
+            config: b"{".to_vec(),
+        };
+        let e = lookup(&[broken], &files, true, "reg/a").unwrap_err();
+        assert!(e.starts_with("Secret \"default/bad\""), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -30,6 +30,8 @@ pub(super) struct Endpoint {
     pub(crate) client: Client,
     /// The credentials to present.
     pub(crate) auth: RegistryAuth,
+    /// Where they came from (`Secret "ns/name"`, `credentials file …`).
+    auth_source: String,
     /// The platforms an image index offered, when none was this host's.
     pub(crate) offered: Arc<Mutex<Vec<String>>>,
     /// Where its extra CA certificates are read from.
@@ -59,18 +61,21 @@ impl Endpoint {
         };
         let client = Client::try_from(config)
             .map_err(|e| format!("cannot set up a client for {host}: {}", chain(&e)))?;
-        let auth = match auth::lookup(
+        let found = auth::lookup(
+            &opts.pull_secrets,
             &opts.auth_files,
             opts.auth_file_required,
             &format!("{host}/{path}"),
-        )? {
-            Some(c) => RegistryAuth::Basic(c.username, c.password),
-            None => RegistryAuth::Anonymous,
+        )?;
+        let (auth, auth_source) = match found {
+            Some((c, source)) => (RegistryAuth::Basic(c.username, c.password), source),
+            None => (RegistryAuth::Anonymous, String::new()),
         };
         Ok(Endpoint {
             host: host.to_string(),
             client,
             auth,
+            auth_source,
             offered,
             certs_dir,
         })
@@ -87,8 +92,8 @@ impl Endpoint {
                 ),
                 _ => format!(
                     "{} refused the login (HTTP 401): check the user name and password for it \
-                     in the credentials file",
-                    self.host
+                     in the {}",
+                    self.host, self.auth_source
                 ),
             },
             OciDistributionError::ImageManifestNotFoundError(_) => {

@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use oci_client::manifest::OciImageManifest;
 
 pub use progress::{LayerState, Progress, Quiet};
-pub use settings::{check_host, RegistryOptions, DEFAULT_AUTH_FILE, DEFAULT_CERTS_DIR};
+pub use settings::{check_host, PullSecret, RegistryOptions, DEFAULT_AUTH_FILE, DEFAULT_CERTS_DIR};
 
 use super::config;
 use super::digest::Sha256;

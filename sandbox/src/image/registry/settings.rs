@@ -28,6 +28,29 @@ pub struct RegistryOptions {
     pub insecure: Vec<String>,
     /// Registry (`docker.io`, `host[:port]`) → mirrors tried in order before it.
     pub mirrors: BTreeMap<String, Vec<String>>,
+    /// The pod's `imagePullSecrets`, read from its Secrets: searched before
+    /// `auth_files`, as kubelet does.
+    pub pull_secrets: Vec<PullSecret>,
+}
+
+/// One of a pod's `imagePullSecrets`: the Docker `config.json` its Secret holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PullSecret {
+    /// `namespace/name`, for errors.
+    pub name: String,
+    /// The `{"auths": …}` document.
+    pub config: Vec<u8>,
+}
+
+impl std::fmt::Debug for PullSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PullSecret({:?}, <{} bytes>)",
+            self.name,
+            self.config.len()
+        )
+    }
 }
 
 impl Default for RegistryOptions {
@@ -42,6 +65,7 @@ impl Default for RegistryOptions {
             certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),
             insecure: Vec::new(),
             mirrors: BTreeMap::new(),
+            pull_secrets: Vec::new(),
         }
     }
 }
