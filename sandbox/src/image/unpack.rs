@@ -9,7 +9,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -46,6 +46,9 @@ pub(super) fn unpack<R: Read>(tar: R, dest: &Path) -> Result<u64, EntryError> {
     })?;
     let mut archive = tar::Archive::new(tar);
     let mut dir_mtimes = Vec::new();
+    // One buffer for every file of the layer: io::copy's 8 KiB would cost a
+    // write (and a decompressor call) per 8 KiB of a layer's hundreds of MB.
+    let mut buf = vec![0u8; COPY_BUFFER];
     let mut size = 0;
     let entries = archive.entries().map_err(|e| EntryError {
         entry: String::new(),
@@ -57,10 +60,11 @@ pub(super) fn unpack<R: Read>(tar: R, dest: &Path) -> Result<u64, EntryError> {
             reason: format!("unreadable tar entry: {e}"),
         })?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        size += apply(&mut entry, dest, &mut dir_mtimes).map_err(|reason| EntryError {
-            entry: name,
-            reason,
-        })?;
+        size +=
+            apply(&mut entry, dest, &mut dir_mtimes, &mut buf).map_err(|reason| EntryError {
+                entry: name,
+                reason,
+            })?;
     }
     // Directory mtimes last: creating their children changed them.
     for (dir, mtime) in dir_mtimes {
@@ -74,10 +78,14 @@ pub(super) fn unpack<R: Read>(tar: R, dest: &Path) -> Result<u64, EntryError> {
 
 type Step = Result<u64, String>;
 
+/// How much of a file is read and written at a time.
+const COPY_BUFFER: usize = 1024 * 1024;
+
 fn apply<R: Read>(
     entry: &mut tar::Entry<R>,
     dest: &Path,
     dir_mtimes: &mut Vec<(PathBuf, i64)>,
+    buf: &mut [u8],
 ) -> Step {
     let kind = entry.header().entry_type();
     if matches!(
@@ -142,7 +150,7 @@ fn apply<R: Read>(
                 .create_new(true)
                 .open(&path)
                 .map_err(|e| create_err(&path, e))?;
-            written = io::copy(entry, &mut f)
+            written = copy(entry, &mut f, buf)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         EntryType::Symlink => {
@@ -379,6 +387,21 @@ fn device(header: &tar::Header) -> Result<u64, String> {
         .map_err(|e| e.to_string())?
         .unwrap_or(0);
     Ok(stat::makedev(major.into(), minor.into()))
+}
+
+/// `io::copy` through `buf`; the bytes copied.
+fn copy(from: &mut impl Read, to: &mut File, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = match from.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 fn create_err(path: &Path, e: io::Error) -> String {
