@@ -521,6 +521,23 @@ fn image_pull_secrets_log_the_pull_in() {
     assert_eq!(mode & 0o077, 0, "{} is {mode:o}", kept.display());
     // Stored, it serves a later pod too.
     env.apply(&pod("again", "regcred"));
+    // And the agent's pods, whose supervisors pull (Always) with it.
+    let _agent = podrt_tests::workloads::Agent::start(&env);
+    env.apply(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 1\n  \
+         selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    \
+         spec:\n      imagePullSecrets: [{{name: regcred}}]\n      containers:\n      - name: c\n        \
+         image: {image}\n        imagePullPolicy: Always\n        command: [sleep, '3600']\n"
+    ));
+    assert!(
+        podrt_tests::wait_until(30, || podrt_tests::workloads::pods(&env)
+            .iter()
+            .any(
+                |p| p["metadata"]["labels"]["app"] == "web" && podrt_tests::workloads::ready(p)
+            )),
+        "the Deployment's pod never ran: {:?}",
+        podrt_tests::workloads::pods(&env)
+    );
 
     // An invalid Secret is refused naming the field, and creates nothing.
     let invalid = "apiVersion: v1\nkind: Secret\nmetadata: {name: empty}\n\
@@ -565,4 +582,126 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The agent's pods pull when their containers are made, as kubelet does: a
+/// Deployment's replacement pod whose image is `Always` pulled waits in
+/// `ErrImagePull`, then `ImagePullBackOff`, while the registry is down, naming
+/// the image, and runs once the registry is back and the back-off ends.
+#[test]
+fn an_agents_pod_waits_in_image_pull_back_off_until_the_registry_is_back() {
+    use podrt_tests::workloads::{pods, ready, Agent};
+    let env = podrt_tests::workloads::workload_env();
+    let mut reg = Registry::start(&env, Setup::default());
+    reg.push_busybox("library/busybox:1.36", &[]);
+    env.set_config(format!("registries:\n  insecure: [\"{ADDR}\"]\n"))
+        .unwrap();
+    let image = format!("{ADDR}/library/busybox:1.36");
+    let _agent = Agent::start(&env);
+    env.apply(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 1\n  \
+         selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    \
+         spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: c\n        \
+         image: {image}\n        imagePullPolicy: Always\n        command: [sleep, '3600']\n"
+    ));
+    let live = |env: &PodEnv| -> Vec<serde_json::Value> {
+        pods(env)
+            .into_iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .collect()
+    };
+    assert!(
+        podrt_tests::wait_until(30, || live(&env).iter().any(ready)),
+        "the Deployment's pod never ran: {:?}",
+        pods(&env)
+    );
+    let first = podrt_tests::workloads::name(&live(&env)[0]);
+
+    // The registry goes; the replacement of a deleted pod cannot pull.
+    reg.stop();
+    env.ok(&["delete", "pod", &first, "--grace-period=0", "--force"]);
+    let waiting = |env: &PodEnv, reason: &str| {
+        live(env).iter().any(|p| {
+            podrt_tests::workloads::name(p) != first
+                && p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == reason
+        })
+    };
+    assert!(
+        podrt_tests::wait_until(30, || waiting(&env, "ErrImagePull")),
+        "no ErrImagePull: {:?}\nsupervisor logs: {}",
+        live(&env),
+        supervisor_logs(&env)
+    );
+    let pod = live(&env)
+        .into_iter()
+        .find(|p| podrt_tests::workloads::name(p) != first)
+        .unwrap();
+    let message = pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"].to_string();
+    assert!(message.contains(&image), "{message}");
+    let table = env.ok(&["get", "pods"]);
+    assert!(
+        table.contains("ErrImagePull") || table.contains("ImagePullBackOff"),
+        "{table}"
+    );
+    assert!(
+        podrt_tests::wait_until(30, || waiting(&env, "ImagePullBackOff")),
+        "no ImagePullBackOff: {:?}",
+        live(&env)
+    );
+    // Tries to pull are not restarts.
+    let counts: Vec<serde_json::Value> = live(&env)
+        .iter()
+        .map(|p| p["status"]["containerStatuses"][0]["restartCount"].clone())
+        .collect();
+    assert!(counts.iter().all(|c| *c == 0), "{counts:?}");
+
+    // Back: the next try after the back-off pulls and runs it.
+    reg.run();
+    assert!(
+        podrt_tests::wait_until(60, || live(&env).iter().any(ready)),
+        "the replacement never ran: {:?}",
+        live(&env)
+    );
+
+    // `edit` to a tag the store lacks is accepted: the new pods pull it.
+    reg.push_busybox("library/busybox:1.37", &[]);
+    let editor = env.dir.join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/busybox:1.36/busybox:1.37/' \"$1\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env
+        .cmd()
+        .env("EDITOR", &editor)
+        .env_remove("KUBE_EDITOR")
+        .args(["edit", "deploy/web"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "edit refused: {}", text(&out.stderr));
+    let new_image = format!("{ADDR}/library/busybox:1.37");
+    assert!(
+        podrt_tests::wait_until(60, || live(&env)
+            .iter()
+            .any(|p| ready(p) && p["spec"]["containers"][0]["image"] == new_image.as_str())),
+        "no pod of the edited template ran: {:?}",
+        live(&env)
+    );
+}
+
+/// Every pod's supervisor log, for a failure's message.
+fn supervisor_logs(env: &PodEnv) -> String {
+    walk(&env.root.join("pods"))
+        .into_iter()
+        .filter(|p| p.ends_with("supervisor.log"))
+        .map(|p| {
+            format!(
+                "{}:\n{}",
+                p.display(),
+                std::fs::read_to_string(&p).unwrap_or_default()
+            )
+        })
+        .collect()
 }

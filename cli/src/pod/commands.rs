@@ -9,6 +9,7 @@ use podrt_sandbox::lifecycle::{delete, gc, reconcile, status, supervisor};
 use podrt_sandbox::manifest;
 use podrt_sandbox::network::{self, NetworkOptions};
 use podrt_sandbox::pod::etc_files::ClusterDns;
+use podrt_sandbox::pod::pulls::PullSettings;
 use podrt_sandbox::pod::Options;
 use podrt_sandbox::policy::Policy;
 use podrt_sandbox::proc::detach::{fork_detached, Forked};
@@ -50,6 +51,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         userns: config.userns(),
         pod_max_pids: (cli.pod_max_pids > 0).then_some(cli.pod_max_pids),
         max_container_restart_period: cli.max_container_restart_period,
+        pulling: None,
         as_supervisor: false,
     };
     if let Some(ns) = &cli.namespace {
@@ -65,6 +67,16 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     let pulling = Pulling {
         registries: config.registry_options(cli.registry_config.as_deref()),
         default: config.default_pull_policy(),
+    };
+    // What supervisors pull with when they make containers: after apply's own
+    // pulls only restarts pull; the agent's pods pull from their first start.
+    let opts = Options {
+        pulling: Some(PullSettings {
+            registries: pulling.registries.clone(),
+            default_policy: pulling.default,
+            prepulled: !matches!(cli.command, Command::Serve(_)),
+        }),
+        ..opts
     };
     match &cli.command {
         Command::Apply(a) => apply(
@@ -425,13 +437,18 @@ fn apply(
             .unwrap_or_else(|| state_dir.namespace.clone())
     };
     let mut specs = Vec::new();
+    // Each pod's pull Secrets, in the order of the pods: its supervisor pulls
+    // with them when it restarts a container.
+    let mut pod_secrets = Vec::new();
     for p in &parsed.pods {
         let Some(spec) = p.spec.as_ref() else {
+            pod_secrets.push(Vec::new());
             continue;
         };
         let owner = format!("pod {:?}", p.metadata.name.clone().unwrap_or_default());
         let ns = in_scope(&p.metadata);
         let secrets = made_secrets.pull_secrets(state_dir, &ns, &owner, spec)?;
+        pod_secrets.push(secrets.clone());
         specs.push((owner, spec, secrets));
     }
     for w in &templates {
@@ -445,7 +462,7 @@ fn apply(
     let exists = |image: &str| store.resolve(image).is_ok() || pulls::will_pull(&needs, image);
     // Validate every pod before creating any, so a bad document creates nothing.
     let mut valid = Vec::new();
-    for mut p in parsed.pods {
+    for (mut p, secrets) in parsed.pods.into_iter().zip(pod_secrets) {
         state_dir.place(&mut p.metadata)?;
         if let Some(n) = &a.name {
             p.metadata.name = Some(n.clone());
@@ -472,14 +489,14 @@ fn apply(
                     refusal,
                 })?;
         }
-        valid.push((p, v));
+        valid.push((p, v, secrets));
     }
     let (workloads, existing) =
         workloads::check(&parsed.objects, state_dir, &exists, policy.as_ref(), mode)?;
     // Every object goes into a namespace that exists, or that this manifest makes.
     let used = valid
         .iter()
-        .map(|(_, v)| v.namespace.as_str())
+        .map(|(_, v, _)| v.namespace.as_str())
         .chain(workloads.iter().map(|w| w.namespace()))
         .chain(made_secrets.namespaces());
     made_namespaces.check_usable(state_dir, used)?;
@@ -490,7 +507,7 @@ fn apply(
         eprintln!("Error from server (AlreadyExists): {reference} already exists");
         code = 1;
     }
-    for (p, v) in &valid {
+    for (p, v, secrets) in &valid {
         if let Some(existing) = listing::find(&opts.root, &v.namespace, &v.name)? {
             if mode == Mode::Create {
                 eprintln!(
@@ -509,7 +526,11 @@ fn apply(
                 v.name
             );
         }
-        supervisor::apply(opts, p, v, supervisor::MadeWhen::Running)?;
+        let mut opts = opts.clone();
+        if let Some(pulling) = &mut opts.pulling {
+            pulling.registries.pull_secrets = secrets.clone();
+        }
+        supervisor::apply(&opts, p, v, supervisor::MadeWhen::Running)?;
         println!("pod/{} created", v.name);
     }
     workloads::store(opts, state_dir, workloads, None)?;

@@ -16,7 +16,7 @@ use podrt_node::objects::{Kind, Workload};
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::lifecycle::status;
 use podrt_sandbox::manifest;
-use podrt_sandbox::pod::Options;
+use podrt_sandbox::pod::{pulls, Options};
 use podrt_sandbox::policy::Policy;
 use podrt_sandbox::state::listing;
 
@@ -81,7 +81,19 @@ fn edit_workload(
             );
         }
         let images = ImageStore::open(&opts.image_root)?;
-        let exists = |image: &str| images.resolve(image).is_ok();
+        // An image the store lacks is pulled by the new pods' supervisors.
+        let templates: Vec<Workload> = parsed
+            .objects
+            .iter()
+            .filter_map(|o| Workload::decode(o, &mut Vec::new()).ok())
+            .collect();
+        let exists = |image: &str| {
+            images.resolve(image).is_ok()
+                || templates.iter().any(|w| {
+                    w.pod_spec()
+                        .is_some_and(|s| pulls::will_pull(opts.pulling.as_ref(), s, image))
+                })
+        };
         let (found, _) =
             workloads::check(&parsed.objects, state_dir, &exists, policy, Mode::Apply)?;
         if let Some(w) = found.first() {

@@ -56,8 +56,8 @@ impl Controllers {
         let mut node = daemonset::this_node();
         node.extend(labels);
         Controllers {
+            pods: Pods::new(opts, Some(store.clone())),
             store,
-            pods: Pods::new(opts),
             node,
         }
     }

@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodSpec, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podrt_sandbox::image::registry::PullSecret;
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::lifecycle::{delete, status, supervisor};
 use podrt_sandbox::manifest;
-use podrt_sandbox::pod::Options;
+use podrt_sandbox::pod::{pulls, Options};
 use podrt_sandbox::state::{listing, Sandbox};
 
 use crate::error::{Error, Result};
@@ -155,6 +156,8 @@ impl PodView {
 #[derive(Debug, Clone)]
 pub(crate) struct Pods {
     opts: Options,
+    /// Where the pods' pull Secrets are read.
+    secrets: Option<crate::store::Store>,
     /// The namespace whose pods `release` and `delete` name.
     namespace: String,
     /// Pods a thread of ours is deleting (`namespace/name`): not asked for twice.
@@ -167,9 +170,10 @@ pub(crate) struct Pods {
 impl Pods {
     /// Pods made under `opts` (the same settings `podrt apply` uses), named in
     /// the default namespace.
-    pub(crate) fn new(opts: Options) -> Pods {
+    pub(crate) fn new(opts: Options, secrets: Option<crate::store::Store>) -> Pods {
         Pods {
             opts,
+            secrets,
             namespace: crate::store::DEFAULT_NAMESPACE.to_string(),
             deleting: Arc::default(),
             acts: Arc::default(),
@@ -195,6 +199,7 @@ impl Pods {
     pub(crate) fn in_namespace(&self, namespace: &str) -> Pods {
         Pods {
             opts: self.opts.clone(),
+            secrets: self.secrets.clone(),
             namespace: namespace.to_string(),
             deleting: Arc::clone(&self.deleting),
             acts: Arc::clone(&self.acts),
@@ -228,17 +233,54 @@ impl Pods {
     /// supervisor, but returns once the supervisor has it: its containers are
     /// started (init containers first, which may wait long) while the
     /// controllers go on.
+    /// Its supervisor pulls the images it lacks (as the containers'
+    /// `imagePullPolicy` says) with the pod's pull Secrets, and a failed pull
+    /// leaves the container in `ErrImagePull`, as under kubelet.
     pub(crate) fn create(&self, pod: &Pod) -> Result<()> {
         let images = ImageStore::open(&self.opts.image_root)?;
-        let exists = |image: &str| images.resolve(image).is_ok();
+        let spec = pod.spec.clone().unwrap_or_default();
+        let exists = |image: &str| {
+            images.resolve(image).is_ok()
+                || pulls::will_pull(self.opts.pulling.as_ref(), &spec, image)
+        };
         let name = pod.metadata.name.clone().unwrap_or_default();
         let valid = manifest::validate(pod, &exists).map_err(|invalid| Error::Invalid {
             object: format!("pod/{name}"),
             fields: invalid.fields().map(|(f, m)| format!("{f}: {m}")).collect(),
         })?;
-        supervisor::apply(&self.opts, pod, &valid, supervisor::MadeWhen::Supervised)?;
+        let mut opts = self.opts.clone();
+        if let Some(pulling) = &mut opts.pulling {
+            pulling.registries.pull_secrets = self.pull_secrets(&valid.namespace, &spec);
+        }
+        supervisor::apply(&opts, pod, &valid, supervisor::MadeWhen::Supervised)?;
         self.acts.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The credentials of the pull Secrets `spec` names in `namespace`; one
+    /// missing or of another type is left out (the pull goes on without it, as
+    /// kubelet's does, after a warning in the agent's log).
+    fn pull_secrets(&self, namespace: &str, spec: &PodSpec) -> Vec<PullSecret> {
+        let Some(store) = &self.secrets else {
+            return Vec::new();
+        };
+        let store = store.in_namespace(namespace);
+        let mut out = Vec::new();
+        for reference in spec.image_pull_secrets.iter().flatten() {
+            let found = store.get::<Secret>(&reference.name).ok().flatten();
+            match found.as_ref().and_then(crate::objects::docker_config) {
+                Some(config) => out.push(PullSecret {
+                    name: format!("{namespace}/{}", reference.name),
+                    config,
+                }),
+                None => tracing::warn!(
+                    namespace,
+                    secret = %reference.name,
+                    "Unable to retrieve an image pull secret; attempting to pull the image may not succeed"
+                ),
+            }
+        }
+        out
     }
 
     /// Lets the pod `name` go: its owner reference to `owner_uid` is removed, so

@@ -184,10 +184,22 @@ fn container_status(
         ..ContainerStatus::default()
     };
     let Some(rec) = sandbox.record.container(name) else {
+        // Not made yet: the supervisor's word on why (ErrImagePull,
+        // CreateContainerError), else the pod's stage.
+        let recorded = match live.and_then(|l| l.get(name)) {
+            Some(state) => Some(state.clone()),
+            None => ContainerStateFile::load(&sandbox.paths.container_state(name))
+                .ok()
+                .flatten(),
+        };
+        let (reason, message) = match recorded.map(|r| r.state) {
+            Some(Recorded::Waiting { reason, message }) => (reason, message),
+            _ => (waiting_reason.to_string(), None),
+        };
         st.state = Some(ContainerState {
             waiting: Some(ContainerStateWaiting {
-                reason: Some(waiting_reason.into()),
-                message: None,
+                reason: Some(reason),
+                message,
             }),
             ..ContainerState::default()
         });

@@ -6,7 +6,7 @@
 use k8s_openapi::api::core::v1::PodSpec;
 
 /// When an image is pulled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PullPolicy {
     /// Every time a container is made from it.
     Always,

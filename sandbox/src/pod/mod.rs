@@ -19,6 +19,7 @@ pub(crate) mod pinned_path;
 pub(crate) mod pins;
 pub(crate) mod pod_cgroup;
 pub mod pod_init;
+pub mod pulls;
 pub mod qos;
 pub(crate) mod volumes;
 
@@ -76,6 +77,9 @@ pub struct Options {
     /// kubelet's `crashLoopBackOff.maxContainerRestartPeriod`: the longest wait
     /// before restarting a container (5 minutes when `None`).
     pub max_container_restart_period: Option<std::time::Duration>,
+    /// How images are pulled when containers are made (restarts included);
+    /// `None` never pulls (the images must be in the store).
+    pub pulling: Option<pulls::PullSettings>,
     /// This process is the pod's dedicated supervisor (`podrt apply`'s fork): it is
     /// recorded from the first write, so a `delete` racing the creation can stop it.
     pub as_supervisor: bool,
@@ -94,6 +98,7 @@ impl Default for Options {
             userns: crate::userns::UsernsOptions::default(),
             pod_max_pids: None,
             max_container_restart_period: None,
+            pulling: None,
             as_supervisor: false,
         }
     }

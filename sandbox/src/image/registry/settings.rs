@@ -6,13 +6,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 /// The default credentials file, read before `~/.docker/config.json`.
 pub const DEFAULT_AUTH_FILE: &str = "/etc/podrt/auth.json";
 /// The default directory of per-registry CA certificates.
 pub const DEFAULT_CERTS_DIR: &str = "/etc/podrt/certs.d";
 
 /// How to reach registries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RegistryOptions {
     /// Credentials files, searched in order for the registry's entry. The user's
     /// `--registry-config` alone when given (it must exist); else
@@ -30,11 +33,12 @@ pub struct RegistryOptions {
     pub mirrors: BTreeMap<String, Vec<String>>,
     /// The pod's `imagePullSecrets`, read from its Secrets: searched before
     /// `auth_files`, as kubelet does.
+    #[serde(default)]
     pub pull_secrets: Vec<PullSecret>,
 }
 
 /// One of a pod's `imagePullSecrets`: the Docker `config.json` its Secret holds.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullSecret {
     /// `namespace/name`, for errors.
     pub name: String,

@@ -46,6 +46,7 @@ fn per_item(items: &[WorkItem], outcomes: &[Outcome]) -> Vec<Outcome> {
                 .cloned()
                 .unwrap_or_else(|| Outcome::Failed {
                     name: it.name.clone(),
+                    reason: None,
                     message: outcomes
                         .iter()
                         .find_map(|o| match o {
@@ -182,6 +183,9 @@ pub(crate) fn create_items(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Wri
 
 fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate::Result<()> {
     let mut sandbox = Sandbox::at(pod_dir)?;
+    // Pulls first, outside the pod's lock: a delete must not wait for a
+    // registry. A container whose image could not be pulled is not made.
+    let items = pull_images(&sandbox, items, out)?;
     let _lock = sandbox.lock()?;
     if sandbox.record.stage == PodStage::Deleting {
         return Err(crate::Error::Create {
@@ -191,15 +195,21 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
     }
     let images = ImageStore::open(&sandbox.image_root())?;
     let manifest = sandbox.record.manifest.clone();
-    let valid = crate::manifest::validate(&manifest, &|i| images.resolve(i).is_ok()).map_err(
-        |invalid| crate::Error::Invalid {
+    // Images of containers not made yet may still be pulled when their turn
+    // comes: they count as there.
+    let pulling = Plan::load(&sandbox.paths.supervisor_plan())
+        .ok()
+        .and_then(|p| p.pulling);
+    let spec = manifest.spec.clone().unwrap_or_default();
+    let exists =
+        |i: &str| images.resolve(i).is_ok() || pod::pulls::will_pull(pulling.as_ref(), &spec, i);
+    let valid =
+        crate::manifest::validate(&manifest, &exists).map_err(|invalid| crate::Error::Invalid {
             pod: sandbox.record.name.clone(),
             invalid,
-        },
-    )?;
-    let spec = manifest.spec.clone().unwrap_or_default();
+        })?;
     let mut made = Vec::new();
-    for item in items {
+    for item in &items {
         let found = spec
             .init_containers
             .iter()
@@ -217,6 +227,7 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
             let failed = Outcome::Failed {
                 name: item.name.clone(),
                 message: "no such container in the pod".into(),
+                reason: None,
             };
             let _ = protocol::send(out, &failed);
             continue;
@@ -242,6 +253,7 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
                 let failed = Outcome::Failed {
                     name: item.name.clone(),
                     message: one_line(&e.in_container()),
+                    reason: None,
                 };
                 let _ = protocol::send(out, &failed);
             }
@@ -256,12 +268,58 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
             }
             Err(e) => {
                 let message = one_line(&e.to_string());
-                let _ = protocol::send(out, &Outcome::Failed { name, message });
+                let failed = Outcome::Failed {
+                    name,
+                    message,
+                    reason: None,
+                };
+                let _ = protocol::send(out, &failed);
             }
         }
     }
     Ok(())
 }
+
+/// Pull the images of the `items` that ask for it, by their policies; the
+/// items left to make. Each one whose pull failed is reported failed with
+/// kubelet's `ErrImagePull`.
+fn pull_images(
+    sandbox: &Sandbox,
+    items: &[WorkItem],
+    out: &mut dyn Write,
+) -> crate::Result<Vec<WorkItem>> {
+    if !items.iter().any(|i| i.pull) {
+        return Ok(items.to_vec());
+    }
+    let plan = Plan::load(&sandbox.paths.supervisor_plan())?;
+    let Some(settings) = plan.pulling else {
+        return Ok(items.to_vec());
+    };
+    let images = ImageStore::open(&sandbox.image_root())?;
+    let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
+    let mut left = Vec::new();
+    for item in items {
+        if !item.pull {
+            left.push(item.clone());
+            continue;
+        }
+        match pod::pulls::pull_for(&settings, &images, &spec, &item.name) {
+            Ok(_) => left.push(item.clone()),
+            Err(message) => {
+                let failed = Outcome::Failed {
+                    name: item.name.clone(),
+                    message: one_line(&message),
+                    reason: Some(ERR_IMAGE_PULL.into()),
+                };
+                let _ = protocol::send(out, &failed);
+            }
+        }
+    }
+    Ok(left)
+}
+
+/// kubelet's reason for a container whose image could not be pulled.
+pub(crate) const ERR_IMAGE_PULL: &str = "ErrImagePull";
 
 /// Run the container's `postStart` hook to its end, as kubelet does before the
 /// container counts as running. A failed hook kills the container, which then
@@ -307,6 +365,7 @@ mod tests {
             name: name.into(),
             stdout_fd: 5,
             stderr_fd: 6,
+            pull: false,
         }
     }
 
@@ -326,7 +385,8 @@ mod tests {
             [
                 Outcome::Failed {
                     name: "db".into(),
-                    message: "the pod is being deleted".into()
+                    message: "the pod is being deleted".into(),
+                    reason: None,
                 },
                 started.clone()
             ]
@@ -336,7 +396,8 @@ mod tests {
             got,
             [Outcome::Failed {
                 name: "db".into(),
-                message: "the container creator died without a report".into()
+                message: "the container creator died without a report".into(),
+                reason: None,
             }]
         );
     }

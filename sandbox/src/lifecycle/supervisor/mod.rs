@@ -193,6 +193,7 @@ fn prepare(
         helper_exe: opts.helper_exe.clone(),
         max_restart_period: opts.max_container_restart_period,
         made_when,
+        pulling: opts.pulling.clone(),
     };
     if let Err(e) = plan.save(&sandbox.paths.supervisor_plan()) {
         pod::remove_pod_sandbox(&mut sandbox);

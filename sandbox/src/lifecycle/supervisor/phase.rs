@@ -188,7 +188,10 @@ pub(crate) fn resumed(state: &State, rules: Rules, now: Instant) -> Phase {
         }
         State::Terminated(_) => Phase::Done,
         State::Waiting { reason, .. }
-            if reason == "CrashLoopBackOff" || reason == "CreateContainerError" =>
+            if matches!(
+                reason.as_str(),
+                "CrashLoopBackOff" | "CreateContainerError" | "ErrImagePull" | "ImagePullBackOff"
+            ) =>
         {
             Phase::BackingOff { until: now }
         }
@@ -373,7 +376,12 @@ mod tests {
             resumed(&ended(Some(1)), app(RestartPolicy::Never), now),
             Phase::Done
         );
-        for reason in ["CrashLoopBackOff", "CreateContainerError"] {
+        for reason in [
+            "CrashLoopBackOff",
+            "CreateContainerError",
+            "ErrImagePull",
+            "ImagePullBackOff",
+        ] {
             assert_eq!(
                 resumed(&waiting(reason), app(RestartPolicy::Never), now),
                 due

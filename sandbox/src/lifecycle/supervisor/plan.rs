@@ -31,6 +31,10 @@ pub(crate) struct Plan {
     /// When the pod counts as made, for `apply`'s report.
     #[serde(default)]
     pub(crate) made_when: MadeWhen,
+    /// How images are pulled when containers are made (with the pod's pull
+    /// Secrets: the file is root's alone); `None` never pulls.
+    #[serde(default)]
+    pub(crate) pulling: Option<crate::pod::pulls::PullSettings>,
 }
 
 /// When [`super::apply`] returns: what a made pod means to its caller.

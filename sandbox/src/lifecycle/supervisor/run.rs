@@ -34,6 +34,9 @@ use crate::proc::pidfd::Watched;
 use crate::proc::trim::Schedule;
 use crate::state::paths::PodPaths;
 
+/// kubelet's reason for a container waiting to pull its image again.
+const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
+
 /// One output pipe being copied into the log.
 struct Pipe {
     fd: OwnedFd,
@@ -513,15 +516,20 @@ impl Supervisor {
                     );
                     // None of them is started now: each is tried again later.
                     for &i in targets {
-                        self.start_failed(i, &message);
+                        self.start_failed(i, &message, None);
                     }
                     return Some(message);
                 }
             };
+            // A first start after `apply` pulled needs no pull; any other start
+            // pulls as the container's imagePullPolicy says.
+            let prepulled = self.plan.pulling.as_ref().is_some_and(|p| p.prepulled);
+            let pull = !prepulled || self.slots[i].phase.attempted();
             items.push(WorkItem {
                 name: name.clone(),
                 stdout_fd: out.writer.as_raw_fd(),
                 stderr_fd: err.writer.as_raw_fd(),
+                pull,
             });
             ends.push((i, out, err, paths.log(name)));
         }
@@ -551,10 +559,17 @@ impl Supervisor {
                         }
                     }
                 }
-                Outcome::Failed { message, .. } | Outcome::Aborted { message } => {
+                Outcome::Failed {
+                    message, reason, ..
+                } => {
                     first_error
                         .get_or_insert(format!("container {}: {message}", self.slots[i].name));
-                    self.start_failed(i, &message);
+                    self.start_failed(i, &message, reason.as_deref());
+                }
+                Outcome::Aborted { message } => {
+                    first_error
+                        .get_or_insert(format!("container {}: {message}", self.slots[i].name));
+                    self.start_failed(i, &message, None);
                 }
             }
             self.save(i);
@@ -564,11 +579,21 @@ impl Supervisor {
 
     /// The container at `i` could not be made or started: it waits out a
     /// back-off (at least a second) and is tried again, whatever the policy.
-    fn start_failed(&mut self, i: usize, message: &str) {
+    /// It waits in `CreateContainerError`, or in the `reason` given; a pull that
+    /// fails again is kubelet's `ImagePullBackOff`.
+    fn start_failed(&mut self, i: usize, message: &str, reason: Option<&str>) {
         let rules = self.rules(i);
         let s = &mut self.slots[i];
+        let pulls_again = reason == Some(creator::ERR_IMAGE_PULL)
+            && matches!(&s.state.state, State::Waiting { reason, .. }
+                if reason == creator::ERR_IMAGE_PULL || reason == IMAGE_PULL_BACK_OFF);
+        let reason = match reason {
+            _ if pulls_again => IMAGE_PULL_BACK_OFF,
+            Some(r) => r,
+            None => "CreateContainerError",
+        };
         s.state.state = State::Waiting {
-            reason: "CreateContainerError".into(),
+            reason: reason.into(),
             message: Some(message.to_string()),
         };
         let delay = s.backoff.next(Duration::ZERO);
@@ -700,8 +725,14 @@ impl Supervisor {
             self.stop_others();
             return;
         }
+        // A container that never started (it could not be made, or its image
+        // pulled) is tried again, not restarted: kubelet does not count it.
         for &i in &due {
-            self.slots[i].state.restart_count += 1;
+            let never_started = matches!(&self.slots[i].state.state, State::Waiting { reason, .. }
+                if matches!(reason.as_str(), "CreateContainerError" | creator::ERR_IMAGE_PULL | IMAGE_PULL_BACK_OFF));
+            if !never_started {
+                self.slots[i].state.restart_count += 1;
+            }
         }
         self.start(&due);
         crate::proc::trim::drop_clean_file_pages();
@@ -742,6 +773,7 @@ mod tests {
             helper_exe: None,
             max_restart_period: None,
             made_when: MadeWhen::Running,
+            pulling: None,
         };
         let s = Supervisor::new(plan, None);
         assert_eq!(s.slots.len(), 3);

@@ -104,6 +104,10 @@ pub(crate) struct WorkItem {
     pub(crate) stdout_fd: RawFd,
     /// Its stderr.
     pub(crate) stderr_fd: RawFd,
+    /// Pull its image first if its `imagePullPolicy` asks for it (not on a
+    /// first start after `apply` pulled).
+    #[serde(default)]
+    pub(crate) pull: bool,
 }
 
 impl Message for WorkItem {
@@ -129,6 +133,10 @@ pub(crate) enum Outcome {
         name: String,
         /// The error, one line.
         message: String,
+        /// kubelet's reason for the wait that follows, when it is not
+        /// `CreateContainerError` (`ErrImagePull`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// The creator made none of its items (the pod is being deleted, its record
     /// could not be read, the binary could not be run); why.

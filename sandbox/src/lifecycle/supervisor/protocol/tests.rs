@@ -86,6 +86,7 @@ fn work_items_and_outcomes_round_trip() {
         name: "web".into(),
         stdout_fd: 5,
         stderr_fd: 6,
+        pull: true,
     });
     round_trip(Outcome::Started {
         name: "web".into(),
@@ -95,6 +96,12 @@ fn work_items_and_outcomes_round_trip() {
     round_trip(Outcome::Failed {
         name: "db".into(),
         message: "image not found: x".into(),
+        reason: None,
+    });
+    round_trip(Outcome::Failed {
+        name: "db".into(),
+        message: "Failed to pull image \"x\": refused".into(),
+        reason: Some("ErrImagePull".into()),
     });
     round_trip(Outcome::Aborted {
         message: "the pod is being deleted".into(),
@@ -115,10 +122,11 @@ fn the_wire_is_as_documented() {
         encode(&WorkItem {
             name: "a".into(),
             stdout_fd: 7,
-            stderr_fd: 8
+            stderr_fd: 8,
+            pull: false,
         })
         .unwrap(),
-        r#"{"v":1,"name":"a","stdout_fd":7,"stderr_fd":8}"#
+        r#"{"v":1,"name":"a","stdout_fd":7,"stderr_fd":8,"pull":false}"#
     );
     // Field order does not matter to a reader.
     assert_eq!(
