@@ -663,6 +663,24 @@ fn an_agents_pod_waits_in_image_pull_back_off_until_the_registry_is_back() {
         live(&env)
     );
 
+    // describe shows kubelet's events for it: the failed pulls, folded, then
+    // the one that worked.
+    let pod = live(&env)
+        .into_iter()
+        .find(|p| podrt_tests::workloads::name(p) != first)
+        .unwrap();
+    let page = env.ok(&["describe", "pod", &podrt_tests::workloads::name(&pod)]);
+    for want in [
+        "Warning  Failed",
+        "Error: ErrImagePull",
+        "Failed to pull image",
+        "Normal   Pulling",
+        &format!("Successfully pulled image \"{image}\""),
+    ] {
+        assert!(page.contains(want), "{want:?} missing from:\n{page}");
+    }
+    assert!(page.contains("(x2 over"), "repeats are folded:\n{page}");
+
     // `edit` to a tag the store lacks is accepted: the new pods pull it.
     reg.push_busybox("library/busybox:1.37", &[]);
     let editor = env.dir.join("editor.sh");

@@ -193,7 +193,11 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                     None => {
                         let names: Vec<String> = name.into_iter().collect();
                         for s in select(&opts, &in_ns, &names)? {
-                            pages.push(print::describe(&status::pod_object(&s), now));
+                            pages.push(print::describe(
+                                &status::pod_object(&s),
+                                &podrt_sandbox::state::events::list(&s),
+                                now,
+                            ));
                         }
                     }
                 }

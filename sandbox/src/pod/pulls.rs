@@ -38,39 +38,30 @@ pub fn will_pull(
     })
 }
 
-/// What a pull before making a container came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pulled {
-    /// Nothing to pull (the policy, or the store has the image).
-    NotNeeded,
-    /// Pulled: the image id.
-    Pulled(String),
-}
-
-/// Pull `container`'s image of `spec` if its policy asks for it now; the error is
-/// kubelet's `ErrImagePull` message.
-pub fn pull_for(
+/// What making `container` of `spec` asks of the store now: its image, and
+/// whether it must be pulled (its policy is `Always`, or `IfNotPresent` and the
+/// store lacks it); `None` for a container with no image or policy `Never`.
+pub fn needed(
     settings: &PullSettings,
     store: &ImageStore,
     spec: &k8s_openapi::api::core::v1::PodSpec,
     container: &str,
-) -> Result<Pulled, String> {
-    let Some(u) = image_uses(spec, settings.default_policy)
+) -> Option<(String, bool)> {
+    let u = image_uses(spec, settings.default_policy)
         .into_iter()
-        .find(|u| u.container == container)
-    else {
-        return Ok(Pulled::NotNeeded);
-    };
-    let wanted = match u.policy {
+        .find(|u| u.container == container)?;
+    let pull = match u.policy {
         PullPolicy::Always => true,
         PullPolicy::IfNotPresent => store.resolve(&u.image).is_err(),
-        PullPolicy::Never => false,
+        PullPolicy::Never => return None,
     };
-    if !wanted {
-        return Ok(Pulled::NotNeeded);
-    }
+    Some((u.image, pull))
+}
+
+/// Pull `image` with `settings`; the error is kubelet's `ErrImagePull` message.
+pub fn pull(settings: &PullSettings, store: &ImageStore, image: &str) -> Result<String, String> {
     store
-        .pull(&u.image, &settings.registries, &Quiet)
-        .map(|summary| Pulled::Pulled(summary.id))
-        .map_err(|e| format!("Failed to pull image {:?}: {e}", u.image))
+        .pull(image, &settings.registries, &Quiet)
+        .map(|summary| summary.id)
+        .map_err(|e| format!("Failed to pull image {image:?}: {e}"))
 }

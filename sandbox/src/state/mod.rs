@@ -3,6 +3,7 @@
 //! locks that order changes ([`lock`]), and finding pods again ([`listing`],
 //! [`Sandbox`]). Nothing here makes or removes a kernel object.
 
+pub mod events;
 pub mod listing;
 pub(crate) mod lock;
 pub mod paths;

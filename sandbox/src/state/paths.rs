@@ -123,6 +123,11 @@ impl PodPaths {
     pub(crate) fn supervisor_log(&self) -> PathBuf {
         self.dir.join("supervisor.log")
     }
+
+    /// The pod's events (`describe pod`): what making its containers met.
+    pub(crate) fn events(&self) -> PathBuf {
+        self.dir.join("events.json")
+    }
 }
 
 /// `<root>/pods`.

@@ -1,12 +1,12 @@
 //! `describe pod`: kubectl's `describePod` page, written as lines of tab-ended
 //! cells at two spaces per level and aligned at the end as kubectl's tabwriter does.
 //!
-//! Events are not kept by podrt, so the page ends in `Events: <none>`.
+//! The page ends with the pod's events (those podrt keeps: its image pulls).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus, Toleration, Volume};
+use k8s_openapi::api::core::v1::{Event, Pod, PodSpec, PodStatus, Toleration, Volume};
 
 use super::age::{rfc1123z, since};
 use super::containers::{containers, resources};
@@ -43,8 +43,8 @@ impl Page {
     }
 }
 
-/// The `describe pod` page for `pod` at time `now`.
-pub(crate) fn describe(pod: &Pod, now: SystemTime) -> String {
+/// The `describe pod` page for `pod` and its `events` at time `now`.
+pub(crate) fn describe(pod: &Pod, events: &[Event], now: SystemTime) -> String {
     let mut w = Page::default();
     header(&mut w, pod, now);
     let (empty_spec, empty_status) = (PodSpec::default(), PodStatus::default());
@@ -99,7 +99,7 @@ pub(crate) fn describe(pod: &Pod, now: SystemTime) -> String {
     w.line(0, format!("QoS Class:\t{}", qos_class(pod)));
     labels(&mut w, "Node-Selectors", spec.node_selector.as_ref());
     tolerations(&mut w, spec.tolerations.as_deref().unwrap_or(&[]));
-    w.line(0, "Events:\t<none>");
+    super::describe_workloads::event_lines(&mut w, events, now);
     w.finish()
 }
 

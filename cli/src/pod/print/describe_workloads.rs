@@ -406,7 +406,7 @@ fn template(w: &mut Page, t: &PodTemplateSpec) {
 }
 
 /// `Events:` as kubectl prints them, or `<none>`.
-fn event_lines(w: &mut Page, events: &[Event], now: SystemTime) {
+pub(super) fn event_lines(w: &mut Page, events: &[Event], now: SystemTime) {
     if events.is_empty() {
         w.line(0, "Events:\t<none>");
         return;

@@ -115,9 +115,13 @@ pub fn history(text: &str) -> String {
     table::GET.format(&table::escape_terminal(text))
 }
 
-/// The `describe pod` page of `pod` at time `now`.
-pub fn describe(pod: &Pod, now: SystemTime) -> String {
-    describe::describe(pod, now)
+/// The `describe pod` page of `pod` and its events at time `now`.
+pub fn describe(
+    pod: &Pod,
+    events: &[k8s_openapi::api::core::v1::Event],
+    now: SystemTime,
+) -> String {
+    describe::describe(pod, events, now)
 }
 
 /// The pod as a JSON value with its keys sorted, as Go prints an object it read

@@ -15,6 +15,7 @@ use super::protocol::{self, Outcome, WorkItem};
 use crate::image::ImageStore;
 use crate::pod;
 use crate::proc::roles::Role;
+use crate::state::events::{self, Kind};
 use crate::state::record::PodStage;
 use crate::state::Sandbox;
 
@@ -303,12 +304,36 @@ fn pull_images(
             left.push(item.clone());
             continue;
         }
-        match pod::pulls::pull_for(&settings, &images, &spec, &item.name) {
-            Ok(_) => left.push(item.clone()),
+        let Some((image, wanted)) = pod::pulls::needed(&settings, &images, &spec, &item.name)
+        else {
+            left.push(item.clone());
+            continue;
+        };
+        let event = |kind, reason: &str, message: &str| {
+            events::record(sandbox, &item.name, kind, reason, message);
+        };
+        if !wanted {
+            let message = format!("Container image {image:?} already present on machine");
+            event(Kind::Normal, "Pulled", &message);
+            left.push(item.clone());
+            continue;
+        }
+        event(Kind::Normal, "Pulling", &format!("Pulling image {image:?}"));
+        let started = std::time::Instant::now();
+        match pod::pulls::pull(&settings, &images, &image) {
+            Ok(_) => {
+                let took = started.elapsed().as_secs_f64();
+                let message = format!("Successfully pulled image {image:?} in {took:.3}s");
+                event(Kind::Normal, "Pulled", &message);
+                left.push(item.clone());
+            }
             Err(message) => {
+                let message = one_line(&message);
+                event(Kind::Warning, "Failed", &message);
+                event(Kind::Warning, "Failed", &format!("Error: {ERR_IMAGE_PULL}"));
                 let failed = Outcome::Failed {
                     name: item.name.clone(),
-                    message: one_line(&message),
+                    message,
                     reason: Some(ERR_IMAGE_PULL.into()),
                 };
                 let _ = protocol::send(out, &failed);

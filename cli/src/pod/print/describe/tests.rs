@@ -58,7 +58,7 @@ fn assert_has(page: &str, want: &str) {
 
 #[test]
 fn header_is_aligned_and_complete() {
-    let page = describe(&pod(), now());
+    let page = describe(&pod(), &[], now());
     assert!(page.starts_with(
         "\
 Name:         web
@@ -81,7 +81,7 @@ Init Containers:
 
 #[test]
 fn containers_show_state_resources_env_and_mounts() {
-    let page = describe(&pod(), now());
+    let page = describe(&pod(), &[], now());
     assert_has(&page, "    Command:\n      sh\n      -c\n      true\n    State:          Terminated\n      Reason:       Completed\n      Exit Code:    0\n");
     assert_has(&page, "    Container ID:   podrt://222\n    Image:          nginx:1.27\n    Image ID:       sha256:def\n    Port:           80/TCP\n    Host Port:      0/TCP\n");
     assert_has(&page, "    State:          Running\n      Started:      Wed, 25 Nov 2026 14:05:00 +0000\n    Last State:     Terminated\n      Reason:       OOMKilled\n      Exit Code:    137\n");
@@ -102,7 +102,7 @@ fn containers_show_state_resources_env_and_mounts() {
 
 #[test]
 fn conditions_volumes_and_trailer() {
-    let page = describe(&pod(), now());
+    let page = describe(&pod(), &[], now());
     assert_has(
         &page,
         "Conditions:\n  Type           Status\n  Initialized    True \n  PodScheduled   True \n",
@@ -121,7 +121,7 @@ fn deleted_pod_is_terminating() {
     let mut p = pod();
     p.metadata.deletion_timestamp = serde_json::from_value(json!("2026-11-25T14:05:00Z")).unwrap();
     p.metadata.deletion_grace_period_seconds = Some(30);
-    let page = describe(&p, now());
+    let page = describe(&p, &[], now());
     assert_has(
         &page,
         "Status:                    Terminating (lasts 5m)\nTermination Grace Period:  30s\n",
@@ -133,7 +133,7 @@ fn empty_pod_prints_placeholders() {
     let p: Pod =
         serde_json::from_value(json!({"metadata": {"name": "bare"}, "spec": {"containers": []}}))
             .unwrap();
-    let page = describe(&p, now());
+    let page = describe(&p, &[], now());
     assert_has(&page, "Node:         <none>\n");
     assert_has(&page, "IPs:          <none>\nContainers: <none>\nVolumes:         <none>\nQoS Class:       BestEffort\n");
 }
