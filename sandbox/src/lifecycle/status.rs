@@ -66,7 +66,10 @@ pub(crate) fn status(sandbox: &Sandbox) -> PodStatus {
             )
         })
         .collect();
-    let waiting = if r.stage == PodStage::Creating {
+    // kubelet's reason for an app container not made yet: PodInitializing
+    // while init containers have yet to succeed, else ContainerCreating.
+    let waiting = if r.stage == PodStage::Creating || inits.iter().all(|s| exit_code(s) == Some(0))
+    {
         "ContainerCreating"
     } else {
         "PodInitializing"
