@@ -580,7 +580,8 @@ impl Supervisor {
     /// The container at `i` could not be made or started: it waits out a
     /// back-off (at least a second) and is tried again, whatever the policy.
     /// It waits in `CreateContainerError`, or in the `reason` given; a pull that
-    /// fails again is kubelet's `ImagePullBackOff`.
+    /// fails again is kubelet's `ImagePullBackOff`, and pulls are tried again
+    /// after 10 s at least, as kubelet's image back-off does.
     fn start_failed(&mut self, i: usize, message: &str, reason: Option<&str>) {
         let rules = self.rules(i);
         let s = &mut self.slots[i];
@@ -596,8 +597,15 @@ impl Supervisor {
             reason: reason.into(),
             message: Some(message.to_string()),
         };
+        // kubelet's image back-off starts at 10 s; other failures are tried
+        // again after a second at least.
+        let floor = if reason == creator::ERR_IMAGE_PULL || reason == IMAGE_PULL_BACK_OFF {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_secs(1)
+        };
         let delay = s.backoff.next(Duration::ZERO);
-        let retry_at = Instant::now() + delay.max(Duration::from_secs(1));
+        let retry_at = Instant::now() + delay.max(floor);
         s.step(Event::StartFailed { retry_at }, rules);
     }
 
