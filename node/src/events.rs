@@ -13,8 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podrt_sandbox::runtime::private_fs;
+use podrt_sandbox::state::events::fold;
 
 use crate::error::{Error, Result};
 use crate::store::{read, write_atomic, Store};
@@ -102,54 +103,36 @@ impl Events {
         let mut list: Vec<Event> = read(&path)?.unwrap_or_default();
         // Events of an earlier object of the same name are not this one's.
         list.retain(|e| e.involved_object.uid.as_deref() == Some(about.uid));
-        let now = Time(jiff::Timestamp::now());
         let type_ = match kind {
             EventType::Normal => "Normal",
             EventType::Warning => "Warning",
         };
-        let same = list.iter().position(|e| {
-            e.reason.as_deref() == Some(reason)
-                && e.message.as_deref() == Some(message)
-                && e.type_.as_deref() == Some(type_)
-        });
-        let event = match same {
-            Some(i) => {
-                let mut e = list.remove(i);
-                e.count = Some(e.count.unwrap_or(1) + 1);
-                e.last_timestamp = Some(now);
-                e
-            }
-            None => Event {
-                metadata: ObjectMeta {
-                    name: Some(format!("{}.{:x}", about.name, now.0.as_nanosecond() as u64)),
-                    namespace: Some(self.namespace.clone()),
-                    ..ObjectMeta::default()
-                },
-                involved_object: ObjectReference {
-                    kind: Some(about.kind.to_string()),
-                    name: Some(about.name.to_string()),
-                    namespace: Some(self.namespace.clone()),
-                    uid: Some(about.uid.to_string()),
-                    ..ObjectReference::default()
-                },
-                reason: Some(reason.to_string()),
-                message: Some(message.to_string()),
-                type_: Some(type_.to_string()),
-                count: Some(1),
-                first_timestamp: Some(now.clone()),
-                last_timestamp: Some(now),
-                source: Some(EventSource {
-                    component: Some(component.to_string()),
-                    host: None,
-                }),
-                reporting_component: Some(component.to_string()),
-                ..Event::default()
+        fold(&mut list, type_, reason, message, KEPT, |now| Event {
+            metadata: ObjectMeta {
+                name: Some(format!("{}.{:x}", about.name, now.0.as_nanosecond() as u64)),
+                namespace: Some(self.namespace.clone()),
+                ..ObjectMeta::default()
             },
-        };
-        list.push(event);
-        if list.len() > KEPT {
-            list.drain(..list.len() - KEPT);
-        }
+            involved_object: ObjectReference {
+                kind: Some(about.kind.to_string()),
+                name: Some(about.name.to_string()),
+                namespace: Some(self.namespace.clone()),
+                uid: Some(about.uid.to_string()),
+                ..ObjectReference::default()
+            },
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            type_: Some(type_.to_string()),
+            count: Some(1),
+            first_timestamp: Some(now.clone()),
+            last_timestamp: Some(now),
+            source: Some(EventSource {
+                component: Some(component.to_string()),
+                host: None,
+            }),
+            reporting_component: Some(component.to_string()),
+            ..Event::default()
+        });
         let dir = self.dir.join(about.kind);
         private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
         write_atomic(&path, &list)

@@ -35,15 +35,19 @@ pub fn list(sandbox: &Sandbox) -> Vec<Event> {
         .unwrap_or_default()
 }
 
-/// Record an event about `container` of the pod (logged, never failing).
-pub(crate) fn record(sandbox: &Sandbox, container: &str, kind: Kind, reason: &str, message: &str) {
-    let path = sandbox.paths.events();
-    let mut events = list(sandbox);
+/// Adds an event to `events` (oldest first) as the API server's correlator
+/// does: a repeat of one with the same type, reason and message is counted
+/// (`count`, `lastTimestamp`) and moved last, anything else is `new(now)`
+/// appended; only the latest `kept` stay.
+pub fn fold(
+    events: &mut Vec<Event>,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    kept: usize,
+    new: impl FnOnce(Time) -> Event,
+) {
     let now = Time(jiff::Timestamp::now());
-    let type_ = match kind {
-        Kind::Normal => "Normal",
-        Kind::Warning => "Warning",
-    };
     let same = events.iter().position(|e| {
         e.reason.as_deref() == Some(reason)
             && e.message.as_deref() == Some(message)
@@ -56,44 +60,53 @@ pub(crate) fn record(sandbox: &Sandbox, container: &str, kind: Kind, reason: &st
             e.last_timestamp = Some(now);
             e
         }
-        None => {
-            let record = &sandbox.record;
-            Event {
-                metadata: ObjectMeta {
-                    name: Some(format!(
-                        "{}.{:x}",
-                        record.name,
-                        now.0.as_nanosecond() as u64
-                    )),
-                    namespace: Some(record.namespace.clone()),
-                    ..ObjectMeta::default()
-                },
-                involved_object: ObjectReference {
-                    kind: Some("Pod".into()),
-                    name: Some(record.name.clone()),
-                    namespace: Some(record.namespace.clone()),
-                    uid: Some(record.uid.clone()),
-                    field_path: Some(format!("spec.containers{{{container}}}")),
-                    ..ObjectReference::default()
-                },
-                reason: Some(reason.to_string()),
-                message: Some(message.to_string()),
-                type_: Some(type_.to_string()),
-                count: Some(1),
-                first_timestamp: Some(now.clone()),
-                last_timestamp: Some(now),
-                source: Some(EventSource {
-                    component: Some("kubelet".into()),
-                    host: None,
-                }),
-                ..Event::default()
-            }
-        }
+        None => new(now),
     };
     events.push(event);
-    if events.len() > KEPT {
-        events.drain(..events.len() - KEPT);
+    if events.len() > kept {
+        events.drain(..events.len() - kept);
     }
+}
+
+/// Record an event about `container` of the pod (logged, never failing).
+pub(crate) fn record(sandbox: &Sandbox, container: &str, kind: Kind, reason: &str, message: &str) {
+    let path = sandbox.paths.events();
+    let mut events = list(sandbox);
+    let type_ = match kind {
+        Kind::Normal => "Normal",
+        Kind::Warning => "Warning",
+    };
+    let record = &sandbox.record;
+    fold(&mut events, type_, reason, message, KEPT, |now| Event {
+        metadata: ObjectMeta {
+            name: Some(format!(
+                "{}.{:x}",
+                record.name,
+                now.0.as_nanosecond() as u64
+            )),
+            namespace: Some(record.namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        involved_object: ObjectReference {
+            kind: Some("Pod".into()),
+            name: Some(record.name.clone()),
+            namespace: Some(record.namespace.clone()),
+            uid: Some(record.uid.clone()),
+            field_path: Some(format!("spec.containers{{{container}}}")),
+            ..ObjectReference::default()
+        },
+        reason: Some(reason.to_string()),
+        message: Some(message.to_string()),
+        type_: Some(type_.to_string()),
+        count: Some(1),
+        first_timestamp: Some(now.clone()),
+        last_timestamp: Some(now),
+        source: Some(EventSource {
+            component: Some("kubelet".into()),
+            host: None,
+        }),
+        ..Event::default()
+    });
     let written = serde_json::to_vec(&events)
         .map_err(|e| e.to_string())
         .and_then(|data| write_atomic(&path, &data).map_err(|e| e.to_string()));
