@@ -723,3 +723,32 @@ fn supervisor_logs(env: &PodEnv) -> String {
         })
         .collect()
 }
+
+/// A mirror configured for Docker Hub serves `docker.io` names: the pull goes
+/// to the mirror on loopback (its access log shows the manifest and blobs) and
+/// the image keeps its Docker Hub name. Nothing is asked of Docker Hub: the
+/// mirror has the tag, and the test's netns has no route out anyway.
+#[test]
+fn a_docker_hub_mirror_serves_docker_io_names() {
+    let env = PodEnv::empty();
+    let reg = Registry::start(&env, Setup::default());
+    reg.push_busybox("library/busybox:1.36", &[]);
+    env.set_config(format!(
+        "registries:\n  insecure: [\"{ADDR}\"]\n  mirrors:\n    docker.io: [\"{ADDR}\"]\n"
+    ))
+    .unwrap();
+    let manifests_before = reg.requests("GET", "/v2/library/busybox/manifests/");
+    let (id, _) = pulled(&env, "busybox:1.36");
+    assert_eq!(id.len(), 64, "an image id: {id}");
+    assert!(listed(&env, "docker.io/library/busybox", "1.36"));
+    assert!(
+        reg.requests("GET", "/v2/library/busybox/manifests/") > manifests_before,
+        "the mirror was not asked: {}",
+        reg.log()
+    );
+    assert!(
+        reg.requests("GET", "/v2/library/busybox/blobs/") > 0,
+        "no blob came from the mirror: {}",
+        reg.log()
+    );
+}
