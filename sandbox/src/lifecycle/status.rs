@@ -186,16 +186,17 @@ fn container_status(
         image: image.unwrap_or_default().to_string(),
         ..ContainerStatus::default()
     };
+    // The supervisor's record of it: what it answers, else its state file.
+    let recorded = || match live.and_then(|l| l.get(name)) {
+        Some(state) => Some(state.clone()),
+        None => ContainerStateFile::load(&sandbox.paths.container_state(name))
+            .ok()
+            .flatten(),
+    };
     let Some(rec) = sandbox.record.container(name) else {
         // Not made yet: the supervisor's word on why (ErrImagePull,
         // CreateContainerError), else the pod's stage.
-        let recorded = match live.and_then(|l| l.get(name)) {
-            Some(state) => Some(state.clone()),
-            None => ContainerStateFile::load(&sandbox.paths.container_state(name))
-                .ok()
-                .flatten(),
-        };
-        let (reason, message) = match recorded.map(|r| r.state) {
+        let (reason, message) = match recorded().map(|r| r.state) {
             Some(Recorded::Waiting { reason, message }) => (reason, message),
             _ => (waiting_reason.to_string(), None),
         };
@@ -213,12 +214,7 @@ fn container_status(
     st.container_id = Some(format!("podrt://{}", rec.id));
     let rt = sandbox.runtime_container(name).map(|c| c.status());
     let alive = matches!(rt, Some(Rt::Running) | Some(Rt::Paused));
-    let recorded = match live.and_then(|l| l.get(name)) {
-        Some(state) => Some(state.clone()),
-        None => ContainerStateFile::load(&sandbox.paths.container_state(name))
-            .ok()
-            .flatten(),
-    };
+    let recorded = recorded();
     let started_at = rec.started_at.as_deref().and_then(time);
     let (state, last, restarts) = match recorded {
         Some(r) => {

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::plan::Plan;
 use super::protocol::{self, Outcome, WorkItem};
+use super::state::ERR_IMAGE_PULL;
 use crate::image::ImageStore;
 use crate::pod;
 use crate::proc::roles::Role;
@@ -184,9 +185,21 @@ pub(crate) fn create_items(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Wri
 
 fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate::Result<()> {
     let mut sandbox = Sandbox::at(pod_dir)?;
+    let images = ImageStore::open(&sandbox.image_root())?;
+    // The plan says how to pull; a pull cannot go on without it.
+    let pulling = match Plan::load(&sandbox.paths.supervisor_plan()) {
+        Ok(plan) => plan.pulling,
+        Err(e) if items.iter().any(|i| i.pull) => return Err(e),
+        Err(_) => None,
+    };
     // Pulls first, outside the pod's lock: a delete must not wait for a
     // registry. A container whose image could not be pulled is not made.
-    let items = pull_images(&sandbox, items, out)?;
+    let items = match &pulling {
+        Some(settings) if items.iter().any(|i| i.pull) => {
+            pull_images(&sandbox, &images, settings, items, out)
+        }
+        _ => items.to_vec(),
+    };
     let _lock = sandbox.lock()?;
     if sandbox.record.stage == PodStage::Deleting {
         return Err(crate::Error::Create {
@@ -194,13 +207,9 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
             message: "the pod is being deleted".into(),
         });
     }
-    let images = ImageStore::open(&sandbox.image_root())?;
     let manifest = sandbox.record.manifest.clone();
     // Images of containers not made yet may still be pulled when their turn
     // comes: they count as there.
-    let pulling = Plan::load(&sandbox.paths.supervisor_plan())
-        .ok()
-        .and_then(|p| p.pulling);
     let spec = manifest.spec.clone().unwrap_or_default();
     let exists =
         |i: &str| images.resolve(i).is_ok() || pod::pulls::will_pull(pulling.as_ref(), &spec, i);
@@ -281,22 +290,16 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
     Ok(())
 }
 
-/// Pull the images of the `items` that ask for it, by their policies; the
-/// items left to make. Each one whose pull failed is reported failed with
-/// kubelet's `ErrImagePull`.
+/// Pull with `settings` the images of the `items` that ask for it, by their
+/// policies; the items left to make. Each one whose pull failed is reported
+/// failed with kubelet's `ErrImagePull`.
 fn pull_images(
     sandbox: &Sandbox,
+    images: &ImageStore,
+    settings: &pod::pulls::PullSettings,
     items: &[WorkItem],
     out: &mut dyn Write,
-) -> crate::Result<Vec<WorkItem>> {
-    if !items.iter().any(|i| i.pull) {
-        return Ok(items.to_vec());
-    }
-    let plan = Plan::load(&sandbox.paths.supervisor_plan())?;
-    let Some(settings) = plan.pulling else {
-        return Ok(items.to_vec());
-    };
-    let images = ImageStore::open(&sandbox.image_root())?;
+) -> Vec<WorkItem> {
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
     let mut left = Vec::new();
     for item in items {
@@ -304,8 +307,7 @@ fn pull_images(
             left.push(item.clone());
             continue;
         }
-        let Some((image, wanted)) = pod::pulls::needed(&settings, &images, &spec, &item.name)
-        else {
+        let Some((image, wanted)) = pod::pulls::needed(settings, images, &spec, &item.name) else {
             left.push(item.clone());
             continue;
         };
@@ -320,7 +322,7 @@ fn pull_images(
         }
         event(Kind::Normal, "Pulling", &format!("Pulling image {image:?}"));
         let started = std::time::Instant::now();
-        match pod::pulls::pull(&settings, &images, &image) {
+        match pod::pulls::pull(settings, images, &image) {
             Ok(_) => {
                 let took = started.elapsed().as_secs_f64();
                 let message = format!("Successfully pulled image {image:?} in {took:.3}s");
@@ -340,11 +342,8 @@ fn pull_images(
             }
         }
     }
-    Ok(left)
+    left
 }
-
-/// kubelet's reason for a container whose image could not be pulled.
-pub(crate) const ERR_IMAGE_PULL: &str = "ErrImagePull";
 
 /// Run the container's `postStart` hook to its end, as kubelet does before the
 /// container counts as running. A failed hook kills the container, which then

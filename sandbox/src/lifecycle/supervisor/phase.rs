@@ -187,12 +187,7 @@ pub(crate) fn resumed(state: &State, rules: Rules, now: Instant) -> Phase {
             Phase::BackingOff { until: now }
         }
         State::Terminated(_) => Phase::Done,
-        State::Waiting { reason, .. }
-            if matches!(
-                reason.as_str(),
-                "CrashLoopBackOff" | "CreateContainerError" | "ErrImagePull" | "ImagePullBackOff"
-            ) =>
-        {
+        State::Waiting { reason, .. } if reason == "CrashLoopBackOff" || state.not_made() => {
             Phase::BackingOff { until: now }
         }
         State::Waiting { .. } | State::Running { .. } => Phase::Waiting,

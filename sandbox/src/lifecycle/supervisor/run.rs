@@ -27,15 +27,14 @@ use super::policy::Backoff;
 #[cfg(test)]
 use super::policy::RestartPolicy;
 use super::protocol::{self, Outcome, Reply, Report, Request, WorkItem};
-use super::state::{ContainerState, State};
+use super::state::{
+    ContainerState, State, CREATE_CONTAINER_ERROR, ERR_IMAGE_PULL, IMAGE_PULL_BACK_OFF,
+};
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
 use crate::proc::pidfd::Watched;
 use crate::proc::trim::Schedule;
 use crate::state::paths::PodPaths;
-
-/// kubelet's reason for a container waiting to pull its image again.
-const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
 
 /// One output pipe being copied into the log.
 struct Pipe {
@@ -585,13 +584,11 @@ impl Supervisor {
     fn start_failed(&mut self, i: usize, message: &str, reason: Option<&str>) {
         let rules = self.rules(i);
         let s = &mut self.slots[i];
-        let pulls_again = reason == Some(creator::ERR_IMAGE_PULL)
-            && matches!(&s.state.state, State::Waiting { reason, .. }
-                if reason == creator::ERR_IMAGE_PULL || reason == IMAGE_PULL_BACK_OFF);
+        let pulls_again = reason == Some(ERR_IMAGE_PULL) && s.state.state.pull_failed();
         let reason = match reason {
             _ if pulls_again => IMAGE_PULL_BACK_OFF,
             Some(r) => r,
-            None => "CreateContainerError",
+            None => CREATE_CONTAINER_ERROR,
         };
         s.state.state = State::Waiting {
             reason: reason.into(),
@@ -599,7 +596,7 @@ impl Supervisor {
         };
         // kubelet's image back-off starts at 10 s; other failures are tried
         // again after a second at least.
-        let floor = if reason == creator::ERR_IMAGE_PULL || reason == IMAGE_PULL_BACK_OFF {
+        let floor = if s.state.state.pull_failed() {
             Duration::from_secs(10)
         } else {
             Duration::from_secs(1)
@@ -736,9 +733,7 @@ impl Supervisor {
         // A container that never started (it could not be made, or its image
         // pulled) is tried again, not restarted: kubelet does not count it.
         for &i in &due {
-            let never_started = matches!(&self.slots[i].state.state, State::Waiting { reason, .. }
-                if matches!(reason.as_str(), "CreateContainerError" | creator::ERR_IMAGE_PULL | IMAGE_PULL_BACK_OFF));
-            if !never_started {
+            if !self.slots[i].state.state.not_made() {
                 self.slots[i].state.restart_count += 1;
             }
         }

@@ -52,6 +52,28 @@ pub(crate) enum State {
     Terminated(Terminated),
 }
 
+/// kubelet's reason for a container that could not be made.
+pub(crate) const CREATE_CONTAINER_ERROR: &str = "CreateContainerError";
+/// kubelet's reason for a container whose image could not be pulled.
+pub(crate) const ERR_IMAGE_PULL: &str = "ErrImagePull";
+/// kubelet's reason for a container waiting to pull its image again.
+pub(crate) const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
+
+impl State {
+    /// Waiting after its image could not be pulled.
+    pub(crate) fn pull_failed(&self) -> bool {
+        matches!(self, State::Waiting { reason, .. }
+            if reason == ERR_IMAGE_PULL || reason == IMAGE_PULL_BACK_OFF)
+    }
+
+    /// Waiting to be made again: it never started (it could not be made, or
+    /// its image pulled).
+    pub(crate) fn not_made(&self) -> bool {
+        self.pull_failed()
+            || matches!(self, State::Waiting { reason, .. } if reason == CREATE_CONTAINER_ERROR)
+    }
+}
+
 /// The record of one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
