@@ -95,30 +95,20 @@ impl Made {
         owner: &str,
         spec: &PodSpec,
     ) -> Result<Vec<PullSecret>> {
-        let mut out = Vec::new();
-        let mut missing = Vec::new();
-        for reference in spec.image_pull_secrets.iter().flatten() {
-            let wanted = reference.name.as_str();
+        let (found, missing) = podrt_node::objects::pull_secrets(spec, ns, |wanted| {
             let here = self
                 .list
                 .iter()
                 .find(|s| name(s) == wanted && namespace(s) == ns)
                 .cloned();
-            let secret = match here {
+            anyhow::Ok(match here {
                 Some(s) => Some(s),
                 None if scope.has_store() => {
                     scope.in_namespace(ns).store()?.get::<Secret>(wanted)?
                 }
                 None => None,
-            };
-            match secret.as_ref().and_then(podrt_node::objects::docker_config) {
-                Some(config) => out.push(PullSecret {
-                    name: format!("{ns}/{wanted}"),
-                    config,
-                }),
-                None => missing.push(wanted.to_string()),
-            }
-        }
+            })
+        })?;
         if !missing.is_empty() {
             eprintln!(
                 "Warning: {owner}: Unable to retrieve some image pull secrets ({}); attempting \
@@ -126,7 +116,7 @@ impl Made {
                 missing.join(", ")
             );
         }
-        Ok(out)
+        Ok(found)
     }
 
     /// Stores the Secrets, printing kubectl's line for each; the exit status

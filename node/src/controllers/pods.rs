@@ -265,22 +265,18 @@ impl Pods {
             return Vec::new();
         };
         let store = store.in_namespace(namespace);
-        let mut out = Vec::new();
-        for reference in spec.image_pull_secrets.iter().flatten() {
-            let found = store.get::<Secret>(&reference.name).ok().flatten();
-            match found.as_ref().and_then(crate::objects::docker_config) {
-                Some(config) => out.push(PullSecret {
-                    name: format!("{namespace}/{}", reference.name),
-                    config,
-                }),
-                None => tracing::warn!(
-                    namespace,
-                    secret = %reference.name,
-                    "Unable to retrieve an image pull secret; attempting to pull the image may not succeed"
-                ),
-            }
+        let found = crate::objects::pull_secrets(spec, namespace, |name| {
+            Ok::<_, std::convert::Infallible>(store.get::<Secret>(name).ok().flatten())
+        });
+        let Ok((found, missing)) = found;
+        for secret in missing {
+            tracing::warn!(
+                namespace,
+                secret,
+                "Unable to retrieve an image pull secret; attempting to pull the image may not succeed"
+            );
         }
-        out
+        found
     }
 
     /// Lets the pod `name` go: its owner reference to `owner_uid` is removed, so

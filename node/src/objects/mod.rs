@@ -23,7 +23,9 @@ use podrt_sandbox::manifest::{self, Object};
 pub use job::{complete_job, JOB_NAME_LABELS, JOB_UID_LABELS};
 pub use namespace::{complete_namespace, default_namespace, DEFAULT_NAMESPACE};
 pub(crate) use percent::resolve;
-pub use secret::{check_secret, complete_secret, docker_config, DOCKER_CFG, DOCKER_CONFIG_JSON};
+pub use secret::{
+    check_secret, complete_secret, docker_config, pull_secrets, DOCKER_CFG, DOCKER_CONFIG_JSON,
+};
 pub(crate) use statefulset::claim_names;
 pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};
 pub use validate::{check_update, validate};

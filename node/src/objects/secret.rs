@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{PodSpec, Secret};
 use k8s_openapi::ByteString;
+use podrt_sandbox::image::registry::PullSecret;
 use podrt_sandbox::manifest::names;
 
 /// The type of a Secret holding a Docker `config.json` (`{"auths": …}`).
@@ -108,6 +109,29 @@ pub fn docker_config(secret: &Secret) -> Option<Vec<u8>> {
     }
 }
 
+/// The credentials of the Secrets `spec.imagePullSecrets` names in
+/// `namespace`, each found by `find` (by name); and the names of those missing
+/// or not of a registry type (kubelet warns of them and pulls without them).
+pub fn pull_secrets<E>(
+    spec: &PodSpec,
+    namespace: &str,
+    mut find: impl FnMut(&str) -> Result<Option<Secret>, E>,
+) -> Result<(Vec<PullSecret>, Vec<String>), E> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for reference in spec.image_pull_secrets.iter().flatten() {
+        let name = reference.name.as_str();
+        match find(name)?.as_ref().and_then(docker_config) {
+            Some(config) => found.push(PullSecret {
+                name: format!("{namespace}/{name}"),
+                config,
+            }),
+            None => missing.push(name.to_string()),
+        }
+    }
+    Ok((found, missing))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +197,31 @@ mod tests {
             errors[1].starts_with("data[a/b]: Invalid value"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn pull_secrets_are_the_registry_secrets_found_and_the_rest_are_named() {
+        let spec: PodSpec = serde_json::from_value(json!({
+            "containers": [],
+            "imagePullSecrets": [{"name": "reg"}, {"name": "plain"}, {"name": "gone"}],
+        }))
+        .unwrap();
+        let reg = secret(json!({
+            "metadata": {"name": "reg"}, "type": DOCKER_CONFIG_JSON,
+            "stringData": {".dockerconfigjson": "{\"auths\": {}}"},
+        }));
+        let plain = secret(json!({"metadata": {"name": "plain"}, "stringData": {"k": "v"}}));
+        let (found, missing) = pull_secrets(&spec, "team", |name| {
+            Ok::<_, ()>(
+                [&reg, &plain]
+                    .into_iter()
+                    .find(|s| s.metadata.name.as_deref() == Some(name))
+                    .cloned(),
+            )
+        })
+        .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].name, "team/reg");
+        assert_eq!(missing, ["plain", "gone"]);
     }
 }
