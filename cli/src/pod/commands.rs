@@ -37,6 +37,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         Some(path) => Config::load(path, true)?,
         None => Config::load(std::path::Path::new(config::DEFAULT_PATH), false)?,
     };
+    let pulling = Pulling {
+        registries: config.registry_options(cli.registry_config.as_deref()),
+        default: config.default_pull_policy(),
+    };
     let opts = Options {
         root: cli.root.clone(),
         image_root: cli.image_root(),
@@ -51,7 +55,14 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         userns: config.userns(),
         pod_max_pids: (cli.pod_max_pids > 0).then_some(cli.pod_max_pids),
         max_container_restart_period: cli.max_container_restart_period,
-        pulling: None,
+        // What supervisors pull with when they make containers: after apply's
+        // own pulls only restarts pull; the agent's pods pull from their first
+        // start.
+        pulling: Some(PullSettings {
+            registries: pulling.registries.clone(),
+            default_policy: pulling.default,
+            prepulled: !matches!(cli.command, Command::Serve(_)),
+        }),
         as_supervisor: false,
     };
     if let Some(ns) = &cli.namespace {
@@ -64,20 +75,6 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
     );
     let state_dir = &scope;
     look_after_pods(&opts, &cli.command);
-    let pulling = Pulling {
-        registries: config.registry_options(cli.registry_config.as_deref()),
-        default: config.default_pull_policy(),
-    };
-    // What supervisors pull with when they make containers: after apply's own
-    // pulls only restarts pull; the agent's pods pull from their first start.
-    let opts = Options {
-        pulling: Some(PullSettings {
-            registries: pulling.registries.clone(),
-            default_policy: pulling.default,
-            prepulled: !matches!(cli.command, Command::Serve(_)),
-        }),
-        ..opts
-    };
     match &cli.command {
         Command::Apply(a) => apply(
             &opts,

@@ -3,11 +3,10 @@
 //! unless `--force` deletes those pods first, as `podman rmi --force` does its
 //! containers), `image prune`. The store and the pods' use of it live in podrt-sandbox.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use podrt_sandbox::config::Config;
 use podrt_sandbox::image::registry::Quiet;
 use podrt_sandbox::image::ImageStore;
-use podrt_sandbox::lifecycle::delete;
 use podrt_sandbox::pod::image_users::image_users;
 use podrt_sandbox::pod::Options;
 
@@ -122,9 +121,14 @@ fn remove(opts: &Options, store: &ImageStore, reference: &str, force: bool) -> R
                 );
             }
             for pod in pods {
-                delete_user(opts, pod).with_context(|| {
-                    format!("image rm --force {name}: deleting pod {pod}, which uses it")
-                })?;
+                let (namespace, pod_name) = pod.split_once('/').unwrap_or(("default", pod));
+                let errors =
+                    podrt_node::delete_pods(&opts.root, namespace, &[pod_name.to_string()], None);
+                podrt_node::agent::nudge(&opts.root);
+                if let Some(e) = errors.first() {
+                    bail!("image rm --force {name}: {e}, which uses it");
+                }
+                println!("pod \"{pod_name}\" deleted");
             }
         }
     }
@@ -133,21 +137,6 @@ fn remove(opts: &Options, store: &ImageStore, reference: &str, force: bool) -> R
     if others.is_empty() {
         println!("Deleted: {}", id.trim_start_matches("sha256:"));
     }
-    Ok(())
-}
-
-/// Delete the pod `namespace/name` gracefully; gone already is fine.
-fn delete_user(opts: &Options, pod: &str) -> Result<()> {
-    let (namespace, name) = pod.split_once('/').unwrap_or(("default", pod));
-    let Some(mut sandbox) = podrt_sandbox::state::listing::find(&opts.root, namespace, name)?
-    else {
-        return Ok(());
-    };
-    let grace = sandbox.record.settings().grace_period();
-    delete::delete_pod_and(&mut sandbox, grace, &mut || {
-        podrt_node::agent::nudge(&opts.root);
-    })?;
-    println!("pod \"{name}\" deleted");
     Ok(())
 }
 
