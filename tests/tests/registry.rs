@@ -9,6 +9,28 @@ use std::process::Output;
 use podrt_tests::pods::{text, PodEnv};
 use podrt_tests::registry::{auth_json, CuttingProxy, Registry, Setup, ADDR};
 
+/// A TLS registry with the test's own CA and one htpasswd user, alice, whose
+/// `team/busybox:1.36` is the vendored busybox.
+fn alices_tls_registry(env: &PodEnv) -> Registry {
+    let reg = Registry::start(
+        env,
+        Setup {
+            tls: true,
+            user: Some(("alice".into(), "s3cret".into())),
+        },
+    );
+    reg.push_busybox("team/busybox:1.36", &[]);
+    reg
+}
+
+/// A `certs.d` in the test directory trusting `reg`'s CA; its path.
+fn trust(env: &PodEnv, reg: &Registry) -> std::path::PathBuf {
+    let certs = env.dir.join("certs.d");
+    std::fs::create_dir_all(certs.join(ADDR)).unwrap();
+    std::fs::copy(reg.ca.as_ref().unwrap(), certs.join(ADDR).join("ca.crt")).unwrap();
+    certs
+}
+
 fn pull(env: &PodEnv, image: &str) -> Output {
     env.podrt(&["image", "pull", image])
 }
@@ -188,23 +210,14 @@ fn an_insecure_registry_serves_tags_digests_and_zstd_layers_and_a_pod_runs_the_p
 #[test]
 fn a_tls_registry_with_htpasswd_needs_its_ca_and_the_right_password() {
     let env = PodEnv::empty();
-    let reg = Registry::start(
-        &env,
-        Setup {
-            tls: true,
-            user: Some(("alice".into(), "s3cret".into())),
-        },
-    );
-    reg.push_busybox("team/busybox:1.36", &[]);
+    let reg = alices_tls_registry(&env);
     let image = format!("{ADDR}/team/busybox:1.36");
 
     // The test's CA is not trusted yet.
     let err = refused(&env, &image);
     assert!(err.contains("certificate"), "{err}");
 
-    let certs = env.dir.join("certs.d");
-    std::fs::create_dir_all(certs.join(ADDR)).unwrap();
-    std::fs::copy(reg.ca.as_ref().unwrap(), certs.join(ADDR).join("ca.crt")).unwrap();
+    let certs = trust(&env, &reg);
     env.set_config(format!("registries:\n  certsDir: {}\n", certs.display()))
         .unwrap();
     let auth = env.dir.join("auth.json");
@@ -416,18 +429,9 @@ fn apply_pulls_by_image_pull_policy_and_a_failed_pull_creates_nothing() {
 #[test]
 fn image_pull_secrets_log_the_pull_in() {
     let env = podrt_tests::workloads::workload_env();
-    let reg = Registry::start(
-        &env,
-        Setup {
-            tls: true,
-            user: Some(("alice".into(), "s3cret".into())),
-        },
-    );
-    reg.push_busybox("team/busybox:1.36", &[]);
+    let reg = alices_tls_registry(&env);
     let image = format!("{ADDR}/team/busybox:1.36");
-    let certs = env.dir.join("certs.d");
-    std::fs::create_dir_all(certs.join(ADDR)).unwrap();
-    std::fs::copy(reg.ca.as_ref().unwrap(), certs.join(ADDR).join("ca.crt")).unwrap();
+    let certs = trust(&env, &reg);
     let auth = env.dir.join("auth.json");
     std::fs::write(&auth, "{\"auths\":{}}").unwrap();
     env.set_config(format!(
