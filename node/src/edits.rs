@@ -1,15 +1,17 @@
 //! What kubectl's `scale`, `label` and `rollout` do to a stored workload: each is an
 //! edit of the desired state, made under the store's lock; the controllers do
 //! the rest on their next pass (the caller nudges the agent). `rollout status`
-//! reads the status the controllers keep (of a Deployment or a StatefulSet), as
-//! kubectl reads the API server's.
+//! reads the status the controllers keep (of a Deployment, a StatefulSet or a
+//! DaemonSet), as kubectl reads the API server's; `rollout history` and `undo`
+//! read a Deployment's ReplicaSets and the other two kinds' ControllerRevisions.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::controllers::deployment::{controller_uid, revision, unhashed};
-use crate::controllers::progress;
+use crate::controllers::{progress, revisions};
 use crate::error::{Error, Result};
 use crate::labels::{relabel, LabelChange};
 use crate::objects::Kind;
@@ -123,12 +125,46 @@ fn label_stored<T: Stored>(
     Ok(changed)
 }
 
+/// The error for a `rollout` verb on a kind that has no rollout (only
+/// Deployments, StatefulSets and DaemonSets roll their templates out).
+fn not_rolled(verb: &str, kind: Kind, name: &str) -> Error {
+    Error::Invalid {
+        object: format!("{}/{name}", kind.qualified()),
+        fields: vec![format!(
+            "rollout {verb} works on deployments, statefulsets and daemonsets, not {}",
+            kind.plural()
+        )],
+    }
+}
+
+/// Loads the `kind` object `name`, lets `edit` change its pod template (given
+/// its metadata too), and stores it if that changed; whether it did.
+fn edit_template(
+    store: &Store,
+    verb: &str,
+    kind: Kind,
+    name: &str,
+    edit: impl FnOnce(&ObjectMeta, &mut PodTemplateSpec) -> Result<()>,
+) -> Result<bool> {
+    match kind {
+        Kind::Deployment => self::edit::<Deployment>(store, kind, name, |d| {
+            edit(&d.metadata, &mut d.spec.template)
+        }),
+        Kind::StatefulSet => self::edit::<StatefulSet>(store, kind, name, |s| {
+            edit(&s.metadata, &mut s.spec.template)
+        }),
+        Kind::DaemonSet => self::edit::<DaemonSet>(store, kind, name, |s| {
+            edit(&s.metadata, &mut s.spec.template)
+        }),
+        other => Err(not_rolled(verb, other, name)),
+    }
+}
+
 /// `rollout restart`: a new template (its restartedAt annotation), so every pod
-/// is replaced by the rollout.
-pub fn restart(store: &Store, name: &str, now: &str) -> Result<()> {
-    edit::<Deployment>(store, Kind::Deployment, name, |d| {
-        d.spec
-            .template
+/// of the Deployment, StatefulSet or DaemonSet is replaced by the rollout.
+pub fn restart(store: &Store, kind: Kind, name: &str, now: &str) -> Result<()> {
+    edit_template(store, "restart", kind, name, |_, template| {
+        template
             .metadata
             .get_or_insert_with(Default::default)
             .annotations
@@ -152,69 +188,123 @@ pub fn pause(store: &Store, name: &str, paused: bool) -> Result<bool> {
 pub struct Revision {
     /// The revision number.
     pub number: i64,
-    /// Its ReplicaSet.
-    pub replica_set: String,
+    /// What keeps it: a Deployment's ReplicaSet, a StatefulSet's or
+    /// DaemonSet's ControllerRevision.
+    pub kept_as: String,
     /// Its `kubernetes.io/change-cause` annotation, if any.
     pub change_cause: Option<String>,
 }
 
-/// The Deployment `name`'s kept revisions, oldest first.
-pub fn history(store: &Store, name: &str) -> Result<Vec<Revision>> {
-    let d: Deployment = store
-        .get(name)?
-        .ok_or_else(|| not_found(Kind::Deployment, name))?;
-    Ok(owned_sets(store, &d)?
+/// The kept revisions of the workload of uid `uid`, oldest first, each with
+/// the template it puts back.
+fn kept(store: &Store, kind: Kind, uid: &str) -> Result<Vec<(Revision, PodTemplateSpec)>> {
+    let cause = |meta: &ObjectMeta| {
+        meta.annotations
+            .as_ref()
+            .and_then(|a| a.get(CHANGE_CAUSE).cloned())
+    };
+    if kind == Kind::Deployment {
+        return Ok(owned_sets(store, uid)?
+            .iter()
+            .map(|rs| {
+                let row = Revision {
+                    number: revision(rs),
+                    kept_as: rs.metadata.name.clone().unwrap_or_default(),
+                    change_cause: cause(&rs.metadata),
+                };
+                (
+                    row,
+                    rs.spec.template.as_ref().map(unhashed).unwrap_or_default(),
+                )
+            })
+            .collect());
+    }
+    Ok(revisions::owned(store, uid)?
         .iter()
-        .map(|rs| Revision {
-            number: revision(rs),
-            replica_set: rs.metadata.name.clone().unwrap_or_default(),
-            change_cause: rs
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(CHANGE_CAUSE).cloned()),
+        .filter_map(|r| {
+            let row = Revision {
+                number: revisions::number(r),
+                kept_as: r.metadata.name.clone().unwrap_or_default(),
+                change_cause: cause(&r.metadata),
+            };
+            Some((row, revisions::template_of(r)?))
         })
         .collect())
 }
 
-fn owned_sets(store: &Store, d: &Deployment) -> Result<Vec<ReplicaSet>> {
-    let uid = d.metadata.uid.clone().unwrap_or_default();
+/// The uid of the `kind` object `name`.
+fn uid_of(store: &Store, verb: &str, kind: Kind, name: &str) -> Result<String> {
+    fn uid<T: Stored>(store: &Store, kind: Kind, name: &str) -> Result<String> {
+        let obj: T = store.get(name)?.ok_or_else(|| not_found(kind, name))?;
+        Ok(obj.metadata().uid.clone().unwrap_or_default())
+    }
+    match kind {
+        Kind::Deployment => uid::<Deployment>(store, kind, name),
+        Kind::StatefulSet => uid::<StatefulSet>(store, kind, name),
+        Kind::DaemonSet => uid::<DaemonSet>(store, kind, name),
+        other => Err(not_rolled(verb, other, name)),
+    }
+}
+
+/// The kept revisions of the Deployment, StatefulSet or DaemonSet `name`,
+/// oldest first.
+pub fn history(store: &Store, kind: Kind, name: &str) -> Result<Vec<Revision>> {
+    let uid = uid_of(store, "history", kind, name)?;
+    Ok(kept(store, kind, &uid)?
+        .into_iter()
+        .map(|(row, _)| row)
+        .collect())
+}
+
+fn owned_sets(store: &Store, uid: &str) -> Result<Vec<ReplicaSet>> {
     let mut sets: Vec<ReplicaSet> = store
         .list::<ReplicaSet>()?
         .into_iter()
-        .filter(|rs| controller_uid(&rs.metadata) == Some(uid.as_str()))
+        .filter(|rs| controller_uid(&rs.metadata) == Some(uid))
         .collect();
     sets.sort_by_key(revision);
     Ok(sets)
 }
 
-/// `rollout undo [--to-revision=N]`: the Deployment's template becomes that
-/// revision's (default: the one before the current); its ReplicaSet grows again
-/// and becomes the newest revision. The revision rolled back to.
-pub fn undo(store: &Store, name: &str, to: Option<i64>) -> Result<i64> {
+/// What `rollout undo` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undone {
+    /// The revision rolled back to.
+    pub revision: i64,
+    /// Whether the template changed: false when it already was that revision's
+    /// (kubectl's "skipped rollback").
+    pub changed: bool,
+}
+
+/// `rollout undo [--to-revision=N]`: the template of the Deployment,
+/// StatefulSet or DaemonSet becomes that revision's (default: the one before
+/// the newest); on its next pass the controller rolls it out and renumbers
+/// that revision the newest.
+pub fn undo(store: &Store, kind: Kind, name: &str, to: Option<i64>) -> Result<Undone> {
     let invalid = |message: String| Error::Invalid {
-        object: format!("deployment.apps/{name}"),
+        object: format!("{}/{name}", kind.qualified()),
         fields: vec![message],
     };
     let mut target = None;
-    edit::<Deployment>(store, Kind::Deployment, name, |d| {
-        let sets = owned_sets(store, d)?;
-        let rs = match to {
-            Some(n) => sets.iter().find(|rs| revision(rs) == n).ok_or_else(|| {
+    let changed = edit_template(store, "undo", kind, name, |meta, template| {
+        let uid = meta.uid.clone().unwrap_or_default();
+        let kept = kept(store, kind, &uid)?;
+        let (row, back) = match to {
+            Some(n) => kept.iter().find(|(r, _)| r.number == n).ok_or_else(|| {
                 invalid(format!("unable to find specified revision {n} in history"))
             })?,
-            None => sets
+            None => kept
                 .iter()
                 .rev()
                 .nth(1)
                 .ok_or_else(|| invalid("no rollout history found".to_string()))?,
         };
-        let template = rs.spec.template.as_ref().map(unhashed).unwrap_or_default();
-        target = Some(revision(rs));
-        d.spec.template = template;
+        target = Some(row.number);
+        *template = back.clone();
         Ok(())
     })?;
-    target.ok_or_else(|| invalid("no rollout history found".to_string()))
+    let revision = target.ok_or_else(|| invalid("no rollout history found".to_string()))?;
+    Ok(Undone { revision, changed })
 }
 
 /// Where a rollout is, in `rollout status`'s words.
@@ -316,6 +406,54 @@ fn stateful_set_progress(sts: &StatefulSet) -> std::result::Result<Progress, Str
     )))
 }
 
+/// The rollout of DaemonSet `name` now, in kubectl's words. OnDelete has no
+/// rollout to follow.
+pub fn daemon_set_status(store: &Store, name: &str) -> Result<Progress> {
+    let ds: DaemonSet = store
+        .get(name)?
+        .ok_or_else(|| not_found(Kind::DaemonSet, name))?;
+    daemon_set_progress(&ds).map_err(|message| Error::Invalid {
+        object: format!("daemonset.apps/{name}"),
+        fields: vec![message],
+    })
+}
+
+fn daemon_set_progress(ds: &DaemonSet) -> std::result::Result<Progress, String> {
+    let rolling = ds
+        .spec
+        .update_strategy
+        .as_ref()
+        .and_then(|s| s.type_.as_deref())
+        .is_none_or(|t| t == "RollingUpdate");
+    if !rolling {
+        return Err("rollout status is only available for RollingUpdate strategy type".into());
+    }
+    let s = ds.status.clone().unwrap_or_default();
+    let observed = s.observed_generation.unwrap_or(0);
+    if observed == 0 || ds.metadata.generation.unwrap_or(1) > observed {
+        return Ok(Progress::Waiting(
+            "Waiting for daemon set spec update to be observed...".into(),
+        ));
+    }
+    let name = ds.metadata.name.as_deref().unwrap_or_default();
+    let desired = s.desired_number_scheduled;
+    let updated = s.updated_number_scheduled.unwrap_or(0);
+    if updated < desired {
+        return Ok(Progress::Waiting(format!(
+            "Waiting for daemon set {name:?} rollout to finish: {updated} out of {desired} new pods have been updated..."
+        )));
+    }
+    let available = s.number_available.unwrap_or(0);
+    if available < desired {
+        return Ok(Progress::Waiting(format!(
+            "Waiting for daemon set {name:?} rollout to finish: {available} of {desired} updated pods are available..."
+        )));
+    }
+    Ok(Progress::Done(format!(
+        "daemon set {name:?} successfully rolled out"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +502,48 @@ mod tests {
             rolling_update: None,
         });
         assert!(stateful_set_progress(&on_delete).is_err());
+    }
+
+    #[test]
+    fn a_daemon_set_rollout_reads_as_kubectl_prints_it() {
+        let ds = |desired: i32, updated: i32, available: i32| {
+            let mut d = DaemonSet::default();
+            d.metadata.name = Some("agent".into());
+            d.metadata.generation = Some(2);
+            d.status = Some(k8s_openapi::api::apps::v1::DaemonSetStatus {
+                observed_generation: Some(2),
+                desired_number_scheduled: desired,
+                updated_number_scheduled: Some(updated),
+                number_available: Some(available),
+                ..Default::default()
+            });
+            d
+        };
+        assert_eq!(
+            daemon_set_progress(&ds(1, 1, 1)),
+            Ok(Progress::Done(
+                "daemon set \"agent\" successfully rolled out".into()
+            ))
+        );
+        assert_eq!(
+            daemon_set_progress(&ds(1, 0, 1)),
+            Ok(Progress::Waiting("Waiting for daemon set \"agent\" rollout to finish: 0 out of 1 new pods have been updated...".into()))
+        );
+        assert_eq!(
+            daemon_set_progress(&ds(1, 1, 0)),
+            Ok(Progress::Waiting("Waiting for daemon set \"agent\" rollout to finish: 0 of 1 updated pods are available...".into()))
+        );
+        let mut unseen = ds(1, 1, 1);
+        unseen.metadata.generation = Some(3);
+        assert!(
+            matches!(daemon_set_progress(&unseen), Ok(Progress::Waiting(l)) if l.contains("spec update to be observed"))
+        );
+        let mut on_delete = ds(1, 1, 1);
+        on_delete.spec.update_strategy =
+            Some(k8s_openapi::api::apps::v1::DaemonSetUpdateStrategy {
+                type_: Some("OnDelete".into()),
+                rolling_update: None,
+            });
+        assert!(daemon_set_progress(&on_delete).is_err());
     }
 }

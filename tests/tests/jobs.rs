@@ -202,8 +202,62 @@ fn a_daemon_set_keeps_one_pod_on_this_node() {
         env.ok(&["get", "ds", "-o", "name"]).trim(),
         "daemonset.apps/agent"
     );
+    // Rollouts: restart replaces the pod, history lists both templates, undo
+    // returns to the first (renumbered the newest).
+    let rolled = env.ok(&["rollout", "status", "ds/agent", "--timeout=20s"]);
+    assert_eq!(
+        rolled.trim(),
+        "daemon set \"agent\" successfully rolled out"
+    );
+    let before = with_phase(&env, "Running")[0]["metadata"]["name"].clone();
+    let out = env.ok(&["rollout", "restart", "ds/agent"]);
+    assert_eq!(out.trim(), "daemonset.apps/agent restarted");
+    let rolled = env.ok(&["rollout", "status", "ds/agent", "--timeout=30s"]);
+    assert!(rolled.contains("successfully rolled out"), "{rolled}");
+    assert!(
+        wait_until(30, || {
+            let now = with_phase(&env, "Running");
+            now.len() == 1 && now[0]["metadata"]["name"] != before
+        }),
+        "not replaced: {:?}",
+        pods(&env)
+    );
+    let revisions = |env: &PodEnv| -> Vec<String> {
+        env.ok(&["rollout", "history", "daemonset", "agent"])
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(revisions(&env), ["1", "2"]);
+    let out = env.ok(&["rollout", "undo", "ds/agent"]);
+    assert_eq!(out.trim(), "daemonset.apps/agent rolled back");
+    assert!(
+        wait_until(20, || revisions(&env) == ["2", "3"]),
+        "{:?}",
+        revisions(&env)
+    );
+    let ds = object(&env, "ds", "agent");
+    assert!(
+        ds["spec"]["template"]["metadata"]["annotations"].is_null(),
+        "the undo kept the restart: {ds}"
+    );
+    let paused = env.podrt(&["rollout", "pause", "ds/agent"]);
+    assert!(
+        !paused.status.success() && text(&paused.stderr).contains("work on deployments"),
+        "{}",
+        text(&paused.stderr)
+    );
     let out = env.ok(&["delete", "ds", "agent"]);
     assert!(out.contains("daemonset.apps \"agent\" deleted"), "{out}");
+    let kept = env
+        .dir
+        .join("state/objects/controllerrevisions.apps/default");
+    assert!(
+        std::fs::read_dir(&kept).map_or(true, |mut d| d.next().is_none()),
+        "revisions left in {}",
+        kept.display()
+    );
     assert!(pods(&env).is_empty(), "{:?}", pods(&env));
     let gone = env.podrt(&["get", "ds", "agent"]);
     assert!(text(&gone.stderr).contains("daemonsets.apps \"agent\" not found"));

@@ -282,3 +282,153 @@ fn an_invalid_or_forbidden_stateful_set_is_refused_naming_the_field() {
     assert_eq!(stored["spec"]["replicas"], 4);
     env.ok(&["delete", "statefulset/web"]);
 }
+
+/// The names of the set's ControllerRevisions as the store keeps them.
+fn revision_files(env: &PodEnv) -> Vec<String> {
+    let dir = env
+        .dir
+        .join("state/objects/controllerrevisions.apps/default");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `rollout history`'s revision numbers.
+fn history(env: &PodEnv) -> Vec<String> {
+    let out = env.ok(&["rollout", "history", "sts/web"]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("statefulset.apps/web"), "{out}");
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.split_whitespace().eq(["REVISION", "CHANGE-CAUSE"])),
+        "{out}"
+    );
+    lines
+        .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_stateful_set_keeps_its_revisions_a_partition_keeps_the_current_one_and_undo_goes_back() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    let partitioned = |greeting: &str| {
+        stateful_set(2, "Parallel", greeting).replace(
+            "  podManagementPolicy:",
+            "  updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 1}}\n  podManagementPolicy:",
+        )
+    };
+    env.apply(&partitioned("one"));
+    settle(&env, 40, &["web-0", "web-1"], "one", &mut |_| {});
+    assert_eq!(history(&env), ["1"]);
+    assert_eq!(revision_files(&env).len(), 1, "{:?}", revision_files(&env));
+
+    // A new template rolls out to web-1 only (the partition); web-0, deleted,
+    // comes back from the current revision, not from the new template.
+    env.apply(&partitioned("two"));
+    let mut last = Default::default();
+    let rolled = wait_until(40, || {
+        last = pods(&env);
+        last.get("web-1")
+            .is_some_and(|p| ready(p) && greeting(p) == "two")
+            && last.get("web-0").is_some_and(|p| greeting(p) == "one")
+    });
+    assert!(rolled, "{last:#?}");
+    assert_eq!(history(&env), ["1", "2"]);
+    let table = env.ok(&["get", "controllerrevisions"]);
+    let mut rows = table.lines();
+    assert!(
+        rows.next().is_some_and(|h| h.split_whitespace().eq([
+            "NAME",
+            "CONTROLLER",
+            "REVISION",
+            "AGE"
+        ])),
+        "{table}"
+    );
+    let rows: Vec<Vec<&str>> = rows.map(|r| r.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    let mut numbers: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+    numbers.sort();
+    assert_eq!(numbers, ["1", "2"], "{table}");
+    for row in &rows {
+        assert!(row[0].starts_with("web-"), "{table}");
+        assert_eq!(row[1], "statefulset.apps/web", "{table}");
+    }
+    let pod_hash = pods(&env)["web-1"]["metadata"]["labels"]["controller-revision-hash"].clone();
+    let named = env.ok(&[
+        "get",
+        "controllerrevision",
+        &format!("web-{}", pod_hash.as_str().unwrap_or_default()),
+        "-o",
+        "json",
+    ]);
+    let revision: Value = serde_json::from_str(&named).expect("json");
+    assert_eq!(revision["revision"], 2, "{revision}");
+    assert_eq!(
+        revision["data"]["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "two",
+        "{revision}"
+    );
+    let uid = pods(&env)["web-0"]["metadata"]["uid"].clone();
+    env.ok(&["delete", "pod", "web-0"]);
+    let mut last = Default::default();
+    let back = wait_until(30, || {
+        last = pods(&env);
+        last.get("web-0")
+            .is_some_and(|p| ready(p) && p["metadata"]["uid"] != uid)
+    });
+    assert!(back, "web-0 not re-created: {last:#?}");
+    assert_eq!(greeting(&pods(&env)["web-0"]), "one", "{:#?}", pods(&env));
+    let s: Value =
+        serde_json::from_str(&env.ok(&["get", "sts", "web", "-o", "json"])).expect("json");
+    assert_ne!(
+        s["status"]["currentRevision"], s["status"]["updateRevision"],
+        "{s}"
+    );
+
+    // Undo: the template goes back to revision 1, which is renumbered 3, and
+    // web-1 is replaced by it.
+    let out = env.ok(&["rollout", "undo", "sts/web"]);
+    assert_eq!(out.trim(), "statefulset.apps/web rolled back");
+    settle(&env, 40, &["web-0", "web-1"], "one", &mut |_| {});
+    assert!(
+        wait_until(10, || history(&env) == ["2", "3"]),
+        "{:?}",
+        history(&env)
+    );
+    let out = env.ok(&["rollout", "undo", "sts/web", "--to-revision=3"]);
+    assert_eq!(
+        out.trim(),
+        "statefulset.apps/web skipped rollback (current template already matches revision 3)"
+    );
+    let missing = env.podrt(&["rollout", "undo", "sts/web", "--to-revision=9"]);
+    assert!(
+        !missing.status.success()
+            && text(&missing.stderr).contains("unable to find specified revision 9 in history"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    // Restart: a new template (its restartedAt annotation), a third revision.
+    let out = env.ok(&["rollout", "restart", "sts/web"]);
+    assert_eq!(out.trim(), "statefulset.apps/web restarted");
+    assert!(
+        wait_until(20, || history(&env).len() == 3),
+        "{:?}",
+        history(&env)
+    );
+
+    // The set's deletion takes its revisions.
+    env.ok(&["delete", "sts", "web"]);
+    assert!(
+        revision_files(&env).is_empty(),
+        "{:?}",
+        revision_files(&env)
+    );
+}

@@ -119,7 +119,7 @@ pub enum Command {
     Label(LabelArgs),
     /// Set a Deployment's, ReplicaSet's or StatefulSet's replicas: `scale deploy/web --replicas=3`.
     Scale(ScaleArgs),
-    /// Manage a Deployment's rollout.
+    /// Manage the rollout of a Deployment, StatefulSet or DaemonSet.
     Rollout {
         /// What to do.
         #[command(subcommand)]
@@ -380,13 +380,13 @@ pub struct ScaleArgs {
     pub replicas: i32,
 }
 
-/// `rollout …`: each takes `deploy/NAME` or `deploy NAME` (`status` also
-/// `sts/NAME`).
+/// `rollout …`: each takes `deploy/NAME` or `deploy NAME`; `status`,
+/// `history`, `undo` and `restart` also `sts/NAME` and `ds/NAME`.
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Wait until the rollout is done, printing its progress.
     Status {
-        /// The Deployment or StatefulSet.
+        /// The Deployment, StatefulSet or DaemonSet (TYPE/NAME or TYPE NAME).
         #[arg(required = true, num_args = 1..=2)]
         target: Vec<String>,
         /// Give up after this long (e.g. 60s; default: wait as long as it takes).
@@ -395,13 +395,13 @@ pub enum RolloutCommand {
     },
     /// The kept revisions.
     History {
-        /// The Deployment.
+        /// The Deployment, StatefulSet or DaemonSet (TYPE/NAME or TYPE NAME).
         #[arg(required = true, num_args = 1..=2)]
         target: Vec<String>,
     },
     /// Go back to the previous revision, or to --to-revision.
     Undo {
-        /// The Deployment.
+        /// The Deployment, StatefulSet or DaemonSet (TYPE/NAME or TYPE NAME).
         #[arg(required = true, num_args = 1..=2)]
         target: Vec<String>,
         /// The revision to go back to (default: the previous one).
@@ -410,7 +410,7 @@ pub enum RolloutCommand {
     },
     /// Replace every pod through a rollout.
     Restart {
-        /// The Deployment.
+        /// The Deployment, StatefulSet or DaemonSet (TYPE/NAME or TYPE NAME).
         #[arg(required = true, num_args = 1..=2)]
         target: Vec<String>,
     },

@@ -22,6 +22,7 @@ use super::args::{
 use super::namespaces;
 use super::print;
 use super::pulls::{self, Pulling};
+use super::revisions;
 use super::scope::{with_namespace_column, Scope};
 use super::secrets;
 use super::watch;
@@ -142,6 +143,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 None if kind == "all" => workloads::get_all(&opts, state_dir, &a),
                 None if namespaces::is_word(&kind) => namespaces::get(state_dir, &a),
                 None if secrets::is_word(&kind) => secrets::get(state_dir, &a),
+                None if revisions::is_word(&kind) => revisions::get(state_dir, &a),
                 None => get(&opts, state_dir, &kind, &a),
             }
         }
@@ -376,7 +378,7 @@ pub(super) fn pods_matching(
 pub(super) fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
-        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs, namespaces and secrets)"),
+        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs, namespaces, secrets and controllerrevisions)"),
     }
 }
 

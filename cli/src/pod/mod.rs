@@ -12,8 +12,10 @@ mod namespaces;
 pub mod print;
 mod pull_progress;
 mod pulls;
+mod revisions;
 mod scope;
 mod secrets;
+mod stored;
 mod watch;
 mod workloads;
 

@@ -5,18 +5,17 @@
 //! like the rest of it. podrt reads them for pulls: a pod's `imagePullSecrets`
 //! give the credentials tried before the credentials files, as kubelet does.
 
-use std::time::SystemTime;
-
 use anyhow::{bail, Result};
 use k8s_openapi::api::core::v1::{PodSpec, Secret};
 use podrt_node::store::{Applied, Store};
 use podrt_sandbox::image::registry::PullSecret;
 use podrt_sandbox::manifest::{self, Object};
 
-use super::args::{GetArgs, Output};
-use super::commands::{labelled, selector, Mode};
+use super::args::GetArgs;
+use super::commands::{labelled, Mode};
 use super::print;
 use super::scope::Scope;
+use super::stored;
 
 /// Whether a kubectl resource word names secrets.
 pub(crate) fn is_word(word: &str) -> bool {
@@ -165,52 +164,17 @@ fn immutable(old: &Secret, new: &Secret) -> Result<()> {
     Ok(())
 }
 
-/// The Secrets in scope.
-fn all(scope: &Scope) -> Result<Vec<Secret>> {
-    let mut out = Vec::new();
-    for store in scope.stores()? {
-        out.extend(store.list::<Secret>()?);
-    }
-    Ok(out)
-}
-
 /// `get secrets [NAME…]`.
 pub(crate) fn get(scope: &Scope, a: &GetArgs) -> Result<i32> {
-    let selector = selector(a.selector.as_deref())?;
-    let every = all(scope)?;
-    let items: Vec<Secret> = if a.names.is_empty() {
-        every
-            .into_iter()
-            .filter(|s| labelled(selector.as_ref(), s.metadata.labels.as_ref()))
-            .collect()
-    } else {
-        let mut found = Vec::new();
-        for wanted in &a.names {
-            match every.iter().find(|s| name(s) == wanted) {
-                Some(s) => found.push(s.clone()),
-                None => bail!("Error from server (NotFound): secrets {wanted:?} not found"),
-            }
-        }
-        found
-    };
-    if items.is_empty() && matches!(a.output, None | Some(Output::Wide)) {
-        eprintln!("{}", scope.none_found());
-        return Ok(0);
-    }
-    let single = a.names.len() == 1;
-    match a.output {
-        None | Some(Output::Wide) => {
-            print!("{}", print::secrets(&items, scope.all, SystemTime::now()))
-        }
-        Some(Output::Json) => print!("{}", print::objects_json(&items, single)?),
-        Some(Output::Yaml) => print!("{}", print::objects_yaml(&items, single)?),
-        Some(Output::Name) => {
-            for s in &items {
-                println!("secret/{}", name(s));
-            }
-        }
-    }
-    Ok(0)
+    stored::get(
+        scope,
+        a,
+        &stored::Listed::<Secret> {
+            plural: "secrets",
+            prefix: "secret",
+            table: print::secrets,
+        },
+    )
 }
 
 /// The names of the Secrets whose labels match (`delete secrets -l`).
@@ -218,7 +182,7 @@ pub(crate) fn names_matching(
     scope: &Scope,
     selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
 ) -> Result<Vec<(String, String)>> {
-    Ok(all(scope)?
+    Ok(stored::all::<Secret>(scope)?
         .into_iter()
         .filter(|s| labelled(Some(selector), s.metadata.labels.as_ref()))
         .map(|s| (namespace(&s).to_string(), name(&s).to_string()))

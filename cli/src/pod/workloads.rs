@@ -681,11 +681,14 @@ fn target(words: &[String]) -> Result<(Kind, String)> {
     }
 }
 
-/// A Deployment target, as every `rollout` verb takes.
+/// A Deployment target, as `rollout pause` and `resume` take.
 fn deployment_target(words: &[String]) -> Result<String> {
     match target(words)? {
         (Kind::Deployment, name) => Ok(name),
-        (kind, _) => bail!("rollout works on deployments, not {}", kind.plural()),
+        (kind, _) => bail!(
+            "rollout pause and resume work on deployments, not {}",
+            kind.plural()
+        ),
     }
 }
 
@@ -707,8 +710,9 @@ pub(crate) fn rollout(opts: &Options, scope: &Scope, command: &RolloutCommand) -
             let progress: fn(&Store, &str) -> podrt_node::Result<edits::Progress> = match kind {
                 Kind::Deployment => edits::status,
                 Kind::StatefulSet => edits::stateful_set_status,
+                Kind::DaemonSet => edits::daemon_set_status,
                 other => bail!(
-                    "rollout status works on deployments and statefulsets, not {}",
+                    "rollout status works on deployments, statefulsets and daemonsets, not {}",
                     other.plural()
                 ),
             };
@@ -735,10 +739,11 @@ pub(crate) fn rollout(opts: &Options, scope: &Scope, command: &RolloutCommand) -
             }
         }
         RolloutCommand::History { target } => {
-            let name = deployment_target(target)?;
-            println!("deployment.apps/{name}");
+            let (kind, name) = self::target(target)?;
+            let rows = edits::history(&store, kind, &name)?;
+            println!("{}/{name}", kind.qualified());
             let mut text = String::from("REVISION\tCHANGE-CAUSE\n");
-            for r in edits::history(&store, &name)? {
+            for r in rows {
                 let cause = r.change_cause.unwrap_or_else(|| "<none>".into());
                 text.push_str(&format!("{}\t{cause}\n", r.number));
             }
@@ -749,19 +754,27 @@ pub(crate) fn rollout(opts: &Options, scope: &Scope, command: &RolloutCommand) -
             target,
             to_revision,
         } => {
-            let name = deployment_target(target)?;
-            edits::undo(&store, &name, *to_revision)?;
-            println!("deployment.apps/{name} rolled back");
-            agent::nudge(&opts.root);
+            let (kind, name) = self::target(target)?;
+            let undone = edits::undo(&store, kind, &name, *to_revision)?;
+            if undone.changed {
+                println!("{}/{name} rolled back", kind.qualified());
+                agent::nudge(&opts.root);
+            } else {
+                println!(
+                    "{}/{name} skipped rollback (current template already matches revision {})",
+                    kind.qualified(),
+                    undone.revision
+                );
+            }
             Ok(0)
         }
         RolloutCommand::Restart { target } => {
-            let name = deployment_target(target)?;
+            let (kind, name) = self::target(target)?;
             let now = jiff::Timestamp::now()
                 .round(jiff::Unit::Second)?
                 .to_string();
-            edits::restart(&store, &name, &now)?;
-            println!("deployment.apps/{name} restarted");
+            edits::restart(&store, kind, &name, &now)?;
+            println!("{}/{name} restarted", kind.qualified());
             agent::nudge(&opts.root);
             Ok(0)
         }

@@ -1,5 +1,6 @@
 //! Deleting a workload with what it made (kubectl's default, background
-//! cascade): the object and the ReplicaSets it owns leave the store at once; its
+//! cascade): the object and the ReplicaSets or ControllerRevisions it owns leave
+//! the store at once; its
 //! pods and theirs (a Job's finished ones too) are then deleted gracefully. The agent's garbage collector does the same
 //! for anything left whose owner is gone. `--cascade=orphan` ([`orphan`])
 //! removes only the object, and what it owned loses its owner reference and
@@ -17,6 +18,7 @@ use podrt_sandbox::state::listing;
 
 use super::deployment::controller_uid;
 use super::pods::{delete_now, disown};
+use super::revisions;
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::objects::Kind;
@@ -70,13 +72,17 @@ pub fn delete_with_dependents(
         }
         Kind::DaemonSet => {
             let ds: DaemonSet = store.get(name)?.ok_or_else(not_found)?;
-            set_uids.insert(ds.metadata.uid.clone().unwrap_or_default());
+            let uid = ds.metadata.uid.clone().unwrap_or_default();
+            revisions::remove_owned(store, &uid)?;
+            set_uids.insert(uid);
             store.remove::<DaemonSet>(name)?;
         }
         Kind::StatefulSet => {
             // Its claims' directories stay (Kubernetes' Retain).
             let sts: StatefulSet = store.get(name)?.ok_or_else(not_found)?;
-            set_uids.insert(sts.metadata.uid.clone().unwrap_or_default());
+            let uid = sts.metadata.uid.clone().unwrap_or_default();
+            revisions::remove_owned(store, &uid)?;
+            set_uids.insert(uid);
             store.remove::<StatefulSet>(name)?;
         }
         Kind::Job => {
@@ -97,8 +103,8 @@ pub fn delete_with_dependents(
 
 /// `delete --cascade=orphan`: removes the `kind` object `name` from the store
 /// (holding its lock) and leaves what it owned, its ReplicaSets or its pods,
-/// without the owner reference, so neither the garbage collector nor a later
-/// object of the same name takes them.
+/// (a set's ControllerRevisions too) without the owner reference, so neither
+/// the garbage collector nor a later object of the same name takes them.
 pub fn orphan(store: &Store, root: &Path, kind: Kind, name: &str) -> Result<()> {
     let _lock = store.lock()?;
     Events::of(store).forget(kind.kind_name(), name);
@@ -118,6 +124,10 @@ pub fn orphan(store: &Store, root: &Path, kind: Kind, name: &str) -> Result<()> 
         Kind::StatefulSet => remove::<StatefulSet>(store, kind, name)?,
         Kind::Job => remove::<Job>(store, kind, name)?,
     };
+    for mut r in revisions::owned(store, &uid)? {
+        disown(r.metadata_mut(), &uid);
+        store.put(&r)?;
+    }
     for mut s in listing::list_pod_sandboxes(root)? {
         if controller_uid(&s.record.manifest.metadata) == Some(uid.as_str()) {
             s.update_metadata(|meta| disown(meta, &uid))?;

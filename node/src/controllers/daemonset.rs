@@ -16,6 +16,7 @@ use podrt_sandbox::manifest::names;
 
 use super::pods::PodView;
 use super::pods::Pods;
+use super::revisions::{self, Owner};
 use crate::events::{About, Events};
 use crate::objects::{pod_from_template, template_hash};
 use crate::store::Store;
@@ -180,6 +181,21 @@ pub(crate) fn sync(
         .as_ref()
         .and_then(|s| s.type_.as_deref())
         == Some("OnDelete");
+    let reference = owner_of(ds);
+    let live: std::collections::HashSet<&str> = owned
+        .iter()
+        .filter_map(|p| p.labels.get(REVISION_HASH_LABEL).map(String::as_str))
+        .collect();
+    let owner = Owner {
+        reference: &reference,
+        meta: &ds.metadata,
+        template,
+        hash: &hash,
+        history_limit: ds.spec.revision_history_limit,
+    };
+    if let Err(e) = revisions::sync(store, &owner, &live) {
+        tracing::warn!(daemonset = %name, error = %e, "storing revisions");
+    }
     let run = should_run(ds, node);
     let todo = plan(run, &hash, on_delete, &owned);
     let events = Events::of(store);
@@ -202,7 +218,7 @@ pub(crate) fn sync(
             &pod_name,
             store.namespace(),
             &labels,
-            Some(owner_of(ds)),
+            Some(reference.clone()),
         );
         match pods.create(&pod) {
             Ok(()) => {

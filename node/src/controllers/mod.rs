@@ -1,6 +1,6 @@
 //! The controllers, run one pass at a time: Deployments first (they shape their
 //! ReplicaSets), then ReplicaSets, DaemonSets, StatefulSets and Jobs (they make and delete
-//! pods), then the garbage collector (sets and pods whose owner is gone). Each pass starts from what is
+//! pods), then the garbage collector (sets, revisions and pods whose owner is gone). Each pass starts from what is
 //! stored and what runs, never from memory of the last pass, so an agent killed
 //! at any point and started again carries on where the state says.
 
@@ -12,12 +12,15 @@ pub(crate) mod namespace;
 pub(crate) mod pods;
 pub(crate) mod progress;
 mod replicaset;
+pub(crate) mod revisions;
 pub(crate) mod rolling;
 mod statefulset;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::batch::v1::Job;
 use podrt_sandbox::pod::Options;
 
@@ -136,6 +139,27 @@ impl Controllers {
         }
         let mut jobs: Vec<Job> = store.list()?;
         jobs.retain(|j| job::sync(store, pods_of, j, pods));
+        // Revisions whose set is gone.
+        let sets: HashSet<&str> = daemon_sets
+            .iter()
+            .filter_map(|o| o.metadata.uid.as_deref())
+            .chain(
+                stateful_sets
+                    .iter()
+                    .filter_map(|o| o.metadata.uid.as_deref()),
+            )
+            .collect();
+        for r in store.list::<ControllerRevision>()? {
+            let owned = r.metadata.owner_references.iter().flatten();
+            if owned
+                .filter(|o| o.controller == Some(true))
+                .any(|o| !sets.contains(o.uid.as_str()))
+            {
+                let name = r.metadata.name.clone().unwrap_or_default();
+                tracing::info!(revision = %name, "removed: its set is gone");
+                store.remove::<ControllerRevision>(&name)?;
+            }
+        }
         // Pods whose owner is gone.
         let owners: [(&str, HashSet<&str>); 4] = [
             (

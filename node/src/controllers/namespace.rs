@@ -10,7 +10,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -131,8 +133,8 @@ pub(crate) fn finish_terminating(store: &Store, pods: &Pods, root: &Path) -> Res
     Ok(())
 }
 
-/// Removes the Namespace `name`, its events, its Secrets and its empty object
-/// directories, once no pod of it is left.
+/// Removes the Namespace `name`, its events, its Secrets, any revision left
+/// and its empty object directories, once no pod of it is left.
 fn remove_if_empty(store: &Store, root: &Path, name: &str) -> Result<()> {
     if listing::list_pod_sandboxes(root)?
         .iter()
@@ -144,6 +146,10 @@ fn remove_if_empty(store: &Store, root: &Path, name: &str) -> Result<()> {
     let in_ns = store.in_namespace(name);
     for secret in in_ns.list::<Secret>()? {
         in_ns.remove::<Secret>(secret.metadata.name.as_deref().unwrap_or_default())?;
+    }
+    for revision in in_ns.list::<ControllerRevision>()? {
+        in_ns
+            .remove::<ControllerRevision>(revision.metadata.name.as_deref().unwrap_or_default())?;
     }
     store.remove_namespace_dirs(name)?;
     store.remove::<Namespace>(name)?;

@@ -9,20 +9,22 @@
 //! Claims are host directories under `<state-dir>/volumes`, never removed by
 //! podrt (Kubernetes' default retention, Retain): a pod re-created after a
 //! delete, a scale-down or the set's own deletion mounts the same data again.
-//! podrt keeps no ControllerRevisions, so a pod re-created below the partition
-//! gets the current template. [`plan`] and [`status`] are pure; [`sync`] carries
-//! them out.
+//! Each template the set has had is kept as a ControllerRevision
+//! ([`super::revisions`]), so a pod re-created below the partition gets the
+//! set's current revision, not the one being rolled out. [`plan`] and
+//! [`status`] are pure; [`sync`] carries them out.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
-use k8s_openapi::api::core::v1::{HostPathVolumeSource, Pod, Volume};
+use k8s_openapi::api::core::v1::{HostPathVolumeSource, Pod, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::Resource;
 
 use super::daemonset::REVISION_HASH_LABEL;
 use super::pods::{PodView, Pods};
+use super::revisions::{self, Owner};
 use crate::events::{About, EventType, Events};
 use crate::objects::{claim_names, pod_from_template, template_hash};
 use crate::store::Store;
@@ -192,13 +194,8 @@ fn scale_down(
     }
 }
 
-/// The revision name Kubernetes shows for a template hash: `<set>-<hash>`.
-pub(crate) fn revision(set: &str, hash: &str) -> String {
-    format!("{set}-{hash}")
-}
-
 /// The status its pods give it. The current revision stays what `previous`
-/// says until every pod runs the update revision and is Ready.
+/// says until every replica wanted runs the update revision and is Ready.
 pub(crate) fn status(
     sts: &StatefulSet,
     hash: &str,
@@ -217,11 +214,14 @@ pub(crate) fn status(
     let replicas = count(active.len());
     let ready = count(active.iter().filter(|p| p.ready()).count());
     let updated = count(at(hash));
-    let update_revision = revision(name, hash);
+    let update_revision = revisions::name(name, hash);
     let mut current_revision = previous
         .and_then(|s| s.current_revision.clone())
         .unwrap_or_else(|| update_revision.clone());
-    if updated == replicas && ready == replicas {
+    // Against the replicas wanted, not those there: a pod deleted below the
+    // partition is still to come back as the current revision.
+    let wanted = sts.spec.replicas.unwrap_or(1);
+    if updated == wanted && ready == wanted {
         current_revision = update_revision.clone();
     }
     let current_hash = current_revision
@@ -254,10 +254,15 @@ fn owner_of(sts: &StatefulSet) -> OwnerReference {
     }
 }
 
-/// The pod `ordinal` of `sts`, cut from its template (of hash `hash`): named
-/// and hostnamed `<set>-<ordinal>`, in the subdomain of its service, with a
-/// host directory under `state_dir` for each claim.
-pub(crate) fn pod_for(sts: &StatefulSet, ordinal: usize, hash: &str, state_dir: &Path) -> Pod {
+/// The pod `ordinal` of `sts`, cut from `template` (one of its revisions, of
+/// hash `hash`): named and hostnamed `<set>-<ordinal>`, in the subdomain of its
+/// service, with a host directory under `state_dir` for each claim.
+pub(crate) fn pod_for(
+    sts: &StatefulSet,
+    ordinal: usize,
+    (template, hash): (&PodTemplateSpec, &str),
+    state_dir: &Path,
+) -> Pod {
     let set = sts.metadata.name.as_deref().unwrap_or_default();
     let namespace = sts
         .metadata
@@ -270,13 +275,7 @@ pub(crate) fn pod_for(sts: &StatefulSet, ordinal: usize, hash: &str, state_dir: 
         (POD_INDEX_LABEL.to_string(), ordinal.to_string()),
         (REVISION_HASH_LABEL.to_string(), hash.to_string()),
     ]);
-    let mut pod = pod_from_template(
-        &sts.spec.template,
-        &name,
-        namespace,
-        &labels,
-        Some(owner_of(sts)),
-    );
+    let mut pod = pod_from_template(template, &name, namespace, &labels, Some(owner_of(sts)));
     let spec = pod.spec.get_or_insert_with(Default::default);
     spec.hostname = Some(name);
     spec.subdomain = sts.spec.service_name.clone().filter(|s| !s.is_empty());
@@ -296,6 +295,47 @@ pub(crate) fn pod_for(sts: &StatefulSet, ordinal: usize, hash: &str, state_dir: 
         }
     }
     pod
+}
+
+/// Stores `sts`'s revisions (its template's made or renumbered, those past its
+/// history limit removed) and returns the template and hash of its current
+/// revision (`status.currentRevision`), if that is kept.
+fn current_revision(
+    store: &Store,
+    sts: &StatefulSet,
+    hash: &str,
+    owned: &[&PodView],
+) -> Option<(PodTemplateSpec, String)> {
+    let reference = owner_of(sts);
+    let current = sts.status.as_ref().and_then(|s| s.current_revision.clone());
+    let current_hash = current
+        .as_deref()
+        .and_then(|c| c.strip_prefix(reference.name.as_str()))
+        .and_then(|h| h.strip_prefix('-'));
+    let mut live: HashSet<&str> = owned
+        .iter()
+        .filter_map(|p| p.labels.get(REVISION_HASH_LABEL).map(String::as_str))
+        .collect();
+    live.extend(current_hash);
+    let owner = Owner {
+        reference: &reference,
+        meta: &sts.metadata,
+        template: &sts.spec.template,
+        hash,
+        history_limit: sts.spec.revision_history_limit,
+    };
+    let kept = match revisions::sync(store, &owner, &live) {
+        Ok(kept) => kept,
+        Err(e) => {
+            tracing::warn!(statefulset = %reference.name, error = %e, "storing revisions");
+            return None;
+        }
+    };
+    let revision = kept.iter().find(|r| r.metadata.name == current)?;
+    Some((
+        revisions::template_of(revision)?,
+        revisions::hash_of(revision)?.to_string(),
+    ))
 }
 
 /// What `sts` asks of its plan.
@@ -334,7 +374,9 @@ pub(crate) fn sync(store: &Store, pods: &Pods, sts: &StatefulSet, all: &[PodView
         .partition(|p| p.owner_uid.as_deref() == Some(uid));
     let others: HashSet<&str> = others.iter().map(|p| p.name.as_str()).collect();
     let hash = template_hash(&sts.spec.template, None);
-    let todo = plan(&want(sts, &hash), &owned, &others);
+    let want = want(sts, &hash);
+    let todo = plan(&want, &owned, &others);
+    let current = current_revision(store, sts, &hash, &owned);
     let events = Events::of(store);
     let about = About {
         kind: StatefulSet::KIND,
@@ -354,7 +396,13 @@ pub(crate) fn sync(store: &Store, pods: &Pods, sts: &StatefulSet, all: &[PodView
         );
     }
     for &i in &todo.create {
-        let pod = pod_for(sts, i, &hash, store.state_dir());
+        // Below the partition a pod comes back as the current revision has it.
+        let below = matches!(want.update, Update::Rolling { partition } if i < partition);
+        let cut = match &current {
+            Some((template, h)) if below => (template, h.as_str()),
+            _ => (&sts.spec.template, hash.as_str()),
+        };
+        let pod = pod_for(sts, i, cut, store.state_dir());
         let pod_name = format!("{name}-{i}");
         match pods.create(&pod) {
             Ok(()) => {
@@ -579,6 +627,7 @@ mod tests {
                 ..ObjectMeta::default()
             },
             spec: k8s_openapi::api::apps::v1::StatefulSetSpec {
+                replicas: Some(2),
                 service_name: Some("nginx".into()),
                 template: PodTemplateSpec {
                     metadata: Some(ObjectMeta {
@@ -602,7 +651,8 @@ mod tests {
 
     #[test]
     fn a_pod_has_its_name_hostname_labels_owner_and_claim() {
-        let p = pod_for(&set(), 1, "h2", Path::new("/state"));
+        let sts = set();
+        let p = pod_for(&sts, 1, (&sts.spec.template, "h2"), Path::new("/state"));
         let labels = p.metadata.labels.clone().unwrap();
         assert_eq!(p.metadata.name.as_deref(), Some("web-1"));
         assert_eq!(labels["app"], "web");
@@ -650,6 +700,10 @@ mod tests {
         let s = status(&sts, "h2", &refs, Some(&before));
         assert_eq!(s.current_revision.as_deref(), Some("web-h2"));
         assert_eq!(s.current_replicas, Some(2));
+        // A replica missing (deleted below a partition) holds the current
+        // revision back.
+        let s = status(&sts, "h2", &refs[..1], Some(&before));
+        assert_eq!(s.current_revision.as_deref(), Some("web-h1"));
         // A new set starts at its update revision.
         let s = status(&sts, "h2", &[], None);
         assert_eq!(s.current_revision.as_deref(), Some("web-h2"));

@@ -84,6 +84,15 @@ impl Stored for k8s_openapi::api::apps::v1::DaemonSet {
     }
 }
 
+impl Stored for k8s_openapi::api::apps::v1::ControllerRevision {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.data == other.data
+            && self.revision == other.revision
+            && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, _old: &Self) {}
+}
+
 impl Stored for k8s_openapi::api::apps::v1::StatefulSet {
     fn same_desire(&self, other: &Self) -> bool {
         self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)

@@ -28,8 +28,8 @@ pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
 pub use workloads::{
-    daemonsets, deployments, jobs, namespaces, objects_json, objects_yaml, replicasets, secrets,
-    statefulsets,
+    controller_revisions, daemonsets, deployments, jobs, namespaces, objects_json, objects_yaml,
+    replicasets, secrets, statefulsets,
 };
 
 /// One row of `get pods`, each cell as kubectl prints it.

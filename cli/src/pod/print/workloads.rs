@@ -4,7 +4,9 @@
 
 use std::time::SystemTime;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, Secret};
 use podrt_node::selector;
@@ -223,6 +225,46 @@ pub fn secrets(items: &[Secret], namespaces: bool, now: SystemTime) -> String {
             s.type_.as_deref().unwrap_or("Opaque"),
             s.data.as_ref().map_or(0, |d| d.len()),
             since(s.metadata.creation_timestamp.as_ref(), now)
+        ));
+    }
+    table::GET.format(&table::escape_terminal(&text))
+}
+
+/// The `get controllerrevisions` table, header included: CONTROLLER is the
+/// owner as `statefulset.apps/web`.
+pub fn controller_revisions(
+    items: &[ControllerRevision],
+    namespaces: bool,
+    now: SystemTime,
+) -> String {
+    let mut text = String::new();
+    if namespaces {
+        text.push_str("NAMESPACE\t");
+    }
+    text.push_str("NAME\tCONTROLLER\tREVISION\tAGE\n");
+    for r in items {
+        if namespaces {
+            text.push_str(r.metadata.namespace.as_deref().unwrap_or_default());
+            text.push('\t');
+        }
+        let controller = r
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map_or_else(
+                || "<none>".to_string(),
+                |o| {
+                    let group = o.api_version.split_once('/').map_or("", |(g, _)| g);
+                    format!("{}.{group}/{}", o.kind.to_ascii_lowercase(), o.name)
+                },
+            );
+        text.push_str(&format!(
+            "{}\t{controller}\t{}\t{}\n",
+            r.metadata.name.as_deref().unwrap_or_default(),
+            r.revision.unwrap_or(0),
+            since(r.metadata.creation_timestamp.as_ref(), now)
         ));
     }
     table::GET.format(&table::escape_terminal(&text))
