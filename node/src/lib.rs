@@ -21,10 +21,11 @@ pub mod objects;
 pub mod selector;
 pub mod store;
 
-pub use controllers::cascade::{delete_pods, delete_with_dependents, orphan};
+pub use controllers::cascade::{delete_pods, delete_with_dependents, orphan, Dependents};
 pub use controllers::namespace::{
     begin_deletion as begin_namespace_deletion, check_usable as check_namespace,
     delete_contents as delete_namespace_contents, terminating as namespace_terminating,
 };
+pub use controllers::statefulset::release_claims;
 pub use error::{Error, Result};
 pub use objects::default_namespace;

@@ -432,3 +432,65 @@ fn a_stateful_set_keeps_its_revisions_a_partition_keeps_the_current_one_and_undo
         revision_files(&env)
     );
 }
+
+#[test]
+fn a_delete_retention_policy_removes_claims_after_scale_down_and_with_the_set() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    let manifest = |replicas: u32, policy: &str| {
+        stateful_set(replicas, "Parallel", "one").replace(
+            "  podManagementPolicy:",
+            &format!("  persistentVolumeClaimRetentionPolicy: {policy}\n  podManagementPolicy:"),
+        )
+    };
+    let delete_both = "{whenDeleted: Delete, whenScaled: Delete}";
+    env.apply(&manifest(3, delete_both));
+    settle(&env, 40, &["web-0", "web-1", "web-2"], "one", &mut |_| {});
+    let claim = |n: usize| env.dir.join(format!("state/volumes/data-web-{n}"));
+    for n in 0..3 {
+        env.sh(&format!("web-{n}"), "c", "echo mine > /data/note");
+        assert!(claim(n).join("note").is_file(), "{}", claim(n).display());
+    }
+    // web-2's claim goes with web-2, and only once web-2 is gone.
+    env.ok(&["scale", "sts/web", "--replicas=2"]);
+    let mut pod_gone_first = true;
+    let released = wait_until(30, || {
+        let gone = !claim(2).exists();
+        // Listed at all, terminating or not.
+        if gone && env.podrt(&["get", "pod", "web-2"]).status.success() {
+            pod_gone_first = false;
+        }
+        gone
+    });
+    assert!(released, "claim of web-2 kept: {:#?}", pods(&env));
+    assert!(pod_gone_first, "the claim went while web-2 still ran");
+    assert!(claim(0).join("note").is_file() && claim(1).join("note").is_file());
+    let page = env.ok(&["describe", "sts", "web"]);
+    assert!(
+        page.contains("delete Claim data-web-2 Pod web-2 in StatefulSet web success"),
+        "{page}"
+    );
+    // A pod deleted (not scaled away) keeps its claim.
+    let uid = pods(&env)["web-1"]["metadata"]["uid"].clone();
+    env.ok(&["delete", "pod", "web-1"]);
+    assert!(
+        wait_until(30, || pods(&env)
+            .get("web-1")
+            .is_some_and(|p| ready(p) && p["metadata"]["uid"] != uid)),
+        "{:#?}",
+        pods(&env)
+    );
+    assert_eq!(env.sh("web-1", "c", "cat /data/note"), "mine");
+    // The set's deletion removes the rest, after its pods.
+    env.ok(&["delete", "sts", "web"]);
+    assert!(pods(&env).is_empty(), "{:#?}", pods(&env));
+    for n in 0..3 {
+        assert!(!claim(n).exists(), "{}", claim(n).display());
+    }
+
+    // Retain (the default, and spelled out) keeps them all.
+    env.apply(&manifest(1, "{whenDeleted: Retain, whenScaled: Retain}"));
+    settle(&env, 40, &["web-0"], "one", &mut |_| {});
+    env.ok(&["delete", "sts", "web"]);
+    assert!(claim(0).is_dir(), "{}", claim(0).display());
+}

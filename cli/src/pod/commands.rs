@@ -777,15 +777,15 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
     }
     let mut code = 0;
     let names = named.pods;
-    let mut owned: Vec<(String, Vec<String>)> = Vec::new();
+    let mut owned: Vec<(String, podrt_node::Dependents)> = Vec::new();
     for kind in Kind::ALL {
         for (ns, k, name) in &named.workloads {
             if *k != kind {
                 continue;
             }
-            let (c, pods) = workloads::delete(opts, &scope.in_namespace(ns), kind, name, a)?;
+            let (c, left) = workloads::delete(opts, &scope.in_namespace(ns), kind, name, a)?;
             code = code.max(c);
-            owned.push((ns.clone(), pods));
+            owned.push((ns.clone(), left));
         }
     }
     for (ns, name) in &named.secrets {
@@ -808,15 +808,20 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
             }
         }
     }
-    owned.retain(|(_, pods)| !pods.is_empty());
+    owned.retain(|(_, left)| *left != podrt_node::Dependents::default());
     let deleting_namespaces = !named.namespaces.is_empty();
     // What the workloads (and namespaces) held goes all at once, each pod with
     // its own grace period unless --grace-period says otherwise.
     if (!owned.is_empty() || deleting_namespaces) && (a.wait || !background()?) {
         let grace = owned_grace(a)?;
         let mut errors = Vec::new();
-        for (ns, pods) in &owned {
-            errors.extend(podrt_node::delete_pods(&opts.root, ns, pods, grace));
+        for (ns, left) in &owned {
+            let failed = podrt_node::delete_pods(&opts.root, ns, &left.pods, grace);
+            // A claim goes only once no pod can write to it any more.
+            if failed.is_empty() {
+                errors.extend(podrt_node::release_claims(&left.claims));
+            }
+            errors.extend(failed);
         }
         for ns in &named.namespaces {
             match namespaces::delete_contents(opts, scope, ns, grace) {

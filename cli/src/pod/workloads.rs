@@ -597,21 +597,25 @@ pub(crate) fn names_matching(
 }
 
 /// `delete deployment|replicaset|daemonset|statefulset|job NAME`, for one
-/// object of the scope's namespace: it and the ReplicaSets it owns leave the
-/// store; the exit status so far and the names of the pods they owned are
+/// object of the scope's namespace: it and the ReplicaSets or revisions it
+/// owns leave the store; the exit status so far and what it leaves (the pods
+/// they owned, a StatefulSet's claims under `whenDeleted: Delete`) are
 /// returned, for the caller to delete as it deletes pods (gracefully, waiting
-/// unless `--wait=false`). With `--cascade=orphan` only the object goes: what
-/// it made stays, without its owner reference, and no pod is returned.
+/// unless `--wait=false`), the claims after the pods. With `--cascade=orphan`
+/// only the object goes: what it made stays, without its owner reference, and
+/// nothing is returned.
 pub(crate) fn delete(
     opts: &Options,
     scope: &Scope,
     kind: Kind,
     name: &str,
     a: &DeleteArgs,
-) -> Result<(i32, Vec<String>)> {
+) -> Result<(i32, podrt_node::Dependents)> {
     let store = scope.store()?;
     let deleted = match a.cascade {
-        Cascade::Orphan => podrt_node::orphan(&store, &opts.root, kind, name).map(|()| Vec::new()),
+        Cascade::Orphan => {
+            podrt_node::orphan(&store, &opts.root, kind, name).map(|()| Default::default())
+        }
         Cascade::Background | Cascade::Foreground => {
             podrt_node::delete_with_dependents(&store, &opts.root, kind, name)
         }
@@ -621,10 +625,10 @@ pub(crate) fn delete(
             println!("{} {name:?} deleted", kind.qualified());
             (0, owned)
         }
-        Err(podrt_node::Error::NotFound { .. }) if a.ignore_not_found => (0, Vec::new()),
+        Err(podrt_node::Error::NotFound { .. }) if a.ignore_not_found => (0, Default::default()),
         Err(e @ podrt_node::Error::NotFound { .. }) => {
             eprintln!("Error from server (NotFound): {e}");
-            (1, Vec::new())
+            (1, Default::default())
         }
         Err(e) => return Err(e.into()),
     };

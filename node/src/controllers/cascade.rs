@@ -18,7 +18,7 @@ use podrt_sandbox::state::listing;
 
 use super::deployment::controller_uid;
 use super::pods::{delete_now, disown};
-use super::revisions;
+use super::{revisions, statefulset};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::objects::Kind;
@@ -34,16 +34,27 @@ pub(crate) fn orphaned(meta: &ObjectMeta, kind: &str, owners: &HashSet<&str>) ->
         .is_some_and(|o| o.kind == kind && !owners.contains(o.uid.as_str()))
 }
 
+/// What a deleted workload leaves for its deleter to remove.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dependents {
+    /// The pods it owned, to delete ([`delete_pods`]).
+    pub pods: Vec<String>,
+    /// The claim directories of a StatefulSet whose retention policy says
+    /// `whenDeleted: Delete`, to remove once those pods are gone
+    /// ([`crate::release_claims`]).
+    pub claims: Vec<std::path::PathBuf>,
+}
+
 /// Removes the `kind` object `name` of the store's namespace and the
-/// ReplicaSets it owns (a Deployment's) from the store
-/// (holding its lock), and returns the names of the pods they owned, for the
-/// caller to delete ([`delete_pods`]).
+/// ReplicaSets or revisions it owns from the store (holding its lock), and
+/// returns what it leaves: its pods, and the claims that go with it.
 pub fn delete_with_dependents(
     store: &Store,
     root: &Path,
     kind: Kind,
     name: &str,
-) -> Result<Vec<String>> {
+) -> Result<Dependents> {
+    let mut claims = Vec::new();
     let _lock = store.lock()?;
     let not_found = || Error::NotFound {
         object: format!("{} {name:?}", kind.plural()),
@@ -78,8 +89,14 @@ pub fn delete_with_dependents(
             store.remove::<DaemonSet>(name)?;
         }
         Kind::StatefulSet => {
-            // Its claims' directories stay (Kubernetes' Retain).
+            // Its claims' directories stay unless its policy says otherwise.
             let sts: StatefulSet = store.get(name)?.ok_or_else(not_found)?;
+            if statefulset::deletes_claims(&sts, false) {
+                claims = statefulset::claims_of(store.state_dir(), &sts)
+                    .into_iter()
+                    .map(|(_, dir)| dir)
+                    .collect();
+            }
             let uid = sts.metadata.uid.clone().unwrap_or_default();
             revisions::remove_owned(store, &uid)?;
             set_uids.insert(uid);
@@ -91,14 +108,15 @@ pub fn delete_with_dependents(
             store.remove::<Job>(name)?;
         }
     }
-    Ok(listing::list_pod_sandboxes(root)?
+    let pods = listing::list_pod_sandboxes(root)?
         .into_iter()
         .filter(|s| {
             s.record.namespace == store.namespace()
                 && controller_uid(&s.record.manifest.metadata).is_some_and(|u| set_uids.contains(u))
         })
         .map(|s| s.record.name)
-        .collect())
+        .collect();
+    Ok(Dependents { pods, claims })
 }
 
 /// `delete --cascade=orphan`: removes the `kind` object `name` from the store

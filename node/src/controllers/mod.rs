@@ -14,7 +14,7 @@ pub(crate) mod progress;
 mod replicaset;
 pub(crate) mod revisions;
 pub(crate) mod rolling;
-mod statefulset;
+pub(crate) mod statefulset;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

@@ -20,6 +20,7 @@ use podrt_sandbox::state::listing;
 
 use super::cascade::{delete_pods, delete_with_dependents};
 use super::pods::Pods;
+use super::statefulset::release_claims;
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::objects::Kind;
@@ -85,10 +86,14 @@ pub fn delete_contents(
 ) -> Result<Vec<String>> {
     let in_ns = store.in_namespace(name);
     let mut pods = Vec::new();
+    let mut claims = Vec::new();
     for kind in Kind::ALL {
         for object in names_of(&in_ns, kind)? {
             match delete_with_dependents(&in_ns, root, kind, &object) {
-                Ok(owned) => pods.extend(owned),
+                Ok(owned) => {
+                    pods.extend(owned.pods);
+                    claims.extend(owned.claims);
+                }
                 // A Deployment's ReplicaSet went with it.
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
@@ -100,8 +105,9 @@ pub fn delete_contents(
             pods.push(s.record.name.clone());
         }
     }
-    let errors = delete_pods(root, name, &pods, grace);
+    let mut errors = delete_pods(root, name, &pods, grace);
     if errors.is_empty() {
+        errors = release_claims(&claims);
         remove_if_empty(store, root, name)?;
     }
     Ok(errors)

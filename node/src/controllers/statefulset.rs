@@ -6,9 +6,13 @@
 //! pods at or above the partition, highest first, one at a time (RollingUpdate),
 //! or only those the user deletes (OnDelete).
 //!
-//! Claims are host directories under `<state-dir>/volumes`, never removed by
-//! podrt (Kubernetes' default retention, Retain): a pod re-created after a
-//! delete, a scale-down or the set's own deletion mounts the same data again.
+//! Claims are host directories under `<state-dir>/volumes`. By default
+//! (Kubernetes' retention policy Retain) podrt never removes them: a pod
+//! re-created after a delete, a scale-down or the set's own deletion mounts the
+//! same data again. `persistentVolumeClaimRetentionPolicy.whenScaled: Delete`
+//! removes the claims of the ordinals a scale-down took away, once their pods
+//! are gone ([`release_scaled`]); `whenDeleted: Delete` those of every ordinal
+//! once the set and its pods are ([`claims_of`], for the deleting command).
 //! Each template the set has had is kept as a ControllerRevision
 //! ([`super::revisions`]), so a pod re-created below the partition gets the
 //! set's current revision, not the one being rolled out. [`plan`] and
@@ -64,6 +68,105 @@ pub(crate) fn claim_dir(
         volumes.join("namespaces").join(namespace)
     };
     dir.join(format!("{claim}-{set}-{ordinal}"))
+}
+
+/// Whether `sts`'s retention policy deletes its claims when it is scaled down
+/// (`scaled`) or deleted (not `scaled`).
+pub(crate) fn deletes_claims(sts: &StatefulSet, scaled: bool) -> bool {
+    sts.spec
+        .persistent_volume_claim_retention_policy
+        .as_ref()
+        .and_then(|p| {
+            if scaled {
+                p.when_scaled.as_deref()
+            } else {
+                p.when_deleted.as_deref()
+            }
+        })
+        == Some("Delete")
+}
+
+/// The claim directories of `sts` that exist under `state_dir`, with the
+/// ordinal each is for.
+pub(crate) fn claims_of(state_dir: &Path, sts: &StatefulSet) -> Vec<(usize, PathBuf)> {
+    let set = sts.metadata.name.as_deref().unwrap_or_default();
+    let namespace = sts
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or(crate::store::DEFAULT_NAMESPACE);
+    let mut found = Vec::new();
+    for claim in claim_names(&sts.spec) {
+        let stem = format!("{claim}-{set}");
+        let example = claim_dir(state_dir, namespace, &claim, set, 0);
+        let Some(parent) = example.parent() else {
+            continue;
+        };
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if let Some(i) = name.to_str().and_then(|n| ordinal(&stem, n)) {
+                found.push((i, entry.path()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Removes claim directories; the errors, one line each.
+pub fn release_claims(dirs: &[PathBuf]) -> Vec<String> {
+    dirs.iter()
+        .filter_map(|d| match std::fs::remove_dir_all(d) {
+            Ok(()) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(format!("removing claim {}: {e}", d.display())),
+        })
+        .collect()
+}
+
+/// `whenScaled: Delete`: removes the claims of ordinals at or past the replicas
+/// wanted whose pod is gone (not merely terminating: it may still write), and
+/// records each removal as an event.
+fn release_scaled(store: &Store, sts: &StatefulSet, replicas: usize, all: &[PodView]) {
+    if !deletes_claims(sts, true) {
+        return;
+    }
+    let set = sts.metadata.name.as_deref().unwrap_or_default();
+    let present: HashSet<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    let events = Events::of(store);
+    let about = About {
+        kind: StatefulSet::KIND,
+        name: set,
+        uid: sts.metadata.uid.as_deref().unwrap_or_default(),
+    };
+    for (i, dir) in claims_of(store.state_dir(), sts) {
+        let pod = pod_name(set, i);
+        if i < replicas || present.contains(pod.as_str()) {
+            continue;
+        }
+        let claim = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match release_claims(std::slice::from_ref(&dir)).pop() {
+            None => {
+                tracing::info!(statefulset = %set, claim = %claim, "claim removed after a scale-down");
+                let message =
+                    format!("delete Claim {claim} Pod {pod} in StatefulSet {set} success");
+                events.record(
+                    about,
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    COMPONENT,
+                    &message,
+                );
+            }
+            Some(e) => tracing::warn!(statefulset = %set, error = %e, "removing a claim"),
+        }
+    }
 }
 
 /// How a set's pods are to be replaced when its template changes.
@@ -430,6 +533,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, sts: &StatefulSet, all: &[PodView
             }
         }
     }
+    release_scaled(store, sts, want.replicas, all);
     let status = status(sts, &hash, &owned, sts.status.as_ref());
     if sts.status.as_ref() != Some(&status) {
         let mut updated = sts.clone();

@@ -100,8 +100,7 @@ fn check_update_strategy(spec: &StatefulSetSpec, errors: &mut Vec<String>) {
     }
 }
 
-/// podrt keeps every claim's directory (Kubernetes' default, Retain); it does
-/// not delete them.
+/// Retain (the default) or Delete, for each of `whenDeleted` and `whenScaled`.
 fn check_retention(spec: &StatefulSetSpec, errors: &mut Vec<String>) {
     let Some(policy) = &spec.persistent_volume_claim_retention_policy else {
         return;
@@ -111,10 +110,7 @@ fn check_retention(spec: &StatefulSetSpec, errors: &mut Vec<String>) {
         ("whenScaled", &policy.when_scaled),
     ] {
         match value.as_deref() {
-            None | Some("Retain") => {}
-            Some("Delete") => errors.push(format!(
-                "spec.persistentVolumeClaimRetentionPolicy.{field}: Unsupported value: \"Delete\": podrt retains claim volumes (supported values: \"Retain\")"
-            )),
+            None | Some("Retain" | "Delete") => {}
             Some(other) => errors.push(format!(
                 "spec.persistentVolumeClaimRetentionPolicy.{field}: Unsupported value: {other:?}: supported values: \"Retain\", \"Delete\""
             )),
