@@ -494,3 +494,45 @@ fn a_delete_retention_policy_removes_claims_after_scale_down_and_with_the_set() 
     env.ok(&["delete", "sts", "web"]);
     assert!(claim(0).is_dir(), "{}", claim(0).display());
 }
+
+#[test]
+fn max_unavailable_lets_a_rollout_replace_several_pods_at_once() {
+    let env = env();
+    let _agent = Agent::start(&env);
+    let manifest = |greeting: &str| {
+        stateful_set(3, "Parallel", greeting).replace(
+            "  podManagementPolicy:",
+            "  updateStrategy: {rollingUpdate: {maxUnavailable: 100%}}\n  podManagementPolicy:",
+        )
+    };
+    env.apply(&manifest("one"));
+    settle(&env, 40, &["web-0", "web-1", "web-2"], "one", &mut |_| {});
+    env.apply(&manifest("two"));
+    // One at a time, each replacement waits for the one above it to be Ready
+    // (its init container alone takes a second); all at once, none waits.
+    let mut most_down = 0;
+    settle(&env, 40, &["web-0", "web-1", "web-2"], "two", &mut |now| {
+        let up = now.values().filter(|p| ready(p)).count();
+        most_down = most_down.max(3 - up);
+    });
+    let created: Vec<jiff::Timestamp> = pods(&env)
+        .values()
+        .map(|p| {
+            p["metadata"]["creationTimestamp"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("no creationTimestamp: {p}"))
+        })
+        .collect();
+    let span = created
+        .iter()
+        .max()
+        .zip(created.iter().min())
+        .map(|(a, b)| a.duration_since(*b));
+    assert!(
+        span.is_some_and(|s| s <= jiff::SignedDuration::from_secs(1)),
+        "replacements made {span:?} apart: {created:?}"
+    );
+    assert!(most_down >= 2, "never more than {most_down} pod down");
+    env.ok(&["delete", "sts", "web"]);
+}

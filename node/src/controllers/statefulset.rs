@@ -3,8 +3,9 @@
 //! outlives it. OrderedReady (the default) makes pod `i` only once `0..i` are
 //! Running and Ready, and removes the highest ordinal first, one at a time;
 //! Parallel makes and removes them all at once. A changed template replaces the
-//! pods at or above the partition, highest first, one at a time (RollingUpdate),
-//! or only those the user deletes (OnDelete).
+//! pods at or above the partition, highest first, one at a time or as many as
+//! `maxUnavailable` lets be down (RollingUpdate), or only those the user
+//! deletes (OnDelete).
 //!
 //! Claims are host directories under `<state-dir>/volumes`. By default
 //! (Kubernetes' retention policy Retain) podrt never removes them: a pod
@@ -30,7 +31,7 @@ use super::daemonset::REVISION_HASH_LABEL;
 use super::pods::{PodView, Pods};
 use super::revisions::{self, Owner};
 use crate::events::{About, EventType, Events};
-use crate::objects::{claim_names, pod_from_template, template_hash};
+use crate::objects::{claim_names, pod_from_template, resolve, template_hash};
 use crate::store::Store;
 
 /// The label naming a set's pod on itself (a Service can select one pod).
@@ -172,10 +173,14 @@ fn release_scaled(store: &Store, sts: &StatefulSet, replicas: usize, all: &[PodV
 /// How a set's pods are to be replaced when its template changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Update {
-    /// Replace those with an ordinal at or above the partition.
+    /// Replace those with an ordinal at or above the partition, highest
+    /// first, as many at a time as may be unavailable.
     Rolling {
         /// The lowest ordinal replaced.
         partition: usize,
+        /// `maxUnavailable` resolved against the replicas (at least 1): how
+        /// many of the replicas may be down, the rollout's own included.
+        max_unavailable: usize,
     },
     /// Replace none: a pod the user deletes comes back with the new template.
     OnDelete,
@@ -249,17 +254,30 @@ pub(crate) fn plan(want: &Want<'_>, owned: &[&PodView], others: &HashSet<&str>) 
         }
     }
     scale_down(want, &mut condemned, all_ready, &mut plan);
-    if all_ready && condemned.is_empty() && owned.iter().all(|p| p.active()) {
-        if let Update::Rolling { partition } = want.update {
-            // The highest outdated replica goes; the pass that finds it gone
-            // makes it again from the new template.
-            let outdated = replicas.range(partition..).rev().find(|(_, p)| {
-                p.labels.get(REVISION_HASH_LABEL).map(String::as_str) != Some(want.hash)
-            });
-            if let Some((_, p)) = outdated {
-                plan.delete.push(p.name.clone());
-            }
-        }
+    if let (
+        true,
+        Update::Rolling {
+            partition,
+            max_unavailable,
+        },
+    ) = (condemned.is_empty(), want.update)
+    {
+        // The highest outdated replicas go, as many as leave no more than
+        // max_unavailable of the replicas down (missing, terminating or not
+        // Ready); the pass that finds one gone makes it again from the new
+        // template.
+        let healthy = replicas.values().filter(|p| p.ready()).count();
+        let room = max_unavailable.saturating_sub(want.replicas.saturating_sub(healthy));
+        let outdated = replicas
+            .range(partition..)
+            .rev()
+            .filter(|(_, p)| {
+                p.active()
+                    && p.labels.get(REVISION_HASH_LABEL).map(String::as_str) != Some(want.hash)
+            })
+            .take(room)
+            .map(|(_, p)| p.name.clone());
+        plan.delete.extend(outdated);
     }
     plan
 }
@@ -443,21 +461,26 @@ fn current_revision(
 
 /// What `sts` asks of its plan.
 fn want<'a>(sts: &'a StatefulSet, hash: &'a str) -> Want<'a> {
+    let replicas = sts.spec.replicas.unwrap_or(1);
     let strategy = sts.spec.update_strategy.clone().unwrap_or_default();
     let update = if strategy.type_.as_deref() == Some("OnDelete") {
         Update::OnDelete
     } else {
-        let partition = strategy
-            .rolling_update
-            .and_then(|r| r.partition)
-            .unwrap_or(0);
+        let rolling = strategy.rolling_update.unwrap_or_default();
+        let partition = rolling.partition.unwrap_or(0);
+        let max_unavailable = rolling
+            .max_unavailable
+            .and_then(|m| resolve(&m, replicas, true).ok())
+            .unwrap_or(1)
+            .max(1);
         Update::Rolling {
             partition: usize::try_from(partition).unwrap_or(0),
+            max_unavailable: usize::try_from(max_unavailable).unwrap_or(1),
         }
     };
     Want {
         name: sts.metadata.name.as_deref().unwrap_or_default(),
-        replicas: usize::try_from(sts.spec.replicas.unwrap_or(1)).unwrap_or(0),
+        replicas: usize::try_from(replicas).unwrap_or(0),
         parallel: sts.spec.pod_management_policy.as_deref() == Some("Parallel"),
         update,
         hash,
@@ -500,7 +523,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, sts: &StatefulSet, all: &[PodView
     }
     for &i in &todo.create {
         // Below the partition a pod comes back as the current revision has it.
-        let below = matches!(want.update, Update::Rolling { partition } if i < partition);
+        let below = matches!(want.update, Update::Rolling { partition, .. } if i < partition);
         let cut = match &current {
             Some((template, h)) if below => (template, h.as_str()),
             _ => (&sts.spec.template, hash.as_str()),
@@ -550,6 +573,7 @@ mod tests {
     use crate::controllers::pods::Life;
     use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodSpec, PodTemplateSpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
     const UP: Life = Life::Active { ready: true };
     const STARTING: Life = Life::Active { ready: false };
@@ -578,7 +602,10 @@ mod tests {
         }
     }
 
-    const ROLLING: Update = Update::Rolling { partition: 0 };
+    const ROLLING: Update = Update::Rolling {
+        partition: 0,
+        max_unavailable: 1,
+    };
 
     fn run(want: &Want<'_>, pods: &[PodView]) -> Plan {
         let refs: Vec<&PodView> = pods.iter().collect();
@@ -709,7 +736,14 @@ mod tests {
         assert_eq!(run(&want(3, false, ROLLING), &next), deletes(&["web-1"]));
         // Parallel pods still roll one at a time.
         assert_eq!(run(&want(3, true, ROLLING), &next), deletes(&["web-1"]));
-        let partitioned = want(3, false, Update::Rolling { partition: 2 });
+        let partitioned = want(
+            3,
+            false,
+            Update::Rolling {
+                partition: 2,
+                max_unavailable: 1,
+            },
+        );
         assert_eq!(run(&partitioned, &next), Plan::default());
         assert_eq!(
             run(&want(3, false, Update::OnDelete), &old),
@@ -720,6 +754,73 @@ mod tests {
             run(&want(3, false, Update::OnDelete), &old[..2]),
             creates(&[2])
         );
+    }
+
+    #[test]
+    fn max_unavailable_replaces_several_at_once_counting_those_already_down() {
+        let two = |partition| Update::Rolling {
+            partition,
+            max_unavailable: 2,
+        };
+        let old = [
+            pod("web-0", "h1", UP),
+            pod("web-1", "h1", UP),
+            pod("web-2", "h1", UP),
+        ];
+        assert_eq!(
+            run(&want(3, false, two(0)), &old),
+            deletes(&["web-2", "web-1"])
+        );
+        // One down already: one more may go.
+        let one_down = [
+            pod("web-0", "h1", UP),
+            pod("web-1", "h1", STARTING),
+            pod("web-2", "h1", UP),
+        ];
+        assert_eq!(run(&want(3, false, two(0)), &one_down), deletes(&["web-2"]));
+        // A replaced pod still coming up counts; a missing one too.
+        let mid = [pod("web-0", "h1", UP), pod("web-2", "h2", STARTING)];
+        assert_eq!(run(&want(3, true, two(0)), &mid), creates(&[1]));
+        // Terminating ones are not deleted twice, and count as down.
+        let going = [
+            pod("web-0", "h1", UP),
+            pod("web-1", "h1", UP),
+            pod("web-2", "h1", Life::Terminating),
+        ];
+        assert_eq!(run(&want(3, true, two(0)), &going), deletes(&["web-1"]));
+        // The partition still holds.
+        assert_eq!(run(&want(3, false, two(2)), &old), deletes(&["web-2"]));
+    }
+
+    #[test]
+    fn max_unavailable_resolves_against_the_replicas_and_is_at_least_one() {
+        let mut sts = set();
+        sts.spec.replicas = Some(4);
+        let strategy = |max: IntOrString| k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(
+                k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy {
+                    max_unavailable: Some(max),
+                    partition: None,
+                },
+            ),
+        };
+        for (max, want_max) in [
+            (IntOrString::String("50%".into()), 2),
+            (IntOrString::String("10%".into()), 1),
+            (IntOrString::Int(3), 3),
+        ] {
+            sts.spec.update_strategy = Some(strategy(max));
+            assert_eq!(
+                super::want(&sts, "h").update,
+                Update::Rolling {
+                    partition: 0,
+                    max_unavailable: want_max
+                }
+            );
+        }
+        sts.spec.update_strategy = None;
+        assert_eq!(super::want(&sts, "h").update, ROLLING);
     }
 
     fn set() -> StatefulSet {

@@ -6,7 +6,10 @@
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, PodTemplateSpec, Volume};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use podrt_sandbox::manifest::names;
+
+use super::percent::resolve;
 
 /// The policies by which a set makes and removes its pods.
 const POLICIES: &str = "\"OrderedReady\", \"Parallel\"";
@@ -97,6 +100,22 @@ fn check_update_strategy(spec: &StatefulSetSpec, errors: &mut Vec<String>) {
         errors.push(format!(
             "spec.updateStrategy.rollingUpdate.partition: Invalid value: {n}: must be greater than or equal to 0"
         ));
+    }
+    let field = "spec.updateStrategy.rollingUpdate.maxUnavailable";
+    if let Some(max) = strategy
+        .rolling_update
+        .as_ref()
+        .and_then(|r| r.max_unavailable.as_ref())
+    {
+        // Resolved against 100 replicas, only to check the form and the range.
+        match resolve(max, 100, true) {
+            Err(e) => errors.push(format!("{field}: {e}")),
+            Ok(0) => errors.push(format!("{field}: Invalid value: 0: must not be 0")),
+            Ok(n) if n > 100 && matches!(max, IntOrString::String(_)) => errors.push(format!(
+                "{field}: Invalid value: {n}%: must not be greater than 100%"
+            )),
+            Ok(_) => {}
+        }
     }
 }
 
@@ -299,6 +318,42 @@ mod tests {
         });
         s.pod_management_policy = Some("Parallel".into());
         assert_eq!(errors("web", &s), Vec::<String>::new());
+        let field = "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: ";
+        for (max, want) in [
+            (IntOrString::Int(0), "0: must not be 0"),
+            (
+                IntOrString::Int(-1),
+                "-1: must be greater than or equal to 0",
+            ),
+            (
+                IntOrString::String("150%".into()),
+                "150%: must not be greater than 100%",
+            ),
+            (
+                IntOrString::String("half".into()),
+                "\"half\": a valid percent string",
+            ),
+        ] {
+            s.update_strategy = Some(StatefulSetUpdateStrategy {
+                type_: None,
+                rolling_update: Some(RollingUpdateStatefulSetStrategy {
+                    max_unavailable: Some(max),
+                    partition: None,
+                }),
+            });
+            let e = errors("web", &s).join("\n");
+            assert!(e.contains(&format!("{field}{want}")), "{want} in {e}");
+        }
+        for fine in [IntOrString::Int(5), IntOrString::String("25%".into())] {
+            s.update_strategy = Some(StatefulSetUpdateStrategy {
+                type_: None,
+                rolling_update: Some(RollingUpdateStatefulSetStrategy {
+                    max_unavailable: Some(fine),
+                    partition: None,
+                }),
+            });
+            assert_eq!(errors("web", &s), Vec::<String>::new());
+        }
     }
 
     #[test]
