@@ -60,6 +60,13 @@ pub struct Cli {
     /// crashLoopBackOff.maxContainerRestartPeriod; default 5m, e.g. 30s, 0s).
     #[arg(long, global = true, value_parser = humantime::parse_duration)]
     pub max_container_restart_period: Option<std::time::Duration>,
+    /// The range Services' cluster IPs come from (kube-apiserver's
+    /// --service-cluster-ip-range).
+    #[arg(long, global = true, default_value = podrt_node::objects::DEFAULT_SERVICE_CIDR, env = "PODRT_SERVICE_CIDR")]
+    pub service_cidr: String,
+    /// The range NodePort Services' node ports come from.
+    #[arg(long, global = true, default_value = podrt_node::objects::DEFAULT_NODE_PORTS)]
+    pub service_node_port_range: String,
     /// Where workload objects (Deployments, ReplicaSets) are kept; unlike the
     /// root, it survives a reboot.
     #[arg(long, global = true, default_value = podrt_node::store::DEFAULT_STATE_DIR, env = "PODRT_STATE_DIR")]

@@ -25,12 +25,14 @@ use super::pulls::{self, Pulling};
 use super::revisions;
 use super::scope::{with_namespace_column, Scope};
 use super::secrets;
+use super::services;
 use super::watch;
 use super::workloads;
+use super::workloads::Described;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use podrt_node::agent;
-use podrt_node::objects::{Kind, Workload};
+use podrt_node::objects::{Kind, ServiceNetwork, Workload};
 
 /// Run the command; the exit status on success.
 pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
@@ -75,6 +77,8 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         cli.namespace.as_deref(),
     );
     let state_dir = &scope;
+    let service_net = ServiceNetwork::parse(&cli.service_cidr, &cli.service_node_port_range)
+        .map_err(|e| anyhow::anyhow!("--service-cidr/--service-node-port-range: {e}"))?;
     look_after_pods(&opts, &cli.command);
     match &cli.command {
         Command::Apply(a) => apply(
@@ -84,6 +88,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             policy(&config, a.policy.as_deref())?,
             Mode::Apply,
             &pulling,
+            &service_net,
         ),
         Command::Create(a) => apply(
             &opts,
@@ -92,6 +97,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             policy(&config, a.policy.as_deref())?,
             Mode::Create,
             &pulling,
+            &service_net,
         ),
         Command::Serve(a) => workloads::serve(&opts, scope.state_dir(), &config, a),
         Command::Edit(a) => super::edit::edit(
@@ -144,6 +150,11 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 None if namespaces::is_word(&kind) => namespaces::get(state_dir, &a),
                 None if secrets::is_word(&kind) => secrets::get(state_dir, &a),
                 None if revisions::is_word(&kind) => revisions::get(state_dir, &a),
+                None if services::is_word(&kind) => services::get(state_dir, &a),
+                None if services::is_endpoints_word(&kind) => {
+                    services::get_endpoints(state_dir, &a)
+                }
+                None if services::is_slices_word(&kind) => services::get_slices(state_dir, &a),
                 None => get(&opts, state_dir, &kind, &a),
             }
         }
@@ -155,10 +166,11 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 (Some(kind), None) => {
                     let (kind, names) = one_type(kind, &a.names)?;
                     let kind = match Kind::from_word(&kind) {
-                        Some(k) => Some(k),
+                        Some(k) => Described::Workload(k),
+                        None if services::is_word(&kind) => Described::Service,
                         None => {
                             check_kind(&kind)?;
-                            None
+                            Described::Pod
                         }
                     };
                     let ns = state_dir.namespace.clone();
@@ -182,14 +194,17 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                     state_dir.clone()
                 };
                 match kind {
-                    Some(kind) => pages.extend(workloads::describe(
+                    Described::Workload(kind) => pages.extend(workloads::describe(
                         &opts,
                         &in_ns,
                         kind,
                         name.as_deref(),
                         now,
                     )?),
-                    None => {
+                    Described::Service => {
+                        pages.extend(services::describe(&in_ns, name.as_deref())?)
+                    }
+                    Described::Pod => {
                         let names: Vec<String> = name.into_iter().collect();
                         for s in select(&opts, &in_ns, &names)? {
                             pages.push(print::describe(
@@ -378,7 +393,7 @@ pub(super) fn pods_matching(
 pub(super) fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
-        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs, namespaces, secrets and controllerrevisions)"),
+        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs, namespaces, secrets, services, endpoints, endpointslices and controllerrevisions)"),
     }
 }
 
@@ -411,6 +426,7 @@ fn apply(
     policy: Option<Policy>,
     mode: Mode,
     pulling: &Pulling,
+    service_net: &ServiceNetwork,
 ) -> Result<i32> {
     let mut parsed = manifest::parse_file_with(&a.file, &namespaces::accepts)?;
     for w in &parsed.warnings {
@@ -426,6 +442,7 @@ fn apply(
     let store = ImageStore::open(&opts.image_root)?;
     let made_namespaces = namespaces::take(&mut parsed.objects, state_dir, mode)?;
     let made_secrets = secrets::take(&mut parsed.objects, state_dir)?;
+    let made_services = services::take(&mut parsed.objects, state_dir, service_net)?;
     // What must be pulled, with each owner's pull Secrets; validation counts
     // those images as there.
     let templates: Vec<Workload> = parsed
@@ -501,11 +518,18 @@ fn apply(
         .iter()
         .map(|(_, v, _)| v.namespace.as_str())
         .chain(workloads.iter().map(|w| w.namespace()))
-        .chain(made_secrets.namespaces());
+        .chain(made_secrets.namespaces())
+        .chain(made_services.namespaces());
     made_namespaces.check_usable(state_dir, used)?;
     pulls::run(&store, pulling, &needs)?;
     let mut code = made_namespaces.store(state_dir)?;
     code = code.max(made_secrets.store(state_dir, mode)?);
+    let services_made = !made_services.is_empty();
+    code = code.max(made_services.store(state_dir, mode, service_net)?);
+    if services_made {
+        // The agent's endpoints controller fills in their endpoints.
+        agent::nudge(&opts.root);
+    }
     for reference in existing {
         eprintln!("Error from server (AlreadyExists): {reference} already exists");
         code = 1;
@@ -629,6 +653,7 @@ struct Named {
     workloads: Vec<(String, Kind, String)>,
     namespaces: Vec<String>,
     secrets: Vec<(String, String)>,
+    services: Vec<(String, String)>,
 }
 
 impl Named {
@@ -637,6 +662,7 @@ impl Named {
             && self.workloads.is_empty()
             && self.namespaces.is_empty()
             && self.secrets.is_empty()
+            && self.services.is_empty()
     }
 
     /// One `TYPE` word and a name, in the scope's namespace.
@@ -646,6 +672,7 @@ impl Named {
             Some(k) => self.workloads.push((ns, k, name.to_string())),
             None if namespaces::is_word(kind) => self.namespaces.push(name.to_string()),
             None if secrets::is_word(kind) => self.secrets.push((ns, name.to_string())),
+            None if services::is_word(kind) => self.services.push((ns, name.to_string())),
             None => {
                 check_kind(kind)?;
                 self.pods.push((ns, name.to_string()));
@@ -676,6 +703,9 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
             }
             None if secrets::is_word(kind) => {
                 named.secrets = secrets::names_matching(scope, &sel)?;
+            }
+            None if services::is_word(kind) => {
+                named.services = services::names_matching(scope, &sel)?;
             }
             None => {
                 check_kind(kind)?;
@@ -717,6 +747,16 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
                     named.secrets.push((
                         meta.namespace.unwrap_or_default(),
                         meta.name.unwrap_or_default(),
+                    ));
+                    continue;
+                }
+                if o.kind == "Service" {
+                    let mut svc: k8s_openapi::api::core::v1::Service =
+                        manifest::decode(o, &mut warnings)?;
+                    scope.place(&mut svc.metadata)?;
+                    named.services.push((
+                        svc.metadata.namespace.unwrap_or_default(),
+                        svc.metadata.name.unwrap_or_default(),
                     ));
                     continue;
                 }
@@ -786,6 +826,16 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
             let (c, left) = workloads::delete(opts, &scope.in_namespace(ns), kind, name, a)?;
             code = code.max(c);
             owned.push((ns.clone(), left));
+        }
+    }
+    for (ns, name) in &named.services {
+        match services::delete(scope, ns, name) {
+            Ok(()) => {}
+            Err(e) if a.ignore_not_found && e.to_string().contains("not found") => {}
+            Err(e) => {
+                eprintln!("Error from server (NotFound): {e}");
+                code = 1;
+            }
         }
     }
     for (ns, name) in &named.secrets {

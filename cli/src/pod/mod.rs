@@ -15,6 +15,7 @@ mod pulls;
 mod revisions;
 mod scope;
 mod secrets;
+mod services;
 mod stored;
 mod watch;
 mod workloads;

@@ -22,7 +22,7 @@ use super::scope::Scope;
 /// a Namespace or a Secret.
 pub(crate) fn accepts(api_version: &str, kind: &str) -> bool {
     Workload::accepts(api_version, kind)
-        || (api_version == "v1" && matches!(kind, "Namespace" | "Secret"))
+        || (api_version == "v1" && matches!(kind, "Namespace" | "Secret" | "Service"))
 }
 
 /// Whether a kubectl resource word names namespaces.

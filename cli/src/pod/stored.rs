@@ -1,5 +1,5 @@
 //! `get` of a kind the store keeps that has no controller of its own to show:
-//! Secrets and ControllerRevisions. Both list the same way (every namespace in
+//! Secrets, ControllerRevisions, Services and their endpoints. Both list the same way (every namespace in
 //! scope, `-l`, names, kubectl's NotFound), differing only in their table and
 //! their `-o name` prefix.
 
@@ -19,8 +19,9 @@ pub(crate) struct Listed<T> {
     pub(crate) plural: &'static str,
     /// The `-o name` prefix: `secret`, `controllerrevision.apps`.
     pub(crate) prefix: &'static str,
-    /// Its table, header included, given whether a NAMESPACE column leads.
-    pub(crate) table: fn(&[T], bool, SystemTime) -> String,
+    /// Its table, header included, given whether a NAMESPACE column leads
+    /// and whether it is `-o wide`.
+    pub(crate) table: fn(&[T], bool, bool, SystemTime) -> String,
 }
 
 fn name_of<T: Stored>(o: &T) -> &str {
@@ -65,7 +66,15 @@ pub(crate) fn get<T: Stored>(scope: &Scope, a: &GetArgs, how: &Listed<T>) -> Res
     let single = a.names.len() == 1;
     match a.output {
         None | Some(Output::Wide) => {
-            print!("{}", (how.table)(&items, scope.all, SystemTime::now()))
+            print!(
+                "{}",
+                (how.table)(
+                    &items,
+                    scope.all,
+                    matches!(a.output, Some(Output::Wide)),
+                    SystemTime::now()
+                )
+            )
         }
         Some(Output::Json) => print!("{}", print::objects_json(&items, single)?),
         Some(Output::Yaml) => print!("{}", print::objects_yaml(&items, single)?),

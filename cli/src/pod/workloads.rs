@@ -266,29 +266,25 @@ pub(crate) fn get_file(
     file: &Path,
     output: Option<Output>,
 ) -> Result<i32> {
-    let wanted: Vec<(String, String, String)> = named_in(scope, file)?
+    let wanted: Vec<(Described, String, String)> = named_in(scope, file)?
         .into_iter()
-        .map(|(kind, ns, name)| {
-            let kind = kind.map_or("pod", Kind::qualified).to_string();
-            (kind, ns, name.unwrap_or_default())
-        })
+        .map(|(kind, ns, name)| (kind, ns, name.unwrap_or_default()))
         .collect();
     let everywhere = scope.across(true);
     let all = gather(opts, &everywhere, output, &|kind, meta| {
         wanted.iter().any(|(k, ns, n)| {
-            k == kind
+            k.type_name() == kind
                 && meta.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE) == ns
                 && meta.name.as_deref() == Some(n.as_str())
         })
     })?;
     let mut code = 0;
     for (kind, _, name) in &wanted {
-        if !all.names.contains(&format!("{kind}/{name}")) {
-            let plural = Kind::ALL
-                .iter()
-                .find(|k| k.qualified() == kind)
-                .map_or("pods", |k| k.plural());
-            eprintln!("Error from server (NotFound): {plural} {name:?} not found");
+        if !all.names.contains(&format!("{}/{name}", kind.type_name())) {
+            eprintln!(
+                "Error from server (NotFound): {} {name:?} not found",
+                kind.plural()
+            );
             code = 1;
         }
     }
@@ -320,30 +316,35 @@ fn gather(
         .collect();
     all.add(&pods, "pod", print::table)?;
     let stores = scope.stores()?;
-    let ds: Vec<DaemonSet> = kept(&stores, Kind::DaemonSet, keep)?;
+    let services: Vec<k8s_openapi::api::core::v1::Service> = kept(&stores, "service", keep)?;
+    all.add(&services, "service", |items, wide, now| {
+        print::services(items, false, wide, now)
+    })?;
+    let ds: Vec<DaemonSet> = kept(&stores, Kind::DaemonSet.qualified(), keep)?;
     all.add(&ds, Kind::DaemonSet.qualified(), print::daemonsets)?;
-    let deploy: Vec<Deployment> = kept(&stores, Kind::Deployment, keep)?;
+    let deploy: Vec<Deployment> = kept(&stores, Kind::Deployment.qualified(), keep)?;
     all.add(&deploy, Kind::Deployment.qualified(), print::deployments)?;
-    let rs: Vec<ReplicaSet> = kept(&stores, Kind::ReplicaSet, keep)?;
+    let rs: Vec<ReplicaSet> = kept(&stores, Kind::ReplicaSet.qualified(), keep)?;
     all.add(&rs, Kind::ReplicaSet.qualified(), print::replicasets)?;
-    let sts: Vec<StatefulSet> = kept(&stores, Kind::StatefulSet, keep)?;
+    let sts: Vec<StatefulSet> = kept(&stores, Kind::StatefulSet.qualified(), keep)?;
     all.add(&sts, Kind::StatefulSet.qualified(), print::statefulsets)?;
-    let jobs: Vec<Job> = kept(&stores, Kind::Job, keep)?;
+    let jobs: Vec<Job> = kept(&stores, Kind::Job.qualified(), keep)?;
     all.add(&jobs, Kind::Job.qualified(), print::jobs)?;
     Ok(all)
 }
 
-/// The stored objects of a kind, in the stores given, that `keep` keeps.
+/// The stored objects of a kind (`TYPE` as `get all` names it), in the stores
+/// given, that `keep` keeps.
 fn kept<T: store::Stored>(
     stores: &[Store],
-    kind: Kind,
+    type_name: &str,
     keep: &dyn Fn(&str, &ObjectMeta) -> bool,
 ) -> Result<Vec<T>> {
     let mut all: Vec<T> = Vec::new();
     for store in stores {
         all.extend(store.list::<T>()?);
     }
-    all.retain(|o| keep(kind.qualified(), o.metadata()));
+    all.retain(|o| keep(type_name, o.metadata()));
     Ok(all)
 }
 
@@ -414,12 +415,43 @@ impl All {
     }
 }
 
-/// One object `describe` shows: its kind (none: a pod), its namespace and its
-/// name (none: all of the kind).
-pub(crate) type Target = (Option<Kind>, String, Option<String>);
+/// What kind of object `describe` or `get -f` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Described {
+    /// A pod.
+    Pod,
+    /// A workload.
+    Workload(Kind),
+    /// A Service.
+    Service,
+}
 
-/// What a manifest names, for `describe -f`: each pod (kind none) and each
-/// workload, by namespace and name.
+impl Described {
+    /// kubectl's `TYPE` of `TYPE/NAME`: `pod`, `deployment.apps`, `service`.
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Described::Pod => "pod",
+            Described::Workload(k) => k.qualified(),
+            Described::Service => "service",
+        }
+    }
+
+    /// kubectl's plural, as in NotFound: `pods`, `deployments.apps`.
+    pub(crate) fn plural(self) -> &'static str {
+        match self {
+            Described::Pod => "pods",
+            Described::Workload(k) => k.plural(),
+            Described::Service => "services",
+        }
+    }
+}
+
+/// One object `describe` shows: its kind, its namespace and its name (none:
+/// all of the kind).
+pub(crate) type Target = (Described, String, Option<String>);
+
+/// What a manifest names, for `describe -f` and `get -f`: each pod, Service
+/// and workload, by namespace and name.
 pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
     // Namespaces and Secrets in the file are read (not refused) and left out.
     let parsed = podrt_sandbox::manifest::parse_file_with(file, &super::namespaces::accepts)?;
@@ -427,7 +459,7 @@ pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
     for mut p in parsed.pods {
         scope.place(&mut p.metadata)?;
         if let (Some(ns), Some(n)) = (p.metadata.namespace, p.metadata.name) {
-            out.push((None, ns, Some(n)));
+            out.push((Described::Pod, ns, Some(n)));
         }
     }
     let mut warnings = Vec::new();
@@ -436,10 +468,19 @@ pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
         .iter()
         .filter(|o| !super::namespaces::is_namespace(o) && !super::secrets::is_secret(o))
     {
+        if o.kind == "Service" {
+            let mut svc: k8s_openapi::api::core::v1::Service =
+                podrt_sandbox::manifest::decode(o, &mut warnings)?;
+            scope.place(&mut svc.metadata)?;
+            if let (Some(ns), Some(n)) = (svc.metadata.namespace, svc.metadata.name) {
+                out.push((Described::Service, ns, Some(n)));
+            }
+            continue;
+        }
         let mut w = Workload::decode(o, &mut warnings)?;
         scope.place(w.metadata_mut())?;
         out.push((
-            Some(w.kind()),
+            Described::Workload(w.kind()),
             w.namespace().to_string(),
             Some(w.name().to_string()),
         ));

@@ -320,6 +320,7 @@ mod tests {
             restarts,
             life,
             ready_since: None,
+            net: Default::default(),
         }
     }
 

@@ -1,12 +1,13 @@
 //! The controllers, run one pass at a time: Deployments first (they shape their
 //! ReplicaSets), then ReplicaSets, DaemonSets, StatefulSets and Jobs (they make and delete
-//! pods), then the garbage collector (sets, revisions and pods whose owner is gone). Each pass starts from what is
+//! pods), then Services' endpoints, then the garbage collector (sets, revisions and pods whose owner is gone). Each pass starts from what is
 //! stored and what runs, never from memory of the last pass, so an agent killed
 //! at any point and started again carries on where the state says.
 
 pub(crate) mod cascade;
 mod daemonset;
 pub(crate) mod deployment;
+pub(crate) mod endpoints;
 mod job;
 pub(crate) mod namespace;
 pub(crate) mod pods;
@@ -22,6 +23,7 @@ use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
 use podrt_sandbox::pod::Options;
 
 use crate::error::Result;
@@ -139,6 +141,15 @@ impl Controllers {
         }
         let mut jobs: Vec<Job> = store.list()?;
         jobs.retain(|j| job::sync(store, pods_of, j, pods));
+        let services: Vec<Service> = store.list()?;
+        let node = self
+            .node
+            .get("kubernetes.io/hostname")
+            .map(String::as_str)
+            .unwrap_or_default();
+        if let Err(e) = endpoints::sync(store, &services, pods, node) {
+            tracing::warn!(namespace = %store.namespace(), error = %e, "writing endpoints");
+        }
         // Revisions whose set is gone.
         let sets: HashSet<&str> = daemon_sets
             .iter()

@@ -14,7 +14,8 @@ use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus, Secret};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, NamespaceStatus, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use podrt_sandbox::state::listing;
 
@@ -139,8 +140,9 @@ pub(crate) fn finish_terminating(store: &Store, pods: &Pods, root: &Path) -> Res
     Ok(())
 }
 
-/// Removes the Namespace `name`, its events, its Secrets, any revision left
-/// and its empty object directories, once no pod of it is left.
+/// Removes the Namespace `name`, its events, its Secrets, Services and their
+/// endpoints, any revision left and its empty object directories, once no pod
+/// of it is left.
 fn remove_if_empty(store: &Store, root: &Path, name: &str) -> Result<()> {
     if listing::list_pod_sandboxes(root)?
         .iter()
@@ -150,16 +152,22 @@ fn remove_if_empty(store: &Store, root: &Path, name: &str) -> Result<()> {
     }
     Events::new(store.state_dir(), name).forget_namespace();
     let in_ns = store.in_namespace(name);
-    for secret in in_ns.list::<Secret>()? {
-        in_ns.remove::<Secret>(secret.metadata.name.as_deref().unwrap_or_default())?;
-    }
-    for revision in in_ns.list::<ControllerRevision>()? {
-        in_ns
-            .remove::<ControllerRevision>(revision.metadata.name.as_deref().unwrap_or_default())?;
-    }
+    remove_all::<Secret>(&in_ns)?;
+    remove_all::<ControllerRevision>(&in_ns)?;
+    remove_all::<Service>(&in_ns)?;
+    remove_all::<Endpoints>(&in_ns)?;
+    remove_all::<EndpointSlice>(&in_ns)?;
     store.remove_namespace_dirs(name)?;
     store.remove::<Namespace>(name)?;
     tracing::info!(namespace = %name, "namespace deleted");
+    Ok(())
+}
+
+/// Removes every object of the kind in the store's namespace.
+fn remove_all<T: Stored>(store: &Store) -> Result<()> {
+    for o in store.list::<T>()? {
+        store.remove::<T>(o.metadata().name.as_deref().unwrap_or_default())?;
+    }
     Ok(())
 }
 

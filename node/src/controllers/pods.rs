@@ -58,6 +58,52 @@ pub(crate) struct PodView {
     /// Since when it is ready: the latest start of its running containers
     /// (readiness is "every container runs" until probes land).
     pub(crate) ready_since: Option<jiff::Timestamp>,
+    /// What a Service needs of it.
+    pub(crate) net: PodNet,
+}
+
+/// A pod as a Service's endpoints name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PodNet {
+    /// Its uid (an endpoint's target reference).
+    pub(crate) uid: String,
+    /// Its address, once it has one.
+    pub(crate) ip: Option<String>,
+    /// `spec.hostname` and `spec.subdomain` (a headless Service of that name
+    /// gives the pod a DNS name).
+    pub(crate) hostname: Option<String>,
+    /// See `hostname`.
+    pub(crate) subdomain: Option<String>,
+    /// Its containers' named ports: name → (port, protocol), for a Service's
+    /// `targetPort` by name.
+    pub(crate) ports: BTreeMap<String, (i32, String)>,
+}
+
+impl PodNet {
+    /// The network facts of a pod object.
+    pub(crate) fn of(pod: &Pod) -> PodNet {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let ports = spec
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .filter_map(|p| {
+                let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+                Some((p.name.clone()?, (p.container_port, protocol)))
+            })
+            .collect();
+        PodNet {
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            ip: pod
+                .status
+                .as_ref()
+                .and_then(|s| s.pod_ip.clone())
+                .filter(|ip| !ip.is_empty()),
+            hostname: spec.hostname.clone(),
+            subdomain: spec.subdomain.clone(),
+            ports,
+        }
+    }
 }
 
 impl PodView {
@@ -119,6 +165,7 @@ impl PodView {
                         .max()
                 })
                 .flatten(),
+            net: PodNet::of(pod),
         }
     }
 
@@ -361,6 +408,7 @@ mod tests {
                 jiff::Timestamp::now().as_second() - since_secs_ago,
             )
             .ok(),
+            net: PodNet::default(),
         }
     }
 

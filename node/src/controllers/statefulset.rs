@@ -589,6 +589,7 @@ mod tests {
             restarts: 0,
             life,
             ready_since: None,
+            net: Default::default(),
         }
     }
 

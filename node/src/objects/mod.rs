@@ -1,7 +1,7 @@
 //! The workload documents a user applies, decoded into k8s-openapi's types and
 //! checked before anything is stored: Deployments, ReplicaSets, DaemonSets and
-//! StatefulSets (`apps/v1`), and Jobs (`batch/v1`); and the `v1` objects pods
-//! read: Namespaces and Secrets.
+//! StatefulSets (`apps/v1`), and Jobs (`batch/v1`); the `v1` objects pods
+//! read: Namespaces and Secrets; and Services.
 //!
 //! Decoding reuses the sandbox's manifest reader (`manifest::parse_with` keeps
 //! these kinds, `manifest::decode` names the field of a type error and warns of
@@ -11,6 +11,7 @@ mod job;
 mod namespace;
 mod percent;
 mod secret;
+mod service;
 mod statefulset;
 mod template;
 mod validate;
@@ -25,6 +26,10 @@ pub use namespace::{complete_namespace, default_namespace, DEFAULT_NAMESPACE};
 pub(crate) use percent::resolve;
 pub use secret::{
     check_secret, complete_secret, docker_config, pull_secrets, DOCKER_CFG, DOCKER_CONFIG_JSON,
+};
+pub use service::{
+    check_service, complete_service, is_headless, ServiceNetwork, DEFAULT_NODE_PORTS,
+    DEFAULT_SERVICE_CIDR,
 };
 pub(crate) use statefulset::claim_names;
 pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};

@@ -84,6 +84,32 @@ impl Stored for k8s_openapi::api::apps::v1::DaemonSet {
     }
 }
 
+impl Stored for k8s_openapi::api::core::v1::Service {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, old: &Self) {
+        self.status = old.status.clone();
+    }
+}
+
+impl Stored for k8s_openapi::api::core::v1::Endpoints {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.subsets == other.subsets && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, _old: &Self) {}
+}
+
+impl Stored for k8s_openapi::api::discovery::v1::EndpointSlice {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.endpoints == other.endpoints
+            && self.ports == other.ports
+            && self.address_type == other.address_type
+            && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, _old: &Self) {}
+}
+
 impl Stored for k8s_openapi::api::apps::v1::ControllerRevision {
     fn same_desire(&self, other: &Self) -> bool {
         self.data == other.data

@@ -51,6 +51,23 @@ pub fn dns1123_label(value: &str) -> Result<(), String> {
     join(problems)
 }
 
+/// Checks a DNS-1035 label (a Service's name): `[a-z]([-a-z0-9]*[a-z0-9])?`, at
+/// most 63 characters.
+pub fn dns1035_label(value: &str) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if value.len() > LABEL_MAX {
+        problems.push(format!("must be no more than {LABEL_MAX} characters"));
+    }
+    if !is_label(value) || !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+        problems.push(DNS1035_FORMAT.to_string());
+    }
+    join(problems)
+}
+
+const DNS1035_FORMAT: &str = "a DNS-1035 label must consist of lower case alphanumeric \
+characters or '-', start with an alphabetic character, and end with an alphanumeric character \
+(e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+
 /// Checks a DNS-1123 subdomain: dot-separated labels, at most 253 characters.
 pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
@@ -65,7 +82,7 @@ pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
 
 /// Checks a port name (IANA_SVC_NAME, RFC 6335): at most 15 characters of
 /// `a-z0-9-`, at least one letter, no `--`, no hyphen at either end.
-pub(crate) fn iana_svc_name(value: &str) -> Result<(), String> {
+pub fn iana_svc_name(value: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     if value.len() > 15 {
         problems.push("must be no more than 15 characters".to_string());

@@ -13,6 +13,7 @@ mod host_check;
 mod networks;
 mod policy;
 mod qos;
+mod services;
 mod status;
 mod table;
 mod workloads;
@@ -27,6 +28,7 @@ pub use age::human_duration;
 pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
+pub use services::{describe_service, endpoint_slices, endpoints, services};
 pub use workloads::{
     controller_revisions, daemonsets, deployments, jobs, namespaces, objects_json, objects_yaml,
     replicasets, secrets, statefulsets,

@@ -208,7 +208,7 @@ pub fn namespaces(items: &[Namespace], now: SystemTime) -> String {
 }
 
 /// kubectl's `NAME TYPE DATA AGE` (with `NAMESPACE` first under `-A`).
-pub fn secrets(items: &[Secret], namespaces: bool, now: SystemTime) -> String {
+pub fn secrets(items: &[Secret], namespaces: bool, _wide: bool, now: SystemTime) -> String {
     let mut text = String::new();
     if namespaces {
         text.push_str("NAMESPACE\t");
@@ -235,6 +235,7 @@ pub fn secrets(items: &[Secret], namespaces: bool, now: SystemTime) -> String {
 pub fn controller_revisions(
     items: &[ControllerRevision],
     namespaces: bool,
+    _wide: bool,
     now: SystemTime,
 ) -> String {
     let mut text = String::new();
