@@ -45,13 +45,26 @@ fn lock_path(root: &Path) -> PathBuf {
     root.join("agent.lock")
 }
 
+/// The cluster DNS the agent serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSettings {
+    /// Where it listens (port 53).
+    pub address: std::net::Ipv4Addr,
+    /// The cluster domain.
+    pub domain: String,
+    /// Where names outside the cluster go.
+    pub upstreams: Vec<std::net::SocketAddr>,
+}
+
 /// Runs the agent for pods under `opts.root` and workloads under `state_dir`
-/// until killed, on a node with `node_labels` besides kubelet's own. An error
-/// if another agent runs for the same root.
+/// until killed, on a node with `node_labels` besides kubelet's own, serving
+/// the cluster DNS as `dns` says (none: no DNS). An error if another agent runs
+/// for the same root, or the DNS cannot be bound.
 pub fn serve(
-    opts: Options,
+    mut opts: Options,
     state_dir: &Path,
     node_labels: std::collections::BTreeMap<String, String>,
+    dns: Option<DnsSettings>,
 ) -> Result<()> {
     let root = opts.root.clone();
     private_fs::create_dir_all(&root).map_err(|e| Error::io("creating", &root, e))?;
@@ -62,6 +75,15 @@ pub fn serve(
             root: root.clone(),
             lock: lock.clone(),
         })?;
+    // Before any thread: the resolver is a forked process.
+    if let Some(d) = &dns {
+        crate::dns::start(&root, d.address, &d.domain, d.upstreams.clone())?;
+        // The pods this agent makes ask it, unless --cluster-dns said otherwise.
+        if opts.dns.servers.is_empty() {
+            opts.dns.servers = vec![d.address.to_string()];
+            opts.dns.domain = d.domain.clone();
+        }
+    }
     let sock = socket_path(&root);
     // Ours to replace: the lock says no other agent uses it.
     let _ = std::fs::remove_file(&sock);
@@ -69,13 +91,18 @@ pub fn serve(
     socket
         .set_read_timeout(Some(RESYNC))
         .map_err(|e| Error::io("setting a timeout on", &sock, e))?;
-    let controllers = Controllers::new(Store::open(state_dir)?, opts, node_labels);
+    let store = Store::open(state_dir)?;
+    let controllers = Controllers::new(store.clone(), opts, node_labels);
+    let mut published: Option<crate::dns::Zone> = None;
     tracing::info!(root = %root.display(), state_dir = %state_dir.display(), "podrt serve: controllers running");
     limit_malloc_arenas();
     let mut buf = [0u8; 64];
     let mut again = false;
     loop {
         let outcome = controllers.pass();
+        if let Some(d) = &dns {
+            publish_zone(&root, &store, &d.domain, &mut published);
+        }
         // What a pass made is seen (Running, Ready) by the next, whose
         // statuses `rollout status` waits for: that one runs at once. Only one:
         // pods that fail as soon as they are made are not remade in a loop.
@@ -102,6 +129,23 @@ pub fn serve(
         let _ = socket.set_nonblocking(true);
         while socket.recv(&mut buf).is_ok() {}
         let _ = socket.set_nonblocking(false);
+    }
+}
+
+/// Writes the zone for the resolver when it changed since `published`.
+fn publish_zone(
+    root: &Path,
+    store: &Store,
+    domain: &str,
+    published: &mut Option<crate::dns::Zone>,
+) {
+    match crate::dns::zone(store, domain) {
+        Ok(zone) if published.as_ref() != Some(&zone) => match crate::dns::publish(root, &zone) {
+            Ok(()) => *published = Some(zone),
+            Err(e) => tracing::warn!(error = %e, "writing the DNS zone"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "reading Services for the DNS zone"),
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod agent;
 mod controllers;
+pub mod dns;
 pub mod edits;
 mod error;
 pub mod events;

@@ -492,4 +492,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub node_labels: Vec<String>,
+    /// Where the cluster DNS listens (port 53): an IPv4 address, or `none` for
+    /// no DNS (default: the built-in network's gateway, e.g. 10.88.0.1; with a
+    /// CNI config of your own, none unless given).
+    #[arg(long)]
+    pub dns_address: Option<String>,
+    /// Where names outside the cluster are forwarded (repeat the flag; default:
+    /// the host's /etc/resolv.conf nameservers).
+    #[arg(long)]
+    pub dns_upstream: Vec<std::net::IpAddr>,
 }

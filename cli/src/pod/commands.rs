@@ -48,10 +48,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         root: cli.root.clone(),
         image_root: cli.image_root(),
         cgroup_parent: cli.cgroup_parent.clone(),
-        dns: ClusterDns {
-            servers: cli.cluster_dns.clone(),
-            domain: cli.cluster_domain.clone(),
-        },
+        dns: cluster_dns(cli),
         helper_exe: std::env::current_exe().ok(),
         network: network_options(cli)?,
         security: security_options(cli, &config),
@@ -291,6 +288,22 @@ fn policy(config: &Config, flag: Option<&str>) -> Result<Option<Policy>> {
 }
 
 /// The CNI settings from the global flags, the subnet checked.
+/// The cluster DNS pods made now use: `--cluster-dns`, else the resolver of
+/// the agent running for this root (`serve`'s own pods get it from `serve`).
+fn cluster_dns(cli: &Cli) -> ClusterDns {
+    let mut dns = ClusterDns {
+        servers: cli.cluster_dns.clone(),
+        domain: cli.cluster_domain.clone(),
+    };
+    if dns.servers.is_empty() && !matches!(cli.command, Command::Serve(_)) {
+        if let Some(served) = podrt_node::dns::advertised(&cli.root) {
+            dns.servers = vec![served.address.to_string()];
+            dns.domain = served.domain;
+        }
+    }
+    dns
+}
+
 fn network_options(cli: &Cli) -> Result<NetworkOptions> {
     let subnet = cli
         .pod_subnet

@@ -693,8 +693,44 @@ pub(crate) fn serve(
             .map_err(|m| anyhow::anyhow!("--node-labels: {m}"))?;
         labels.insert(key.to_string(), value.to_string());
     }
-    agent::serve(opts.clone(), state_dir, labels)?;
+    let dns = dns_settings(opts, args)?;
+    agent::serve(opts.clone(), state_dir, labels, dns)?;
     Ok(0)
+}
+
+/// What cluster DNS `serve` runs: at `--dns-address`, else at the built-in
+/// network's gateway; none with `--dns-address none` or a CNI config of the
+/// user's and no address.
+fn dns_settings(
+    opts: &Options,
+    args: &super::args::ServeArgs,
+) -> Result<Option<agent::DnsSettings>> {
+    let address = match args.dns_address.as_deref() {
+        Some("none") => return Ok(None),
+        Some(a) => a
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--dns-address {a:?}: want an IPv4 address or none"))?,
+        None => match podrt_sandbox::network::builtin_gateway(&opts.network)? {
+            Some(gateway) => gateway,
+            None => {
+                eprintln!("podrt serve: no cluster DNS (the CNI config is your own): give --dns-address to serve one");
+                return Ok(None);
+            }
+        },
+    };
+    let upstreams = if args.dns_upstream.is_empty() {
+        podrt_node::dns::host_upstreams(Path::new("/etc/resolv.conf"), address)
+    } else {
+        args.dns_upstream
+            .iter()
+            .map(|ip| std::net::SocketAddr::new(*ip, 53))
+            .collect()
+    };
+    Ok(Some(agent::DnsSettings {
+        address,
+        domain: opts.dns.domain.clone(),
+        upstreams,
+    }))
 }
 
 /// Where workloads are kept, made absolute against the working directory (the

@@ -61,6 +61,19 @@ pub(crate) fn resolve(opts: &NetworkOptions, root: &Path) -> Result<NetworkList>
     }
 }
 
+/// The gateway of the built-in network (the subnet's first address), where
+/// the node agent serves the cluster DNS; none when a config in the config dir
+/// is used instead.
+pub fn builtin_gateway(opts: &NetworkOptions) -> Result<Option<std::net::Ipv4Addr>> {
+    if NetworkList::load_dir(&opts.conf_dir)?.is_some() {
+        return Ok(None);
+    }
+    Ok(match opts.subnet.addr {
+        std::net::IpAddr::V4(a) => Some(std::net::Ipv4Addr::from(u32::from(a) + 1)),
+        std::net::IpAddr::V6(_) => None,
+    })
+}
+
 /// The network a pod with `ports` joins: [`resolve`]'s, except that a pod without
 /// host ports runs the built-in network without its `portmap` step, which would
 /// only cost it a plugin run and a dozen iptables calls each way. (A user's
