@@ -58,8 +58,8 @@ pub struct DnsSettings {
 
 /// Runs the agent for pods under `opts.root` and workloads under `state_dir`
 /// until killed, on a node with `node_labels` besides kubelet's own, serving
-/// the cluster DNS as `dns` says (none: no DNS). An error if another agent runs
-/// for the same root, or the DNS cannot be bound.
+/// the cluster DNS as `dns` says (none: no DNS; one that cannot be bound is
+/// reported and left out). An error if another agent runs for the same root.
 pub fn serve(
     mut opts: Options,
     state_dir: &Path,
@@ -75,9 +75,21 @@ pub fn serve(
             root: root.clone(),
             lock: lock.clone(),
         })?;
-    // Before any thread: the resolver is a forked process.
+    // Before any thread: the resolver is a forked process. Without it the
+    // controllers still run (a host resolver may hold port 53 everywhere).
+    let dns = dns.filter(|d| {
+        match crate::dns::start(&root, d.address, &d.domain, d.upstreams.clone()) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!(
+                    "podrt serve: no cluster DNS: {e} (serve --dns-address picks another address)"
+                );
+                tracing::error!(error = %e, "no cluster DNS");
+                false
+            }
+        }
+    });
     if let Some(d) = &dns {
-        crate::dns::start(&root, d.address, &d.domain, d.upstreams.clone())?;
         // The pods this agent makes ask it, unless --cluster-dns said otherwise.
         if opts.dns.servers.is_empty() {
             opts.dns.servers = vec![d.address.to_string()];

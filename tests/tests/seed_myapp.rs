@@ -5,7 +5,8 @@
 //! search path and ndots:5). The Services come from the seed's services.yaml,
 //! created with `podrt create -f` as the seed does with kubectl. The test's
 //! agent forwards other names to 127.0.0.1 of its own network namespace, where
-//! nothing listens: no packet leaves the test's namespaces.
+//! nothing listens: no packet leaves the test's namespaces. Both of the seed's
+//! forms of the pod run: `initContainers` (1.6+) and the 1.5 annotation.
 
 use podrt_tests::pods::text;
 use podrt_tests::workloads::{workload_env, Agent};
@@ -13,13 +14,24 @@ use podrt_tests::{repo, wait_until};
 
 #[test]
 fn myapp_pod_waits_for_its_services_then_runs() {
+    waits_then_runs("myapp-pod.yaml");
+}
+
+/// The same pod in the seed's Kubernetes 1.5 form: its init containers in the
+/// `pod.beta.kubernetes.io/init-containers` annotation.
+#[test]
+fn myapp_pod_of_kubernetes_1_5_waits_for_its_services_then_runs() {
+    waits_then_runs("myapp-pod-1.5.yaml");
+}
+
+fn waits_then_runs(fixture: &str) {
     let env = workload_env();
     let _agent = Agent::start_with(&env, &["--dns-upstream", "127.0.0.1"]);
     assert!(
         wait_until(10, || env.root.join("dns/server.json").is_file()),
         "the agent never served DNS"
     );
-    let manifest = repo().join("tests/fixtures/myapp-pod.yaml");
+    let manifest = repo().join("tests/fixtures").join(fixture);
     let apply = env
         .cmd()
         .args(["apply", "-f", manifest.to_str().unwrap()])

@@ -299,10 +299,81 @@ pub(super) fn decode_object<T: serde::de::DeserializeOwned>(
     decode(object.value.clone(), &object.place(), warnings)
 }
 
+/// The annotations in which Kubernetes 1.5 to 1.7 read init containers (a
+/// JSON array of containers), beta first.
+const INIT_CONTAINER_ANNOTATIONS: [&str; 2] = [
+    "pod.beta.kubernetes.io/init-containers",
+    "pod.alpha.kubernetes.io/init-containers",
+];
+
 /// Decodes a Pod, recording each unknown field as a warning and naming the
-/// field path of a type error.
+/// field path of a type error. Init containers given in the 1.5 form (an
+/// annotation) become `spec.initContainers`, as the API server of those
+/// versions made them.
 fn decode_pod(value: Value, place: &Place<'_>, warnings: &mut Vec<String>) -> Result<Pod, Error> {
-    decode(value, place, warnings)
+    let mut pod: Pod = decode(value, place, warnings)?;
+    init_containers_from_annotation(&mut pod, place)?;
+    Ok(pod)
+}
+
+/// Moves the init containers of the 1.5 annotation into the spec. Refused,
+/// naming the field: JSON that is not an array of containers, an unknown field
+/// in one, both annotations, or init containers given in the spec as well.
+fn init_containers_from_annotation(pod: &mut Pod, place: &Place<'_>) -> Result<(), Error> {
+    let annotations = pod
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
+    let given: Vec<&str> = INIT_CONTAINER_ANNOTATIONS
+        .into_iter()
+        .filter(|k| annotations.contains_key(*k))
+        .collect();
+    let Some(key) = given.first().copied() else {
+        if annotations.is_empty() {
+            pod.metadata.annotations = None;
+        }
+        return Ok(());
+    };
+    let field = format!("metadata.annotations[{key}]");
+    if given.len() > 1 {
+        return Err(place.field_error(
+            &field,
+            format!(
+                "Invalid value: init containers are given in both {} and {}: give one",
+                given[0], given[1]
+            ),
+        ));
+    }
+    let text = annotations.remove(key).unwrap_or_default();
+    if annotations.is_empty() {
+        pod.metadata.annotations = None;
+    }
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| place.field_error(&field, format!("Invalid value: not JSON: {e}")))?;
+    let inner = Place {
+        file: place.file,
+        document: place.document,
+        prefix: format!("{}{field}", place.prefix),
+    };
+    let mut unknown = Vec::new();
+    let containers: Vec<k8s_openapi::api::core::v1::Container> =
+        decode(value, &inner, &mut unknown)?;
+    if let Some(first) = unknown.first() {
+        let path = first
+            .trim_start_matches(&inner.label())
+            .trim_start_matches("unknown field ")
+            .trim_end_matches(", ignored");
+        return Err(place.field_error(&field, format!("Invalid value: unknown field {path}")));
+    }
+    let spec = pod.spec.get_or_insert_with(Default::default);
+    if spec.init_containers.as_ref().is_some_and(|c| !c.is_empty()) {
+        return Err(place.field_error(
+            &field,
+            "Invalid value: init containers are given both here and in spec.initContainers: give one".to_string(),
+        ));
+    }
+    spec.init_containers = Some(containers);
+    Ok(())
 }
 
 /// Decodes an object of type `T`, recording each unknown field as a warning and

@@ -345,3 +345,67 @@ fn files_and_read_errors() {
         "{err}"
     );
 }
+
+/// The seed's 1.5 form: init containers in an annotation.
+const SEED_1_5: &str = include_str!("../../../../tests/fixtures/myapp-pod-1.5.yaml");
+
+#[test]
+fn the_init_containers_annotation_of_kubernetes_1_5_becomes_init_containers() {
+    let manifest = parse(SEED_1_5, "pod.yaml").expect("the 1.5 form parses");
+    assert!(manifest.warnings.is_empty(), "{:?}", manifest.warnings);
+    let pod = &manifest.pods[0];
+    assert!(
+        pod.metadata.annotations.is_none(),
+        "{:?}",
+        pod.metadata.annotations
+    );
+    let init = pod.spec.as_ref().unwrap().init_containers.clone().unwrap();
+    let names: Vec<&str> = init.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["init-myservice", "init-mydb"]);
+    assert_eq!(
+        init[1].command.as_ref().unwrap()[2],
+        "until nslookup mydb; do echo waiting for mydb; sleep 2; done;"
+    );
+    let valid = validate(pod, &|image| image == "busybox").expect("validates");
+    let names: Vec<&str> = valid.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["init-myservice", "init-mydb", "myapp-container"]);
+}
+
+#[test]
+fn a_bad_init_containers_annotation_is_refused_naming_it() {
+    let with = |annotation: &str, spec_init: bool| {
+        let init = if spec_init {
+            "  initContainers: [{name: other, image: busybox}]\n"
+        } else {
+            ""
+        };
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    {annotation}\nspec:\n{init}  containers: [{{name: c, image: busybox}}]\n"
+        )
+    };
+    let key = "metadata.annotations[pod.beta.kubernetes.io/init-containers]";
+    for (text, want) in [
+        (with("pod.beta.kubernetes.io/init-containers: '[{'", false), "not JSON"),
+        (
+            with("pod.beta.kubernetes.io/init-containers: '[{\"name\": \"i\", \"image\": \"busybox\", \"comand\": []}]'", false),
+            "unknown field",
+        ),
+        (
+            with("pod.beta.kubernetes.io/init-containers: '{\"name\": \"i\"}'", false),
+            "invalid type",
+        ),
+        (
+            with("pod.beta.kubernetes.io/init-containers: '[{\"name\": \"i\", \"image\": \"busybox\"}]'", true),
+            "spec.initContainers",
+        ),
+    ] {
+        let e = parse(&text, "pod.yaml").expect_err("refused").to_string();
+        assert!(e.contains(key) && e.contains(want), "{want} in {e}");
+    }
+    let both = with(
+        "pod.beta.kubernetes.io/init-containers: '[]'\n    pod.alpha.kubernetes.io/init-containers: '[]'",
+        false,
+    );
+    let e = parse(&both, "pod.yaml").expect_err("refused").to_string();
+    assert!(e.contains("pod.alpha.kubernetes.io/init-containers"), "{e}");
+}
