@@ -77,18 +77,19 @@ pub fn serve(
         })?;
     // Before any thread: the resolver is a forked process. Without it the
     // controllers still run (a host resolver may hold port 53 everywhere).
-    let dns = dns.filter(|d| {
-        match crate::dns::start(&root, d.address, &d.domain, d.upstreams.clone()) {
-            Ok(()) => true,
-            Err(e) => {
-                eprintln!(
+    let dns =
+        dns.filter(
+            |d| match crate::dns::start(&root, d.address, &d.domain, d.upstreams.clone()) {
+                Ok(()) => true,
+                Err(e) => {
+                    eprintln!(
                     "podrt serve: no cluster DNS: {e} (serve --dns-address picks another address)"
                 );
-                tracing::error!(error = %e, "no cluster DNS");
-                false
-            }
-        }
-    });
+                    tracing::error!(error = %e, "no cluster DNS");
+                    false
+                }
+            },
+        );
     if let Some(d) = &dns {
         // The pods this agent makes ask it, unless --cluster-dns said otherwise.
         if opts.dns.servers.is_empty() {

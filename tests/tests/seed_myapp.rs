@@ -2,8 +2,9 @@
 //! Services `myservice` and `mydb` resolve; only then does the app container
 //! start. The node agent (`podrt serve`) serves the cluster DNS on the pod
 //! network's gateway; the pod, made while it runs, asks it (with kubelet's
-//! search path and ndots:5). The Services come from the seed's services.yaml,
-//! created with `podrt create -f` as the seed does with kubectl. The test's
+//! search path and ndots:5). The pod and the Services are made with `podrt
+//! create -f`, as the seed does with kubectl, and `podrt wait` waits for the
+//! pod to be Ready. The test's
 //! agent forwards other names to 127.0.0.1 of its own network namespace, where
 //! nothing listens: no packet leaves the test's namespaces. Both of the seed's
 //! forms of the pod run: `initContainers` (1.6+) and the 1.5 annotation.
@@ -32,19 +33,16 @@ fn waits_then_runs(fixture: &str) {
         "the agent never served DNS"
     );
     let manifest = repo().join("tests/fixtures").join(fixture);
-    let apply = env
-        .cmd()
-        .args(["apply", "-f", manifest.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn podrt apply");
-
+    let manifest = manifest.to_str().unwrap();
+    // As kubectl's, create returns once the pod exists, its init containers
+    // waiting.
+    let out = env.ok(&["create", "-f", manifest]);
+    assert_eq!(out.trim(), "pod/myapp-pod created");
     // Without the Services, the first init container keeps waiting.
     assert!(
-        wait_until(30, || env.ok(&["get", "pods"]).contains("Init:0/2")),
+        wait_until(30, || env.ok(&["get", "-f", manifest]).contains("Init:0/2")),
         "pod never showed Init:0/2: {}",
-        env.ok(&["get", "pods"])
+        env.ok(&["get", "-f", manifest])
     );
     assert!(wait_until(30, || {
         let out = env.podrt(&["logs", "myapp-pod", "-c", "init-myservice"]);
@@ -61,16 +59,40 @@ fn waits_then_runs(fixture: &str) {
     );
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert!(env.ok(&["get", "pods"]).contains("Init:0/2"));
+    let page = env.ok(&["describe", "-f", manifest]);
+    assert!(
+        page.contains("Init Containers:")
+            && page.contains("init-myservice")
+            && page.contains("Running"),
+        "{page}"
+    );
+    let waited = env.podrt(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/myapp-pod",
+        "--timeout=1s",
+    ]);
+    assert!(
+        !waited.status.success()
+            && text(&waited.stderr)
+                .contains("timed out waiting for the condition on pods/myapp-pod"),
+        "{}",
+        text(&waited.stderr)
+    );
 
     // The seed's services.yaml, as the user wrote it.
     let services = repo().join("tests/fixtures/services.yaml");
     let out = env.ok(&["create", "-f", services.to_str().unwrap()]);
     assert_eq!(out, "service/myservice created\nservice/mydb created\n");
 
-    let out = apply.wait_with_output().expect("wait for apply");
-    assert!(out.status.success(), "apply failed: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "pod/myapp-pod created");
-    let table = env.ok(&["get", "pods"]);
+    let out = env.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/myapp-pod",
+        "--timeout=60s",
+    ]);
+    assert_eq!(out.trim(), "pod/myapp-pod condition met");
+    let table = env.ok(&["get", "-f", manifest]);
     assert!(
         table.contains("1/1") && table.contains("Running"),
         "{table}"

@@ -110,6 +110,9 @@ pub enum Command {
     Create(ApplyArgs),
     /// List pods, deployments or replicasets.
     Get(GetArgs),
+    /// Wait until pods or workloads meet a condition, or are gone:
+    /// `wait --for=condition=Ready pod/myapp-pod --timeout=60s`.
+    Wait(WaitArgs),
     /// Show pods or workloads in detail, with their controllers' events.
     Describe(DescribeArgs),
     /// Print a container's output.
@@ -385,6 +388,22 @@ pub struct ScaleArgs {
     /// The new number of replicas.
     #[arg(long)]
     pub replicas: i32,
+}
+
+/// `wait`'s arguments.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The objects: TYPE/NAME… (pod/web, deploy/web, job/migrate), or a type
+    /// then names.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// `condition=NAME` (a status condition: Ready, Initialized, Available,
+    /// Complete, …; `condition=NAME=false` for False), or `delete`.
+    #[arg(long = "for")]
+    pub condition: String,
+    /// How long to wait (kubectl's default, 30s; 0s looks once).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub timeout: std::time::Duration,
 }
 
 /// `rollout …`: each takes `deploy/NAME` or `deploy NAME`; `status`,

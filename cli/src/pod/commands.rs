@@ -97,6 +97,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             &service_net,
         ),
         Command::Serve(a) => workloads::serve(&opts, scope.state_dir(), &config, a),
+        Command::Wait(a) => super::wait::wait(&opts, state_dir, a),
         Command::Edit(a) => super::edit::edit(
             &opts,
             state_dir,
@@ -570,7 +571,13 @@ fn apply(
         if let Some(pulling) = &mut opts.pulling {
             pulling.registries.pull_secrets = secrets.clone();
         }
-        supervisor::apply(&opts, p, v, supervisor::MadeWhen::Running)?;
+        // kubectl's create returns once the pod exists: init containers may
+        // wait for a Service (`podrt wait` waits); apply waits until it runs.
+        let when = match mode {
+            Mode::Create => supervisor::MadeWhen::Supervised,
+            Mode::Apply => supervisor::MadeWhen::Running,
+        };
+        supervisor::apply(&opts, p, v, when)?;
         println!("pod/{} created", v.name);
     }
     workloads::store(opts, state_dir, workloads, None)?;

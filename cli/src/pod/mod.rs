@@ -17,6 +17,7 @@ mod scope;
 mod secrets;
 mod services;
 mod stored;
+mod wait;
 mod watch;
 mod workloads;
 

@@ -168,6 +168,17 @@ impl Workload {
         }
     }
 
+    /// The object as `get -o json` shows it.
+    pub fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        match self {
+            Workload::Deployment(d) => serde_json::to_value(d),
+            Workload::ReplicaSet(r) => serde_json::to_value(r),
+            Workload::DaemonSet(d) => serde_json::to_value(d),
+            Workload::StatefulSet(s) => serde_json::to_value(s),
+            Workload::Job(j) => serde_json::to_value(j),
+        }
+    }
+
     /// Its metadata.
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
