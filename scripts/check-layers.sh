@@ -27,8 +27,8 @@ SANDBOX_LAYERS=(
     config host_check
 )
 # node, bottom to top: its error, label selectors and label edits; the workload objects; the
-# store on disk; the controllers; the user's edits (scale, rollout); the agent's
-# loop.
+# store on disk; the controllers; the user's edits (scale, rollout); the cluster
+# DNS; the agent's loop.
 NODE_LAYERS=(
     error selector labels
     objects
@@ -36,6 +36,7 @@ NODE_LAYERS=(
     events
     controllers
     edits
+    dns
     agent
 )
 # Names re-exported at a crate root, and the module each comes from (`-`: not

@@ -297,7 +297,10 @@ fn cluster_dns(cli: &Cli) -> ClusterDns {
         domain: cli.cluster_domain.clone(),
     };
     if dns.servers.is_empty() && !matches!(cli.command, Command::Serve(_)) {
-        if let Some(served) = podrt_node::dns::advertised(&cli.root) {
+        let served = agent::running(&cli.root)
+            .then(|| podrt_node::dns::advertised(&cli.root))
+            .flatten();
+        if let Some(served) = served {
             dns.servers = vec![served.address.to_string()];
             dns.domain = served.domain;
         }

@@ -191,24 +191,7 @@ pub(crate) fn remove_owned(store: &Store, uid: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{Container, PodSpec};
-
-    fn template(image: &str) -> PodTemplateSpec {
-        PodTemplateSpec {
-            metadata: Some(ObjectMeta {
-                labels: Some(BTreeMap::from([("app".into(), "web".into())])),
-                ..ObjectMeta::default()
-            }),
-            spec: Some(PodSpec {
-                containers: vec![Container {
-                    name: "c".into(),
-                    image: Some(image.into()),
-                    ..Container::default()
-                }],
-                ..PodSpec::default()
-            }),
-        }
-    }
+    use crate::objects::test_template as template;
 
     fn reference() -> OwnerReference {
         OwnerReference {

@@ -87,15 +87,21 @@ pub(crate) fn deletes_claims(sts: &StatefulSet, scaled: bool) -> bool {
         == Some("Delete")
 }
 
+/// The set's name and its namespace (`default` when unset).
+fn set_and_namespace(sts: &StatefulSet) -> (&str, &str) {
+    (
+        sts.metadata.name.as_deref().unwrap_or_default(),
+        sts.metadata
+            .namespace
+            .as_deref()
+            .unwrap_or(crate::store::DEFAULT_NAMESPACE),
+    )
+}
+
 /// The claim directories of `sts` that exist under `state_dir`, with the
 /// ordinal each is for.
 pub(crate) fn claims_of(state_dir: &Path, sts: &StatefulSet) -> Vec<(usize, PathBuf)> {
-    let set = sts.metadata.name.as_deref().unwrap_or_default();
-    let namespace = sts
-        .metadata
-        .namespace
-        .as_deref()
-        .unwrap_or(crate::store::DEFAULT_NAMESPACE);
+    let (set, namespace) = set_and_namespace(sts);
     let mut found = Vec::new();
     for claim in claim_names(&sts.spec) {
         let stem = format!("{claim}-{set}");
@@ -384,12 +390,7 @@ pub(crate) fn pod_for(
     (template, hash): (&PodTemplateSpec, &str),
     state_dir: &Path,
 ) -> Pod {
-    let set = sts.metadata.name.as_deref().unwrap_or_default();
-    let namespace = sts
-        .metadata
-        .namespace
-        .as_deref()
-        .unwrap_or(crate::store::DEFAULT_NAMESPACE);
+    let (set, namespace) = set_and_namespace(sts);
     let name = pod_name(set, ordinal);
     let labels = BTreeMap::from([
         (POD_NAME_LABEL.to_string(), name.clone()),

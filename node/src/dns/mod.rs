@@ -49,11 +49,9 @@ fn advertised_path(root: &Path) -> PathBuf {
     dir(root).join("server.json")
 }
 
-/// The resolver of the agent for `root`, if one runs and serves DNS.
+/// Where the agent for `root` said its resolver listens, if it ever did (the
+/// caller asks [`crate::agent::running`] whether it still runs).
 pub fn advertised(root: &Path) -> Option<Advertised> {
-    if !crate::agent::running(root) {
-        return None;
-    }
     crate::store::read(&advertised_path(root)).ok().flatten()
 }
 

@@ -32,6 +32,8 @@ pub use service::{
     DEFAULT_SERVICE_CIDR,
 };
 pub(crate) use statefulset::claim_names;
+#[cfg(test)]
+pub(crate) use template::test_template;
 pub use template::{pod_from_template, template_hash, TEMPLATE_HASH_LABEL};
 pub use validate::{check_update, validate};
 

@@ -60,27 +60,32 @@ pub fn pod_from_template(
     }
 }
 
+/// A template labelled `app: web` with one container `c` of `image`, for
+/// tests.
+#[cfg(test)]
+pub(crate) fn test_template(image: &str) -> PodTemplateSpec {
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(BTreeMap::from([("app".to_string(), "web".to_string())])),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "c".into(),
+                image: Some(image.into()),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{Container, PodSpec};
 
-    fn template(image: &str) -> PodTemplateSpec {
-        PodTemplateSpec {
-            metadata: Some(ObjectMeta {
-                labels: Some(BTreeMap::from([("app".to_string(), "web".to_string())])),
-                ..ObjectMeta::default()
-            }),
-            spec: Some(PodSpec {
-                containers: vec![Container {
-                    name: "c".into(),
-                    image: Some(image.into()),
-                    ..Container::default()
-                }],
-                ..PodSpec::default()
-            }),
-        }
-    }
+    use super::test_template as template;
 
     #[test]
     fn equal_templates_hash_equal_and_changes_do_not() {

@@ -14,14 +14,6 @@ use super::table;
 /// kubectl lists at most this many endpoints in a cell, then `+ N more...`.
 const SHOWN: usize = 3;
 
-/// The NAMESPACE cell, when the table has that column.
-fn namespace_cell(text: &mut String, namespaces: bool, ns: Option<&String>) {
-    if namespaces {
-        text.push_str(ns.map(String::as_str).unwrap_or_default());
-        text.push('\t');
-    }
-}
-
 /// `80/TCP`, or `80:30080/TCP` with a node port.
 fn port_cell(p: &ServicePort) -> String {
     let protocol = p.protocol.as_deref().unwrap_or("TCP");
@@ -46,14 +38,11 @@ fn selector_cell(svc: &Service) -> String {
 
 /// The `get services` table, header included (`-o wide` adds SELECTOR).
 pub fn services(items: &[Service], namespaces: bool, wide: bool, now: SystemTime) -> String {
-    let mut text = String::new();
-    if namespaces {
-        text.push_str("NAMESPACE\t");
-    }
+    let mut text = table::namespace_header(namespaces);
     text.push_str("NAME\tTYPE\tCLUSTER-IP\tEXTERNAL-IP\tPORT(S)\tAGE");
     text.push_str(if wide { "\tSELECTOR\n" } else { "\n" });
     for svc in items {
-        namespace_cell(&mut text, namespaces, svc.metadata.namespace.as_ref());
+        table::namespace_cell(&mut text, namespaces, svc.metadata.namespace.as_deref());
         let spec = svc.spec.clone().unwrap_or_default();
         let kind = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
         let external = match kind.as_str() {
@@ -119,13 +108,10 @@ pub(crate) fn endpoint_pairs(e: &Endpoints) -> Vec<String> {
 
 /// The `get endpoints` table, header included.
 pub fn endpoints(items: &[Endpoints], namespaces: bool, _wide: bool, now: SystemTime) -> String {
-    let mut text = String::new();
-    if namespaces {
-        text.push_str("NAMESPACE\t");
-    }
+    let mut text = table::namespace_header(namespaces);
     text.push_str("NAME\tENDPOINTS\tAGE\n");
     for e in items {
-        namespace_cell(&mut text, namespaces, e.metadata.namespace.as_ref());
+        table::namespace_cell(&mut text, namespaces, e.metadata.namespace.as_deref());
         text.push_str(&format!(
             "{}\t{}\t{}\n",
             e.metadata.name.as_deref().unwrap_or_default(),
@@ -143,13 +129,10 @@ pub fn endpoint_slices(
     _wide: bool,
     now: SystemTime,
 ) -> String {
-    let mut text = String::new();
-    if namespaces {
-        text.push_str("NAMESPACE\t");
-    }
+    let mut text = table::namespace_header(namespaces);
     text.push_str("NAME\tADDRESSTYPE\tPORTS\tENDPOINTS\tAGE\n");
     for s in items {
-        namespace_cell(&mut text, namespaces, s.metadata.namespace.as_ref());
+        table::namespace_cell(&mut text, namespaces, s.metadata.namespace.as_deref());
         let ports: Vec<String> = s
             .ports
             .iter()

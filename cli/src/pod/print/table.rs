@@ -97,6 +97,23 @@ pub(crate) fn escape_terminal(s: &str) -> String {
     s.replace('\x1b', "^[").replace('\r', "\\r")
 }
 
+/// The start of a listing's text: `NAMESPACE\t` when it has that column (`-A`).
+pub(crate) fn namespace_header(namespaces: bool) -> String {
+    if namespaces {
+        "NAMESPACE\t".to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// A row's NAMESPACE cell, when the listing has that column.
+pub(crate) fn namespace_cell(text: &mut String, namespaces: bool, namespace: Option<&str>) {
+    if namespaces {
+        text.push_str(namespace.unwrap_or_default());
+        text.push('\t');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,16 +209,10 @@ pub fn namespaces(items: &[Namespace], now: SystemTime) -> String {
 
 /// kubectl's `NAME TYPE DATA AGE` (with `NAMESPACE` first under `-A`).
 pub fn secrets(items: &[Secret], namespaces: bool, _wide: bool, now: SystemTime) -> String {
-    let mut text = String::new();
-    if namespaces {
-        text.push_str("NAMESPACE\t");
-    }
+    let mut text = table::namespace_header(namespaces);
     text.push_str("NAME\tTYPE\tDATA\tAGE\n");
     for s in items {
-        if namespaces {
-            text.push_str(s.metadata.namespace.as_deref().unwrap_or_default());
-            text.push('\t');
-        }
+        table::namespace_cell(&mut text, namespaces, s.metadata.namespace.as_deref());
         text.push_str(&format!(
             "{}\t{}\t{}\t{}\n",
             s.metadata.name.as_deref().unwrap_or_default(),
@@ -238,16 +232,10 @@ pub fn controller_revisions(
     _wide: bool,
     now: SystemTime,
 ) -> String {
-    let mut text = String::new();
-    if namespaces {
-        text.push_str("NAMESPACE\t");
-    }
+    let mut text = table::namespace_header(namespaces);
     text.push_str("NAME\tCONTROLLER\tREVISION\tAGE\n");
     for r in items {
-        if namespaces {
-            text.push_str(r.metadata.namespace.as_deref().unwrap_or_default());
-            text.push('\t');
-        }
+        table::namespace_cell(&mut text, namespaces, r.metadata.namespace.as_deref());
         let controller = r
             .metadata
             .owner_references
