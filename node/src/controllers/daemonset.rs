@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::Resource;
 use podrt_sandbox::manifest::names;
@@ -158,13 +158,15 @@ fn owner_of(ds: &DaemonSet) -> OwnerReference {
     }
 }
 
-/// One pass for one DaemonSet on the node labelled `node`: act by the plan, then
-/// store the status if it changed.
+/// One pass for one DaemonSet on the node labelled `node`: keep its
+/// revisions (`namespace_revisions`: the namespace's, as the pass read them), act by the
+/// plan, then store the status if it changed.
 pub(crate) fn sync(
     store: &Store,
     pods: &Pods,
     ds: &DaemonSet,
     all: &[PodView],
+    namespace_revisions: &[ControllerRevision],
     node: &BTreeMap<String, String>,
 ) {
     let uid = ds.metadata.uid.as_deref().unwrap_or_default();
@@ -193,7 +195,7 @@ pub(crate) fn sync(
         hash: &hash,
         history_limit: ds.spec.revision_history_limit,
     };
-    if let Err(e) = revisions::sync(store, &owner, &live) {
+    if let Err(e) = revisions::sync(store, namespace_revisions, &owner, &live) {
         tracing::warn!(daemonset = %name, error = %e, "storing revisions");
     }
     let run = should_run(ds, node);

@@ -131,13 +131,16 @@ impl Controllers {
         for rs in &kept {
             replicaset::sync(store, pods_of, rs, pods);
         }
+        // Read once for the sets of both kinds and the collector below (a
+        // revision a set adds now has a live owner).
+        let revisions: Vec<ControllerRevision> = store.list()?;
         let daemon_sets: Vec<DaemonSet> = store.list()?;
         for ds in &daemon_sets {
-            daemonset::sync(store, pods_of, ds, pods, &self.node);
+            daemonset::sync(store, pods_of, ds, pods, &revisions, &self.node);
         }
         let stateful_sets: Vec<StatefulSet> = store.list()?;
         for sts in &stateful_sets {
-            statefulset::sync(store, pods_of, sts, pods);
+            statefulset::sync(store, pods_of, sts, pods, &revisions);
         }
         let mut jobs: Vec<Job> = store.list()?;
         jobs.retain(|j| job::sync(store, pods_of, j, pods));
@@ -160,7 +163,7 @@ impl Controllers {
                     .filter_map(|o| o.metadata.uid.as_deref()),
             )
             .collect();
-        for r in store.list::<ControllerRevision>()? {
+        for r in &revisions {
             let owned = r.metadata.owner_references.iter().flatten();
             if owned
                 .filter(|o| o.controller == Some(true))

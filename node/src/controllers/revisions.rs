@@ -51,13 +51,19 @@ pub(crate) struct Owner<'a> {
 
 /// The revisions controlled by the object of uid `uid`, oldest first.
 pub(crate) fn owned(store: &Store, uid: &str) -> Result<Vec<ControllerRevision>> {
-    let mut revisions: Vec<ControllerRevision> = store
-        .list::<ControllerRevision>()?
-        .into_iter()
+    Ok(owned_in(&store.list::<ControllerRevision>()?, uid))
+}
+
+/// Those of `all` (a namespace's revisions, as a pass read them) controlled by
+/// the object of uid `uid`, oldest first.
+pub(crate) fn owned_in(all: &[ControllerRevision], uid: &str) -> Vec<ControllerRevision> {
+    let mut revisions: Vec<ControllerRevision> = all
+        .iter()
         .filter(|r| controller_uid(&r.metadata) == Some(uid))
+        .cloned()
         .collect();
     revisions.sort_by_key(number);
-    Ok(revisions)
+    revisions
 }
 
 /// A revision's number (0 if it has none).
@@ -146,14 +152,16 @@ pub(crate) fn past_limit(
 
 /// Brings `owner`'s revisions up to date in the store: its template's revision
 /// stored (made or renumbered), and those past the history limit removed
-/// (except any whose hash `live` names, or the template's own). The revisions
-/// after, oldest first.
+/// (except any whose hash `live` names, or the template's own). `all` are the
+/// namespace's revisions as the pass read them. The owner's revisions after,
+/// oldest first.
 pub(crate) fn sync(
     store: &Store,
+    all: &[ControllerRevision],
     owner: &Owner<'_>,
     live: &HashSet<&str>,
 ) -> Result<Vec<ControllerRevision>> {
-    let mut revisions = owned(store, &owner.reference.uid)?;
+    let mut revisions = owned_in(all, &owner.reference.uid);
     let want = wanted(owner, &revisions);
     match revisions
         .iter_mut()

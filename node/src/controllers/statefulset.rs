@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{HostPathVolumeSource, Pod, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::Resource;
@@ -424,6 +424,7 @@ pub(crate) fn pod_for(
 /// revision (`status.currentRevision`), if that is kept.
 fn current_revision(
     store: &Store,
+    namespace_revisions: &[ControllerRevision],
     sts: &StatefulSet,
     hash: &str,
     owned: &[&PodView],
@@ -446,7 +447,7 @@ fn current_revision(
         hash,
         history_limit: sts.spec.revision_history_limit,
     };
-    let kept = match revisions::sync(store, &owner, &live) {
+    let kept = match revisions::sync(store, namespace_revisions, &owner, &live) {
         Ok(kept) => kept,
         Err(e) => {
             tracing::warn!(statefulset = %reference.name, error = %e, "storing revisions");
@@ -493,7 +494,13 @@ const COMPONENT: &str = "statefulset-controller";
 
 /// One pass for one StatefulSet: act by the plan, then store the status if it
 /// changed.
-pub(crate) fn sync(store: &Store, pods: &Pods, sts: &StatefulSet, all: &[PodView]) {
+pub(crate) fn sync(
+    store: &Store,
+    pods: &Pods,
+    sts: &StatefulSet,
+    all: &[PodView],
+    namespace_revisions: &[ControllerRevision],
+) {
     let uid = sts.metadata.uid.as_deref().unwrap_or_default();
     let name = sts.metadata.name.clone().unwrap_or_default();
     let (owned, others): (Vec<&PodView>, Vec<&PodView>) = all
@@ -503,7 +510,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, sts: &StatefulSet, all: &[PodView
     let hash = template_hash(&sts.spec.template, None);
     let want = want(sts, &hash);
     let todo = plan(&want, &owned, &others);
-    let current = current_revision(store, sts, &hash, &owned);
+    let current = current_revision(store, namespace_revisions, sts, &hash, &owned);
     let events = Events::of(store);
     let about = About {
         kind: StatefulSet::KIND,
