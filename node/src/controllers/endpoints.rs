@@ -266,11 +266,18 @@ pub(crate) fn sync(
         })
         .filter_map(|s| Some((s.metadata.name.as_deref()?, s)))
         .collect();
+    // Read once: what each Service has, and what is left of those gone.
+    let mut stored_endpoints: BTreeMap<String, Endpoints> = store
+        .list::<Endpoints>()?
+        .into_iter()
+        .filter_map(|e| Some((e.metadata.name.clone()?, e)))
+        .collect();
+    let stored_slices: Vec<EndpointSlice> = store.list()?;
     for (name, svc) in &selecting {
         let subsets = endpoints_for(svc, pods, node);
         let subsets = (!subsets.is_empty()).then_some(subsets);
         let labels = labels_of(svc);
-        let stored: Option<Endpoints> = store.get(name)?;
+        let stored = stored_endpoints.remove(*name);
         let changed = stored
             .as_ref()
             .is_none_or(|e| e.subsets != subsets || e.metadata.labels.as_ref() != Some(&labels));
@@ -284,15 +291,12 @@ pub(crate) fn sync(
                 subsets,
             })?;
         }
-        sync_slices(store, svc, pods, node)?;
+        sync_slices(store, svc, &stored_slices, pods, node)?;
     }
-    for e in store.list::<Endpoints>()? {
-        let name = e.metadata.name.clone().unwrap_or_default();
-        if !selecting.contains_key(name.as_str()) {
-            store.remove::<Endpoints>(&name)?;
-        }
+    for name in stored_endpoints.keys() {
+        store.remove::<Endpoints>(name)?;
     }
-    for slice in store.list::<EndpointSlice>()? {
+    for slice in &stored_slices {
         let labels = slice.metadata.labels.clone().unwrap_or_default();
         let managed = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY);
         let of = labels
@@ -307,12 +311,17 @@ pub(crate) fn sync(
 }
 
 /// The slices of one Service: one per group of ports, the names of those
-/// stored kept in order, extra ones removed.
-fn sync_slices(store: &Store, svc: &Service, pods: &[PodView], node: &str) -> Result<()> {
+/// stored (`stored`: the namespace's slices) kept in order, extra ones removed.
+fn sync_slices(
+    store: &Store,
+    svc: &Service,
+    stored: &[EndpointSlice],
+    pods: &[PodView],
+    node: &str,
+) -> Result<()> {
     let name = svc.metadata.name.as_deref().unwrap_or_default();
-    let mut existing: Vec<EndpointSlice> = store
-        .list::<EndpointSlice>()?
-        .into_iter()
+    let mut existing: Vec<EndpointSlice> = stored
+        .iter()
         .filter(|s| {
             s.metadata
                 .labels
@@ -321,6 +330,7 @@ fn sync_slices(store: &Store, svc: &Service, pods: &[PodView], node: &str) -> Re
                 .map(String::as_str)
                 == Some(name)
         })
+        .cloned()
         .collect();
     existing.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let mut contents = slice_contents(svc, pods, node);
