@@ -104,8 +104,7 @@ pub fn serve(
     socket
         .set_read_timeout(Some(RESYNC))
         .map_err(|e| Error::io("setting a timeout on", &sock, e))?;
-    let store = Store::open(state_dir)?;
-    let controllers = Controllers::new(store.clone(), opts, node_labels);
+    let controllers = Controllers::new(Store::open(state_dir)?, opts, node_labels);
     let mut published: Option<crate::dns::Zone> = None;
     tracing::info!(root = %root.display(), state_dir = %state_dir.display(), "podrt serve: controllers running");
     limit_malloc_arenas();
@@ -113,8 +112,12 @@ pub fn serve(
     let mut again = false;
     loop {
         let outcome = controllers.pass();
-        if let Some(d) = &dns {
-            publish_zone(&root, &store, &d.domain, &mut published);
+        if let (Some(d), Ok(o)) = (&dns, &outcome) {
+            publish_zone(
+                &root,
+                crate::dns::zone(&d.domain, &o.services),
+                &mut published,
+            );
         }
         // What a pass made is seen (Running, Ready) by the next, whose
         // statuses `rollout status` waits for: that one runs at once. Only one:
@@ -145,20 +148,14 @@ pub fn serve(
     }
 }
 
-/// Writes the zone for the resolver when it changed since `published`.
-fn publish_zone(
-    root: &Path,
-    store: &Store,
-    domain: &str,
-    published: &mut Option<crate::dns::Zone>,
-) {
-    match crate::dns::zone(store, domain) {
-        Ok(zone) if published.as_ref() != Some(&zone) => match crate::dns::publish(root, &zone) {
-            Ok(()) => *published = Some(zone),
-            Err(e) => tracing::warn!(error = %e, "writing the DNS zone"),
-        },
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "reading Services for the DNS zone"),
+/// Writes `zone` for the resolver when it changed since `published`.
+fn publish_zone(root: &Path, zone: crate::dns::Zone, published: &mut Option<crate::dns::Zone>) {
+    if published.as_ref() == Some(&zone) {
+        return;
+    }
+    match crate::dns::publish(root, &zone) {
+        Ok(()) => *published = Some(zone),
+        Err(e) => tracing::warn!(error = %e, "writing the DNS zone"),
     }
 }
 

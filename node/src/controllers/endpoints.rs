@@ -246,16 +246,26 @@ fn new_meta(svc: &Service, name: String, labels: BTreeMap<String, String>) -> Ob
     }
 }
 
+/// A Service as a pass left it: with the subsets of its Endpoints (none
+/// without a selector), for the cluster DNS.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Served {
+    /// The Service.
+    pub(crate) service: Service,
+    /// Its Endpoints' subsets.
+    pub(crate) subsets: Vec<EndpointSubset>,
+}
+
 /// One pass over the Services of the store's namespace: the Endpoints and
 /// slices of those with a selector written where they changed, and those of
 /// Services gone (or without a selector now) removed. `node` is this node's
-/// name, as endpoints carry it.
+/// name, as endpoints carry it. Every Service with its subsets.
 pub(crate) fn sync(
     store: &Store,
     services: &[Service],
     pods: &[PodView],
     node: &str,
-) -> Result<()> {
+) -> Result<Vec<Served>> {
     let selecting: BTreeMap<&str, &Service> = services
         .iter()
         .filter(|s| {
@@ -273,9 +283,11 @@ pub(crate) fn sync(
         .filter_map(|e| Some((e.metadata.name.clone()?, e)))
         .collect();
     let stored_slices: Vec<EndpointSlice> = store.list()?;
+    let mut served: BTreeMap<&str, Vec<EndpointSubset>> = BTreeMap::new();
     for (name, svc) in &selecting {
-        let subsets = endpoints_for(svc, pods, node);
-        let subsets = (!subsets.is_empty()).then_some(subsets);
+        let computed = endpoints_for(svc, pods, node);
+        served.insert(name, computed.clone());
+        let subsets = (!computed.is_empty()).then_some(computed);
         let labels = labels_of(svc);
         let stored = stored_endpoints.remove(*name);
         let changed = stored
@@ -307,7 +319,15 @@ pub(crate) fn sync(
             store.remove::<EndpointSlice>(slice.metadata.name.as_deref().unwrap_or_default())?;
         }
     }
-    Ok(())
+    Ok(services
+        .iter()
+        .map(|svc| Served {
+            service: svc.clone(),
+            subsets: served
+                .remove(svc.metadata.name.as_deref().unwrap_or_default())
+                .unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// The slices of one Service: one per group of ports, the names of those

@@ -31,7 +31,7 @@ use crate::store::Store;
 use pods::{PodView, Pods};
 
 /// What a pass did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Outcome {
     /// It made, released or began deleting pods: the statuses it wrote were
     /// computed before, so another pass should follow at once.
@@ -39,6 +39,8 @@ pub(crate) struct Outcome {
     /// Pods are still being deleted by its threads: their end matters (a
     /// StatefulSet's replacement waits for it) and no nudge announces it.
     pub(crate) deleting: bool,
+    /// Every namespace's Services, with their endpoints as the pass left them.
+    pub(crate) services: Vec<endpoints::Served>,
 }
 
 /// The controllers of one store and one podrt root.
@@ -73,14 +75,15 @@ impl Controllers {
     /// again.
     pub(crate) fn pass(&self) -> Result<Outcome> {
         let acts = self.pods.acts();
-        self.pass_all()?;
+        let services = self.pass_all()?;
         Ok(Outcome {
             acted: self.pods.acts() != acts,
             deleting: self.pods.deleting_any(),
+            services,
         })
     }
 
-    fn pass_all(&self) -> Result<()> {
+    fn pass_all(&self) -> Result<Vec<endpoints::Served>> {
         let _lock = self.store.lock()?;
         let pods = self.pods.list()?;
         let mut namespaces: BTreeSet<String> =
@@ -89,24 +92,30 @@ impl Controllers {
         if let Err(e) = namespace::finish_terminating(&self.store, &self.pods, self.pods.root()) {
             tracing::warn!(error = %e, "deleting terminating namespaces");
         }
+        let mut services = Vec::new();
         for ns in &namespaces {
             let in_ns: Vec<PodView> = pods
                 .iter()
                 .filter(|p| &p.namespace == ns)
                 .cloned()
                 .collect();
-            self.pass_in(
+            services.extend(self.pass_in(
                 &self.store.in_namespace(ns),
                 &self.pods.in_namespace(ns),
                 &in_ns,
-            )?;
+            )?);
         }
-        Ok(())
+        Ok(services)
     }
 
     /// The pass over one namespace: `store` and `pods` act on it, `views` are
-    /// its pods.
-    fn pass_in(&self, store: &Store, pods_of: &Pods, pods: &[PodView]) -> Result<()> {
+    /// its pods. Its Services with their endpoints.
+    fn pass_in(
+        &self,
+        store: &Store,
+        pods_of: &Pods,
+        pods: &[PodView],
+    ) -> Result<Vec<endpoints::Served>> {
         let deployments: Vec<Deployment> = store.list()?;
         let sets: Vec<ReplicaSet> = store.list()?;
         for d in &deployments {
@@ -150,9 +159,14 @@ impl Controllers {
             .get("kubernetes.io/hostname")
             .map(String::as_str)
             .unwrap_or_default();
-        if let Err(e) = endpoints::sync(store, &services, pods, node) {
+        let served = endpoints::sync(store, &services, pods, node).unwrap_or_else(|e| {
             tracing::warn!(namespace = %store.namespace(), error = %e, "writing endpoints");
-        }
+            let unserved = |s: &Service| endpoints::Served {
+                service: s.clone(),
+                subsets: Vec::new(),
+            };
+            services.iter().map(unserved).collect()
+        });
         // Revisions whose set is gone.
         let sets: HashSet<&str> = daemon_sets
             .iter()
@@ -216,6 +230,6 @@ impl Controllers {
                 pods_of.delete(&p.name);
             }
         }
-        Ok(())
+        Ok(served)
     }
 }

@@ -14,19 +14,17 @@
 mod server;
 mod zone;
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{Endpoints, Service};
 use podrt_sandbox::runtime::private_fs;
 use serde::{Deserialize, Serialize};
 
 pub use server::host_upstreams;
 pub use zone::{Answer, Asked, Zone, ZoneService};
 
+use crate::controllers::endpoints::Served;
 use crate::error::{Error, Result};
-use crate::store::Store;
 
 /// Where and for which domain the agent's resolver answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,35 +105,24 @@ pub(crate) fn start(
     Ok(())
 }
 
-/// The zone of every Service in the store, of `domain`.
-pub(crate) fn zone(store: &Store, domain: &str) -> Result<Zone> {
-    let mut services = Vec::new();
-    for ns in store.namespaces_in_use()? {
-        let in_ns = store.in_namespace(&ns);
-        let endpoints: BTreeMap<String, Endpoints> = in_ns
-            .list::<Endpoints>()?
-            .into_iter()
-            .filter_map(|e| Some((e.metadata.name.clone()?, e)))
-            .collect();
-        for svc in in_ns.list::<Service>()? {
-            services.push(zone_service(
-                &svc,
-                &ns,
-                endpoints.get(svc.metadata.name.as_deref().unwrap_or_default()),
-            ));
-        }
-    }
-    Ok(Zone {
+/// The zone of `domain` for the Services a pass left, with their endpoints.
+pub(crate) fn zone(domain: &str, served: &[Served]) -> Zone {
+    Zone {
         domain: domain.to_string(),
-        services,
-    })
+        services: served.iter().map(zone_service).collect(),
+    }
 }
 
-fn zone_service(svc: &Service, namespace: &str, endpoints: Option<&Endpoints>) -> ZoneService {
+fn zone_service(served: &Served) -> ZoneService {
+    let svc = &served.service;
     let spec = svc.spec.clone().unwrap_or_default();
     ZoneService {
         name: svc.metadata.name.clone().unwrap_or_default(),
-        namespace: namespace.to_string(),
+        namespace: svc
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| crate::store::DEFAULT_NAMESPACE.to_string()),
         cluster_ip: spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok()),
         external_name: (spec.type_.as_deref() == Some("ExternalName"))
             .then(|| spec.external_name.clone())
@@ -152,9 +139,9 @@ fn zone_service(svc: &Service, namespace: &str, endpoints: Option<&Endpoints>) -
                 ))
             })
             .collect(),
-        endpoints: endpoints
-            .into_iter()
-            .flat_map(|e| e.subsets.iter().flatten())
+        endpoints: served
+            .subsets
+            .iter()
             .flat_map(|s| s.addresses.iter().flatten())
             .filter_map(|a| Some((a.ip.parse().ok()?, a.hostname.clone())))
             .collect(),
