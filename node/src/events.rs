@@ -12,10 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use podrt_sandbox::runtime::private_fs;
-use podrt_sandbox::state::events::fold;
+use podrt_sandbox::state::events::{fold, new_event};
 
 use crate::error::{Error, Result};
 use crate::store::{read, write_atomic, Store};
@@ -23,14 +22,9 @@ use crate::store::{read, write_atomic, Store};
 /// How many events are kept per object.
 pub const KEPT: usize = 30;
 
-/// `Normal` or `Warning`, as Kubernetes types events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    /// Something went as it should.
-    Normal,
-    /// Something failed.
-    Warning,
-}
+/// `Normal` or `Warning`, as Kubernetes types events (the pods' events'
+/// type).
+pub use podrt_sandbox::state::events::Kind as EventType;
 
 /// The events of one namespace under one state directory.
 #[derive(Debug, Clone)]
@@ -103,35 +97,18 @@ impl Events {
         let mut list: Vec<Event> = read(&path)?.unwrap_or_default();
         // Events of an earlier object of the same name are not this one's.
         list.retain(|e| e.involved_object.uid.as_deref() == Some(about.uid));
-        let type_ = match kind {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
+        let involved = ObjectReference {
+            kind: Some(about.kind.to_string()),
+            name: Some(about.name.to_string()),
+            namespace: Some(self.namespace.clone()),
+            uid: Some(about.uid.to_string()),
+            ..ObjectReference::default()
         };
-        fold(&mut list, type_, reason, message, KEPT, |now| Event {
-            metadata: ObjectMeta {
-                name: Some(format!("{}.{:x}", about.name, now.0.as_nanosecond() as u64)),
-                namespace: Some(self.namespace.clone()),
-                ..ObjectMeta::default()
-            },
-            involved_object: ObjectReference {
-                kind: Some(about.kind.to_string()),
-                name: Some(about.name.to_string()),
-                namespace: Some(self.namespace.clone()),
-                uid: Some(about.uid.to_string()),
-                ..ObjectReference::default()
-            },
-            reason: Some(reason.to_string()),
-            message: Some(message.to_string()),
-            type_: Some(type_.to_string()),
-            count: Some(1),
-            first_timestamp: Some(now.clone()),
-            last_timestamp: Some(now),
-            source: Some(EventSource {
-                component: Some(component.to_string()),
-                host: None,
-            }),
-            reporting_component: Some(component.to_string()),
-            ..Event::default()
+        fold(&mut list, kind.as_str(), reason, message, KEPT, |now| {
+            Event {
+                reporting_component: Some(component.to_string()),
+                ..new_event(involved, kind, reason, message, component, now)
+            }
         });
         let dir = self.dir.join(about.kind);
         private_fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;

@@ -27,6 +27,52 @@ pub enum Kind {
     Warning,
 }
 
+impl Kind {
+    /// The event's `type`: `Normal` or `Warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Normal => "Normal",
+            Kind::Warning => "Warning",
+        }
+    }
+}
+
+/// A new event (count 1) of `type_` about `involved`, reported by `component`
+/// at `now`, named as the API server names events: `<object>.<nanoseconds in
+/// hex>`, in the object's namespace.
+pub fn new_event(
+    involved: ObjectReference,
+    type_: Kind,
+    reason: &str,
+    message: &str,
+    component: &str,
+    now: Time,
+) -> Event {
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!(
+                "{}.{:x}",
+                involved.name.as_deref().unwrap_or_default(),
+                now.0.as_nanosecond() as u64
+            )),
+            namespace: involved.namespace.clone(),
+            ..ObjectMeta::default()
+        },
+        involved_object: involved,
+        reason: Some(reason.to_string()),
+        message: Some(message.to_string()),
+        type_: Some(type_.as_str().to_string()),
+        count: Some(1),
+        first_timestamp: Some(now.clone()),
+        last_timestamp: Some(now),
+        source: Some(EventSource {
+            component: Some(component.to_string()),
+            host: None,
+        }),
+        ..Event::default()
+    }
+}
+
 /// The pod's events, oldest first (an empty list when it has none).
 pub fn list(sandbox: &Sandbox) -> Vec<Event> {
     read_json(&sandbox.paths.events())
@@ -72,40 +118,17 @@ pub fn fold(
 pub(crate) fn record(sandbox: &Sandbox, container: &str, kind: Kind, reason: &str, message: &str) {
     let path = sandbox.paths.events();
     let mut events = list(sandbox);
-    let type_ = match kind {
-        Kind::Normal => "Normal",
-        Kind::Warning => "Warning",
-    };
     let record = &sandbox.record;
-    fold(&mut events, type_, reason, message, KEPT, |now| Event {
-        metadata: ObjectMeta {
-            name: Some(format!(
-                "{}.{:x}",
-                record.name,
-                now.0.as_nanosecond() as u64
-            )),
-            namespace: Some(record.namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        involved_object: ObjectReference {
-            kind: Some("Pod".into()),
-            name: Some(record.name.clone()),
-            namespace: Some(record.namespace.clone()),
-            uid: Some(record.uid.clone()),
-            field_path: Some(format!("spec.containers{{{container}}}")),
-            ..ObjectReference::default()
-        },
-        reason: Some(reason.to_string()),
-        message: Some(message.to_string()),
-        type_: Some(type_.to_string()),
-        count: Some(1),
-        first_timestamp: Some(now.clone()),
-        last_timestamp: Some(now),
-        source: Some(EventSource {
-            component: Some("kubelet".into()),
-            host: None,
-        }),
-        ..Event::default()
+    let involved = ObjectReference {
+        kind: Some("Pod".into()),
+        name: Some(record.name.clone()),
+        namespace: Some(record.namespace.clone()),
+        uid: Some(record.uid.clone()),
+        field_path: Some(format!("spec.containers{{{container}}}")),
+        ..ObjectReference::default()
+    };
+    fold(&mut events, kind.as_str(), reason, message, KEPT, |now| {
+        new_event(involved, kind, reason, message, "kubelet", now)
     });
     let written = serde_json::to_vec(&events)
         .map_err(|e| e.to_string())
