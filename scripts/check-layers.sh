@@ -36,7 +36,7 @@ NODE_LAYERS=(
     events
     controllers
     edits
-    dns
+    dns proxy
     agent
 )
 # Names re-exported at a crate root, and the module each comes from (`-`: not

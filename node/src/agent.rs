@@ -106,12 +106,16 @@ pub fn serve(
         .map_err(|e| Error::io("setting a timeout on", &sock, e))?;
     let controllers = Controllers::new(Store::open(state_dir)?, opts, node_labels);
     let mut published: Option<crate::dns::Zone> = None;
+    let mut proxy = crate::proxy::Proxy::new(&root);
     tracing::info!(root = %root.display(), state_dir = %state_dir.display(), "podrt serve: controllers running");
     limit_malloc_arenas();
     let mut buf = [0u8; 64];
     let mut again = false;
     loop {
         let outcome = controllers.pass();
+        if let Ok(o) = &outcome {
+            proxy.sync(&o.services);
+        }
         if let (Some(d), Ok(o)) = (&dns, &outcome) {
             publish_zone(
                 &root,

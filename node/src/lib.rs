@@ -19,6 +19,7 @@ mod error;
 pub mod events;
 pub mod labels;
 pub mod objects;
+mod proxy;
 pub mod selector;
 pub mod store;
 
