@@ -21,6 +21,7 @@ use super::args::{
 };
 use super::namespaces;
 use super::print;
+use super::psps;
 use super::pulls::{self, Pulling};
 use super::revisions;
 use super::scope::{with_namespace_column, Scope};
@@ -98,20 +99,25 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
         ),
         Command::Serve(a) => workloads::serve(&opts, scope.state_dir(), &config, a),
         Command::Wait(a) => super::wait::wait(&opts, state_dir, a),
-        Command::Edit(a) => super::edit::edit(
-            &opts,
-            state_dir,
-            &a.target,
-            policy(&config, a.policy.as_deref())?.as_ref(),
-        ),
+        Command::Edit(a) => {
+            let policy = match policy(&config, a.policy.as_deref())? {
+                Some(p) => Some(p),
+                None => psps::policy(state_dir)?,
+            };
+            super::edit::edit(&opts, state_dir, &a.target, policy.as_ref())
+        }
         Command::Label(a) => super::label::label(&opts, state_dir, a),
         Command::Scale(a) => workloads::scale(&opts, state_dir, &a.target, a.replicas),
         Command::Rollout { command } => workloads::rollout(&opts, state_dir, command),
         Command::Policy {
             command: PolicyCommand::Check(a),
         } => {
-            let Some(policy) = policy(&config, a.policy.as_deref())? else {
-                bail!("no policy to check against: give --policy (privileged, baseline, restricted or a PodSecurityPolicy file) or set policy in the config file");
+            let given = match policy(&config, a.policy.as_deref())? {
+                Some(p) => Some(p),
+                None => psps::policy(state_dir)?,
+            };
+            let Some(policy) = given else {
+                bail!("no policy to check against: give --policy (privileged, baseline, restricted or a PodSecurityPolicy file), set policy in the config file, or create a PodSecurityPolicy");
             };
             let found = podrt_sandbox::policy::report::check_path(&a.file, &policy)
                 .with_context(|| format!("reading {}", a.file.display()))?;
@@ -153,6 +159,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                     services::get_endpoints(state_dir, &a)
                 }
                 None if services::is_slices_word(&kind) => services::get_slices(state_dir, &a),
+                None if psps::is_word(&kind) => psps::get(state_dir, &a),
                 None => get(&opts, state_dir, &kind, &a),
             }
         }
@@ -410,7 +417,7 @@ pub(super) fn pods_matching(
 pub(super) fn check_kind(kind: &str) -> Result<()> {
     match kind {
         "pod" | "pods" | "po" => Ok(()),
-        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs, namespaces, secrets, services, endpoints, endpointslices and controllerrevisions)"),
+        other => bail!("the server doesn't have a resource type {other:?} (podrt knows pods, deployments, replicasets, daemonsets, statefulsets, jobs, namespaces, secrets, services, endpoints, endpointslices, controllerrevisions and podsecuritypolicies)"),
     }
 }
 
@@ -460,6 +467,13 @@ fn apply(
     let made_namespaces = namespaces::take(&mut parsed.objects, state_dir, mode)?;
     let made_secrets = secrets::take(&mut parsed.objects, state_dir)?;
     let made_services = services::take(&mut parsed.objects, state_dir, service_net)?;
+    let made_psps = psps::take(&mut parsed.objects)?;
+    // --policy or the config file's; else the stored PodSecurityPolicies
+    // (with this manifest's own), as the admission plugin used them.
+    let policy = match policy {
+        Some(p) => Some(p),
+        None => made_psps.policy_in_force(state_dir)?,
+    };
     // What must be pulled, with each owner's pull Secrets; validation counts
     // those images as there.
     let templates: Vec<Workload> = parsed
@@ -540,6 +554,7 @@ fn apply(
     made_namespaces.check_usable(state_dir, used)?;
     pulls::run(&store, pulling, &needs)?;
     let mut code = made_namespaces.store(state_dir)?;
+    code = code.max(made_psps.store(state_dir, mode)?);
     code = code.max(made_secrets.store(state_dir, mode)?);
     let services_made = !made_services.is_empty();
     code = code.max(made_services.store(state_dir, mode, service_net)?);
@@ -677,6 +692,7 @@ struct Named {
     namespaces: Vec<String>,
     secrets: Vec<(String, String)>,
     services: Vec<(String, String)>,
+    psps: Vec<String>,
 }
 
 impl Named {
@@ -686,6 +702,7 @@ impl Named {
             && self.namespaces.is_empty()
             && self.secrets.is_empty()
             && self.services.is_empty()
+            && self.psps.is_empty()
     }
 
     /// One `TYPE` word and a name, in the scope's namespace.
@@ -696,6 +713,7 @@ impl Named {
             None if namespaces::is_word(kind) => self.namespaces.push(name.to_string()),
             None if secrets::is_word(kind) => self.secrets.push((ns, name.to_string())),
             None if services::is_word(kind) => self.services.push((ns, name.to_string())),
+            None if psps::is_word(kind) => self.psps.push(name.to_string()),
             None => {
                 check_kind(kind)?;
                 self.pods.push((ns, name.to_string()));
@@ -729,6 +747,9 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
             }
             None if services::is_word(kind) => {
                 named.services = services::names_matching(scope, &sel)?;
+            }
+            None if psps::is_word(kind) => {
+                named.psps = psps::names_matching(scope, &sel)?;
             }
             None => {
                 check_kind(kind)?;
@@ -773,6 +794,12 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
                     ));
                     continue;
                 }
+                if psps::accepts(&o.api_version, &o.kind) {
+                    if let Some(name) = o.value["metadata"]["name"].as_str() {
+                        named.psps.push(name.to_string());
+                    }
+                    continue;
+                }
                 if o.kind == "Service" {
                     let mut svc: k8s_openapi::api::core::v1::Service =
                         manifest::decode(o, &mut warnings)?;
@@ -807,6 +834,7 @@ fn delete_names(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<Named> 
                 if Kind::from_word(kind).is_none()
                     && !namespaces::is_word(kind)
                     && !secrets::is_word(kind)
+                    && !psps::is_word(kind)
                 {
                     check_kind(kind)?;
                 }
@@ -863,6 +891,16 @@ fn delete(opts: &Options, scope: &Scope, a: &DeleteArgs) -> Result<i32> {
     }
     for (ns, name) in &named.secrets {
         match secrets::delete(scope, ns, name) {
+            Ok(()) => {}
+            Err(e) if a.ignore_not_found && e.to_string().contains("not found") => {}
+            Err(e) => {
+                eprintln!("Error from server (NotFound): {e}");
+                code = 1;
+            }
+        }
+    }
+    for name in &named.psps {
+        match psps::delete(scope, name) {
             Ok(()) => {}
             Err(e) if a.ignore_not_found && e.to_string().contains("not found") => {}
             Err(e) => {

@@ -3,7 +3,7 @@
 //! `$EDITOR`, else `vi`) runs on it, and what comes back is checked and stored
 //! exactly as `apply` would store it. A workload may change anything an apply
 //! may; a pod only its labels and annotations (a pod is never changed in
-//! place). An edit that is refused keeps the user's file and names it, so
+//! place); a PodSecurityPolicy anything, checked as `create` checks it. An edit that is refused keeps the user's file and names it, so
 //! nothing typed is lost.
 
 use std::io::Write;
@@ -42,6 +42,7 @@ pub(crate) fn edit(
     };
     match Kind::from_word(&type_word) {
         Some(kind) => edit_workload(opts, state_dir, kind, &name, policy),
+        None if super::psps::is_word(&type_word) => edit_psp(state_dir, &name),
         None => {
             check_kind(&type_word)?;
             edit_pod(opts, state_dir, &name)
@@ -110,6 +111,29 @@ fn edit_workload(
     match checked {
         Ok(found) => {
             workloads::store(opts, state_dir, found, Some("edited"))?;
+            let _ = std::fs::remove_file(&file);
+            Ok(0)
+        }
+        Err(e) => refused(e, &file),
+    }
+}
+
+/// `edit psp NAME`: checked on save as `create` checks a policy.
+fn edit_psp(scope: &Scope, name: &str) -> Result<i32> {
+    let before = super::psps::yaml_of(scope, name)?;
+    let Some(file) = run_editor(&before, &format!("podsecuritypolicy-{name}"))? else {
+        return Ok(0);
+    };
+    let checked = manifest::parse_file_with(&file, &super::psps::accepts)
+        .map_err(anyhow::Error::from)
+        .and_then(|parsed| {
+            if !parsed.pods.is_empty() {
+                bail!("the edited file must hold the one podsecuritypolicy.policy it was");
+            }
+            super::psps::store_edited(scope, name, parsed.objects)
+        });
+    match checked {
+        Ok(()) => {
             let _ = std::fs::remove_file(&file);
             Ok(0)
         }

@@ -10,6 +10,7 @@ mod label;
 mod logs;
 mod namespaces;
 pub mod print;
+mod psps;
 mod pull_progress;
 mod pulls;
 mod revisions;

@@ -23,6 +23,7 @@ use super::scope::Scope;
 pub(crate) fn accepts(api_version: &str, kind: &str) -> bool {
     Workload::accepts(api_version, kind)
         || (api_version == "v1" && matches!(kind, "Namespace" | "Secret" | "Service"))
+        || super::psps::accepts(api_version, kind)
 }
 
 /// Whether a kubectl resource word names namespaces.

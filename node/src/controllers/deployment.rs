@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
+};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::Resource;
@@ -320,14 +322,34 @@ fn store_status(
     let rs_name = new_rs
         .and_then(|rs| rs.metadata.name.clone())
         .unwrap_or_default();
-    status.conditions = Some(progress::conditions(
+    let mut conditions = progress::conditions(
         &spec,
         &old,
         &status,
         &rs_name,
         standing,
         jiff::Timestamp::now(),
-    ));
+    );
+    // A ReplicaSet that cannot make pods (refused by a policy, say): the
+    // Deployment says so too, as Kubernetes' deployment controller does.
+    if let Some(failure) = new_rs
+        .and_then(|rs| rs.status.as_ref())
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c.type_.as_deref() == Some(super::replicaset::REPLICA_FAILURE))
+        })
+    {
+        conditions.push(DeploymentCondition {
+            type_: failure.type_.clone(),
+            status: failure.status.clone(),
+            reason: failure.reason.clone(),
+            message: failure.message.clone(),
+            last_transition_time: failure.last_transition_time.clone(),
+            last_update_time: failure.last_transition_time.clone(),
+        });
+    }
+    status.conditions = Some(conditions);
     if d.status.as_ref() != Some(&status) {
         let mut updated = d.clone();
         updated.status = Some(status);

@@ -284,6 +284,8 @@ impl Pods {
     /// `imagePullPolicy` says) with the pod's pull Secrets, and a failed pull
     /// leaves the container in `ErrImagePull`, as under kubelet.
     pub(crate) fn create(&self, pod: &Pod) -> Result<()> {
+        let admitted = self.admit(pod)?;
+        let pod = &admitted;
         let images = ImageStore::open(&self.opts.image_root)?;
         let spec = pod.spec.clone().unwrap_or_default();
         let exists = |image: &str| {
@@ -302,6 +304,26 @@ impl Pods {
         supervisor::apply(&opts, pod, &valid, supervisor::MadeWhen::Supervised)?;
         self.acts.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// `pod` as the stored PodSecurityPolicies admit it (defaulted), or the
+    /// API server's Forbidden with every rule it breaks; unchanged when none
+    /// is stored.
+    fn admit(&self, pod: &Pod) -> Result<Pod> {
+        let Some(store) = &self.secrets else {
+            return Ok(pod.clone());
+        };
+        let stored: Vec<crate::objects::PodSecurityPolicyObject> = store.list()?;
+        let Some(policy) = crate::objects::policy_of(&stored)? else {
+            return Ok(pod.clone());
+        };
+        policy.admit(pod).map_err(|refusal| Error::Forbidden {
+            message: format!(
+                "pods {:?} is {}",
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                refusal.to_string().replace("\n  ", " ").replace(":\n", ":")
+            ),
+        })
     }
 
     /// The credentials of the pull Secrets `spec` names in `namespace`; one

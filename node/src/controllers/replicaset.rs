@@ -3,8 +3,8 @@
 //! they are replaced; extra pods go not-ready first, then newest first, as
 //! Kubernetes picks them.
 
-use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use k8s_openapi::Resource;
 use podrt_sandbox::manifest::names;
 
@@ -16,6 +16,8 @@ use crate::store::Store;
 
 /// The name its events give as their source.
 const COMPONENT: &str = "replicaset-controller";
+/// The condition of a ReplicaSet (and its Deployment) that cannot make pods.
+pub(crate) const REPLICA_FAILURE: &str = "ReplicaFailure";
 
 /// What to do for one ReplicaSet now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +109,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
     };
     let template = spec.template.unwrap_or_default();
     let mut made = 0;
+    let mut failure = None;
     for _ in 0..todo.create {
         let pod_name = names::generate_name(&format!("{name}-"));
         let pod = pod_from_template(
@@ -125,6 +128,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
             Err(e) => {
                 tracing::warn!(replicaset = %name, error = %e, "creating a pod");
                 events.failed_create(about, COMPONENT, &e);
+                failure = Some(e.to_string());
                 break;
             }
         }
@@ -137,6 +141,7 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
     let mut status = status(rs, &owned);
     status.replicas += made;
     status.replicas -= todo.delete.len() as i32;
+    status.conditions = replica_failure(rs.status.as_ref(), failure);
     if rs.status.as_ref() != Some(&status) {
         let mut updated = rs.clone();
         updated.status = Some(status);
@@ -144,6 +149,30 @@ pub(crate) fn sync(store: &Store, pods: &Pods, rs: &ReplicaSet, all: &[PodView])
             tracing::warn!(replicaset = %name, error = %e, "storing status");
         }
     }
+}
+
+/// The ReplicaFailure condition as the ReplicaSet controller keeps it: set
+/// (reason FailedCreate) while pods cannot be made, gone once they can.
+fn replica_failure(
+    old: Option<&ReplicaSetStatus>,
+    failure: Option<String>,
+) -> Option<Vec<ReplicaSetCondition>> {
+    let was = old.and_then(|s| s.conditions.as_ref()).and_then(|c| {
+        c.iter()
+            .find(|c| c.type_.as_deref() == Some(REPLICA_FAILURE))
+    });
+    let message = failure?;
+    let since = match was {
+        Some(c) if c.status.as_deref() == Some("True") => c.last_transition_time.clone(),
+        _ => Some(Time(jiff::Timestamp::now())),
+    };
+    Some(vec![ReplicaSetCondition {
+        type_: Some(REPLICA_FAILURE.to_string()),
+        status: Some("True".to_string()),
+        reason: Some("FailedCreate".to_string()),
+        message: Some(message),
+        last_transition_time: since,
+    }])
 }
 
 #[cfg(test)]

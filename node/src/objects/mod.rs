@@ -1,7 +1,7 @@
 //! The workload documents a user applies, decoded into k8s-openapi's types and
 //! checked before anything is stored: Deployments, ReplicaSets, DaemonSets and
 //! StatefulSets (`apps/v1`), and Jobs (`batch/v1`); the `v1` objects pods
-//! read: Namespaces and Secrets; and Services.
+//! read: Namespaces and Secrets; Services; and PodSecurityPolicies.
 //!
 //! Decoding reuses the sandbox's manifest reader (`manifest::parse_with` keeps
 //! these kinds, `manifest::decode` names the field of a type error and warns of
@@ -10,6 +10,7 @@
 mod job;
 mod namespace;
 mod percent;
+mod psp;
 mod secret;
 mod service;
 mod statefulset;
@@ -24,6 +25,7 @@ use podrt_sandbox::manifest::{self, Object};
 pub use job::{complete_job, JOB_NAME_LABELS, JOB_UID_LABELS};
 pub use namespace::{complete_namespace, default_namespace, DEFAULT_NAMESPACE};
 pub(crate) use percent::resolve;
+pub use psp::{policy_of, PodSecurityPolicyObject, PSP_API_VERSION};
 pub use secret::{
     check_secret, complete_secret, docker_config, pull_secrets, DOCKER_CFG, DOCKER_CONFIG_JSON,
 };

@@ -62,6 +62,14 @@ impl Stored for k8s_openapi::api::core::v1::Namespace {
     const NAMESPACED: bool = false;
 }
 
+impl Stored for crate::objects::PodSecurityPolicyObject {
+    fn same_desire(&self, other: &Self) -> bool {
+        self.spec == other.spec && same_user_meta(&self.metadata, &other.metadata)
+    }
+    fn keep_status(&mut self, _old: &Self) {}
+    const NAMESPACED: bool = false;
+}
+
 impl Stored for k8s_openapi::api::core::v1::Secret {
     fn same_desire(&self, other: &Self) -> bool {
         self.data == other.data

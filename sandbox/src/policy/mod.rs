@@ -88,6 +88,23 @@ pub enum Policy {
     Level(Level),
     /// A PodSecurityPolicy document.
     Psp(Box<PodSecurityPolicy>),
+    /// The PodSecurityPolicy objects stored with `podrt create -f`, as the
+    /// admission plugin used them: tried in name order, the first that admits
+    /// the pod unchanged wins, else the first that admits it with defaults.
+    Stored(Vec<PodSecurityPolicy>),
+}
+
+impl PodSecurityPolicy {
+    /// Decodes and checks one PodSecurityPolicy document (a stored object);
+    /// `source` names it in errors.
+    pub fn from_document(doc: serde_json::Value, source: &str) -> Result<Self, PolicyError> {
+        psp::load::from_document(doc, source)
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
 }
 
 impl Policy {
@@ -106,6 +123,14 @@ impl Policy {
         match self {
             Policy::Level(l) => l.name().to_string(),
             Policy::Psp(p) => format!("PodSecurityPolicy {:?}", p.metadata.name),
+            Policy::Stored(list) => {
+                let mut names: Vec<String> = list
+                    .iter()
+                    .map(|p| format!("{:?}", p.metadata.name))
+                    .collect();
+                names.sort();
+                format!("PodSecurityPolicy {}", names.join(" or "))
+            }
         }
     }
 
@@ -132,10 +157,37 @@ impl Policy {
                 Ok(admitted) => return Ok(admitted),
                 Err(found) => found,
             },
+            Policy::Stored(list) => match admit_stored(list, pod) {
+                Ok(admitted) => return Ok(admitted),
+                Err(found) => found,
+            },
         };
         Err(Refusal {
             policy: self.name(),
             violations: found,
         })
     }
+}
+
+/// The stored policies' admission: in name order, the first policy under
+/// which the pod needs no defaults, else the first that admits it defaulted;
+/// with none, every policy's violations, each rule prefixed with its policy.
+fn admit_stored(list: &[PodSecurityPolicy], pod: &Pod) -> Result<Pod, Vec<Violation>> {
+    let mut sorted: Vec<&PodSecurityPolicy> = list.iter().collect();
+    sorted.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let mut defaulted = None;
+    let mut found = Vec::new();
+    for policy in sorted {
+        match psp::admit(policy, pod) {
+            Ok(admitted) if admitted.spec == pod.spec => return Ok(admitted),
+            Ok(admitted) => {
+                defaulted.get_or_insert(admitted);
+            }
+            Err(violations) => found.extend(violations.into_iter().map(|v| Violation {
+                rule: format!("{}: {}", policy.metadata.name, v.rule),
+                ..v
+            })),
+        }
+    }
+    defaulted.ok_or(found)
 }

@@ -12,6 +12,7 @@ pub mod describe_workloads;
 mod host_check;
 mod networks;
 mod policy;
+mod psps;
 mod qos;
 mod services;
 mod status;
@@ -28,6 +29,7 @@ pub use age::human_duration;
 pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
+pub use psps::psps;
 pub use services::{describe_service, endpoint_slices, endpoints, services};
 pub use workloads::{
     controller_revisions, daemonsets, deployments, jobs, namespaces, objects_json, objects_yaml,

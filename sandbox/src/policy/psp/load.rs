@@ -37,7 +37,21 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<PodSecurityPolicy, PolicyE
             ),
         ));
     };
-    let policy: PodSecurityPolicy = serde_path_to_error::deserialize(doc.clone()).map_err(|e| {
+    from_document(doc.clone(), file)
+}
+
+/// Decodes and checks one PodSecurityPolicy document; `file` names it in
+/// messages.
+pub(crate) fn from_document(
+    doc: serde_json::Value,
+    file: &str,
+) -> Result<PodSecurityPolicy, PolicyError> {
+    let bad = |field: &str, message: String| PolicyError::Field {
+        file: file.to_string(),
+        field: field.to_string(),
+        message,
+    };
+    let policy: PodSecurityPolicy = serde_path_to_error::deserialize(doc).map_err(|e| {
         let field = e.path().to_string();
         bad(
             if field == "." { "" } else { &field },

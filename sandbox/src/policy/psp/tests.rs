@@ -266,3 +266,55 @@ fn bad_policies_name_the_field() {
     let e = err("");
     assert!(e.contains("runAsUser"), "{e}");
 }
+
+fn named(name: &str, extra: &str) -> PodSecurityPolicy {
+    let mut p = policy(extra);
+    p.metadata.name = name.to_string();
+    p
+}
+
+#[test]
+fn stored_policies_prefer_one_that_admits_the_pod_unchanged_then_name_order() {
+    use crate::policy::Policy;
+    // "a-defaults" would add a capability; "b-plain" admits the pod as it is.
+    let stored = Policy::Stored(vec![
+        named("b-plain", ""),
+        named(
+            "a-defaults",
+            "  defaultAddCapabilities: [NET_ADMIN]\n  allowedCapabilities: ['*']\n",
+        ),
+    ]);
+    let admitted = stored.admit(&plain()).unwrap();
+    assert_eq!(
+        admitted.metadata.annotations.unwrap()[ANNOTATION],
+        "b-plain"
+    );
+    // With only defaulting policies, the first by name wins.
+    let stored = Policy::Stored(vec![
+        named(
+            "z",
+            "  defaultAddCapabilities: [SYS_TIME]\n  allowedCapabilities: ['*']\n",
+        ),
+        named(
+            "y",
+            "  defaultAddCapabilities: [NET_ADMIN]\n  allowedCapabilities: ['*']\n",
+        ),
+    ]);
+    let admitted = stored.admit(&plain()).unwrap();
+    assert_eq!(
+        admitted.metadata.annotations.clone().unwrap()[ANNOTATION],
+        "y"
+    );
+    assert_ne!(admitted.spec, plain().spec);
+    // None admits: every policy's refusal, each naming its policy.
+    let privileged = pod(
+        serde_json::json!({"hostNetwork": true, "containers": [{"name": "a", "securityContext": {"privileged": true}}]}),
+    );
+    let refusal = stored.admit(&privileged).unwrap_err();
+    let text = refusal.to_string();
+    assert!(text.contains("PodSecurityPolicy \"y\" or \"z\""), "{text}");
+    assert!(
+        text.contains("[y: hostNetwork]") && text.contains("[z: hostNetwork]"),
+        "{text}"
+    );
+}
