@@ -1,7 +1,7 @@
 //! A pod's life as the supervisor runs it: init containers in order, restart
 //! policies with back-off, how containers end (OOMKilled), as `get pods` shows it.
 
-use podrt_tests::pods::PodEnv;
+use podrt_tests::pods::{text, PodEnv};
 use podrt_tests::wait_until;
 use serde_json::Value;
 
@@ -38,9 +38,11 @@ spec:
   volumes: [{name: w, emptyDir: {}}]
 "#,
     );
-    assert!(wait_until(10, || env
-        .ok(&["logs", "ordered", "-c", "app"])
-        .contains("app")));
+    // apply returned once the first init container started; the app waits.
+    assert!(wait_until(10, || text(
+        &env.podrt(&["logs", "ordered", "-c", "app"]).stdout
+    )
+    .contains("app")));
     assert_eq!(
         env.ok(&["logs", "ordered", "-c", "app"]),
         "one\ntwo\nthree\napp\n"
@@ -74,7 +76,13 @@ spec:
 "#,
     );
     let order = env.pod_dir("initfail").join("volumes/w/order");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // apply returned once the first init container started.
+    assert!(
+        wait_until(10, || env.pod_json("initfail")["status"]["phase"]
+            == "Failed"),
+        "{}",
+        env.pod_json("initfail")
+    );
     assert_eq!(std::fs::read_to_string(&order).unwrap(), "one\ntwo\n");
     let v = env.pod_json("initfail");
     assert_eq!(v["status"]["phase"], "Failed");

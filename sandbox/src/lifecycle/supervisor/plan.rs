@@ -41,11 +41,11 @@ pub(crate) struct Plan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MadeWhen {
-    /// Once its init containers have run to completion and every app
-    /// container was started (or the pod failed for good in its init
-    /// containers): `podrt apply`'s promise that a pod it made runs. A
-    /// container that cannot be made fails the whole pod, and nothing of it
-    /// is left.
+    /// Once its first phase has started: every app container, or, with init
+    /// containers, the first of them (which may wait for long: `apply` does
+    /// not wait for it, as kubectl's does not). `podrt apply`'s promise that
+    /// a pod it made runs: a container of that first phase that cannot be
+    /// made fails the whole pod, and nothing of it is left.
     #[default]
     Running,
     /// Once its sandbox is made and its supervisor listens, before any

@@ -480,7 +480,10 @@ impl Supervisor {
             return true;
         }
         let failed = self.start(&targets);
-        if next_init.is_none() && failed.is_none() {
+        // `apply` is answered once the first phase has started: the app
+        // containers, or the first init container, which may wait for long
+        // (for a Service, as the seed's do) and must not hold `apply`.
+        if failed.is_none() {
             self.send_report(Report::Ready);
         }
         match failed {
