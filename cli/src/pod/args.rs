@@ -102,8 +102,9 @@ impl Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the pods of a manifest and return once their containers run;
-    /// store its Deployments and ReplicaSets for `podrt serve` to make their pods.
+    /// Create the pods of a manifest and return once their containers run
+    /// (with init containers, once the first has started); store its other
+    /// objects (workloads, Services, policies) for `podrt serve`.
     Apply(ApplyArgs),
     /// As apply, but every object must be new: one that exists is an error
     /// (kubectl's AlreadyExists) and is left as it is.
