@@ -1,6 +1,6 @@
 //! The cluster DNS, served by the node agent on an address of the pod network
 //! (the built-in network's gateway, `10.88.0.1`, unless `serve --dns-address`
-//! says otherwise), port 53, UDP. Pods with `dnsPolicy: ClusterFirst` made
+//! says otherwise), port 53, UDP and TCP. Pods with `dnsPolicy: ClusterFirst` made
 //! while the agent runs get it as their nameserver, with kubelet's search path
 //! and `ndots:5` (`--cluster-dns` still wins).
 //!
@@ -12,6 +12,7 @@
 //! that changed it; `ROOT/dns/server.json` tells commands where it listens.
 
 mod server;
+mod tcp;
 mod zone;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -67,9 +68,9 @@ pub(crate) fn start(
     // The resolver of an agent killed just now may not be gone yet: its
     // PR_SET_PDEATHSIG is on its way. Give it a moment.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let socket = loop {
-        match server::bind(address, 53) {
-            Ok(s) => break s,
+    let (socket, listener) = loop {
+        match server::bind(address, 53).and_then(|s| Ok((s, server::listen(address, 53)?))) {
+            Ok(pair) => break pair,
             Err(Error::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::AddrInUse
                     && std::time::Instant::now() < deadline =>
@@ -88,12 +89,13 @@ pub(crate) fn start(
             if nix::unistd::getppid() != parent {
                 std::process::exit(0);
             }
-            server::serve(socket, zone_path(root), upstreams);
+            server::serve(socket, listener, zone_path(root), upstreams);
         }
         Ok(nix::unistd::ForkResult::Parent { .. }) => {}
         Err(e) => return Err(Error::io("forking the cluster DNS for", root, e.into())),
     }
     drop(socket);
+    drop(listener);
     crate::store::write_atomic(
         &advertised_path(root),
         &Advertised {

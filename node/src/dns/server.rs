@@ -1,5 +1,7 @@
-//! The resolver's socket loop: one UDP socket on the DNS address, each query
-//! read and each reply written through hickory-proto's message codec. Names of
+//! The resolver's UDP loop: one socket on the DNS address, each query read
+//! and each reply written through hickory-proto's message codec (an answer
+//! too big for the client's UDP limit goes back truncated, and the client asks
+//! again over TCP, [`super::tcp`]). Names of
 //! the cluster are answered from the zone file the agent keeps (read again
 //! whenever it changes); others are forwarded, as they came, to the upstream
 //! resolvers, each in a thread of its own so a slow upstream holds up nobody.
@@ -57,15 +59,48 @@ pub(super) fn bind(addr: Ipv4Addr, port: u16) -> Result<UdpSocket> {
     Ok(UdpSocket::from(fd))
 }
 
+/// A TCP listener on `addr`:`port`, IP_FREEBIND as the UDP socket.
+pub(super) fn listen(addr: Ipv4Addr, port: u16) -> Result<std::net::TcpListener> {
+    let at = format!("{addr}:{port}");
+    let io =
+        |e: nix::Error| Error::io("listening for the cluster DNS on", Path::new(&at), e.into());
+    let fd: OwnedFd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(io)?;
+    socket::setsockopt(&fd, sockopt::IpFreebind, &true).map_err(io)?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(io)?;
+    socket::bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::from(std::net::SocketAddrV4::new(addr, port)),
+    )
+    .map_err(io)?;
+    socket::listen(&fd, socket::Backlog::new(128).map_err(io)?).map_err(io)?;
+    Ok(std::net::TcpListener::from(fd))
+}
+
 /// The zone file as last read, read again when its modification time changes.
-struct Loaded {
+pub(super) struct Loaded {
     path: PathBuf,
     stamp: Option<SystemTime>,
     zone: Zone,
 }
 
 impl Loaded {
-    fn current(&mut self) -> &Zone {
+    /// The zone at `path`, read when first asked.
+    pub(super) fn new(path: PathBuf) -> Loaded {
+        Loaded {
+            path,
+            stamp: None,
+            zone: Zone::default(),
+        }
+    }
+
+    /// The zone, read again if the file changed.
+    pub(super) fn current(&mut self) -> &Zone {
         let stamp = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
@@ -81,7 +116,7 @@ impl Loaded {
 
 /// What to do with one query.
 #[derive(Debug, PartialEq, Eq)]
-enum Reply {
+pub(super) enum Reply {
     /// Send these bytes back.
     Bytes(Vec<u8>),
     /// Forward the query upstream.
@@ -91,7 +126,7 @@ enum Reply {
 }
 
 /// The reply to the query `bytes` from `zone`.
-fn reply(bytes: &[u8], zone: &Zone) -> Reply {
+pub(super) fn reply(bytes: &[u8], zone: &Zone) -> Reply {
     let Ok(request) = Message::from_vec(bytes) else {
         return Reply::Ignore;
     };
@@ -154,9 +189,9 @@ fn reply(bytes: &[u8], zone: &Zone) -> Reply {
     }
 }
 
-/// Sends `query` to each upstream in turn until one answers, and relays the
-/// answer to `client`; SERVFAIL when none does.
-fn forward(socket: &UdpSocket, client: SocketAddr, query: &[u8], upstreams: &[SocketAddr]) {
+/// Sends `query` to each upstream in turn until one answers: its answer, or
+/// SERVFAIL when none does (none when the query cannot be read).
+pub(super) fn forward(query: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
     for upstream in upstreams {
         let local: SocketAddr = if upstream.is_ipv4() {
             (Ipv4Addr::UNSPECIFIED, 0).into()
@@ -174,28 +209,61 @@ fn forward(socket: &UdpSocket, client: SocketAddr, query: &[u8], upstreams: &[So
         }
         let mut buf = [0u8; 4096];
         if let Ok(n) = out.recv(&mut buf) {
-            let _ = socket.send_to(&buf[..n], client);
-            return;
+            return Some(buf[..n].to_vec());
         }
     }
-    if let Ok(request) = Message::from_vec(query) {
-        let mut m = Message::error_msg(request.id(), request.op_code(), ResponseCode::ServFail);
-        m.add_queries(request.queries().to_vec());
-        if let Ok(b) = m.to_vec() {
-            let _ = socket.send_to(&b, client);
-        }
-    }
+    let request = Message::from_vec(query).ok()?;
+    let mut m = Message::error_msg(request.id(), request.op_code(), ResponseCode::ServFail);
+    m.add_queries(request.queries().to_vec());
+    m.to_vec().ok()
 }
 
-/// Answers queries on `socket` until the process ends: the cluster's names from
-/// the zone at `zone_path`, the rest through `upstreams`.
-pub(super) fn serve(socket: UdpSocket, zone_path: PathBuf, upstreams: Vec<SocketAddr>) -> ! {
-    let mut loaded = Loaded {
-        path: zone_path,
-        stamp: None,
-        zone: Zone::default(),
-    };
+/// The most a UDP answer to `query` may hold: what its EDNS record offers,
+/// else DNS's 512 bytes.
+fn udp_limit(query: &[u8]) -> usize {
+    Message::from_vec(query)
+        .ok()
+        .and_then(|m| {
+            m.extensions()
+                .as_ref()
+                .map(|e| usize::from(e.max_payload()))
+        })
+        .unwrap_or(512)
+        .max(512)
+}
+
+/// `answer` cut down to its header and question with the TC bit set, which
+/// sends the client to TCP for the whole answer.
+fn truncated(answer: &[u8]) -> Option<Vec<u8>> {
+    let full = Message::from_vec(answer).ok()?;
+    let mut m = Message::new();
+    m.set_id(full.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(full.op_code())
+        .set_authoritative(full.authoritative())
+        .set_recursion_desired(full.recursion_desired())
+        .set_recursion_available(full.recursion_available())
+        .set_response_code(full.response_code())
+        .set_truncated(true)
+        .add_queries(full.queries().to_vec());
+    m.to_vec().ok()
+}
+
+/// Answers queries on `socket` (UDP) and `listener` (TCP) until the process
+/// ends: the cluster's names from the zone at `zone_path`, the rest through
+/// `upstreams`.
+pub(super) fn serve(
+    socket: UdpSocket,
+    listener: std::net::TcpListener,
+    zone_path: PathBuf,
+    upstreams: Vec<SocketAddr>,
+) -> ! {
     let upstreams = std::sync::Arc::new(upstreams);
+    {
+        let (zone_path, upstreams) = (zone_path.clone(), upstreams.clone());
+        std::thread::spawn(move || super::tcp::serve(listener, zone_path, upstreams));
+    }
+    let mut loaded = Loaded::new(zone_path);
     let mut buf = [0u8; 4096];
     loop {
         let Ok((n, client)) = socket.recv_from(&mut buf) else {
@@ -204,6 +272,11 @@ pub(super) fn serve(socket: UdpSocket, zone_path: PathBuf, upstreams: Vec<Socket
         let query = &buf[..n];
         match reply(query, loaded.current()) {
             Reply::Bytes(b) => {
+                let b = if b.len() > udp_limit(query) {
+                    truncated(&b).unwrap_or(b)
+                } else {
+                    b
+                };
                 let _ = socket.send_to(&b, client);
             }
             Reply::Forward => {
@@ -212,7 +285,11 @@ pub(super) fn serve(socket: UdpSocket, zone_path: PathBuf, upstreams: Vec<Socket
                 };
                 let query = query.to_vec();
                 let upstreams = upstreams.clone();
-                std::thread::spawn(move || forward(&socket, client, &query, &upstreams));
+                std::thread::spawn(move || {
+                    if let Some(answer) = forward(&query, &upstreams) {
+                        let _ = socket.send_to(&answer, client);
+                    }
+                });
             }
             Reply::Ignore => {}
         }
@@ -276,6 +353,64 @@ mod tests {
             Reply::Forward
         );
         assert_eq!(reply(b"not dns", &zone()), Reply::Ignore);
+    }
+
+    /// A headless Service with `n` ready pods.
+    fn big(n: u8) -> Zone {
+        Zone {
+            domain: "cluster.local".into(),
+            services: vec![ZoneService {
+                name: "many".into(),
+                namespace: "default".into(),
+                endpoints: (1..=n)
+                    .map(|i| (Ipv4Addr::new(10, 88, 1, i), None))
+                    .collect(),
+                ..ZoneService::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn an_answer_too_big_for_udp_is_sent_truncated() {
+        let q = query("many.default.svc.cluster.local.", RecordType::A);
+        let Reply::Bytes(full) = reply(&q, &big(60)) else {
+            panic!("no answer");
+        };
+        assert!(full.len() > udp_limit(&q), "{}", full.len());
+        let cut = Message::from_vec(&truncated(&full).unwrap()).unwrap();
+        assert!(cut.truncated());
+        assert_eq!((cut.id(), cut.answers().len()), (7, 0));
+        assert_eq!(cut.queries().len(), 1);
+    }
+
+    #[test]
+    fn tcp_carries_whole_answers_and_several_queries_per_connection() {
+        use std::io::{Read, Write};
+        let dir = std::env::temp_dir().join(format!("podrt-dns-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let zone_path = dir.join("zone.json");
+        crate::store::write_atomic(&zone_path, &big(60)).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = listener.local_addr().unwrap();
+        let path = zone_path.clone();
+        std::thread::spawn(move || {
+            super::super::tcp::serve(listener, path, std::sync::Arc::new(Vec::new()))
+        });
+        let mut stream = std::net::TcpStream::connect(at).unwrap();
+        for _ in 0..2 {
+            let q = query("many.default.svc.cluster.local.", RecordType::A);
+            let mut framed = u16::try_from(q.len()).unwrap().to_be_bytes().to_vec();
+            framed.extend_from_slice(&q);
+            stream.write_all(&framed).unwrap();
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).unwrap();
+            let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut answer).unwrap();
+            let m = Message::from_vec(&answer).unwrap();
+            assert!(!m.truncated());
+            assert_eq!(m.answers().len(), 60);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
