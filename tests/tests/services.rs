@@ -344,3 +344,42 @@ fn bad_services_are_refused_naming_the_field_and_nothing_is_stored() {
     assert_eq!(listed, "service/first\n");
     env.ok(&["delete", "svc", "first"]);
 }
+
+#[test]
+fn edit_svc_changes_a_service_and_refuses_what_the_api_server_would() {
+    let env = workload_env();
+    env.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n");
+    let edit = |script: &str| {
+        env.cmd()
+            .args(["edit", "svc", "web"])
+            .env("EDITOR", format!("sed -i -e '{script}'"))
+            .output()
+            .expect("run edit")
+    };
+    let ip = json(&env, &["get", "svc", "web", "-o", "json"])["spec"]["clusterIP"].clone();
+    let out = edit("s/port: 80/port: 81/");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "service/web edited");
+    let svc = json(&env, &["get", "svc", "web", "-o", "json"]);
+    assert_eq!(svc["spec"]["ports"][0]["port"], 81);
+    assert_eq!(svc["spec"]["clusterIP"], ip, "the cluster IP moved");
+    for (script, want) in [
+        (
+            "s/clusterIP: .*/clusterIP: 10.96.0.99/",
+            "may not change once set",
+        ),
+        ("s/name: web/name: other/", "cannot be changed by edit"),
+        ("s/port: 81/port: 0/", "spec.ports[0].port"),
+    ] {
+        let out = edit(script);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{script}: {err}");
+        assert!(err.contains(want), "{script}: {err}");
+        if let Some(kept) = err.split('"').find(|s| s.starts_with("/tmp/podrt-edit-")) {
+            let _ = std::fs::remove_file(kept);
+        }
+    }
+    let svc = json(&env, &["get", "svc", "web", "-o", "json"]);
+    assert_eq!(svc["spec"]["ports"][0]["port"], 81);
+    env.ok(&["delete", "svc", "web"]);
+}

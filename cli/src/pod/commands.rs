@@ -104,7 +104,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                 Some(p) => Some(p),
                 None => psps::policy(state_dir)?,
             };
-            super::edit::edit(&opts, state_dir, &a.target, policy.as_ref())
+            super::edit::edit(&opts, state_dir, &a.target, policy.as_ref(), &service_net)
         }
         Command::Label(a) => super::label::label(&opts, state_dir, a),
         Command::Scale(a) => workloads::scale(&opts, state_dir, &a.target, a.replicas),

@@ -3,7 +3,8 @@
 //! `$EDITOR`, else `vi`) runs on it, and what comes back is checked and stored
 //! exactly as `apply` would store it. A workload may change anything an apply
 //! may; a pod only its labels and annotations (a pod is never changed in
-//! place); a PodSecurityPolicy anything, checked as `create` checks it. An edit that is refused keeps the user's file and names it, so
+//! place); a Service or a PodSecurityPolicy anything, checked as `apply`
+//! checks it. An edit that is refused keeps the user's file and names it, so
 //! nothing typed is lost.
 
 use std::io::Write;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use anyhow::{bail, Context, Result};
-use podrt_node::objects::{Kind, Workload};
+use podrt_node::objects::{Kind, ServiceNetwork, Workload};
 use podrt_sandbox::image::ImageStore;
 use podrt_sandbox::lifecycle::status;
 use podrt_sandbox::manifest;
@@ -31,6 +32,7 @@ pub(crate) fn edit(
     state_dir: &Scope,
     words: &[String],
     policy: Option<&Policy>,
+    net: &ServiceNetwork,
 ) -> Result<i32> {
     let (type_word, name) = match words {
         [one] => match one.split_once('/') {
@@ -43,6 +45,7 @@ pub(crate) fn edit(
     match Kind::from_word(&type_word) {
         Some(kind) => edit_workload(opts, state_dir, kind, &name, policy),
         None if super::psps::is_word(&type_word) => edit_psp(state_dir, &name),
+        None if super::services::is_word(&type_word) => edit_service(state_dir, &name, net),
         None => {
             check_kind(&type_word)?;
             edit_pod(opts, state_dir, &name)
@@ -111,6 +114,42 @@ fn edit_workload(
     match checked {
         Ok(found) => {
             workloads::store(opts, state_dir, found, Some("edited"))?;
+            let _ = std::fs::remove_file(&file);
+            Ok(0)
+        }
+        Err(e) => refused(e, &file),
+    }
+}
+
+/// `edit svc NAME`: checked and completed on save as `apply` does (the
+/// cluster IP may not change; node ports stay unless changed).
+fn edit_service(scope: &Scope, name: &str, net: &ServiceNetwork) -> Result<i32> {
+    let before = super::services::yaml_of(scope, name)?;
+    let Some(file) = run_editor(&before, &format!("service-{name}"))? else {
+        return Ok(0);
+    };
+    let checked = manifest::parse_file_with(&file, &super::namespaces::accepts)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut parsed| {
+            let ([o], true) = (parsed.objects.as_slice(), parsed.pods.is_empty()) else {
+                bail!("the edited file must hold the one service it was");
+            };
+            let got = o.value["metadata"]["name"].as_str().unwrap_or_default();
+            if o.kind != "Service" || got != name {
+                bail!(
+                    "service/{name}: the kind and name of an object cannot be changed by edit (got {}/{got})",
+                    o.kind.to_ascii_lowercase()
+                );
+            }
+            let made = super::services::take(&mut parsed.objects, scope, net)?;
+            if !parsed.objects.is_empty() {
+                bail!("the edited file must hold the one service it was");
+            }
+            made.the_edited(&scope.namespace, name)?;
+            made.store_edited(scope, net)
+        });
+    match checked {
+        Ok(()) => {
             let _ = std::fs::remove_file(&file);
             Ok(0)
         }

@@ -152,6 +152,22 @@ impl Made {
     /// what is stored now), printing kubectl's line for each; the exit status
     /// so far (1 when `create` met one that exists).
     pub(crate) fn store(self, scope: &Scope, mode: Mode, net: &ServiceNetwork) -> Result<i32> {
+        self.store_saying(scope, mode, net, None)
+    }
+
+    /// Stores the one Service of an edit: `service/NAME edited`.
+    pub(crate) fn store_edited(self, scope: &Scope, net: &ServiceNetwork) -> Result<()> {
+        self.store_saying(scope, Mode::Apply, net, Some("edited"))?;
+        Ok(())
+    }
+
+    fn store_saying(
+        self,
+        scope: &Scope,
+        mode: Mode,
+        net: &ServiceNetwork,
+        said: Option<&str>,
+    ) -> Result<i32> {
         if self.list.is_empty() {
             return Ok(0);
         }
@@ -167,14 +183,26 @@ impl Made {
             let in_ns = store.in_namespace(namespace(&svc));
             let name = name(&svc).to_string();
             let (applied, _) = in_ns.apply(svc)?;
-            let word = match applied {
+            let word = said.unwrap_or(match applied {
                 Applied::Created => "created",
                 Applied::Configured => "configured",
                 Applied::Unchanged => "unchanged",
-            };
+            });
             println!("service/{name} {word}");
         }
         Ok(code)
+    }
+
+    /// The one Service of an edited file, which must be `name` in `ns`.
+    pub(crate) fn the_edited(&self, ns: &str, wanted: &str) -> Result<()> {
+        match self.list.as_slice() {
+            [svc] if name(svc) == wanted && namespace(svc) == ns => Ok(()),
+            [svc] => bail!(
+                "service/{wanted}: the name of an object cannot be changed by edit (got service/{})",
+                name(svc)
+            ),
+            _ => bail!("the edited file must hold the one service it was"),
+        }
     }
 }
 
@@ -263,6 +291,19 @@ fn remove_endpoints(store: &Store, name: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The YAML `edit svc NAME` opens.
+pub(crate) fn yaml_of(scope: &Scope, wanted: &str) -> Result<String> {
+    let found: Option<Service> = if scope.has_store() {
+        scope.store()?.get(wanted)?
+    } else {
+        None
+    };
+    match found {
+        Some(svc) => print::objects_yaml(&[svc], true),
+        None => bail!("Error from server (NotFound): services {wanted:?} not found"),
+    }
 }
 
 /// `describe svc [NAME]`: kubectl's page for each.
