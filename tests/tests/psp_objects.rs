@@ -61,6 +61,19 @@ fn the_seeds_policy_is_created_listed_edited_and_deleted() {
             ],
         ]
     );
+    // The file's objects, as kubectl's get -f and describe -f show them.
+    let listed = env.ok(&["get", "-f", &psp]);
+    assert!(
+        listed.contains("podsecuritypolicy.policy/permissive") && listed.contains("RunAsAny"),
+        "{listed}"
+    );
+    let page = env.ok(&["describe", "-f", &psp]);
+    assert!(page.starts_with("Name:  permissive\n"), "{page}");
+    assert!(
+        page.contains("Allow Host Ports:                       8000-8080"),
+        "{page}"
+    );
+    assert_eq!(env.ok(&["describe", "psp", "permissive"]), page);
     let yaml = env.ok(&["get", "psp", "permissive", "-o", "yaml"]);
     assert!(
         yaml.starts_with("apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\n"),

@@ -173,6 +173,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                     let kind = match Kind::from_word(&kind) {
                         Some(k) => Described::Workload(k),
                         None if services::is_word(&kind) => Described::Service,
+                        None if psps::is_word(&kind) => Described::Psp,
                         None => {
                             check_kind(&kind)?;
                             Described::Pod
@@ -209,6 +210,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
                     Described::Service => {
                         pages.extend(services::describe(&in_ns, name.as_deref())?)
                     }
+                    Described::Psp => pages.extend(psps::describe(state_dir, name.as_deref())?),
                     Described::Pod => {
                         let names: Vec<String> = name.into_iter().collect();
                         for s in select(&opts, &in_ns, &names)? {

@@ -158,6 +158,15 @@ pub(crate) fn get(scope: &Scope, a: &GetArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `describe psp [NAME]`: kubectl's page for each.
+pub(crate) fn describe(scope: &Scope, wanted: Option<&str>) -> Result<Vec<String>> {
+    let chosen = match wanted {
+        Some(name) => vec![find(scope, name)?],
+        None => stored(scope)?,
+    };
+    Ok(chosen.iter().map(print::describe_psp).collect())
+}
+
 /// `delete psp NAME`: kubectl's line, or its NotFound.
 pub(crate) fn delete(scope: &Scope, name: &str) -> Result<()> {
     let gone = scope.has_store() && {

@@ -330,6 +330,15 @@ fn gather(
     all.add(&sts, Kind::StatefulSet.qualified(), print::statefulsets)?;
     let jobs: Vec<Job> = kept(&stores, Kind::Job.qualified(), keep)?;
     all.add(&jobs, Kind::Job.qualified(), print::jobs)?;
+    // Cluster-scoped: read once, whatever the namespaces in scope.
+    let psps: Vec<podrt_node::objects::PodSecurityPolicyObject> = kept(
+        &stores[..stores.len().min(1)],
+        "podsecuritypolicy.policy",
+        keep,
+    )?;
+    all.add(&psps, "podsecuritypolicy.policy", |items, _, now| {
+        print::psps(items, now)
+    })?;
     Ok(all)
 }
 
@@ -424,6 +433,8 @@ pub(crate) enum Described {
     Workload(Kind),
     /// A Service.
     Service,
+    /// A PodSecurityPolicy (cluster-scoped: its namespace is ignored).
+    Psp,
 }
 
 impl Described {
@@ -433,6 +444,7 @@ impl Described {
             Described::Pod => "pod",
             Described::Workload(k) => k.qualified(),
             Described::Service => "service",
+            Described::Psp => "podsecuritypolicy.policy",
         }
     }
 
@@ -442,6 +454,7 @@ impl Described {
             Described::Pod => "pods",
             Described::Workload(k) => k.plural(),
             Described::Service => "services",
+            Described::Psp => "podsecuritypolicies.policy",
         }
     }
 }
@@ -468,6 +481,16 @@ pub(crate) fn named_in(scope: &Scope, file: &Path) -> Result<Vec<Target>> {
         .iter()
         .filter(|o| !super::namespaces::is_namespace(o) && !super::secrets::is_secret(o))
     {
+        if super::psps::accepts(&o.api_version, &o.kind) {
+            if let Some(n) = o.value["metadata"]["name"].as_str() {
+                out.push((
+                    Described::Psp,
+                    DEFAULT_NAMESPACE.to_string(),
+                    Some(n.to_string()),
+                ));
+            }
+            continue;
+        }
         if o.kind == "Service" {
             let mut svc: k8s_openapi::api::core::v1::Service =
                 podrt_sandbox::manifest::decode(o, &mut warnings)?;

@@ -29,7 +29,7 @@ pub use age::human_duration;
 pub use host_check::host_check;
 pub use networks::networks;
 pub use policy::verdicts;
-pub use psps::psps;
+pub use psps::{describe_psp, psps};
 pub use services::{describe_service, endpoint_slices, endpoints, services};
 pub use workloads::{
     controller_revisions, daemonsets, deployments, jobs, namespaces, objects_json, objects_yaml,
