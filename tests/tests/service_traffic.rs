@@ -5,7 +5,8 @@
 //! host reaches them through the cluster IP and through the node port on
 //! the bridge's address; a Service without endpoints is refused at once; a
 //! pod being deleted is no longer reached while it still runs; a restarted
-//! agent writes the rules again; a deleted Service leaves no table behind.
+//! agent writes the rules again; a deleted Service leaves no table behind and
+//! no name.
 //! Every address is in the test's own network namespace.
 
 use std::collections::BTreeSet;
@@ -264,5 +265,19 @@ fn services_carry_traffic_to_their_ready_pods_from_pods_and_the_host() {
     assert!(
         fetch_from_client(&env, &url).is_err(),
         "reached a deleted Service"
+    );
+    // Nor its name.
+    let mut last = String::new();
+    assert!(
+        wait_until(15, || {
+            let (code, out, err) = env.exec(
+                "client",
+                "c",
+                &["nslookup", "web.default.svc.cluster.local"],
+            );
+            last = format!("{out}{err}");
+            code != 0 && last.contains("NXDOMAIN")
+        }),
+        "{last}"
     );
 }
