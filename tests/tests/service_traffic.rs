@@ -1,8 +1,8 @@
 //! Traffic to Services as kube-proxy carries it, in the agent's nftables
 //! table: a client pod reaches a Deployment's three pods through the
 //! Service's cluster IP and through its name, spread over all three (or
-//! always the same one with ClientIP affinity); the
-//! host reaches them through the cluster IP and through the node port on
+//! always the same one with ClientIP affinity, also after the rules change);
+//! the host reaches them through the cluster IP and through the node port on
 //! the bridge's address; a Service without endpoints is refused at once; a
 //! pod being deleted is no longer reached while it still runs; a restarted
 //! agent writes the rules again; a deleted Service leaves no table behind and
@@ -190,6 +190,21 @@ fn services_carry_traffic_to_their_ready_pods_from_pods_and_the_host() {
         "{answers:?}"
     );
 
+    // It keeps it when the rules change (another Service comes).
+    env.apply("apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  selector: {app: web}\n  ports: [{port: 81, targetPort: 8080}]\n");
+    assert!(
+        wait_until(20, || ready_addresses(&env, "extra").len() == 3),
+        "{}",
+        env.ok(&["get", "endpoints", "extra", "-o", "yaml"])
+    );
+    let extra = format!("http://{}:81/", cluster_ip(&env, "extra"));
+    assert!(
+        wait_until(20, || fetch_from_client(&env, &extra).is_ok()),
+        "the rules never carried the new Service"
+    );
+    let again: BTreeSet<_> = (0..10).map(|_| fetch_from_client(&env, &sticky)).collect();
+    assert_eq!(again, answers, "affinity lost when the rules changed");
+
     // From the host: the cluster IP (routed like a host with a default route
     // would route it) and the node port on the bridge's address.
     env.host
@@ -256,7 +271,7 @@ fn services_carry_traffic_to_their_ready_pods_from_pods_and_the_host() {
     );
 
     // Deleted Services leave no rules.
-    env.ok(&["delete", "svc", "web", "sticky", "nobody"]);
+    env.ok(&["delete", "svc", "web", "sticky", "nobody", "extra"]);
     assert!(
         wait_until(10, || tables(&env).trim().is_empty()),
         "{}",

@@ -30,8 +30,8 @@ use nftables::expr::{
     Numgen, Payload, PayloadField, Prefix, SetItem, Verdict,
 };
 use nftables::schema::{
-    Chain, Element, NfCmd, NfListObject, NfObject, Nftables, Rule, Set, SetFlag, SetType,
-    SetTypeValue, Table,
+    Chain, Element, FlushObject, NfCmd, NfListObject, NfObject, Nftables, Rule, Set, SetFlag,
+    SetType, SetTypeValue, Table,
 };
 use nftables::stmt::{self, JumpTarget, Match, Operator, Statement, VerdictMap, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
@@ -234,12 +234,99 @@ fn document(objects: Vec<NfObject<'static>>) -> Nftables<'static> {
     }
 }
 
-/// The document that replaces `table` with the rules for `services`, in one
-/// transaction (connections already made keep their NAT in conntrack).
-pub(crate) fn ruleset(table: &str, services: &[Proxied]) -> Nftables<'static> {
+/// The rules for `services` in `table`: the commands that add them, and the
+/// names of the chains and sets they make.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ruleset {
+    adds: Vec<NfObject<'static>>,
+    /// Every chain's name.
+    pub(crate) chains: BTreeSet<String>,
+    /// Every named set's name.
+    pub(crate) sets: BTreeSet<String>,
+}
+
+impl Ruleset {
+    /// The document that replaces whatever `table` holds with these rules, in
+    /// one transaction (connections already made keep their NAT in conntrack).
+    pub(crate) fn replacing(&self, table: &str) -> Nftables<'static> {
+        let mut objects = removal(table).objects.into_owned();
+        objects.extend(self.adds.iter().cloned());
+        document(objects)
+    }
+
+    /// The document that turns `table`, holding the rules `before` made, into
+    /// these, in one transaction: every rule flushed and written again, the
+    /// chains and sets no longer wanted deleted, and the sets that stay kept
+    /// with their elements, so ClientIP affinity outlives the change.
+    pub(crate) fn updating(&self, table: &str, before: &Ruleset) -> Nftables<'static> {
+        let t = || Table {
+            family: NfFamily::IP,
+            name: Cow::Owned(table.to_string()),
+            handle: None,
+        };
+        let mut objects = vec![
+            NfObject::CmdObject(NfCmd::Add(NfListObject::Table(t()))),
+            NfObject::CmdObject(NfCmd::Flush(FlushObject::Table(t()))),
+        ];
+        for chain in before.chains.difference(&self.chains) {
+            objects.push(NfObject::CmdObject(NfCmd::Delete(NfListObject::Chain(
+                Chain {
+                    family: NfFamily::IP,
+                    table: Cow::Owned(table.to_string()),
+                    name: Cow::Owned(chain.clone()),
+                    newname: None,
+                    handle: None,
+                    _type: None,
+                    hook: None,
+                    prio: None,
+                    dev: None,
+                    policy: None,
+                },
+            ))));
+        }
+        for set in before.sets.difference(&self.sets) {
+            objects.push(NfObject::CmdObject(NfCmd::Delete(NfListObject::Set(
+                Box::new(Set {
+                    family: NfFamily::IP,
+                    table: Cow::Owned(table.to_string()),
+                    name: Cow::Owned(set.clone()),
+                    handle: None,
+                    set_type: SetTypeValue::Single(SetType::Ipv4Addr),
+                    policy: None,
+                    flags: None,
+                    elem: None,
+                    timeout: None,
+                    gc_interval: None,
+                    size: None,
+                    comment: None,
+                }),
+            ))));
+        }
+        // A set that stays is not added again: the kernel holds it as
+        // libnftables made it (dynamic, for the rules that update it), which
+        // an add with the flags as written would clash with.
+        objects.extend(
+            self.adds
+                .iter()
+                .filter(|o| match o {
+                    NfObject::CmdObject(NfCmd::Add(NfListObject::Set(set))) => {
+                        !before.sets.contains(set.name.as_ref())
+                    }
+                    _ => true,
+                })
+                .cloned(),
+        );
+        document(objects)
+    }
+}
+
+/// The rules for `services` in `table`.
+pub(crate) fn ruleset(table: &str, services: &[Proxied]) -> Ruleset {
     let mut b = Builder {
         table: table.to_string(),
-        objects: removal(table).objects.into_owned(),
+        objects: Vec::new(),
+        chains: BTreeSet::new(),
+        sets: BTreeSet::new(),
     };
     b.add(NfListObject::Table(Table {
         family: NfFamily::IP,
@@ -277,13 +364,19 @@ pub(crate) fn ruleset(table: &str, services: &[Proxied]) -> Nftables<'static> {
         }
     }
     b.lookups(service_ips, nodeports, no_ips, no_nodeports);
-    document(b.objects)
+    Ruleset {
+        adds: b.objects,
+        chains: b.chains,
+        sets: b.sets,
+    }
 }
 
 /// Accumulates one table's commands.
 struct Builder {
     table: String,
     objects: Vec<NfObject<'static>>,
+    chains: BTreeSet<String>,
+    sets: BTreeSet<String>,
 }
 
 impl Builder {
@@ -292,6 +385,7 @@ impl Builder {
     }
 
     fn chain(&mut self, name: &str, hook: Option<(NfChainType, NfHook, i32)>) {
+        self.chains.insert(name.to_string());
         self.add(NfListObject::Chain(Chain {
             family: NfFamily::IP,
             table: Cow::Owned(self.table.clone()),
@@ -446,6 +540,7 @@ impl Builder {
         elements: Vec<Expression<'static>>,
         timeout: Option<u32>,
     ) {
+        self.sets.insert(name.to_string());
         self.add(NfListObject::Set(Box::new(Set {
             family: NfFamily::IP,
             table: Cow::Owned(self.table.clone()),
@@ -489,8 +584,12 @@ impl Builder {
         self.chain(&chain, None);
         let mut picks = Vec::new();
         for (i, backend) in port.backends.iter().enumerate() {
-            let endpoint = format!("{chain}_ep{i}");
-            let affinity = format!("{chain}_aff{i}");
+            // Named by the endpoint, not its place: a client's affinity set
+            // stays its endpoint's when others come and go (and a new
+            // timeout makes a new set).
+            let at = format!("{}_{}", backend.ip, backend.port).replace('.', "-");
+            let endpoint = format!("{chain}_ep_{at}");
+            let affinity = format!("{chain}_aff{}_{at}", svc.affinity.unwrap_or_default());
             self.chain(&endpoint, None);
             let mut rule = vec![Statement::Mangle(stmt::Mangle {
                 key: meta(MetaKey::Mark),
@@ -689,7 +788,8 @@ mod tests {
     }
 
     fn json(served: &[Served]) -> String {
-        serde_json::to_string(&ruleset("podrt", &proxied(served))).expect("encode")
+        serde_json::to_string(&ruleset("podrt", &proxied(served)).replacing("podrt"))
+            .expect("encode")
     }
 
     #[test]
@@ -758,7 +858,7 @@ mod tests {
         assert!(text.contains(r#""timeout":10800"#), "{text}");
         assert!(text.contains(r#""op":"update""#), "{text}");
         assert!(
-            text.contains(r#""set":"@svc_default_web_tcp_80_aff0""#),
+            text.contains(r#""set":"@svc_default_web_tcp_80_aff10800_10-88-0-2_8080""#),
             "{text}"
         );
     }
@@ -769,6 +869,57 @@ mod tests {
         assert_eq!(table_name(std::path::Path::new("/run/podrt")), "podrt");
         let other = table_name(std::path::Path::new("/tmp/x"));
         assert!(other.starts_with("podrt-") && other.len() == 14, "{other}");
+    }
+
+    #[test]
+    fn an_update_keeps_the_sets_that_stay_and_deletes_what_went() {
+        let before = ruleset(
+            "podrt",
+            &proxied(&[served(
+                "ClusterIP",
+                "10.96.0.12",
+                true,
+                &["10.88.0.2", "10.88.0.3"],
+            )]),
+        );
+        let after = ruleset(
+            "podrt",
+            &proxied(&[served("ClusterIP", "10.96.0.12", true, &["10.88.0.2"])]),
+        );
+        let text = serde_json::to_string(&after.updating("podrt", &before)).expect("encode");
+        assert!(text.starts_with(r#"{"nftables":[{"add":{"table":{"family":"ip","name":"podrt"}}},{"flush":{"table":"#), "{text}");
+        // The gone endpoint's chain and set are deleted, the other's kept.
+        assert!(text.contains(r#"{"delete":{"chain":{"family":"ip","table":"podrt","name":"svc_default_web_tcp_80_ep_10-88-0-3_8080"}}}"#), "{text}");
+        assert!(text.contains(r#"{"delete":{"set":{"family":"ip","table":"podrt","name":"svc_default_web_tcp_80_aff10800_10-88-0-3_8080""#), "{text}");
+        assert!(!text.contains(r#""delete":{"set":{"family":"ip","table":"podrt","name":"svc_default_web_tcp_80_aff10800_10-88-0-2_8080""#), "{text}");
+        assert!(!text.contains(r#""delete":{"table""#), "{text}");
+    }
+
+    /// Prints two documents, a table and its update, for `nft -j -f` by hand.
+    #[test]
+    #[ignore]
+    fn print_update() {
+        let before = ruleset(
+            "podrt",
+            &proxied(&[served(
+                "NodePort",
+                "10.96.0.12",
+                true,
+                &["10.88.0.2", "10.88.0.3"],
+            )]),
+        );
+        let after = ruleset(
+            "podrt",
+            &proxied(&[served("NodePort", "10.96.0.12", true, &["10.88.0.2"])]),
+        );
+        println!(
+            "{}",
+            serde_json::to_string(&before.replacing("podrt")).unwrap()
+        );
+        println!(
+            "{}",
+            serde_json::to_string(&after.updating("podrt", &before)).unwrap()
+        );
     }
 
     /// Prints a document for `nft -j --check -f` by hand.
