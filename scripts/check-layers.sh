@@ -28,7 +28,7 @@ SANDBOX_LAYERS=(
 )
 # node, bottom to top: its error, label selectors and label edits; the workload objects; the
 # store on disk; the controllers; the user's edits (scale, rollout); the cluster
-# DNS; the agent's loop.
+# DNS, the Services' rules and the CRI service; the agent's loop.
 NODE_LAYERS=(
     error selector labels
     objects
@@ -36,7 +36,7 @@ NODE_LAYERS=(
     events
     controllers
     edits
-    dns proxy
+    dns proxy cri
     agent
 )
 # Names re-exported at a crate root, and the module each comes from (`-`: not

@@ -59,12 +59,14 @@ pub struct DnsSettings {
 /// Runs the agent for pods under `opts.root` and workloads under `state_dir`
 /// until killed, on a node with `node_labels` besides kubelet's own, serving
 /// the cluster DNS as `dns` says (none: no DNS; one that cannot be bound is
-/// reported and left out). An error if another agent runs for the same root.
+/// reported and left out), and the CRI as `cri` says (none: no CRI). An error
+/// if another agent runs for the same root, or the CRI's socket cannot be had.
 pub fn serve(
     mut opts: Options,
     state_dir: &Path,
     node_labels: std::collections::BTreeMap<String, String>,
     dns: Option<DnsSettings>,
+    cri: Option<crate::cri::CriSettings>,
 ) -> Result<()> {
     let root = opts.root.clone();
     private_fs::create_dir_all(&root).map_err(|e| Error::io("creating", &root, e))?;
@@ -95,6 +97,17 @@ pub fn serve(
         if opts.dns.servers.is_empty() {
             opts.dns.servers = vec![d.address.to_string()];
             opts.dns.domain = d.domain.clone();
+        }
+    }
+    // Also before any thread, and after the DNS: its pods use the cluster DNS.
+    if let Some(cri) = cri {
+        match crate::cri::start(&opts, cri.clone()) {
+            Ok(()) => {}
+            Err(e) if !cri.required => {
+                eprintln!("podrt serve: no CRI: {e} (serve --cri-listen picks another socket)");
+                tracing::error!(error = %e, "no CRI");
+            }
+            Err(e) => return Err(e),
         }
     }
     let sock = socket_path(&root);

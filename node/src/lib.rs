@@ -7,12 +7,14 @@
 //! user applies), [`store`] (the objects on disk, one file each), `controllers`
 //! (pure plans from what is stored and what runs, then the acts that carry them
 //! out with the sandbox's API), [`agent`] (the resident loop, and the nudge a
-//! command sends it). Pods themselves stay the sandbox's: the agent lists them,
+//! command sends it); beside the controllers, the Services' rules, the cluster
+//! DNS and the CRI's gRPC service ([`cri`]). Pods themselves stay the sandbox's: the agent lists them,
 //! makes them and deletes them exactly as `podrt apply` and `podrt delete` do,
 //! so a pod made either way is seen by both.
 
 pub mod agent;
 mod controllers;
+pub mod cri;
 pub mod dns;
 pub mod edits;
 mod error;

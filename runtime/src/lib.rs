@@ -12,6 +12,7 @@
 //! failure as a small fixed-size record (see [`sync`]).
 
 pub mod capabilities;
+pub mod cgroup_usage;
 pub mod cgroups;
 pub(crate) mod console;
 pub mod container;

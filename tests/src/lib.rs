@@ -4,6 +4,7 @@
 //! the test fails.
 
 pub mod clients;
+pub mod cri;
 pub mod fuzzing;
 pub mod pods;
 pub mod registry;

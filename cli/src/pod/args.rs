@@ -521,4 +521,10 @@ pub struct ServeArgs {
     /// the host's /etc/resolv.conf nameservers).
     #[arg(long)]
     pub dns_upstream: Vec<std::net::IpAddr>,
+    /// Where the Kubernetes CRI (gRPC) is served, for kubelet's
+    /// `--container-runtime-endpoint` and crictl's `--runtime-endpoint`:
+    /// `unix:///PATH`, or `none` (default: `unix://ROOT/cri.sock`, so
+    /// unix:///run/podrt/cri.sock).
+    #[arg(long, value_name = "unix:///PATH|none")]
+    pub cri_listen: Option<String>,
 }

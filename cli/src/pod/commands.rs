@@ -97,7 +97,9 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             &pulling,
             &service_net,
         ),
-        Command::Serve(a) => workloads::serve(&opts, scope.state_dir(), &config, a),
+        Command::Serve(a) => {
+            workloads::serve(&opts, scope.state_dir(), &config, &pulling.registries, a)
+        }
         Command::Wait(a) => super::wait::wait(&opts, state_dir, a),
         Command::Edit(a) => {
             let policy = match policy(&config, a.policy.as_deref())? {

@@ -705,6 +705,7 @@ pub(crate) fn serve(
     opts: &Options,
     state_dir: &Path,
     config: &podrt_sandbox::config::Config,
+    registries: &podrt_sandbox::image::registry::RegistryOptions,
     args: &super::args::ServeArgs,
 ) -> Result<i32> {
     let mut labels = config.node_labels.clone().unwrap_or_default();
@@ -717,7 +718,21 @@ pub(crate) fn serve(
         labels.insert(key.to_string(), value.to_string());
     }
     let dns = dns_settings(opts, args)?;
-    agent::serve(opts.clone(), state_dir, labels, dns)?;
+    let cri = match args.cri_listen.as_deref() {
+        Some("none") => None,
+        Some(endpoint) => Some((
+            podrt_node::cri::socket_of(endpoint)
+                .map_err(|m| anyhow::anyhow!("--cri-listen: {m}"))?,
+            true,
+        )),
+        None => Some((opts.root.join("cri.sock"), false)),
+    }
+    .map(|(socket, required)| podrt_node::cri::CriSettings {
+        socket,
+        registries: registries.clone(),
+        required,
+    });
+    agent::serve(opts.clone(), state_dir, labels, dns, cri)?;
     Ok(0)
 }
 

@@ -9,7 +9,9 @@
 pub(crate) mod attachment;
 pub mod builtin;
 pub(crate) mod host_ports;
+mod readiness;
 pub mod summary;
+pub use readiness::readiness;
 
 use std::path::{Path, PathBuf};
 

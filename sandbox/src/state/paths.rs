@@ -72,6 +72,12 @@ impl PodPaths {
         self.container(name).join("rootfs")
     }
 
+    /// A container's writable layer: the overlay's upper directory, holding
+    /// what the container wrote to its root filesystem.
+    pub fn writable_layer(&self, name: &str) -> PathBuf {
+        self.container(name).join("upper")
+    }
+
     /// A container's stdout and stderr, both appended to one file.
     pub fn log(&self, name: &str) -> PathBuf {
         self.container(name).join("log")

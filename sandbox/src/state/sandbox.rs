@@ -92,6 +92,19 @@ impl Sandbox {
         Ok(true)
     }
 
+    /// The pod's cgroup (its containers' are below it), relative to the
+    /// hierarchies' roots.
+    pub fn cgroup(&self) -> &str {
+        &self.record.cgroup_parent
+    }
+
+    /// The cgroup of container `name`, if it was made.
+    pub fn container_cgroup(&self, name: &str) -> Option<String> {
+        let spec = self.runtime_container(name)?.spec().ok()?;
+        let path = spec.linux().as_ref()?.cgroups_path().clone()?;
+        Some(path.to_string_lossy().into_owned())
+    }
+
     /// The runtime's view of container `name`, if it was made.
     pub fn runtime_container(&self, name: &str) -> Option<RtContainer> {
         let c = self.record.container(name)?;

@@ -1,0 +1,467 @@
+//! The CRI's RuntimeService: what it answers about the runtime (`Version`,
+//! `Status`, `RuntimeConfig`) and about the pods and containers podrt runs
+//! ([`super::sandboxes`], [`super::containers`]).
+//!
+//! `ExecSync` runs a command in a container ([`super::exec_sync`]); the stats
+//! calls read the cgroups and the pod's network ([`super::stats`]). Making and
+//! changing pods over the CRI (RunPodSandbox, CreateContainer and the rest) is
+//! not served by this release: those calls answer
+//! `Unimplemented` with a message that says so, and the pods are made with
+//! `podrt apply`. `CheckpointContainer` is not supported at all.
+
+use std::sync::Arc;
+
+use k8s_cri::v1;
+use k8s_cri::v1::runtime_service_server::RuntimeService;
+use podrt_sandbox::pod::Options;
+use tonic::{Request, Response, Status};
+
+use super::server::blocking;
+use super::{containers, exec_sync, sandboxes, stats, API_VERSION, RUNTIME_NAME};
+
+/// The version of the CRI's own protocol kubelet asks about (`Version`'s
+/// `version`), which every runtime answers with.
+const KUBELET_API_VERSION: &str = "0.1.0";
+
+/// The answer of a call this release does not serve yet.
+fn not_served(rpc: &str) -> Status {
+    Status::unimplemented(format!(
+        "{rpc}: this podrt release serves the CRI's queries (pods made with `podrt apply` are listed) \
+         but does not make or change pods over the CRI yet"
+    ))
+}
+
+/// The RuntimeService of one podrt installation.
+pub(crate) struct Runtime {
+    opts: Arc<Options>,
+    /// The last CPU times read, for `usage_nano_cores`.
+    samples: Arc<stats::Samples>,
+}
+
+impl Runtime {
+    /// For pods under `opts`.
+    pub(crate) fn new(opts: Arc<Options>) -> Runtime {
+        Runtime {
+            opts,
+            samples: Arc::default(),
+        }
+    }
+
+    /// Every pod, read off the async workers.
+    async fn pods(&self) -> Result<Vec<sandboxes::Found>, Status> {
+        let root = self.opts.root.clone();
+        blocking(move || sandboxes::all(&root)).await
+    }
+}
+
+/// `Status`'s conditions: the runtime is ready once it answers; the network
+/// as [`podrt_sandbox::network::readiness`] finds it.
+fn conditions(opts: &Options) -> Vec<v1::RuntimeCondition> {
+    let network = podrt_sandbox::network::readiness(&opts.network, &opts.root);
+    vec![
+        v1::RuntimeCondition {
+            r#type: "RuntimeReady".into(),
+            status: true,
+            ..v1::RuntimeCondition::default()
+        },
+        v1::RuntimeCondition {
+            r#type: "NetworkReady".into(),
+            status: network.is_ok(),
+            reason: if network.is_ok() {
+                String::new()
+            } else {
+                "NetworkPluginNotReady".into()
+            },
+            message: network.err().unwrap_or_default(),
+        },
+    ]
+}
+
+#[tonic::async_trait]
+impl RuntimeService for Runtime {
+    async fn version(
+        &self,
+        _request: Request<v1::VersionRequest>,
+    ) -> Result<Response<v1::VersionResponse>, Status> {
+        Ok(Response::new(v1::VersionResponse {
+            version: KUBELET_API_VERSION.into(),
+            runtime_name: RUNTIME_NAME.into(),
+            runtime_version: env!("CARGO_PKG_VERSION").into(),
+            runtime_api_version: API_VERSION.into(),
+        }))
+    }
+
+    async fn status(
+        &self,
+        request: Request<v1::StatusRequest>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        let verbose = request.into_inner().verbose;
+        let opts = self.opts.clone();
+        let conditions = blocking(move || Ok(conditions(&opts))).await?;
+        let mut info = std::collections::HashMap::new();
+        if verbose {
+            let config = serde_json::json!({
+                "root": self.opts.root,
+                "imageRoot": self.opts.image_root,
+                "cgroupParent": self.opts.cgroup_parent,
+                "cniConfDir": self.opts.network.conf_dir,
+                "cniBinDirs": self.opts.network.bin_dirs,
+            });
+            info.insert("config".to_string(), config.to_string());
+        }
+        Ok(Response::new(v1::StatusResponse {
+            status: Some(v1::RuntimeStatus { conditions }),
+            info,
+            // The default handler only; features are claimed as the CRI's pod
+            // creation gains them.
+            runtime_handlers: vec![v1::RuntimeHandler {
+                name: String::new(),
+                features: Some(v1::RuntimeHandlerFeatures::default()),
+            }],
+            features: Some(v1::RuntimeFeatures::default()),
+        }))
+    }
+
+    async fn runtime_config(
+        &self,
+        _request: Request<v1::RuntimeConfigRequest>,
+    ) -> Result<Response<v1::RuntimeConfigResponse>, Status> {
+        Ok(Response::new(v1::RuntimeConfigResponse {
+            linux: Some(v1::LinuxRuntimeConfiguration {
+                cgroup_driver: v1::CgroupDriver::Cgroupfs as i32,
+            }),
+        }))
+    }
+
+    async fn update_runtime_config(
+        &self,
+        request: Request<v1::UpdateRuntimeConfigRequest>,
+    ) -> Result<Response<v1::UpdateRuntimeConfigResponse>, Status> {
+        // The pod CIDR is the network config's to give (containerd, too,
+        // only uses it to write a config from a template, which podrt has not).
+        let cidr = request
+            .into_inner()
+            .runtime_config
+            .and_then(|c| c.network_config)
+            .map(|n| n.pod_cidr)
+            .unwrap_or_default();
+        if !cidr.is_empty() {
+            tracing::info!(pod_cidr = %cidr, "kubelet's pod CIDR noted; pods get addresses from the network config");
+        }
+        Ok(Response::new(v1::UpdateRuntimeConfigResponse {}))
+    }
+
+    async fn list_pod_sandbox(
+        &self,
+        request: Request<v1::ListPodSandboxRequest>,
+    ) -> Result<Response<v1::ListPodSandboxResponse>, Status> {
+        let filter = request.into_inner().filter;
+        let items = self
+            .pods()
+            .await?
+            .iter()
+            .map(sandboxes::pod_sandbox)
+            .filter(|s| sandboxes::matches(filter.as_ref(), s))
+            .collect();
+        Ok(Response::new(v1::ListPodSandboxResponse { items }))
+    }
+
+    async fn pod_sandbox_status(
+        &self,
+        request: Request<v1::PodSandboxStatusRequest>,
+    ) -> Result<Response<v1::PodSandboxStatusResponse>, Status> {
+        let request = request.into_inner();
+        let root = self.opts.root.clone();
+        let found = blocking(move || sandboxes::find(&root, &request.pod_sandbox_id)).await?;
+        Ok(Response::new(v1::PodSandboxStatusResponse {
+            status: Some(sandboxes::status(&found)),
+            info: if request.verbose {
+                sandboxes::info(&found)
+            } else {
+                Default::default()
+            },
+            containers_statuses: containers::of(&found)
+                .iter()
+                .map(containers::status)
+                .collect(),
+            timestamp: super::nanos::now(),
+        }))
+    }
+
+    async fn list_containers(
+        &self,
+        request: Request<v1::ListContainersRequest>,
+    ) -> Result<Response<v1::ListContainersResponse>, Status> {
+        let filter = request.into_inner().filter;
+        let pods = self.pods().await?;
+        let containers = pods
+            .iter()
+            .flat_map(containers::of)
+            .map(|m| containers::container(&m))
+            .filter(|c| containers::matches(filter.as_ref(), c))
+            .collect();
+        Ok(Response::new(v1::ListContainersResponse { containers }))
+    }
+
+    async fn container_status(
+        &self,
+        request: Request<v1::ContainerStatusRequest>,
+    ) -> Result<Response<v1::ContainerStatusResponse>, Status> {
+        let request = request.into_inner();
+        let pods = self.pods().await?;
+        let made = containers::find(&pods, &request.container_id)?;
+        Ok(Response::new(v1::ContainerStatusResponse {
+            status: Some(containers::status(&made)),
+            info: if request.verbose {
+                containers::info(&made)
+            } else {
+                Default::default()
+            },
+        }))
+    }
+
+    async fn checkpoint_container(
+        &self,
+        _request: Request<v1::CheckpointContainerRequest>,
+    ) -> Result<Response<v1::CheckpointContainerResponse>, Status> {
+        Err(Status::unimplemented(
+            "CheckpointContainer: podrt does not checkpoint containers (it has no CRIU support)",
+        ))
+    }
+
+    type GetContainerEventsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<v1::ContainerEventResponse, Status>> + Send>,
+    >;
+
+    async fn get_container_events(
+        &self,
+        _request: Request<v1::GetEventsRequest>,
+    ) -> Result<Response<Self::GetContainerEventsStream>, Status> {
+        Err(not_served("GetContainerEvents"))
+    }
+
+    async fn list_metric_descriptors(
+        &self,
+        _request: Request<v1::ListMetricDescriptorsRequest>,
+    ) -> Result<Response<v1::ListMetricDescriptorsResponse>, Status> {
+        // No metrics beyond the stats calls' (the CRI allows an empty list).
+        Ok(Response::new(v1::ListMetricDescriptorsResponse {
+            descriptors: Vec::new(),
+        }))
+    }
+
+    async fn list_pod_sandbox_metrics(
+        &self,
+        _request: Request<v1::ListPodSandboxMetricsRequest>,
+    ) -> Result<Response<v1::ListPodSandboxMetricsResponse>, Status> {
+        Ok(Response::new(v1::ListPodSandboxMetricsResponse {
+            pod_metrics: Vec::new(),
+        }))
+    }
+
+    async fn run_pod_sandbox(
+        &self,
+        _request: Request<v1::RunPodSandboxRequest>,
+    ) -> Result<Response<v1::RunPodSandboxResponse>, Status> {
+        Err(not_served("RunPodSandbox"))
+    }
+
+    async fn stop_pod_sandbox(
+        &self,
+        _request: Request<v1::StopPodSandboxRequest>,
+    ) -> Result<Response<v1::StopPodSandboxResponse>, Status> {
+        Err(not_served("StopPodSandbox"))
+    }
+
+    async fn remove_pod_sandbox(
+        &self,
+        _request: Request<v1::RemovePodSandboxRequest>,
+    ) -> Result<Response<v1::RemovePodSandboxResponse>, Status> {
+        Err(not_served("RemovePodSandbox"))
+    }
+
+    async fn create_container(
+        &self,
+        _request: Request<v1::CreateContainerRequest>,
+    ) -> Result<Response<v1::CreateContainerResponse>, Status> {
+        Err(not_served("CreateContainer"))
+    }
+
+    async fn start_container(
+        &self,
+        _request: Request<v1::StartContainerRequest>,
+    ) -> Result<Response<v1::StartContainerResponse>, Status> {
+        Err(not_served("StartContainer"))
+    }
+
+    async fn stop_container(
+        &self,
+        _request: Request<v1::StopContainerRequest>,
+    ) -> Result<Response<v1::StopContainerResponse>, Status> {
+        Err(not_served("StopContainer"))
+    }
+
+    async fn remove_container(
+        &self,
+        _request: Request<v1::RemoveContainerRequest>,
+    ) -> Result<Response<v1::RemoveContainerResponse>, Status> {
+        Err(not_served("RemoveContainer"))
+    }
+
+    async fn update_container_resources(
+        &self,
+        _request: Request<v1::UpdateContainerResourcesRequest>,
+    ) -> Result<Response<v1::UpdateContainerResourcesResponse>, Status> {
+        Err(not_served("UpdateContainerResources"))
+    }
+
+    async fn reopen_container_log(
+        &self,
+        _request: Request<v1::ReopenContainerLogRequest>,
+    ) -> Result<Response<v1::ReopenContainerLogResponse>, Status> {
+        Err(not_served("ReopenContainerLog"))
+    }
+
+    async fn exec_sync(
+        &self,
+        request: Request<v1::ExecSyncRequest>,
+    ) -> Result<Response<v1::ExecSyncResponse>, Status> {
+        let request = request.into_inner();
+        let pods = self.pods().await?;
+        let made = containers::find(&pods, &request.container_id)?;
+        if !containers::running(&made) {
+            return Err(Status::failed_precondition(format!(
+                "container {} is not running",
+                made.id
+            )));
+        }
+        let exe = match &self.opts.helper_exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| Status::internal(format!("finding the podrt binary: {e}")))?,
+        };
+        let target = exec_sync::Target {
+            exe,
+            root: self.opts.root.clone(),
+            namespace: made.pod.sandbox.record.namespace.clone(),
+            pod: made.pod.sandbox.record.name.clone(),
+            container: made.status.name.clone(),
+        };
+        let timeout = u64::try_from(request.timeout)
+            .ok()
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs);
+        let response = exec_sync::run(target, request.cmd, timeout).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn exec(
+        &self,
+        _request: Request<v1::ExecRequest>,
+    ) -> Result<Response<v1::ExecResponse>, Status> {
+        Err(not_served("Exec"))
+    }
+
+    async fn attach(
+        &self,
+        _request: Request<v1::AttachRequest>,
+    ) -> Result<Response<v1::AttachResponse>, Status> {
+        Err(not_served("Attach"))
+    }
+
+    async fn port_forward(
+        &self,
+        _request: Request<v1::PortForwardRequest>,
+    ) -> Result<Response<v1::PortForwardResponse>, Status> {
+        Err(not_served("PortForward"))
+    }
+
+    async fn container_stats(
+        &self,
+        request: Request<v1::ContainerStatsRequest>,
+    ) -> Result<Response<v1::ContainerStatsResponse>, Status> {
+        let id = request.into_inner().container_id;
+        let samples = self.samples.clone();
+        let root = self.opts.root.clone();
+        let stats = blocking(move || {
+            let pods = sandboxes::all(&root)?;
+            let made = containers::find(&pods, &id)?;
+            Ok(stats::container(&made, &samples))
+        })
+        .await?;
+        Ok(Response::new(v1::ContainerStatsResponse {
+            stats: Some(stats),
+        }))
+    }
+
+    async fn list_container_stats(
+        &self,
+        request: Request<v1::ListContainerStatsRequest>,
+    ) -> Result<Response<v1::ListContainerStatsResponse>, Status> {
+        let filter = request.into_inner().filter;
+        let samples = self.samples.clone();
+        let root = self.opts.root.clone();
+        let stats = blocking(move || {
+            let pods = sandboxes::all(&root)?;
+            let made: Vec<_> = pods
+                .iter()
+                .flat_map(containers::of)
+                .filter(|m| containers::running(m))
+                .filter(|m| stats::container_matches(filter.as_ref(), &containers::container(m)))
+                .collect();
+            Ok(made.iter().map(|m| stats::container(m, &samples)).collect())
+        })
+        .await?;
+        Ok(Response::new(v1::ListContainerStatsResponse { stats }))
+    }
+
+    async fn pod_sandbox_stats(
+        &self,
+        request: Request<v1::PodSandboxStatsRequest>,
+    ) -> Result<Response<v1::PodSandboxStatsResponse>, Status> {
+        let id = request.into_inner().pod_sandbox_id;
+        let samples = self.samples.clone();
+        let root = self.opts.root.clone();
+        let stats = blocking(move || {
+            let found = sandboxes::find(&root, &id)?;
+            Ok(stats::pod(&found, &samples))
+        })
+        .await?;
+        Ok(Response::new(v1::PodSandboxStatsResponse {
+            stats: Some(stats),
+        }))
+    }
+
+    async fn list_pod_sandbox_stats(
+        &self,
+        request: Request<v1::ListPodSandboxStatsRequest>,
+    ) -> Result<Response<v1::ListPodSandboxStatsResponse>, Status> {
+        let filter = request.into_inner().filter;
+        let samples = self.samples.clone();
+        let root = self.opts.root.clone();
+        let stats = blocking(move || {
+            let pods = sandboxes::all(&root)?;
+            let stats: Vec<v1::PodSandboxStats> = pods
+                .iter()
+                .filter(|f| sandboxes::state(f) == v1::PodSandboxState::SandboxReady)
+                .filter(|f| stats::pod_matches(filter.as_ref(), &sandboxes::pod_sandbox(f)))
+                .map(|f| stats::pod(f, &samples))
+                .collect();
+            // Samples of pods and containers gone go with them.
+            let mut live: Vec<String> = pods
+                .iter()
+                .map(|f| f.sandbox.cgroup().to_string())
+                .collect();
+            live.extend(pods.iter().flat_map(|f| {
+                containers::of(f)
+                    .iter()
+                    .filter_map(|m| f.sandbox.container_cgroup(&m.status.name))
+                    .collect::<Vec<_>>()
+            }));
+            samples.keep_only(&live);
+            Ok(stats)
+        })
+        .await?;
+        Ok(Response::new(v1::ListPodSandboxStatsResponse { stats }))
+    }
+}

@@ -1,0 +1,154 @@
+//! The CRI's socket and process: the socket is bound by the agent (so a
+//! socket it cannot have is an error `podrt serve` reports at once), then a
+//! process forked before any thread serves it with a tokio runtime of two
+//! workers, until the agent dies.
+//!
+//! Under systemd socket activation (`dist/podrt.socket`), the socket systemd
+//! passes (`LISTEN_FDS`, descriptor 3) is served instead of binding one.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+
+use k8s_cri::v1::image_service_server::ImageServiceServer;
+use k8s_cri::v1::runtime_service_server::RuntimeServiceServer;
+use podrt_sandbox::pod::Options;
+use podrt_sandbox::runtime::private_fs;
+
+use super::image_service::Images;
+use super::runtime_service::Runtime;
+use super::CriSettings;
+use crate::error::{Error, Result};
+
+/// The largest message kubelet sends or accepts (its gRPC limit).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Bind the socket and fork the server. Call before any thread exists.
+pub(crate) fn start(opts: &Options, cri: CriSettings) -> Result<()> {
+    let listener = listener(&cri.socket)?;
+    let parent = nix::unistd::getpid();
+    // SAFETY: the agent calls this before it starts any thread, so the child
+    // (which runs Rust code and never returns) inherits no lock held by another.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+            if nix::unistd::getppid() != parent {
+                std::process::exit(0);
+            }
+            let _ = nix::sys::prctl::set_name(c"podrt-cri");
+            let code = match serve(listener, opts.clone(), cri) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("podrt serve: the CRI server stopped: {e}");
+                    1
+                }
+            };
+            std::process::exit(code);
+        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {}
+        Err(e) => {
+            return Err(Error::io(
+                "forking the CRI server for",
+                &cri.socket,
+                e.into(),
+            ))
+        }
+    }
+    tracing::info!(socket = %cri.socket.display(), "CRI serving");
+    Ok(())
+}
+
+/// The socket systemd passed, or `path` bound (mode 0660, root's): a stale
+/// socket file is replaced, one another server still answers on after 5 s
+/// is not.
+fn listener(path: &Path) -> Result<UnixListener> {
+    if let Some(fd) = activated() {
+        return Ok(UnixListener::from(fd));
+    }
+    let io = |what: &'static str| move |e| Error::io(what, path, e);
+    if let Some(dir) = path.parent() {
+        private_fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
+    }
+    // The server of an agent killed just now may not be gone yet: its
+    // PR_SET_PDEATHSIG is on its way. Give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while UnixStream::connect(path).is_ok() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err(Error::io(
+            "binding",
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "another server answers on this socket",
+            ),
+        ));
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io("removing the stale socket")(e))
+        }
+        _ => {}
+    }
+    let listener = UnixListener::bind(path).map_err(io("binding"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(io("setting the mode of"))?;
+    Ok(listener)
+}
+
+/// The listening socket systemd handed this process, if it did.
+fn activated() -> Option<OwnedFd> {
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let fds: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    if pid != std::process::id() || fds < 1 {
+        return None;
+    }
+    // SAFETY: systemd's protocol: with LISTEN_PID naming us and LISTEN_FDS >= 1,
+    // descriptor 3 is an open socket handed to this process, and nothing else
+    // owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(3) })
+}
+
+/// Serve both services on `listener` until the process ends.
+fn serve(listener: UnixListener, opts: Options, cri: CriSettings) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the CRI server's runtime for", &cri.socket, e))?;
+    let socket = cri.socket.clone();
+    runtime.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("listening on", &socket, e))?;
+        let listener = tokio::net::UnixListener::from_std(listener)
+            .map_err(|e| Error::io("listening on", &socket, e))?;
+        let opts = Arc::new(opts);
+        let runtime = RuntimeServiceServer::new(Runtime::new(opts.clone()))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let images = ImageServiceServer::new(Images::new(opts, cri.registries))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        tonic::transport::Server::builder()
+            .add_service(runtime)
+            .add_service(images)
+            .serve_with_incoming(tokio_stream::wrappers::UnixListenerStream::new(listener))
+            .await
+            .map_err(|e| Error::io("serving", &socket, std::io::Error::other(e)))
+    })
+}
+
+/// Run blocking work (the store and the pods' files) off the async workers;
+/// a panic in it becomes an `Internal` status.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::result::Result<T, tonic::Status> + Send + 'static,
+) -> std::result::Result<T, tonic::Status> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| tonic::Status::internal(format!("the call's worker failed: {e}")))?
+}
