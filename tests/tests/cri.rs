@@ -7,7 +7,8 @@
 //! cgroups, writable layers and network; the image store is its
 //! ImageService (list, status, pull from a registry with the request's
 //! credentials, remove by id, idempotently, filesystem usage). The agent
-//! SIGKILLed and started again serves the same state.
+//! SIGKILLed and started again serves the same state. Container events stream
+//! a container's life.
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -629,4 +630,64 @@ fn serve_takes_the_socket_systemd_hands_it_or_none() {
         "the agent runs"
     );
     assert!(!env.root.join("cri.sock").exists());
+}
+
+#[test]
+fn container_events_stream_a_containers_life() {
+    let env = workload_env();
+    let _agent = Agent::start(&env);
+    let cri = Cri::connect(&env.root.join("cri.sock"));
+    let mut events = cri
+        .wait(cri.runtime().get_container_events(v1::GetEventsRequest {}))
+        .expect("GetContainerEvents")
+        .into_inner();
+    env.apply(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: brief}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: busybox, command: [sh, -c, 'sleep 1']}
+",
+    );
+    let mut seen = Vec::new();
+    let next = |events: &mut tonic::Streaming<v1::ContainerEventResponse>| {
+        let got = cri.wait(async {
+            tokio::time::timeout(std::time::Duration::from_secs(15), events.message()).await
+        });
+        got.expect("an event within 15 s")
+            .expect("the stream carries events")
+            .expect("the stream goes on")
+    };
+    use v1::ContainerEventType as Event;
+    while seen.last() != Some(&Event::ContainerStoppedEvent) {
+        let e = next(&mut events);
+        assert_eq!(
+            e.pod_sandbox_status
+                .as_ref()
+                .unwrap()
+                .metadata
+                .as_ref()
+                .unwrap()
+                .name,
+            "brief"
+        );
+        assert_eq!(e.containers_statuses.len(), 1);
+        seen.push(Event::try_from(e.container_event_type).unwrap());
+    }
+    assert_eq!(
+        seen,
+        vec![
+            Event::ContainerCreatedEvent,
+            Event::ContainerStartedEvent,
+            Event::ContainerStoppedEvent
+        ]
+    );
+    env.ok(&["delete", "pod", "brief", "--grace-period=0", "--force"]);
+    let gone = next(&mut events);
+    assert_eq!(
+        gone.container_event_type,
+        Event::ContainerDeletedEvent as i32
+    );
 }

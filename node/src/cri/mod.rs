@@ -13,12 +13,14 @@
 //! Each file maps one part: [`sandboxes`] and [`containers`] (podrt's pods in
 //! the CRI's terms, with the CRI's filters), [`exec_sync`] (commands run in a
 //! container), [`stats`] (cgroups, writable layers, the pod's network),
+//! [`events`] (container events, by looking),
 //! [`images`] (the image store),
 //! [`runtime_service`] and [`image_service`] (the two gRPC services), and
 //! [`server`] (the socket and the process).
 
 mod containers;
 mod disk_usage;
+mod events;
 mod exec_sync;
 mod image_service;
 mod images;

@@ -3,7 +3,8 @@
 //! ([`super::sandboxes`], [`super::containers`]).
 //!
 //! `ExecSync` runs a command in a container ([`super::exec_sync`]); the stats
-//! calls read the cgroups and the pod's network ([`super::stats`]). Making and
+//! calls read the cgroups and the pod's network ([`super::stats`]);
+//! `GetContainerEvents` streams what changes ([`super::events`]). Making and
 //! changing pods over the CRI (RunPodSandbox, CreateContainer and the rest) is
 //! not served by this release: those calls answer
 //! `Unimplemented` with a message that says so, and the pods are made with
@@ -17,7 +18,7 @@ use podrt_sandbox::pod::Options;
 use tonic::{Request, Response, Status};
 
 use super::server::blocking;
-use super::{containers, exec_sync, sandboxes, stats, API_VERSION, RUNTIME_NAME};
+use super::{containers, events, exec_sync, sandboxes, stats, API_VERSION, RUNTIME_NAME};
 
 /// The version of the CRI's own protocol kubelet asks about (`Version`'s
 /// `version`), which every runtime answers with.
@@ -229,15 +230,16 @@ impl RuntimeService for Runtime {
         ))
     }
 
-    type GetContainerEventsStream = std::pin::Pin<
-        Box<dyn tokio_stream::Stream<Item = Result<v1::ContainerEventResponse, Status>> + Send>,
-    >;
+    type GetContainerEventsStream =
+        tokio_stream::wrappers::ReceiverStream<Result<v1::ContainerEventResponse, Status>>;
 
     async fn get_container_events(
         &self,
         _request: Request<v1::GetEventsRequest>,
     ) -> Result<Response<Self::GetContainerEventsStream>, Status> {
-        Err(not_served("GetContainerEvents"))
+        Ok(Response::new(
+            events::subscribe(self.opts.root.clone()).await?,
+        ))
     }
 
     async fn list_metric_descriptors(
