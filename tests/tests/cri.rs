@@ -4,7 +4,8 @@
 //! sandboxes and containers, with kubelet's labels, the CRI's filters, ids by
 //! unique prefix, and the CRI's error codes; ExecSync runs commands in them
 //! (output, exit code, time-out, the output cap); the stats calls read their
-//! cgroups, writable layers and network; the image store is its
+//! cgroups, writable layers and network; UpdateContainerResources writes
+//! their cgroups; the image store is its
 //! ImageService (list, status, pull from a registry with the request's
 //! credentials, remove by id, idempotently, filesystem usage). The agent
 //! SIGKILLed and started again serves the same state. Container events stream
@@ -396,6 +397,48 @@ fn the_cri_socket_lists_the_clis_pods_with_kubelets_labels_filters_and_errors() 
         .into_inner()
         .stats;
     assert_eq!(listed.len(), 1);
+
+    // New limits, written to the container's cgroup; impossible ones refused.
+    let update = |linux: v1::LinuxContainerResources| {
+        cri.wait(
+            cri.runtime()
+                .update_container_resources(v1::UpdateContainerResourcesRequest {
+                    container_id: server.id.clone(),
+                    linux: Some(linux),
+                    ..Default::default()
+                }),
+        )
+    };
+    update(v1::LinuxContainerResources {
+        memory_limit_in_bytes: 96 << 20,
+        cpu_period: 100_000,
+        cpu_quota: 30_000,
+        ..Default::default()
+    })
+    .expect("UpdateContainerResources");
+    let cgroup = env.container_cgroup("web", "server");
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let (memory_file, cpu_file) = if v2 {
+        (
+            format!("/sys/fs/cgroup{cgroup}/memory.max"),
+            format!("/sys/fs/cgroup{cgroup}/cpu.max"),
+        )
+    } else {
+        (
+            format!("/sys/fs/cgroup/memory{cgroup}/memory.limit_in_bytes"),
+            format!("/sys/fs/cgroup/cpu{cgroup}/cpu.cfs_quota_us"),
+        )
+    };
+    let read = |f: &str| std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}"));
+    assert_eq!(read(&memory_file).trim(), (96u64 << 20).to_string());
+    assert!(read(&cpu_file).starts_with("30000"), "{}", read(&cpu_file));
+    let refused = update(v1::LinuxContainerResources {
+        memory_limit_in_bytes: -1,
+        ..Default::default()
+    })
+    .expect_err("a negative limit");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("memory_limit_in_bytes"));
 
     // SIGKILLed and started again: the same pod, the same ids.
     let _ = agent.0.kill();

@@ -13,7 +13,7 @@
 //! Each file maps one part: [`sandboxes`] and [`containers`] (podrt's pods in
 //! the CRI's terms, with the CRI's filters), [`exec_sync`] (commands run in a
 //! container), [`stats`] (cgroups, writable layers, the pod's network),
-//! [`events`] (container events, by looking),
+//! [`events`] (container events, by looking), [`resources`] (new limits),
 //! [`images`] (the image store),
 //! [`runtime_service`] and [`image_service`] (the two gRPC services), and
 //! [`server`] (the socket and the process).
@@ -25,6 +25,7 @@ mod exec_sync;
 mod image_service;
 mod images;
 mod nanos;
+mod resources;
 mod runtime_service;
 mod sandboxes;
 mod server;

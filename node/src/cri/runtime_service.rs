@@ -4,7 +4,9 @@
 //!
 //! `ExecSync` runs a command in a container ([`super::exec_sync`]); the stats
 //! calls read the cgroups and the pod's network ([`super::stats`]);
-//! `GetContainerEvents` streams what changes ([`super::events`]). Making and
+//! `GetContainerEvents` streams what changes ([`super::events`]);
+//! `UpdateContainerResources` writes new limits to a container's cgroup
+//! ([`super::resources`]). Making and
 //! changing pods over the CRI (RunPodSandbox, CreateContainer and the rest) is
 //! not served by this release: those calls answer
 //! `Unimplemented` with a message that says so, and the pods are made with
@@ -18,7 +20,9 @@ use podrt_sandbox::pod::Options;
 use tonic::{Request, Response, Status};
 
 use super::server::blocking;
-use super::{containers, events, exec_sync, sandboxes, stats, API_VERSION, RUNTIME_NAME};
+use super::{
+    containers, events, exec_sync, resources, sandboxes, stats, API_VERSION, RUNTIME_NAME,
+};
 
 /// The version of the CRI's own protocol kubelet asks about (`Version`'s
 /// `version`), which every runtime answers with.
@@ -312,9 +316,26 @@ impl RuntimeService for Runtime {
 
     async fn update_container_resources(
         &self,
-        _request: Request<v1::UpdateContainerResourcesRequest>,
+        request: Request<v1::UpdateContainerResourcesRequest>,
     ) -> Result<Response<v1::UpdateContainerResourcesResponse>, Status> {
-        Err(not_served("UpdateContainerResources"))
+        let request = request.into_inner();
+        let wanted = match &request.linux {
+            Some(linux) => resources::oci(linux)?,
+            None => return Err(Status::invalid_argument("linux: empty: give the resources")),
+        };
+        let root = self.opts.root.clone();
+        blocking(move || {
+            let pods = sandboxes::all(&root)?;
+            let made = containers::find(&pods, &request.container_id)?;
+            let Some(container) = made.pod.sandbox.runtime_container(&made.status.name) else {
+                return Err(Status::not_found(format!("container {} is gone", made.id)));
+            };
+            container.update(&wanted).map_err(|e| {
+                Status::failed_precondition(format!("updating container {}: {e}", made.id))
+            })
+        })
+        .await?;
+        Ok(Response::new(v1::UpdateContainerResourcesResponse {}))
     }
 
     async fn reopen_container_log(
