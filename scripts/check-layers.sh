@@ -27,8 +27,9 @@ SANDBOX_LAYERS=(
     config host_check
 )
 # node, bottom to top: its error, label selectors and label edits; the workload objects; the
-# store on disk; the controllers; the user's edits (scale, rollout); the cluster
-# DNS, the Services' rules and the CRI service; the agent's loop.
+# store on disk; the controllers; the user's edits (scale, rollout); the
+# agent's companion processes; the DNS, the Services' rules and the CRI service;
+# the agent's loop.
 NODE_LAYERS=(
     error selector labels
     objects
@@ -36,6 +37,7 @@ NODE_LAYERS=(
     events
     controllers
     edits
+    companion
     dns proxy cri
     agent
 )

@@ -13,6 +13,7 @@
 //! so a pod made either way is seen by both.
 
 pub mod agent;
+mod companion;
 mod controllers;
 pub mod cri;
 pub mod dns;

@@ -28,35 +28,19 @@ const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 /// Bind the socket and fork the server. Call before any thread exists.
 pub(crate) fn start(opts: &Options, cri: CriSettings) -> Result<()> {
     let listener = listener(&cri.socket)?;
-    let parent = nix::unistd::getpid();
-    // SAFETY: the agent calls this before it starts any thread, so the child
-    // (which runs Rust code and never returns) inherits no lock held by another.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => {
-            let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-            if nix::unistd::getppid() != parent {
-                std::process::exit(0);
+    let socket = cri.socket.clone();
+    let opts = opts.clone();
+    crate::companion::fork("forking the CRI server for", &socket, move || {
+        let _ = nix::sys::prctl::set_name(c"podrt-cri");
+        match serve(listener, opts, cri) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("podrt serve: the CRI server stopped: {e}");
+                1
             }
-            let _ = nix::sys::prctl::set_name(c"podrt-cri");
-            let code = match serve(listener, opts.clone(), cri) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("podrt serve: the CRI server stopped: {e}");
-                    1
-                }
-            };
-            std::process::exit(code);
         }
-        Ok(nix::unistd::ForkResult::Parent { .. }) => {}
-        Err(e) => {
-            return Err(Error::io(
-                "forking the CRI server for",
-                &cri.socket,
-                e.into(),
-            ))
-        }
-    }
-    tracing::info!(socket = %cri.socket.display(), "CRI serving");
+    })?;
+    tracing::info!(socket = %socket.display(), "CRI serving");
     Ok(())
 }
 

@@ -80,22 +80,12 @@ pub(crate) fn start(
             Err(e) => return Err(e),
         }
     };
-    let parent = nix::unistd::getpid();
-    // SAFETY: the agent calls this before it starts any thread, so the child
-    // (which runs Rust code and never returns) inherits no lock held by another.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => {
-            let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-            if nix::unistd::getppid() != parent {
-                std::process::exit(0);
-            }
-            server::serve(socket, listener, zone_path(root), upstreams);
-        }
-        Ok(nix::unistd::ForkResult::Parent { .. }) => {}
-        Err(e) => return Err(Error::io("forking the cluster DNS for", root, e.into())),
-    }
-    drop(socket);
-    drop(listener);
+    let zone = zone_path(root);
+    // The closure owns the sockets: the agent's copies close when it is
+    // dropped here, the resolver's live on in it.
+    crate::companion::fork("forking the cluster DNS for", root, move || {
+        server::serve(socket, listener, zone, upstreams)
+    })?;
     crate::store::write_atomic(
         &advertised_path(root),
         &Advertised {
