@@ -65,28 +65,18 @@ pub(crate) fn of(pod: &Found) -> Vec<Made<'_>> {
         .collect()
 }
 
-/// The container whose id is `id` or starts with it, among `pods`.
+/// The container whose id is `id` or starts with it, among `pods` (those
+/// [`sandboxes::holding`] it); see [`sandboxes::by_prefix`].
 pub(crate) fn find<'a>(pods: &'a [Found], id: &str) -> Result<Made<'a>, tonic::Status> {
     if id.is_empty() {
         return Err(tonic::Status::invalid_argument("container_id: empty"));
     }
-    let mut hits: Vec<Made<'a>> = pods
+    let hits: Vec<Made<'a>> = pods
         .iter()
         .flat_map(of)
         .filter(|m| m.id.starts_with(id))
         .collect();
-    if let Some(i) = hits.iter().position(|m| m.id == id) {
-        return Ok(hits.swap_remove(i));
-    }
-    match hits.len() {
-        0 => Err(tonic::Status::not_found(format!(
-            "container {id:?} not found"
-        ))),
-        1 => Ok(hits.remove(0)),
-        n => Err(tonic::Status::invalid_argument(format!(
-            "container_id: {id:?} is the start of {n} containers' ids; give more of it"
-        ))),
-    }
+    sandboxes::by_prefix(hits, |m| m.id.as_str(), id, "container_id", "container")
 }
 
 /// CREATED until it first starts, RUNNING while it runs, EXITED once it has

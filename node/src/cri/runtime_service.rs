@@ -57,6 +57,14 @@ impl Runtime {
         let root = self.opts.root.clone();
         blocking(move || sandboxes::all(&root)).await
     }
+
+    /// The pods holding a container whose id starts with `id`, read off the
+    /// async workers.
+    async fn holding(&self, id: &str) -> Result<Vec<sandboxes::Found>, Status> {
+        let root = self.opts.root.clone();
+        let id = id.to_string();
+        blocking(move || sandboxes::holding(&root, &id)).await
+    }
 }
 
 /// `Status`'s conditions: the runtime is ready once it answers; the network
@@ -213,7 +221,7 @@ impl RuntimeService for Runtime {
         request: Request<v1::ContainerStatusRequest>,
     ) -> Result<Response<v1::ContainerStatusResponse>, Status> {
         let request = request.into_inner();
-        let pods = self.pods().await?;
+        let pods = self.holding(&request.container_id).await?;
         let made = containers::find(&pods, &request.container_id)?;
         Ok(Response::new(v1::ContainerStatusResponse {
             status: Some(containers::status(&made)),
@@ -325,7 +333,7 @@ impl RuntimeService for Runtime {
         };
         let root = self.opts.root.clone();
         blocking(move || {
-            let pods = sandboxes::all(&root)?;
+            let pods = sandboxes::holding(&root, &request.container_id)?;
             let made = containers::find(&pods, &request.container_id)?;
             let Some(container) = made.pod.sandbox.runtime_container(&made.status.name) else {
                 return Err(Status::not_found(format!("container {} is gone", made.id)));
@@ -350,7 +358,7 @@ impl RuntimeService for Runtime {
         request: Request<v1::ExecSyncRequest>,
     ) -> Result<Response<v1::ExecSyncResponse>, Status> {
         let request = request.into_inner();
-        let pods = self.pods().await?;
+        let pods = self.holding(&request.container_id).await?;
         let made = containers::find(&pods, &request.container_id)?;
         if !containers::running(&made) {
             return Err(Status::failed_precondition(format!(
@@ -407,9 +415,13 @@ impl RuntimeService for Runtime {
         let samples = self.samples.clone();
         let root = self.opts.root.clone();
         let stats = blocking(move || {
-            let pods = sandboxes::all(&root)?;
+            let pods = sandboxes::holding(&root, &id)?;
             let made = containers::find(&pods, &id)?;
-            Ok(stats::container(&made, &samples))
+            Ok(stats::container(
+                &made,
+                containers::container(&made),
+                &samples,
+            ))
         })
         .await?;
         Ok(Response::new(v1::ContainerStatsResponse {
@@ -426,13 +438,15 @@ impl RuntimeService for Runtime {
         let root = self.opts.root.clone();
         let stats = blocking(move || {
             let pods = sandboxes::all(&root)?;
-            let made: Vec<_> = pods
+            let stats = pods
                 .iter()
                 .flat_map(containers::of)
                 .filter(|m| containers::running(m))
-                .filter(|m| stats::container_matches(filter.as_ref(), &containers::container(m)))
+                .map(|m| (containers::container(&m), m))
+                .filter(|(listed, _)| stats::container_matches(filter.as_ref(), listed))
+                .map(|(listed, m)| stats::container(&m, listed, &samples))
                 .collect();
-            Ok(made.iter().map(|m| stats::container(m, &samples)).collect())
+            Ok(stats)
         })
         .await?;
         Ok(Response::new(v1::ListContainerStatsResponse { stats }))
@@ -447,7 +461,7 @@ impl RuntimeService for Runtime {
         let root = self.opts.root.clone();
         let stats = blocking(move || {
             let found = sandboxes::find(&root, &id)?;
-            Ok(stats::pod(&found, &samples))
+            Ok(stats::pod(&found, sandboxes::pod_sandbox(&found), &samples))
         })
         .await?;
         Ok(Response::new(v1::PodSandboxStatsResponse {
@@ -467,20 +481,20 @@ impl RuntimeService for Runtime {
             let stats: Vec<v1::PodSandboxStats> = pods
                 .iter()
                 .filter(|f| sandboxes::state(f) == v1::PodSandboxState::SandboxReady)
-                .filter(|f| stats::pod_matches(filter.as_ref(), &sandboxes::pod_sandbox(f)))
-                .map(|f| stats::pod(f, &samples))
+                .map(|f| (f, sandboxes::pod_sandbox(f)))
+                .filter(|(_, listed)| stats::pod_matches(filter.as_ref(), listed))
+                .map(|(f, listed)| stats::pod(f, listed, &samples))
                 .collect();
             // Samples of pods and containers gone go with them.
-            let mut live: Vec<String> = pods
+            let live: Vec<String> = pods
                 .iter()
-                .map(|f| f.sandbox.cgroup().to_string())
+                .flat_map(|f| {
+                    let ids = containers::of(f).into_iter().map(|m| m.id);
+                    std::iter::once(f.id().to_string())
+                        .chain(ids)
+                        .collect::<Vec<_>>()
+                })
                 .collect();
-            live.extend(pods.iter().flat_map(|f| {
-                containers::of(f)
-                    .iter()
-                    .filter_map(|m| f.sandbox.container_cgroup(&m.status.name))
-                    .collect::<Vec<_>>()
-            }));
             samples.keep_only(&live);
             Ok(stats)
         })

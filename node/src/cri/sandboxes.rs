@@ -41,10 +41,17 @@ impl Found {
 
 /// Every pod under `root`, oldest first.
 pub(crate) fn all(root: &std::path::Path) -> Result<Vec<Found>, Status> {
+    matching(root, |_| true)
+}
+
+/// The pods under `root` that `keep` keeps, their statuses computed only for
+/// them (a status asks the pod's supervisor).
+fn matching(root: &std::path::Path, keep: impl Fn(&Sandbox) -> bool) -> Result<Vec<Found>, Status> {
     let pods = podrt_sandbox::state::listing::list_pod_sandboxes(root)
         .map_err(|e| Status::internal(format!("listing pods: {e}")))?;
     Ok(pods
         .into_iter()
+        .filter(|sandbox| keep(sandbox))
         .map(|sandbox| Found {
             pod: pod_object(&sandbox),
             sandbox,
@@ -52,26 +59,41 @@ pub(crate) fn all(root: &std::path::Path) -> Result<Vec<Found>, Status> {
         .collect())
 }
 
-/// The pod whose sandbox id is `id` or starts with it; `NotFound` if none,
-/// `InvalidArgument` if the prefix is shared.
+/// The pods holding a container whose id starts with `container_id`.
+pub(crate) fn holding(root: &std::path::Path, container_id: &str) -> Result<Vec<Found>, Status> {
+    matching(root, |s| s.has_container_id(container_id))
+}
+
+/// The one of `hits` (all starting with `id`) that `id` names: the one it
+/// is the whole id of, else the only one; `NotFound` if none,
+/// `InvalidArgument` naming `field` if the prefix is shared. `what` is the
+/// kind of object, for messages.
+pub(crate) fn by_prefix<T>(
+    mut hits: Vec<T>,
+    id_of: impl Fn(&T) -> &str,
+    id: &str,
+    field: &str,
+    what: &str,
+) -> Result<T, Status> {
+    if let Some(i) = hits.iter().position(|h| id_of(h) == id) {
+        return Ok(hits.swap_remove(i));
+    }
+    match hits.len() {
+        0 => Err(Status::not_found(format!("{what} {id:?} not found"))),
+        1 => Ok(hits.remove(0)),
+        n => Err(Status::invalid_argument(format!(
+            "{field}: {id:?} is the start of {n} {what}s' ids; give more of it"
+        ))),
+    }
+}
+
+/// The pod whose sandbox id is `id` or starts with it (see [`by_prefix`]).
 pub(crate) fn find(root: &std::path::Path, id: &str) -> Result<Found, Status> {
     if id.is_empty() {
         return Err(Status::invalid_argument("pod_sandbox_id: empty"));
     }
-    let mut hits: Vec<Found> = all(root)?
-        .into_iter()
-        .filter(|f| f.id().starts_with(id))
-        .collect();
-    if let Some(i) = hits.iter().position(|f| f.id() == id) {
-        return Ok(hits.swap_remove(i));
-    }
-    match hits.len() {
-        0 => Err(Status::not_found(format!("pod sandbox {id:?} not found"))),
-        1 => Ok(hits.remove(0)),
-        n => Err(Status::invalid_argument(format!(
-            "pod_sandbox_id: {id:?} is the start of {n} sandboxes' ids; give more of it"
-        ))),
-    }
+    let hits = matching(root, |s| s.record.uid.starts_with(id))?;
+    by_prefix(hits, Found::id, id, "pod_sandbox_id", "pod sandbox")
 }
 
 /// The sandbox's labels: the pod's, and kubelet's own where the pod has not

@@ -92,6 +92,15 @@ impl Sandbox {
         Ok(true)
     }
 
+    /// Whether a container made in the pod has a runtime id starting with
+    /// `prefix` (the CRI's container ids), without asking its supervisor.
+    pub fn has_container_id(&self, prefix: &str) -> bool {
+        self.record
+            .containers
+            .iter()
+            .any(|c| c.id.starts_with(prefix))
+    }
+
     /// The pod's cgroup (its containers' are below it), relative to the
     /// hierarchies' roots.
     pub fn cgroup(&self) -> &str {
