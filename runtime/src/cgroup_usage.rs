@@ -36,7 +36,8 @@ pub fn usage(path: &str) -> Usage {
         let dir = Path::new(CGROUP_ROOT).join(rel);
         v2(&dir)
     } else {
-        v1(|controller| v1_dir(controller).map(|d| d.join(rel)))
+        let mounted = hierarchies();
+        v1(|controller| v1_dir(&mounted, controller).map(|d| d.join(rel)))
     }
 }
 
@@ -88,13 +89,13 @@ fn v1(dir_of: impl Fn(&str) -> Option<PathBuf>) -> Usage {
     }
 }
 
-/// Where the v1 hierarchy with `controller` is mounted (its mount point is
-/// named for the controllers it holds, as systemd mounts them:
-/// `/sys/fs/cgroup/cpu,cpuacct`).
-fn v1_dir(controller: &str) -> Option<PathBuf> {
-    hierarchies().into_iter().find_map(|(mount, v2)| {
-        let name = mount.file_name()?.to_str()?.to_string();
-        (!v2 && name.split(',').any(|c| c == controller)).then_some(mount)
+/// Where, among the `mounted` hierarchies, the v1 one with `controller` is
+/// (its mount point is named for the controllers it holds, as systemd mounts
+/// them: `/sys/fs/cgroup/cpu,cpuacct`).
+fn v1_dir(mounted: &[(PathBuf, bool)], controller: &str) -> Option<PathBuf> {
+    mounted.iter().find_map(|(mount, v2)| {
+        let name = mount.file_name()?.to_str()?;
+        (!v2 && name.split(',').any(|c| c == controller)).then(|| mount.clone())
     })
 }
 

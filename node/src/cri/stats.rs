@@ -6,8 +6,8 @@
 //! processes).
 //!
 //! `usage_nano_cores` needs two samples: the server keeps the last CPU time it
-//! read per container and pod ([`Samples`]), as containerd does, so the first
-//! call for one answers without it.
+//! read per container and pod ([`Samples`], by container and sandbox id), as
+//! containerd does, so the first call for one answers without it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,8 +20,8 @@ use super::disk_usage::tree_usage;
 use super::nanos;
 use super::sandboxes::{self, Found};
 
-/// The last CPU time read per cgroup, with when: (nanoseconds since the
-/// epoch, CPU nanoseconds).
+/// The last CPU time read per container or sandbox id, with when:
+/// (nanoseconds since the epoch, CPU nanoseconds).
 #[derive(Default)]
 pub(crate) struct Samples(Mutex<HashMap<String, (i64, u64)>>);
 
@@ -37,7 +37,7 @@ impl Samples {
         Some((u128::from(used) * 1_000_000_000 / u128::from(wall)) as u64)
     }
 
-    /// Forget the cgroups no longer asked about (pods and containers gone).
+    /// Forget the ids not in `keys` (pods and containers gone).
     pub(crate) fn keep_only(&self, keys: &[String]) {
         if let Ok(mut last) = self.0.lock() {
             last.retain(|k, _| keys.contains(k));
@@ -73,14 +73,19 @@ fn memory(u: &Usage, now: i64) -> v1::MemoryUsage {
     }
 }
 
-/// One container's stats.
-pub(crate) fn container(m: &Made<'_>, samples: &Samples) -> v1::ContainerStats {
+/// One container's stats; `listed` is its `ListContainers` entry.
+pub(crate) fn container(
+    m: &Made<'_>,
+    listed: v1::Container,
+    samples: &Samples,
+) -> v1::ContainerStats {
     let now = nanos::now();
-    let listed = containers::container(m);
     let sandbox = &m.pod.sandbox;
-    let cgroup = sandbox.container_cgroup(&m.status.name);
-    let u = cgroup.as_deref().map(usage).unwrap_or_default();
-    let key = cgroup.unwrap_or_else(|| m.id.clone());
+    let u = sandbox
+        .container_cgroup(&m.status.name)
+        .as_deref()
+        .map(usage)
+        .unwrap_or_default();
     let layer = sandbox.paths.writable_layer(&m.status.name);
     let (bytes, inodes) = tree_usage(&layer);
     v1::ContainerStats {
@@ -90,7 +95,7 @@ pub(crate) fn container(m: &Made<'_>, samples: &Samples) -> v1::ContainerStats {
             labels: listed.labels,
             annotations: listed.annotations,
         }),
-        cpu: Some(cpu(&u, now, &key, samples)),
+        cpu: Some(cpu(&u, now, &m.id, samples)),
         memory: Some(memory(&u, now)),
         writable_layer: Some(v1::FilesystemUsage {
             timestamp: now,
@@ -126,12 +131,11 @@ pub(crate) fn pod_matches(filter: Option<&v1::PodSandboxStatsFilter>, s: &v1::Po
         && sandboxes::selected(&f.label_selector, &s.labels)
 }
 
-/// One pod's stats, its containers' included.
-pub(crate) fn pod(f: &Found, samples: &Samples) -> v1::PodSandboxStats {
+/// One pod's stats, its containers' included; `listed` is its
+/// `ListPodSandbox` entry.
+pub(crate) fn pod(f: &Found, listed: v1::PodSandbox, samples: &Samples) -> v1::PodSandboxStats {
     let now = nanos::now();
-    let listed = sandboxes::pod_sandbox(f);
-    let cgroup = f.sandbox.cgroup().to_string();
-    let u = usage(&cgroup);
+    let u = usage(f.sandbox.cgroup());
     let made = containers::of(f);
     let names: Vec<&str> = made.iter().map(|m| m.status.name.as_str()).collect();
     let runtime: Vec<_> = names
@@ -158,14 +162,17 @@ pub(crate) fn pod(f: &Found, samples: &Samples) -> v1::PodSandboxStats {
             annotations: listed.annotations,
         }),
         linux: Some(v1::LinuxPodSandboxStats {
-            cpu: Some(cpu(&u, now, &cgroup, samples)),
+            cpu: Some(cpu(&u, now, f.id(), samples)),
             memory: Some(memory(&u, now)),
             network,
             process: Some(v1::ProcessUsage {
                 timestamp: now,
                 process_count: value(u64::try_from(processes).ok()),
             }),
-            containers: made.iter().map(|m| container(m, samples)).collect(),
+            containers: made
+                .iter()
+                .map(|m| container(m, containers::container(m), samples))
+                .collect(),
         }),
         windows: None,
     }
