@@ -32,12 +32,14 @@ pub(crate) fn resolve(store: &ImageStore, reference: &str) -> Result<Option<Stri
     let hex = bare.len() >= MIN_ID_PREFIX && bare.bytes().all(|b| b.is_ascii_hexdigit());
     if hex {
         let list = store.list().map_err(|e| store_error("listing images", e))?;
+        // One entry per name: an image with several names is one id.
         let mut ids: Vec<String> = list
             .into_iter()
             .map(|i| i.id)
             .filter(|id| id.trim_start_matches("sha256:").starts_with(bare))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
-        ids.dedup();
         if ids.len() == 1 {
             return Ok(ids.pop());
         }
