@@ -104,7 +104,7 @@ impl ImageService for Images {
                 let Some(wanted) = wanted else {
                     return Ok(all);
                 };
-                let id = images::resolve(store, &wanted)?;
+                let id = images::resolve(store, &wanted)?.map(|n| n.id);
                 Ok(all
                     .into_iter()
                     .filter(|i| Some(&i.id) == id.as_ref())

@@ -26,22 +26,26 @@ pub(crate) fn store_error(what: &str, e: ImageError) -> Status {
     }
 }
 
-/// The id `reference` names, if the store has it.
-pub(crate) fn resolve(store: &ImageStore, reference: &str) -> Result<Option<String>, Status> {
+/// An image the store has: its id, and one of its names to ask the store by.
+pub(crate) struct Named {
+    /// The config digest, `sha256:…`.
+    pub(crate) id: String,
+    /// One of its names.
+    pub(crate) name: String,
+}
+
+/// The image `reference` names, if the store has it.
+pub(crate) fn resolve(store: &ImageStore, reference: &str) -> Result<Option<Named>, Status> {
     let bare = reference.strip_prefix("sha256:").unwrap_or(reference);
     let hex = bare.len() >= MIN_ID_PREFIX && bare.bytes().all(|b| b.is_ascii_hexdigit());
     if hex {
         let list = store.list().map_err(|e| store_error("listing images", e))?;
-        // One entry per name: an image with several names is one id.
-        let mut ids: Vec<String> = list
-            .into_iter()
-            .map(|i| i.id)
-            .filter(|id| id.trim_start_matches("sha256:").starts_with(bare))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if ids.len() == 1 {
-            return Ok(ids.pop());
+        // One entry per id: an image with several names is one image.
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for i in list {
+            if i.id.trim_start_matches("sha256:").starts_with(bare) {
+                ids.entry(i.id).or_insert(i.name);
+            }
         }
         if ids.len() > 1 {
             return Err(Status::invalid_argument(format!(
@@ -49,9 +53,12 @@ pub(crate) fn resolve(store: &ImageStore, reference: &str) -> Result<Option<Stri
                 ids.len()
             )));
         }
+        if let Some((id, name)) = ids.pop_first() {
+            return Ok(Some(Named { id, name }));
+        }
     }
     match store.names(reference) {
-        Ok((_, id, _)) => Ok(Some(id)),
+        Ok((name, id, _)) => Ok(Some(Named { id, name })),
         Err(ImageError::NotFound { .. }) => Ok(None),
         // A hex string that is no id nor a valid name is simply not there.
         Err(ImageError::InvalidReference { .. }) if hex => Ok(None),
@@ -61,14 +68,14 @@ pub(crate) fn resolve(store: &ImageStore, reference: &str) -> Result<Option<Stri
 
 /// Every image, one entry per id with all its names.
 pub(crate) fn list(store: &ImageStore) -> Result<Vec<v1::Image>, Status> {
-    let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut first_name: BTreeMap<String, String> = BTreeMap::new();
     for i in store.list().map_err(|e| store_error("listing images", e))? {
-        by_id.entry(i.id).or_default().push(i.name);
+        first_name.entry(i.id).or_insert(i.name);
     }
     let mut out = Vec::new();
-    for id in by_id.keys() {
+    for name in first_name.values() {
         // An image removed meanwhile is not listed.
-        if let Some((image, _)) = status(store, id)? {
+        if let Some((image, _)) = inspected(store, name)? {
             out.push(image);
         }
     }
@@ -83,13 +90,16 @@ pub(crate) fn status(
     store: &ImageStore,
     reference: &str,
 ) -> Result<Option<(v1::Image, Info)>, Status> {
-    let Some(id) = resolve(store, reference)? else {
-        return Ok(None);
-    };
-    let Some(name) = name_of(store, &id)? else {
-        return Ok(None);
-    };
-    let details = match store.inspect(&name) {
+    match resolve(store, reference)? {
+        Some(named) => inspected(store, &named.name),
+        None => Ok(None),
+    }
+}
+
+/// The image named `name` as the CRI describes it, with `image inspect`'s
+/// details as info; `None` if it has gone.
+fn inspected(store: &ImageStore, name: &str) -> Result<Option<(v1::Image, Info)>, Status> {
+    let details = match store.inspect(name) {
         Ok(d) => d,
         Err(ImageError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(store_error("inspecting the image", e)),
@@ -112,12 +122,6 @@ pub(crate) fn status(
     Ok(Some((image, HashMap::from([("info".to_string(), info)]))))
 }
 
-/// One name of the image `id`, to ask the store by.
-fn name_of(store: &ImageStore, id: &str) -> Result<Option<String>, Status> {
-    let list = store.list().map_err(|e| store_error("listing images", e))?;
-    Ok(list.into_iter().find(|i| i.id == id).map(|i| i.name))
-}
-
 /// The image's user as the CRI gives it: a numeric user (with or without a
 /// group) as `uid`, a name as `username`.
 fn user(user: Option<&str>) -> (Option<v1::Int64Value>, String) {
@@ -133,7 +137,7 @@ fn user(user: Option<&str>) -> (Option<v1::Int64Value>, String) {
 
 /// Remove every name of the image `reference` names; nothing if it is gone.
 pub(crate) fn remove(store: &ImageStore, reference: &str) -> Result<(), Status> {
-    let Some(id) = resolve(store, reference)? else {
+    let Some(Named { id, .. }) = resolve(store, reference)? else {
         return Ok(());
     };
     let list = store.list().map_err(|e| store_error("listing images", e))?;
