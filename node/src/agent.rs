@@ -101,9 +101,10 @@ pub fn serve(
     }
     // Also before any thread, and after the DNS: its pods use the cluster DNS.
     if let Some(cri) = cri {
-        match crate::cri::start(&opts, cri.clone()) {
+        let required = cri.required;
+        match crate::cri::start(&opts, cri) {
             Ok(()) => {}
-            Err(e) if !cri.required => {
+            Err(e) if !required => {
                 eprintln!("podrt serve: no CRI: {e} (serve --cri-listen picks another socket)");
                 tracing::error!(error = %e, "no CRI");
             }
