@@ -82,7 +82,13 @@ fn cluster_ip(env: &PodEnv, svc: &str) -> String {
 
 /// The ready addresses of a Service's endpoints.
 fn ready_addresses(env: &PodEnv, svc: &str) -> BTreeSet<String> {
-    json(env, &["get", "endpoints", svc, "-o", "json"])["subsets"]
+    // The agent makes a new Service's Endpoints on its next pass: none yet is
+    // no address yet.
+    let out = env.podrt(&["get", "endpoints", svc, "-o", "json"]);
+    if !out.status.success() {
+        return BTreeSet::new();
+    }
+    serde_json::from_slice::<Value>(&out.stdout).expect("-o json is JSON")["subsets"]
         .as_array()
         .into_iter()
         .flatten()
