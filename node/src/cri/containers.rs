@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use k8s_cri::v1;
 use k8s_openapi::api::core::v1::{Container as PodContainer, ContainerStatus};
 
+use podrt_sandbox::state::kubelet_meta::KubeletContainer;
+
 use super::nanos;
 use super::sandboxes::{self, Found};
 
@@ -32,6 +34,8 @@ pub(crate) struct Made<'a> {
     pub(crate) status: ContainerStatus,
     /// Its id.
     pub(crate) id: String,
+    /// What kubelet said of it, if kubelet made it.
+    pub(crate) kubelet: Option<KubeletContainer>,
 }
 
 /// The made containers of `pod`, init containers first.
@@ -55,11 +59,19 @@ pub(crate) fn of(pod: &Found) -> Vec<Made<'_>> {
                 .as_deref()?
                 .strip_prefix(SCHEME)?
                 .to_string();
+            let kubelet = pod
+                .sandbox
+                .record
+                .kubelet
+                .as_ref()
+                .and_then(|k| k.containers.get(&st.name))
+                .cloned();
             Some(Made {
                 pod,
                 spec: specs.iter().find(|c| c.name == st.name).cloned(),
                 status: st,
                 id,
+                kubelet,
             })
         })
         .collect()
@@ -101,9 +113,12 @@ pub(crate) fn running(m: &Made<'_>) -> bool {
     state(&m.status) == v1::ContainerState::ContainerRunning
 }
 
-/// The container's labels: kubelet's, as the pod carries none of its own
-/// per container.
+/// The container's labels: those kubelet gave it, or for a pod made with
+/// `podrt apply` kubelet's own, as the pod carries none per container.
 fn labels(m: &Made<'_>) -> HashMap<String, String> {
+    if let Some(k) = &m.kubelet {
+        return k.labels.clone().into_iter().collect();
+    }
     let pod = sandboxes::labels(m.pod);
     let mut labels = HashMap::from([(CONTAINER_NAME_LABEL.to_string(), m.status.name.clone())]);
     for key in [
@@ -118,8 +133,21 @@ fn labels(m: &Made<'_>) -> HashMap<String, String> {
     labels
 }
 
-/// When it was made: when it (last) started, or the pod's creation before.
+/// Its annotations: those kubelet gave it (a pod made with `podrt apply` has
+/// none per container).
+fn annotations(m: &Made<'_>) -> HashMap<String, String> {
+    m.kubelet
+        .as_ref()
+        .map(|k| k.annotations.clone().into_iter().collect())
+        .unwrap_or_default()
+}
+
+/// When it was made: when kubelet made it; for a pod made with `podrt
+/// apply`, when it (last) started, or the pod's creation before.
 fn created_at(m: &Made<'_>) -> i64 {
+    if let Some(k) = &m.kubelet {
+        return k.created_at;
+    }
     let started = m.status.state.as_ref().and_then(|s| {
         s.running
             .as_ref()
@@ -133,6 +161,12 @@ fn created_at(m: &Made<'_>) -> i64 {
 }
 
 fn metadata(m: &Made<'_>) -> v1::ContainerMetadata {
+    if let Some(k) = &m.kubelet {
+        return v1::ContainerMetadata {
+            name: k.name.clone(),
+            attempt: k.attempt,
+        };
+    }
     v1::ContainerMetadata {
         name: m.status.name.clone(),
         attempt: u32::try_from(m.status.restart_count).unwrap_or(0),
@@ -142,11 +176,14 @@ fn metadata(m: &Made<'_>) -> v1::ContainerMetadata {
 fn image(m: &Made<'_>) -> v1::ImageSpec {
     v1::ImageSpec {
         image: m.status.image.clone(),
-        user_specified_image: m
-            .spec
-            .as_ref()
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default(),
+        user_specified_image: match &m.kubelet {
+            Some(k) => k.image.clone(),
+            None => m
+                .spec
+                .as_ref()
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default(),
+        },
         ..v1::ImageSpec::default()
     }
 }
@@ -162,7 +199,7 @@ pub(crate) fn container(m: &Made<'_>) -> v1::Container {
         state: state(&m.status) as i32,
         created_at: created_at(m),
         labels: labels(m),
-        annotations: HashMap::new(),
+        annotations: annotations(m),
         image_id: m.status.image_id.clone(),
     }
 }
@@ -230,12 +267,39 @@ pub(crate) fn status(m: &Made<'_>) -> v1::ContainerStatus {
             .or_else(|| waiting.and_then(|w| w.message.clone()))
             .unwrap_or_default(),
         labels: labels(m),
-        annotations: HashMap::new(),
+        annotations: annotations(m),
         mounts,
-        log_path: m.pod.sandbox.paths.log(&st.name).display().to_string(),
+        log_path: log_path(m),
         resources: None,
         image_id: st.image_id.clone(),
         user: None,
+    }
+}
+
+/// Where its log is: where kubelet asked for it (a link to the one the
+/// supervisor writes), or that one.
+fn log_path(m: &Made<'_>) -> String {
+    let asked = m
+        .pod
+        .sandbox
+        .record
+        .kubelet
+        .as_ref()
+        .zip(m.kubelet.as_ref());
+    match asked {
+        Some((pod, c)) if !pod.log_directory.is_empty() && !c.log_path.is_empty() => {
+            std::path::Path::new(&pod.log_directory)
+                .join(&c.log_path)
+                .display()
+                .to_string()
+        }
+        _ => m
+            .pod
+            .sandbox
+            .paths
+            .log(&m.status.name)
+            .display()
+            .to_string(),
     }
 }
 

@@ -18,13 +18,17 @@
 //! [`runtime_service`] and [`image_service`] (the two gRPC services), and
 //! [`server`] (the socket and the process).
 
+mod container_config;
 mod containers;
 mod disk_usage;
 mod events;
 mod exec_sync;
 mod image_service;
 mod images;
+mod maker;
 mod nanos;
+mod pod_config;
+mod pods;
 mod resources;
 mod runtime_service;
 mod sandboxes;

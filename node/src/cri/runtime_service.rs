@@ -6,11 +6,11 @@
 //! calls read the cgroups and the pod's network ([`super::stats`]);
 //! `GetContainerEvents` streams what changes ([`super::events`]);
 //! `UpdateContainerResources` writes new limits to a container's cgroup
-//! ([`super::resources`]). Making and
-//! changing pods over the CRI (RunPodSandbox, CreateContainer and the rest) is
-//! not served by this release: those calls answer
-//! `Unimplemented` with a message that says so, and the pods are made with
-//! `podrt apply`. `CheckpointContainer` is not supported at all.
+//! ([`super::resources`]). Pods are made by the [`super::maker`] from
+//! [`super::pod_config`], and changed by [`super::pods`]. Not served yet, and
+//! answering `Unimplemented` with a message that says so: `ReopenContainerLog`,
+//! `Exec`, `Attach` and `PortForward`. `CheckpointContainer` is not supported
+//! at all.
 
 use std::sync::Arc;
 
@@ -21,7 +21,8 @@ use tonic::{Request, Response, Status};
 
 use super::server::blocking;
 use super::{
-    containers, events, exec_sync, resources, sandboxes, stats, API_VERSION, RUNTIME_NAME,
+    containers, events, exec_sync, maker, pod_config, pods, resources, sandboxes, stats,
+    API_VERSION, RUNTIME_NAME,
 };
 
 /// The version of the CRI's own protocol kubelet asks about (`Version`'s
@@ -30,24 +31,24 @@ const KUBELET_API_VERSION: &str = "0.1.0";
 
 /// The answer of a call this release does not serve yet.
 fn not_served(rpc: &str) -> Status {
-    Status::unimplemented(format!(
-        "{rpc}: this podrt release serves the CRI's queries (pods made with `podrt apply` are listed) \
-         but does not make or change pods over the CRI yet"
-    ))
+    Status::unimplemented(format!("{rpc}: not served by this podrt release yet"))
 }
 
 /// The RuntimeService of one podrt installation.
 pub(crate) struct Runtime {
     opts: Arc<Options>,
+    /// Makes the sandboxes (a process of one thread).
+    maker: Arc<maker::Maker>,
     /// The last CPU times read, for `usage_nano_cores`.
     samples: Arc<stats::Samples>,
 }
 
 impl Runtime {
     /// For pods under `opts`.
-    pub(crate) fn new(opts: Arc<Options>) -> Runtime {
+    pub(crate) fn new(opts: Arc<Options>, maker: maker::Maker) -> Runtime {
         Runtime {
             opts,
+            maker: Arc::new(maker),
             samples: Arc::default(),
         }
     }
@@ -275,51 +276,82 @@ impl RuntimeService for Runtime {
 
     async fn run_pod_sandbox(
         &self,
-        _request: Request<v1::RunPodSandboxRequest>,
+        request: Request<v1::RunPodSandboxRequest>,
     ) -> Result<Response<v1::RunPodSandboxResponse>, Status> {
-        Err(not_served("RunPodSandbox"))
+        let request = request.into_inner();
+        let config = request
+            .config
+            .ok_or_else(|| Status::invalid_argument("config: missing"))?;
+        let (pod, kubelet) = pod_config::translate(&config, &request.runtime_handler)?;
+        let maker = self.maker.clone();
+        let pod_sandbox_id = blocking(move || maker.make(pod, kubelet)).await?;
+        Ok(Response::new(v1::RunPodSandboxResponse { pod_sandbox_id }))
     }
 
     async fn stop_pod_sandbox(
         &self,
-        _request: Request<v1::StopPodSandboxRequest>,
+        request: Request<v1::StopPodSandboxRequest>,
     ) -> Result<Response<v1::StopPodSandboxResponse>, Status> {
-        Err(not_served("StopPodSandbox"))
+        let id = request.into_inner().pod_sandbox_id;
+        let root = self.opts.root.clone();
+        blocking(move || pods::stop_sandbox(&root, &id)).await?;
+        Ok(Response::new(v1::StopPodSandboxResponse {}))
     }
 
     async fn remove_pod_sandbox(
         &self,
-        _request: Request<v1::RemovePodSandboxRequest>,
+        request: Request<v1::RemovePodSandboxRequest>,
     ) -> Result<Response<v1::RemovePodSandboxResponse>, Status> {
-        Err(not_served("RemovePodSandbox"))
+        let id = request.into_inner().pod_sandbox_id;
+        let root = self.opts.root.clone();
+        blocking(move || pods::remove_sandbox(&root, &id)).await?;
+        Ok(Response::new(v1::RemovePodSandboxResponse {}))
     }
 
     async fn create_container(
         &self,
-        _request: Request<v1::CreateContainerRequest>,
+        request: Request<v1::CreateContainerRequest>,
     ) -> Result<Response<v1::CreateContainerResponse>, Status> {
-        Err(not_served("CreateContainer"))
+        let request = request.into_inner();
+        let config = request
+            .config
+            .ok_or_else(|| Status::invalid_argument("config: missing"))?;
+        let root = self.opts.root.clone();
+        let sandbox = request.pod_sandbox_id;
+        let container_id =
+            blocking(move || pods::create_container(&root, &sandbox, &config)).await?;
+        Ok(Response::new(v1::CreateContainerResponse { container_id }))
     }
 
     async fn start_container(
         &self,
-        _request: Request<v1::StartContainerRequest>,
+        request: Request<v1::StartContainerRequest>,
     ) -> Result<Response<v1::StartContainerResponse>, Status> {
-        Err(not_served("StartContainer"))
+        let id = request.into_inner().container_id;
+        let root = self.opts.root.clone();
+        blocking(move || pods::start_container(&root, &id)).await?;
+        Ok(Response::new(v1::StartContainerResponse {}))
     }
 
     async fn stop_container(
         &self,
-        _request: Request<v1::StopContainerRequest>,
+        request: Request<v1::StopContainerRequest>,
     ) -> Result<Response<v1::StopContainerResponse>, Status> {
-        Err(not_served("StopContainer"))
+        let request = request.into_inner();
+        let root = self.opts.root.clone();
+        blocking(move || pods::stop_container(&root, &request.container_id, request.timeout))
+            .await?;
+        Ok(Response::new(v1::StopContainerResponse {}))
     }
 
     async fn remove_container(
         &self,
-        _request: Request<v1::RemoveContainerRequest>,
+        request: Request<v1::RemoveContainerRequest>,
     ) -> Result<Response<v1::RemoveContainerResponse>, Status> {
-        Err(not_served("RemoveContainer"))
+        let id = request.into_inner().container_id;
+        let root = self.opts.root.clone();
+        blocking(move || pods::remove_container(&root, &id)).await?;
+        Ok(Response::new(v1::RemoveContainerResponse {}))
     }
 
     async fn update_container_resources(

@@ -99,6 +99,9 @@ pub(crate) fn find(root: &std::path::Path, id: &str) -> Result<Found, Status> {
 /// The sandbox's labels: the pod's, and kubelet's own where the pod has not
 /// set them.
 pub(crate) fn labels(f: &Found) -> HashMap<String, String> {
+    if let Some(k) = &f.sandbox.record.kubelet {
+        return k.labels.clone().into_iter().collect();
+    }
     let meta = &f.pod.metadata;
     let mut labels: HashMap<String, String> = meta
         .labels
@@ -116,8 +119,11 @@ pub(crate) fn labels(f: &Found) -> HashMap<String, String> {
     labels
 }
 
-/// The pod's annotations, unchanged.
+/// The pod's annotations, unchanged (kubelet's as given, for a pod it made).
 pub(crate) fn annotations(f: &Found) -> HashMap<String, String> {
+    if let Some(k) = &f.sandbox.record.kubelet {
+        return k.annotations.clone().into_iter().collect();
+    }
     f.pod
         .metadata
         .annotations
@@ -127,8 +133,17 @@ pub(crate) fn annotations(f: &Found) -> HashMap<String, String> {
         .collect()
 }
 
-/// Its metadata: name, namespace, UID and attempt.
+/// Its metadata: name, namespace, UID and attempt (kubelet's, for a pod it
+/// made).
 fn metadata(f: &Found) -> v1::PodSandboxMetadata {
+    if let Some(k) = &f.sandbox.record.kubelet {
+        return v1::PodSandboxMetadata {
+            name: k.name.clone(),
+            uid: k.uid.clone(),
+            namespace: k.namespace.clone(),
+            attempt: k.attempt,
+        };
+    }
     v1::PodSandboxMetadata {
         name: f.sandbox.record.name.clone(),
         uid: f.sandbox.record.uid.clone(),

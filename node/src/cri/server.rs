@@ -18,6 +18,7 @@ use podrt_sandbox::pod::Options;
 use podrt_sandbox::runtime::private_fs;
 
 use super::image_service::Images;
+use super::maker::Maker;
 use super::runtime_service::Runtime;
 use super::CriSettings;
 use crate::error::{Error, Result};
@@ -32,7 +33,15 @@ pub(crate) fn start(opts: &Options, cri: CriSettings) -> Result<()> {
     let opts = opts.clone();
     crate::companion::fork("forking the CRI server for", &socket, move || {
         let _ = nix::sys::prctl::set_name(c"podrt-cri");
-        match serve(listener, opts, cri) {
+        // Before the runtime's threads: the maker is a fork of this process.
+        let maker = match Maker::fork(&opts, std::os::fd::AsRawFd::as_raw_fd(&listener)) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("podrt serve: the CRI server stopped: {e}");
+                return 1;
+            }
+        };
+        match serve(listener, opts, cri, maker) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("podrt serve: the CRI server stopped: {e}");
@@ -97,7 +106,7 @@ fn activated() -> Option<OwnedFd> {
 }
 
 /// Serve both services on `listener` until the process ends.
-fn serve(listener: UnixListener, opts: Options, cri: CriSettings) -> Result<()> {
+fn serve(listener: UnixListener, opts: Options, cri: CriSettings, maker: Maker) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)
@@ -112,7 +121,7 @@ fn serve(listener: UnixListener, opts: Options, cri: CriSettings) -> Result<()> 
         let listener = tokio::net::UnixListener::from_std(listener)
             .map_err(|e| Error::io("listening on", &socket, e))?;
         let opts = Arc::new(opts);
-        let runtime = RuntimeServiceServer::new(Runtime::new(opts.clone()))
+        let runtime = RuntimeServiceServer::new(Runtime::new(opts.clone(), maker))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
         let images = ImageServiceServer::new(Images::new(opts, cri.registries))

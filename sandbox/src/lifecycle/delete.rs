@@ -56,11 +56,38 @@ fn delete_pod_holding_and(
     _deleting: Lock,
     marked: &mut dyn FnMut(),
 ) -> Result<()> {
+    if !stop_pod_and(sandbox, grace, PodStage::Deleting, marked)? {
+        return Ok(());
+    }
+    // The removal itself under the pod's lock: of several deletes racing, one
+    // removes the pod (one CNI DEL, one unpin); the others find it gone.
+    let _lock = match sandbox.lock() {
+        Ok(lock) => lock,
+        Err(_) if !sandbox.paths.record().exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    stop_pod_sandbox(sandbox, Duration::ZERO);
+    match remove_pod_sandbox(sandbox) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The first half of a delete, all of `StopPodSandbox`: mark the pod
+/// `stage` (Deleting, or a kubelet pod's Stopped), have every container terminated gracefully within `grace`
+/// (calling `marked` in between, see [`delete_pod_and`]) and wait until none
+/// runs. False if the pod was found removed already.
+pub(crate) fn stop_pod_and(
+    sandbox: &mut Sandbox,
+    grace: Duration,
+    stage: PodStage,
+    marked: &mut dyn FnMut(),
+) -> Result<bool> {
     {
         let _lock = match sandbox.lock() {
             Ok(lock) => lock,
             // Another delete got there first and removed it all.
-            Err(_) if !sandbox.paths.record().exists() => return Ok(()),
+            Err(_) if !sandbox.paths.record().exists() => return Ok(false),
             Err(e) => return Err(e),
         };
         if sandbox.record.stage == PodStage::Creating {
@@ -88,9 +115,11 @@ fn delete_pod_holding_and(
         podrt_runtime::private_fs::write(&marker, b"")
             .map_err(|e| Error::io("creating", &marker, e))?;
 
-        if sandbox.record.stage != PodStage::Deleting {
-            sandbox.record.stage = PodStage::Deleting;
-            sandbox.record.deletion_timestamp = Some(crate::proc::clock::now_seconds());
+        if sandbox.record.stage != stage {
+            sandbox.record.stage = stage;
+            if sandbox.record.deletion_timestamp.is_none() {
+                sandbox.record.deletion_timestamp = Some(crate::proc::clock::now_seconds());
+            }
             sandbox.save()?;
         }
     }
@@ -106,18 +135,7 @@ fn delete_pod_holding_and(
     } else {
         crate::lifecycle::terminate::terminate(sandbox, grace);
     }
-    // The removal itself under the pod's lock: of several deletes racing, one
-    // removes the pod (one CNI DEL, one unpin); the others find it gone.
-    let _lock = match sandbox.lock() {
-        Ok(lock) => lock,
-        Err(_) if !sandbox.paths.record().exists() => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    stop_pod_sandbox(sandbox, Duration::ZERO);
-    match remove_pod_sandbox(sandbox) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Ok(true)
 }
 
 /// Wait until none of the pod's containers runs, or `limit` passes.

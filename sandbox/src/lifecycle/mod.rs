@@ -6,6 +6,7 @@
 
 pub mod delete;
 pub mod gc;
+pub mod kubelet;
 pub mod reconcile;
 pub mod status;
 pub mod supervisor;

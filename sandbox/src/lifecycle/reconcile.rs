@@ -48,6 +48,8 @@ pub fn reconcile(opts: &Options, scope: Scope, deleting: &[String]) -> Vec<Strin
             _ if scope == Scope::AdoptOnly => false,
             PodStage::Deleting => !deleting.contains(&r.name) && !being_deleted(&s),
             PodStage::Creating => r.dead_supervisor().is_some(),
+            // kubelet removes it, when it wants.
+            PodStage::Stopped => false,
         };
         if act {
             if let Some(line) = look_after(opts, s) {
@@ -119,6 +121,7 @@ fn look_after(opts: &Options, sandbox: Sandbox) -> Option<String> {
                 ),
             })
         }
+        PodStage::Stopped => None,
         PodStage::Creating => {
             dead?;
             pod::stop_pod_sandbox(&s, Duration::ZERO);

@@ -23,6 +23,8 @@ pub(super) struct PodContext<'a> {
     pub(crate) image_exists: &'a dyn Fn(&str) -> bool,
     /// `spec.hostNetwork`.
     pub(crate) host_network: bool,
+    /// A pod sandbox made before its containers (over the CRI) may have none.
+    pub(crate) containers_optional: bool,
 }
 
 /// Validates every container of the pod; returns their resources, init
@@ -41,7 +43,7 @@ pub(super) fn validate_containers(
         let path = spec_path.key("initContainers").index(i);
         out.push(container(c, &path, None, ctx, &mut names, report));
     }
-    if spec.containers.is_empty() {
+    if spec.containers.is_empty() && !ctx.containers_optional {
         report.required(&spec_path.key("containers"));
     }
     for (i, c) in spec.containers.iter().enumerate() {

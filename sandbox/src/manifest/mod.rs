@@ -120,7 +120,16 @@ pub fn parse_file_with(path: &Path, accept: Accept<'_>) -> Result<Manifest, Erro
 /// host now. A pod with only `metadata.generateName` gets its name generated
 /// here, once, in [`ValidPod::name`].
 pub fn validate(pod: &Pod, image_exists: &dyn Fn(&str) -> bool) -> Result<ValidPod, Invalid> {
-    spec::validate(pod, image_exists)
+    spec::validate(pod, image_exists, false)
+}
+
+/// [`validate`] for a pod sandbox made before its containers, as kubelet makes
+/// them over the CRI: it may have no container yet.
+pub fn validate_sandbox(
+    pod: &Pod,
+    image_exists: &dyn Fn(&str) -> bool,
+) -> Result<ValidPod, Invalid> {
+    spec::validate(pod, image_exists, true)
 }
 
 /// The [`PodSettings`] of a pod validated before, by the same rules as

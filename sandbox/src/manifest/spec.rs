@@ -23,6 +23,7 @@ const DEFAULT_GRACE_SECONDS: u64 = 30;
 pub(super) fn validate(
     pod: &Pod,
     image_exists: &dyn Fn(&str) -> bool,
+    containers_optional: bool,
 ) -> Result<ValidPod, Invalid> {
     let mut report = Report::default();
     let (name, generated_name) = pod_name(&pod.metadata, &mut report);
@@ -42,6 +43,7 @@ pub(super) fn validate(
         volume_names: volumes.iter().map(|v| v.name.as_str()).collect(),
         image_exists,
         host_network: spec.host_network == Some(true),
+        containers_optional,
     };
     let containers = validate_containers(spec, &ctx, &mut report);
     unsupported::pod(spec, &mut report);

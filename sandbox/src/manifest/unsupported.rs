@@ -11,7 +11,7 @@ use super::report::{FieldPath, Report};
 /// Warns about pod-level fields podrt ignores.
 pub(super) fn pod(spec: &PodSpec, report: &mut Report) {
     let path = FieldPath::root("spec");
-    let set: [(&str, bool); 23] = [
+    let set: [(&str, bool); 22] = [
         ("affinity", spec.affinity.is_some()),
         (
             "nodeSelector",
@@ -76,7 +76,6 @@ pub(super) fn pod(spec: &PodSpec, report: &mut Report) {
                 .as_ref()
                 .is_some_and(|s| !s.is_empty()),
         ),
-        ("dnsConfig", spec.dns_config.is_some()),
         (
             "hostAliases",
             spec.host_aliases.as_ref().is_some_and(|v| !v.is_empty()),

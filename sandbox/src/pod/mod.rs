@@ -196,6 +196,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
         security: opts.security.clone(),
         userns: None,
         image_root: Some(opts.image_root.clone()),
+        kubelet: None,
     };
     let sandbox = Sandbox { paths, record };
     if let Err(e) = sandbox.save() {

@@ -4,6 +4,7 @@
 //! [`Sandbox`]). Nothing here makes or removes a kernel object.
 
 pub mod events;
+pub mod kubelet_meta;
 pub mod listing;
 pub(crate) mod lock;
 pub mod paths;

@@ -28,6 +28,9 @@ pub(crate) enum PodStage {
     Created,
     /// `delete` has begun.
     Deleting,
+    /// A kubelet pod's `StopPodSandbox` has run: nothing of it runs, and it
+    /// waits for `RemovePodSandbox` (nothing else removes it).
+    Stopped,
 }
 
 /// One container of the pod.
@@ -178,6 +181,9 @@ pub struct PodRecord {
     /// record written before the store had a place of its own: `<root>/images`.
     #[serde(default)]
     pub(crate) image_root: Option<PathBuf>,
+    /// What kubelet said of the pod, for a pod made over the CRI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubelet: Option<super::kubelet_meta::KubeletPod>,
 }
 
 impl PodRecord {

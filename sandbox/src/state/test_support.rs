@@ -42,6 +42,7 @@ pub(crate) fn record(name: &str, uid: &str, spec: Value) -> PodRecord {
         security: Default::default(),
         userns: None,
         image_root: None,
+        kubelet: None,
     }
 }
 

@@ -6,7 +6,12 @@
 //! - `terminate` with the grace period (`podrt delete`) → `ok`: the pod is being
 //!   deleted; restart nothing, and terminate every container gracefully in a
 //!   terminator process of the supervisor's, which goes on without the command;
-//! - `terminating` → `ok`: the pod is being deleted; restart nothing from now on.
+//! - `terminating` → `ok`: the pod is being deleted; restart nothing from now on;
+//! - for a pod kubelet drives over the CRI ([`super::MadeWhen::Kubelet`]):
+//!   `create` → `ok` once the container (already in the manifest) is made and
+//!   waits to be started, `start` → `ok` once it runs, `forget` → `ok` once
+//!   the supervisor no longer watches it (its caller removes it); `error` with
+//!   the reason otherwise.
 //!
 //! A request the supervisor cannot read (another podrt release's) gets an `error`
 //! reply that says why.

@@ -40,9 +40,9 @@ fn per_item(items: &[WorkItem], outcomes: &[Outcome]) -> Vec<Outcome> {
             outcomes
                 .iter()
                 .find(|o| match o {
-                    Outcome::Started { name, .. } | Outcome::Failed { name, .. } => {
-                        *name == it.name
-                    }
+                    Outcome::Started { name, .. }
+                    | Outcome::Created { name, .. }
+                    | Outcome::Failed { name, .. } => *name == it.name,
                     Outcome::Aborted { .. } => false,
                 })
                 .cloned()
@@ -55,7 +55,7 @@ fn per_item(items: &[WorkItem], outcomes: &[Outcome]) -> Vec<Outcome> {
                             Outcome::Failed { message, .. } | Outcome::Aborted { message } => {
                                 Some(message.clone())
                             }
-                            Outcome::Started { .. } => None,
+                            Outcome::Started { .. } | Outcome::Created { .. } => None,
                         })
                         .unwrap_or_else(|| "the container creator died without a report".into()),
                 })
@@ -258,6 +258,19 @@ fn try_create(pod_dir: &Path, items: &[WorkItem], out: &mut dyn Write) -> crate:
             &images,
             Some((item.stdout_fd, item.stderr_fd)),
         ) {
+            Ok(record) if item.create_only => {
+                // Started later, when kubelet asks: its process waits now.
+                let pid = sandbox
+                    .runtime_container(&item.name)
+                    .map_or(0, |c| c.state.pid);
+                let cgroup = format!("{}/{}", sandbox.record.cgroup_parent, record.id);
+                let created = Outcome::Created {
+                    name: item.name.clone(),
+                    pid,
+                    cgroup,
+                };
+                let _ = protocol::send(out, &created);
+            }
             Ok(record) => made.push((item.name.clone(), record.id)),
             Err(e) => {
                 let failed = Outcome::Failed {
@@ -390,6 +403,7 @@ mod tests {
             stdout_fd: 5,
             stderr_fd: 6,
             pull: false,
+            create_only: false,
         }
     }
 

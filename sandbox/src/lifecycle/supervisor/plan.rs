@@ -54,6 +54,11 @@ pub enum MadeWhen {
     /// container that cannot be made then waits in `CreateContainerError` and
     /// is tried again with the back-off.
     Supervised,
+    /// A pod kubelet drives over the CRI: made with its sandbox alone, like
+    /// [`MadeWhen::Supervised`], and then its supervisor makes, starts and
+    /// forgets containers when asked, restarts none, and lives until the pod
+    /// is stopped.
+    Kubelet,
 }
 
 impl Plan {

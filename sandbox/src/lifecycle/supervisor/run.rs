@@ -28,7 +28,8 @@ use super::policy::Backoff;
 use super::policy::RestartPolicy;
 use super::protocol::{self, Outcome, Reply, Report, Request, WorkItem};
 use super::state::{
-    ContainerState, State, CREATE_CONTAINER_ERROR, ERR_IMAGE_PULL, IMAGE_PULL_BACK_OFF,
+    ContainerState, State, CONTAINER_CREATED, CREATE_CONTAINER_ERROR, ERR_IMAGE_PULL,
+    IMAGE_PULL_BACK_OFF,
 };
 use super::terminator;
 use crate::cri_log::{LineWriter, Stream};
@@ -60,6 +61,33 @@ struct Slot {
 }
 
 impl Slot {
+    /// A container not made yet.
+    fn new(name: &str, init: bool, plan: &Plan) -> Slot {
+        Slot {
+            name: name.to_string(),
+            init,
+            phase: Phase::Waiting,
+            watch: None,
+            cgroup: None,
+            started: None,
+            state: ContainerState {
+                state: State::Waiting {
+                    reason: if init {
+                        "PodInitializing"
+                    } else {
+                        "ContainerCreating"
+                    }
+                    .into(),
+                    message: None,
+                },
+                last_state: None,
+                restart_count: 0,
+            },
+            backoff: Backoff::with_max(plan.max_restart_period),
+            pipes: Vec::new(),
+        }
+    }
+
     /// Apply `event` to the phase; an event the phase cannot take is logged and
     /// changes nothing.
     fn step(&mut self, event: Event, rules: Rules) {
@@ -96,34 +124,11 @@ pub(crate) struct Supervisor {
 impl Supervisor {
     /// A supervisor for `plan`, reporting once to `report`.
     pub(crate) fn new(plan: Plan, report: Option<File>) -> Supervisor {
-        let slot = |name: &String, init: bool| Slot {
-            name: name.clone(),
-            init,
-            phase: Phase::Waiting,
-            watch: None,
-            cgroup: None,
-            started: None,
-            state: ContainerState {
-                state: State::Waiting {
-                    reason: if init {
-                        "PodInitializing"
-                    } else {
-                        "ContainerCreating"
-                    }
-                    .into(),
-                    message: None,
-                },
-                last_state: None,
-                restart_count: 0,
-            },
-            backoff: Backoff::with_max(plan.max_restart_period),
-            pipes: Vec::new(),
-        };
         let slots = plan
             .init_containers
             .iter()
-            .map(|n| slot(n, true))
-            .chain(plan.containers.iter().map(|n| slot(n, false)))
+            .map(|n| Slot::new(n, true, &plan))
+            .chain(plan.containers.iter().map(|n| Slot::new(n, false, &plan)))
             .collect();
         Supervisor {
             plan,
@@ -240,6 +245,103 @@ impl Supervisor {
                 self.stop_restarts();
                 Reply::Ok
             }
+            Request::Create { name } => self.create(&name),
+            Request::Start { name } => self.start_created(&name),
+            Request::Forget { name } => {
+                self.forget(&name);
+                Reply::Ok
+            }
+        }
+    }
+
+    /// kubelet drives this pod ([`MadeWhen::Kubelet`]).
+    fn kubelet(&self) -> bool {
+        self.plan.made_when == MadeWhen::Kubelet
+    }
+
+    /// `CreateContainer` of a kubelet pod: make the container `name` (in the
+    /// manifest already) and leave its process waiting to be started. A
+    /// container that cannot be made leaves nothing behind: no slot, no retry.
+    fn create(&mut self, name: &str) -> Reply {
+        let refuse = |message: String| Reply::Error { message };
+        if !self.kubelet() {
+            return refuse(format!(
+                "container {name}: this pod was not made over the CRI; its containers are its manifest's"
+            ));
+        }
+        if self.terminating() {
+            return refuse(format!("container {name}: the pod sandbox is stopped"));
+        }
+        if self.slots.iter().any(|s| s.name == name) {
+            return refuse(format!("container {name}: already made"));
+        }
+        self.slots.push(Slot::new(name, false, &self.plan));
+        let i = self.slots.len() - 1;
+        match self.start_with(&[i], true) {
+            None => {
+                self.plan.containers.push(name.to_string());
+                self.save_plan();
+                Reply::Ok
+            }
+            Some(message) => {
+                self.slots.pop();
+                let _ = std::fs::remove_file(self.state_path(name));
+                refuse(message)
+            }
+        }
+    }
+
+    /// `StartContainer` of a kubelet pod: release the process of the container
+    /// `name` made by [`Self::create`].
+    fn start_created(&mut self, name: &str) -> Reply {
+        let refuse = |message: String| Reply::Error { message };
+        let Some(i) = self.slots.iter().position(|s| s.name == name) else {
+            return refuse(format!("container {name}: not made"));
+        };
+        let s = &self.slots[i];
+        let created =
+            matches!(&s.state.state, State::Waiting { reason, .. } if reason == CONTAINER_CREATED);
+        if !created || s.phase.pid().is_none() {
+            return refuse(format!(
+                "container {name}: not in the created state (it has been started before)"
+            ));
+        }
+        let started = crate::state::Sandbox::at(&self.plan.pod_dir).and_then(|mut sandbox| {
+            let _lock = sandbox.lock()?;
+            crate::pod::start_container(&mut sandbox, name)
+        });
+        if let Err(e) = started {
+            return refuse(e.to_string());
+        }
+        let now = crate::proc::clock::now_nanos();
+        let s = &mut self.slots[i];
+        s.started = Some((Instant::now(), now.clone()));
+        s.state.state = State::Running { started_at: now };
+        self.save(i);
+        Reply::Ok
+    }
+
+    /// `RemoveContainer` of a kubelet pod: stop watching the container `name`
+    /// (its caller removes it from the runtime and the record).
+    fn forget(&mut self, name: &str) {
+        let Some(i) = self.slots.iter().position(|s| s.name == name) else {
+            return;
+        };
+        let mut slot = self.slots.remove(i);
+        for pipe in &mut slot.pipes {
+            let _ = pipe.writer.finish();
+        }
+        let _ = std::fs::remove_file(self.state_path(name));
+        self.plan.containers.retain(|c| c != name);
+        self.save_plan();
+    }
+
+    /// Write the plan again (a kubelet pod's containers changed), for a
+    /// supervisor that takes the pod over.
+    fn save_plan(&self) {
+        let path = PodPaths::of_dir(&self.plan.pod_dir).supervisor_plan();
+        if let Err(e) = self.plan.save(&path) {
+            tracing::warn!("{e}");
         }
     }
 
@@ -276,11 +378,16 @@ impl Supervisor {
                 return 1;
             }
         }
-        if self.plan.made_when == MadeWhen::Supervised && !self.adopting {
+        let supervised = matches!(
+            self.plan.made_when,
+            MadeWhen::Supervised | MadeWhen::Kubelet
+        );
+        if supervised && !self.adopting {
             // Made: the containers are this supervisor's to start from now on.
             self.send_report(Report::Ready);
         }
-        if !self.start_next_phase() {
+        // kubelet's containers start when it asks.
+        if !self.kubelet() && !self.start_next_phase() {
             return 1;
         }
         crate::proc::trim::drop_clean_file_pages();
@@ -290,7 +397,10 @@ impl Supervisor {
         loop {
             trim.trim_if_due(Instant::now());
             self.reap();
-            if self.slots.iter().all(Slot::finished) {
+            // A kubelet pod lives, with or without containers, until stopped.
+            let done =
+                self.slots.iter().all(Slot::finished) && (!self.kubelet() || self.terminating());
+            if done {
                 self.send_report(Report::Ready);
                 // Nothing of the pod will run again: no successor is needed.
                 let done = crate::state::paths::PodPaths::supervisor_done_in(&self.plan.pod_dir);
@@ -497,6 +607,12 @@ impl Supervisor {
 
     /// Create and start the containers at `targets`; the first failure's message.
     fn start(&mut self, targets: &[usize]) -> Option<String> {
+        self.start_with(targets, false)
+    }
+
+    /// Create the containers at `targets` and, unless `create_only`, start
+    /// them; the first failure's message.
+    fn start_with(&mut self, targets: &[usize], create_only: bool) -> Option<String> {
         let mut items = Vec::new();
         let mut ends = Vec::new();
         for &i in targets {
@@ -532,6 +648,7 @@ impl Supervisor {
                 stdout_fd: out.writer.as_raw_fd(),
                 stderr_fd: err.writer.as_raw_fd(),
                 pull,
+                create_only,
             });
             ends.push((i, out, err, paths.log(name)));
         }
@@ -551,15 +668,18 @@ impl Supervisor {
                     s.cgroup = Some(cgroup);
                     s.started = Some((Instant::now(), now.clone()));
                     s.state.state = State::Running { started_at: now };
-                    for (fd, stream) in [(out.reader, Stream::Stdout), (err.reader, Stream::Stderr)]
-                    {
-                        if let Ok(f) = private_fs::open_append(&log) {
-                            s.pipes.push(Pipe {
-                                fd,
-                                writer: LineWriter::new(f, stream),
-                            });
-                        }
-                    }
+                    s.pipes = log_pipes(&log, out.reader, err.reader);
+                }
+                Outcome::Created { pid, cgroup, .. } => {
+                    let rules = self.rules(i);
+                    let s = &mut self.slots[i];
+                    s.step(Event::Started { pid }, rules);
+                    s.cgroup = Some(cgroup);
+                    s.state.state = State::Waiting {
+                        reason: CONTAINER_CREATED.into(),
+                        message: None,
+                    };
+                    s.pipes = log_pipes(&log, out.reader, err.reader);
                 }
                 Outcome::Failed {
                     message, reason, ..
@@ -743,6 +863,20 @@ impl Supervisor {
         self.start(&due);
         crate::proc::trim::drop_clean_file_pages();
     }
+}
+
+/// Log writers for a container's output FIFOs just made.
+fn log_pipes(log: &std::path::Path, stdout: OwnedFd, stderr: OwnedFd) -> Vec<Pipe> {
+    [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
+        .into_iter()
+        .filter_map(|(fd, stream)| {
+            let f = private_fs::open_append(log).ok()?;
+            Some(Pipe {
+                fd,
+                writer: LineWriter::new(f, stream),
+            })
+        })
+        .collect()
 }
 
 /// Log writers for a taken-over container's reopened output FIFOs.

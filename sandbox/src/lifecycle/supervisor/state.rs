@@ -52,6 +52,9 @@ pub(crate) enum State {
     Terminated(Terminated),
 }
 
+/// The waiting reason of a kubelet pod's container made and not started yet
+/// (the CRI's `CONTAINER_CREATED`).
+pub(crate) const CONTAINER_CREATED: &str = "ContainerCreated";
 /// kubelet's reason for a container that could not be made.
 pub(crate) const CREATE_CONTAINER_ERROR: &str = "CreateContainerError";
 /// kubelet's reason for a container whose image could not be pulled.

@@ -65,6 +65,24 @@ pub(crate) enum Request {
     },
     /// The pod is being deleted: restart nothing from now on.
     Terminating,
+    /// A kubelet pod's `CreateContainer`: make the container `name` (already
+    /// in the pod's manifest) and leave it waiting for [`Request::Start`].
+    Create {
+        /// The container's name in the manifest.
+        name: String,
+    },
+    /// A kubelet pod's `StartContainer`: start the container `name` made by
+    /// [`Request::Create`].
+    Start {
+        /// The container's name in the manifest.
+        name: String,
+    },
+    /// A kubelet pod's `RemoveContainer`: forget the container `name` (its
+    /// caller removes it).
+    Forget {
+        /// The container's name in the manifest.
+        name: String,
+    },
 }
 
 impl Message for Request {
@@ -108,6 +126,9 @@ pub(crate) struct WorkItem {
     /// first start after `apply` pulled).
     #[serde(default)]
     pub(crate) pull: bool,
+    /// Make it but do not start it (a kubelet pod's `CreateContainer`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) create_only: bool,
 }
 
 impl Message for WorkItem {
@@ -123,6 +144,15 @@ pub(crate) enum Outcome {
         /// Container name.
         name: String,
         /// Host PID of its process.
+        pid: i32,
+        /// Its cgroup path.
+        cgroup: String,
+    },
+    /// Created, not started (a [`WorkItem::create_only`] item).
+    Created {
+        /// Container name.
+        name: String,
+        /// Host PID of its process, waiting to be started.
         pid: i32,
         /// Its cgroup path.
         cgroup: String,

@@ -68,6 +68,9 @@ fn every_request_and_reply_round_trips() {
     round_trip(Request::Status);
     round_trip(Request::Terminate { grace_ms: 30_000 });
     round_trip(Request::Terminating);
+    round_trip(Request::Create { name: "app".into() });
+    round_trip(Request::Start { name: "app".into() });
+    round_trip(Request::Forget { name: "app".into() });
     round_trip(Reply::Status {
         containers: states(),
     });
@@ -87,6 +90,19 @@ fn work_items_and_outcomes_round_trip() {
         stdout_fd: 5,
         stderr_fd: 6,
         pull: true,
+        create_only: false,
+    });
+    round_trip(WorkItem {
+        name: "web".into(),
+        stdout_fd: 5,
+        stderr_fd: 6,
+        pull: false,
+        create_only: true,
+    });
+    round_trip(Outcome::Created {
+        name: "web".into(),
+        pid: 4243,
+        cgroup: "/podrt/pod1/abd".into(),
     });
     round_trip(Outcome::Started {
         name: "web".into(),
@@ -124,6 +140,7 @@ fn the_wire_is_as_documented() {
             stdout_fd: 7,
             stderr_fd: 8,
             pull: false,
+            create_only: false,
         })
         .unwrap(),
         r#"{"v":1,"name":"a","stdout_fd":7,"stderr_fd":8,"pull":false}"#

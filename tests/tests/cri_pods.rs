@@ -1,0 +1,404 @@
+//! Pods made over the CRI, as kubelet makes them: `RunPodSandbox`, then
+//! containers created, started, stopped and removed one call at a time,
+//! `StopPodSandbox` and `RemovePodSandbox`. kubelet's metadata, labels and
+//! annotations come back unchanged; the CLI sees the same pod; the agent
+//! SIGKILLed and started again finds every container as it was; stop and
+//! remove are idempotent; bad requests name the field and leave nothing.
+//! (What a failed test leaves, the test root's clean-up deletes: these are
+//! ordinary podrt pods.)
+
+use std::collections::HashMap;
+
+use k8s_cri::v1;
+use podrt_tests::cri::Cri;
+use podrt_tests::pods::PodEnv;
+use podrt_tests::workloads::{workload_env, Agent};
+
+fn sandbox_config(name: &str, attempt: u32, log_dir: &std::path::Path) -> v1::PodSandboxConfig {
+    v1::PodSandboxConfig {
+        metadata: Some(v1::PodSandboxMetadata {
+            name: name.into(),
+            uid: format!("kubelet-uid-{name}"),
+            namespace: "default".into(),
+            attempt,
+        }),
+        hostname: name.into(),
+        log_directory: log_dir.display().to_string(),
+        labels: HashMap::from([("app".to_string(), name.to_string())]),
+        annotations: HashMap::from([("seen.by/kubelet".to_string(), "yes".to_string())]),
+        linux: Some(v1::LinuxPodSandboxConfig::default()),
+        ..Default::default()
+    }
+}
+
+fn container_config(name: &str, attempt: u32, script: &str) -> v1::ContainerConfig {
+    v1::ContainerConfig {
+        metadata: Some(v1::ContainerMetadata {
+            name: name.into(),
+            attempt,
+        }),
+        image: Some(v1::ImageSpec {
+            image: "busybox".into(),
+            ..Default::default()
+        }),
+        command: vec!["sh".into(), "-c".into(), script.into()],
+        envs: vec![v1::KeyValue {
+            key: "GREETING".into(),
+            value: "hi".into(),
+        }],
+        labels: HashMap::from([("io.kubernetes.container.name".to_string(), name.to_string())]),
+        annotations: HashMap::from([("restart".to_string(), attempt.to_string())]),
+        log_path: format!("{name}/{attempt}.log"),
+        ..Default::default()
+    }
+}
+
+fn run_sandbox(cri: &Cri, config: v1::PodSandboxConfig) -> Result<String, tonic::Status> {
+    cri.wait(cri.runtime().run_pod_sandbox(v1::RunPodSandboxRequest {
+        config: Some(config),
+        runtime_handler: String::new(),
+    }))
+    .map(|r| r.into_inner().pod_sandbox_id)
+}
+
+fn create(
+    cri: &Cri,
+    sandbox: &str,
+    config: v1::ContainerConfig,
+    sandbox_config: &v1::PodSandboxConfig,
+) -> Result<String, tonic::Status> {
+    cri.wait(cri.runtime().create_container(v1::CreateContainerRequest {
+        pod_sandbox_id: sandbox.into(),
+        config: Some(config),
+        sandbox_config: Some(sandbox_config.clone()),
+    }))
+    .map(|r| r.into_inner().container_id)
+}
+
+fn status(cri: &Cri, id: &str) -> v1::ContainerStatus {
+    cri.wait(cri.runtime().container_status(v1::ContainerStatusRequest {
+        container_id: id.into(),
+        verbose: false,
+    }))
+    .expect("ContainerStatus")
+    .into_inner()
+    .status
+    .expect("a status")
+}
+
+fn sandbox_status(cri: &Cri, id: &str) -> Result<v1::PodSandboxStatus, tonic::Status> {
+    cri.wait(
+        cri.runtime()
+            .pod_sandbox_status(v1::PodSandboxStatusRequest {
+                pod_sandbox_id: id.into(),
+                verbose: false,
+            }),
+    )
+    .map(|r| r.into_inner().status.expect("a status"))
+}
+
+fn containers_of(cri: &Cri, sandbox: &str) -> Vec<v1::Container> {
+    cri.wait(cri.runtime().list_containers(v1::ListContainersRequest {
+        filter: Some(v1::ContainerFilter {
+            pod_sandbox_id: sandbox.into(),
+            ..Default::default()
+        }),
+    }))
+    .expect("ListContainers")
+    .into_inner()
+    .containers
+}
+
+fn state(s: &v1::ContainerStatus) -> v1::ContainerState {
+    v1::ContainerState::try_from(s.state).expect("a known state")
+}
+
+#[test]
+fn kubelets_calls_make_run_stop_and_remove_a_pod_and_its_containers() {
+    let env = workload_env();
+    let mut agent = Agent::start(&env);
+    let socket = env.root.join("cri.sock");
+    let logs = env.dir.join("var-log-pods");
+    let share = env.dir.join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join("file"), "from the host\n").unwrap();
+    let cri = Cri::connect(&socket);
+
+    let config = sandbox_config("kpod", 0, &logs);
+    let id = run_sandbox(&cri, config.clone()).expect("RunPodSandbox");
+    let st = sandbox_status(&cri, &id).expect("PodSandboxStatus");
+    assert_eq!(st.state, v1::PodSandboxState::SandboxReady as i32);
+    let meta = st.metadata.clone().unwrap();
+    assert_eq!(
+        (meta.name.as_str(), meta.uid.as_str(), meta.attempt),
+        ("kpod", "kubelet-uid-kpod", 0)
+    );
+    assert_eq!(st.labels, config.labels, "labels come back as given");
+    assert_eq!(st.annotations, config.annotations);
+    assert!(!st.network.unwrap().ip.is_empty(), "the pod has an IP");
+    // The CLI sees the same pod.
+    assert!(env.ok(&["get", "pods"]).contains("kpod"));
+
+    // A container: created (not running), then started.
+    let mut first = container_config("app", 0, "echo hello $GREETING; exec sleep 3600");
+    first.mounts = vec![v1::Mount {
+        container_path: "/share".into(),
+        host_path: share.display().to_string(),
+        readonly: true,
+        ..Default::default()
+    }];
+    let c1 = create(&cri, &id, first.clone(), &config).expect("CreateContainer");
+    let s = status(&cri, &c1);
+    assert_eq!(state(&s), v1::ContainerState::ContainerCreated, "{s:?}");
+    assert_eq!(s.metadata.as_ref().unwrap().name, "app");
+    assert_eq!(s.labels, first.labels);
+    assert_eq!(s.annotations, first.annotations);
+    assert_eq!(s.log_path, logs.join("app/0.log").display().to_string());
+    cri.wait(cri.runtime().start_container(v1::StartContainerRequest {
+        container_id: c1.clone(),
+    }))
+    .expect("StartContainer");
+    assert_eq!(
+        state(&status(&cri, &c1)),
+        v1::ContainerState::ContainerRunning
+    );
+    let exec = cri
+        .wait(cri.runtime().exec_sync(v1::ExecSyncRequest {
+            container_id: c1.clone(),
+            cmd: vec!["cat".into(), "/share/file".into()],
+            timeout: 10,
+        }))
+        .expect("ExecSync")
+        .into_inner();
+    assert_eq!(String::from_utf8_lossy(&exec.stdout), "from the host\n");
+    let log = logs.join("app/0.log");
+    let logged = || std::fs::read_to_string(&log).is_ok_and(|t| t.contains(" stdout F hello hi"));
+    assert!(
+        podrt_tests::wait_until(5, logged),
+        "the container's output reaches kubelet's log path as CRI lines: {:?}",
+        std::fs::read_to_string(&log)
+    );
+    // Starting it again is refused.
+    let again = cri.wait(cri.runtime().start_container(v1::StartContainerRequest {
+        container_id: c1.clone(),
+    }));
+    assert!(
+        again.is_err(),
+        "a running container cannot be started again"
+    );
+
+    // Stopped: its PID 1 ignores SIGTERM, so SIGKILL after the 1 s timeout.
+    cri.wait(cri.runtime().stop_container(v1::StopContainerRequest {
+        container_id: c1.clone(),
+        timeout: 1,
+    }))
+    .expect("StopContainer");
+    let s = status(&cri, &c1);
+    assert_eq!(state(&s), v1::ContainerState::ContainerExited, "{s:?}");
+    assert_eq!(s.exit_code, 137, "{s:?}");
+    assert!(s.finished_at >= s.started_at && s.started_at > 0, "{s:?}");
+    // Nothing restarts it: kubelet decides that.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        state(&status(&cri, &c1)),
+        v1::ContainerState::ContainerExited
+    );
+
+    // kubelet's next attempt, beside the exited one.
+    let second = container_config("app", 1, "exec sleep 3600");
+    let c2 = create(&cri, &id, second, &config).expect("CreateContainer, attempt 1");
+    assert_ne!(c1, c2);
+    cri.wait(cri.runtime().start_container(v1::StartContainerRequest {
+        container_id: c2.clone(),
+    }))
+    .expect("StartContainer, attempt 1");
+    assert_eq!(containers_of(&cri, &id).len(), 2);
+
+    // The agent SIGKILLed and started again: the same containers, as they were.
+    let _ = agent.0.kill();
+    let _ = agent.0.wait();
+    drop(cri);
+    let gone = || std::os::unix::net::UnixStream::connect(&socket).is_err();
+    assert!(
+        podrt_tests::wait_until(5, gone),
+        "the CRI server dies with the agent"
+    );
+    agent = Agent::start(&env);
+    let cri = Cri::connect(&socket);
+    assert_eq!(
+        state(&status(&cri, &c1)),
+        v1::ContainerState::ContainerExited
+    );
+    let s2 = status(&cri, &c2);
+    assert_eq!(state(&s2), v1::ContainerState::ContainerRunning);
+    assert_eq!(s2.metadata.unwrap().attempt, 1);
+
+    // Removed, twice: the second does nothing.
+    for _ in 0..2 {
+        cri.wait(cri.runtime().remove_container(v1::RemoveContainerRequest {
+            container_id: c1.clone(),
+        }))
+        .expect("RemoveContainer");
+    }
+    let left = containers_of(&cri, &id);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, c2);
+    assert!(!log.exists(), "kubelet's log link goes with the container");
+
+    // The sandbox stopped, twice: not ready, its containers exited, kept.
+    for _ in 0..2 {
+        cri.wait(cri.runtime().stop_pod_sandbox(v1::StopPodSandboxRequest {
+            pod_sandbox_id: id.clone(),
+        }))
+        .expect("StopPodSandbox");
+    }
+    let st = sandbox_status(&cri, &id).expect("a stopped sandbox is still there");
+    assert_eq!(st.state, v1::PodSandboxState::SandboxNotready as i32);
+    assert_eq!(
+        state(&status(&cri, &c2)),
+        v1::ContainerState::ContainerExited
+    );
+    let refused = create(&cri, &id, container_config("late", 0, "true"), &config);
+    assert!(refused.is_err(), "no container in a stopped sandbox");
+    // A CLI command that tidies up (gc) leaves a stopped sandbox to kubelet.
+    env.ok(&["gc"]);
+    assert!(sandbox_status(&cri, &id).is_ok());
+
+    // Removed, twice: gone, with its containers and its directory.
+    for _ in 0..2 {
+        cri.wait(
+            cri.runtime()
+                .remove_pod_sandbox(v1::RemovePodSandboxRequest {
+                    pod_sandbox_id: id.clone(),
+                }),
+        )
+        .expect("RemovePodSandbox");
+    }
+    let missing = sandbox_status(&cri, &id).expect_err("removed");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    assert!(containers_of(&cri, "").is_empty());
+    assert!(!env.root.join("pods").join(&id).exists());
+    drop(agent);
+}
+
+#[test]
+fn bad_cri_requests_name_the_field_and_leave_nothing() {
+    let env: PodEnv = workload_env();
+    let _agent = Agent::start(&env);
+    let cri = Cri::connect(&env.root.join("cri.sock"));
+    let logs = env.dir.join("logs");
+
+    // A namespace mode a sandbox cannot have, and one that does not exist.
+    let mut target = sandbox_config("bad", 0, &logs);
+    target.linux = Some(v1::LinuxPodSandboxConfig {
+        security_context: Some(v1::LinuxSandboxSecurityContext {
+            namespace_options: Some(v1::NamespaceOption {
+                network: v1::NamespaceMode::Target as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let e = run_sandbox(&cri, target).expect_err("network TARGET");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(
+        e.message().contains("namespace_options.network"),
+        "{}",
+        e.message()
+    );
+    let mut unknown = sandbox_config("bad", 0, &logs);
+    unknown.linux = Some(v1::LinuxPodSandboxConfig {
+        security_context: Some(v1::LinuxSandboxSecurityContext {
+            namespace_options: Some(v1::NamespaceOption {
+                ipc: 42,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let e = run_sandbox(&cri, unknown).expect_err("an unknown mode");
+    assert!(
+        e.message().contains("namespace_options.ipc"),
+        "{}",
+        e.message()
+    );
+    let e = run_sandbox(&cri, v1::PodSandboxConfig::default()).expect_err("no metadata");
+    assert!(e.message().contains("config.metadata"), "{}", e.message());
+    let listed = |cri: &Cri| {
+        cri.wait(
+            cri.runtime()
+                .list_pod_sandbox(v1::ListPodSandboxRequest { filter: None }),
+        )
+        .expect("ListPodSandbox")
+        .into_inner()
+        .items
+    };
+    assert!(
+        listed(&cri).is_empty(),
+        "nothing is left of refused sandboxes"
+    );
+
+    // A good sandbox; the same one again is refused.
+    let config = sandbox_config("good", 0, &logs);
+    let id = run_sandbox(&cri, config.clone()).expect("RunPodSandbox");
+    let e = run_sandbox(&cri, config.clone()).expect_err("the same sandbox twice");
+    assert_eq!(e.code(), tonic::Code::AlreadyExists, "{e}");
+
+    // A missing image, a missing mount source, an unknown sandbox.
+    let mut no_image = container_config("c", 0, "true");
+    no_image.image = Some(v1::ImageSpec {
+        image: "nothere:1.0".into(),
+        ..Default::default()
+    });
+    let e = create(&cri, &id, no_image, &config).expect_err("a missing image");
+    assert_eq!(e.code(), tonic::Code::NotFound, "{e}");
+    assert!(
+        e.message().contains("config.image.image"),
+        "{}",
+        e.message()
+    );
+    let mut no_source = container_config("c", 0, "true");
+    no_source.mounts = vec![v1::Mount {
+        container_path: "/data".into(),
+        host_path: env.dir.join("not-there").display().to_string(),
+        ..Default::default()
+    }];
+    let e = create(&cri, &id, no_source, &config).expect_err("a missing mount source");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(
+        e.message().contains("config.mounts[0].host_path"),
+        "{}",
+        e.message()
+    );
+    let e = create(&cri, "f00d", container_config("c", 0, "true"), &config)
+        .expect_err("an unknown sandbox");
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    // A command that is not there: refused at creation, nothing left.
+    let mut no_command = container_config("c", 0, "true");
+    no_command.command = vec!["/no/such/program".into()];
+    let made = create(&cri, &id, no_command, &config);
+    if let Ok(cid) = &made {
+        let started = cri.wait(cri.runtime().start_container(v1::StartContainerRequest {
+            container_id: cid.clone(),
+        }));
+        assert!(started.is_err(), "a missing program cannot start");
+    }
+    let pod = env.ok(&["get", "pod", "good", "-o", "json"]);
+    let pod: serde_json::Value = serde_json::from_str(&pod).unwrap();
+    let containers = pod["spec"]["containers"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        containers,
+        usize::from(made.is_ok()),
+        "refused containers leave nothing in the pod"
+    );
+    cri.wait(
+        cri.runtime()
+            .remove_pod_sandbox(v1::RemovePodSandboxRequest {
+                pod_sandbox_id: id.clone(),
+            }),
+    )
+    .expect("RemovePodSandbox");
+    assert!(listed(&cri).is_empty(), "the sandbox is removed");
+}
