@@ -82,6 +82,12 @@ impl LineWriter {
         written
     }
 
+    /// Write to `file` from now on (the log was rotated: the old file was
+    /// renamed and a new one made). An unfinished line goes on in the new one.
+    pub(crate) fn reopen(&mut self, file: File) {
+        self.sink.file = file;
+    }
+
     /// End of stream: write what is buffered as an `F` record (its content without
     /// a newline, as containerd does). Nothing is written if nothing is buffered.
     pub(crate) fn finish(&mut self) -> io::Result<()> {

@@ -140,7 +140,12 @@ fn kubelets_calls_make_run_stop_and_remove_a_pod_and_its_containers() {
     assert!(env.ok(&["get", "pods"]).contains("kpod"));
 
     // A container: created (not running), then started.
-    let mut first = container_config("app", 0, "echo hello $GREETING; exec sleep 3600");
+    // It says hello, then "more" each time /tmp/more appears.
+    let mut first = container_config(
+        "app",
+        0,
+        "echo hello $GREETING; while true; do [ -f /tmp/more ] && rm /tmp/more && echo more; sleep 0.1; done",
+    );
     first.mounts = vec![v1::Mount {
         container_path: "/share".into(),
         host_path: share.display().to_string(),
@@ -178,6 +183,30 @@ fn kubelets_calls_make_run_stop_and_remove_a_pod_and_its_containers() {
         "the container's output reaches kubelet's log path as CRI lines: {:?}",
         std::fs::read_to_string(&log)
     );
+    // kubelet rotates the log: renames it, asks for a new one.
+    let rotated = logs.join("app/0.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    cri.wait(
+        cri.runtime()
+            .reopen_container_log(v1::ReopenContainerLogRequest {
+                container_id: c1.clone(),
+            }),
+    )
+    .expect("ReopenContainerLog");
+    cri.wait(cri.runtime().exec_sync(v1::ExecSyncRequest {
+        container_id: c1.clone(),
+        cmd: vec!["touch".into(), "/tmp/more".into()],
+        timeout: 10,
+    }))
+    .expect("ExecSync touch");
+    let more = || std::fs::read_to_string(&log).is_ok_and(|t| t.contains(" stdout F more"));
+    assert!(
+        podrt_tests::wait_until(5, more),
+        "after ReopenContainerLog, output goes to a new file at the log path: {:?}",
+        std::fs::read_to_string(&log)
+    );
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.contains("hello hi") && !old.contains("more"), "{old}");
     // Starting it again is refused.
     let again = cri.wait(cri.runtime().start_container(v1::StartContainerRequest {
         container_id: c1.clone(),
@@ -243,7 +272,10 @@ fn kubelets_calls_make_run_stop_and_remove_a_pod_and_its_containers() {
     let left = containers_of(&cri, &id);
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].id, c2);
-    assert!(!log.exists(), "kubelet's log link goes with the container");
+    assert!(
+        log.exists(),
+        "the log is kubelet's: it stays until kubelet removes it"
+    );
 
     // The sandbox stopped, twice: not ready, its containers exited, kept.
     for _ in 0..2 {
@@ -401,4 +433,96 @@ fn bad_cri_requests_name_the_field_and_leave_nothing() {
     )
     .expect("RemovePodSandbox");
     assert!(listed(&cri).is_empty(), "the sandbox is removed");
+}
+
+#[test]
+fn a_sandboxs_port_mappings_reach_its_containers_from_the_host() {
+    let env = workload_env();
+    let _agent = Agent::start(&env);
+    let cri = Cri::connect(&env.root.join("cri.sock"));
+    // An address of the test host's own, outside the pod network.
+    let host_addr = "192.168.232.1";
+    for args in [
+        &[
+            "ip", "link", "add", "crihost0", "type", "veth", "peer", "name", "crihost1",
+        ][..],
+        &["ip", "addr", "add", "192.168.232.1/24", "dev", "crihost0"],
+        &["ip", "link", "set", "crihost0", "up"],
+        &["ip", "link", "set", "crihost1", "up"],
+    ] {
+        env.host.ok(args);
+    }
+    let logs = env.dir.join("logs");
+    let mut config = sandbox_config("porty", 0, &logs);
+    config.port_mappings = vec![
+        v1::PortMapping {
+            protocol: v1::Protocol::Tcp as i32,
+            container_port: 8080,
+            host_port: 18081,
+            host_ip: String::new(),
+        },
+        // kubelet lists ports without a host port too: no mapping.
+        v1::PortMapping {
+            protocol: v1::Protocol::Tcp as i32,
+            container_port: 9090,
+            host_port: 0,
+            host_ip: String::new(),
+        },
+    ];
+    let id = run_sandbox(&cri, config.clone()).expect("RunPodSandbox");
+    let web = container_config(
+        "web",
+        0,
+        "mkdir -p /www && echo hello over the CRI > /www/index.html && exec httpd -f -p 8080 -h /www",
+    );
+    let c = create(&cri, &id, web, &config).expect("CreateContainer");
+    cri.wait(cri.runtime().start_container(v1::StartContainerRequest {
+        container_id: c.clone(),
+    }))
+    .expect("StartContainer");
+    let busybox = podrt_tests::vendored_rootfs().join("bin/busybox");
+    let url = format!("http://{host_addr}:18081/");
+    let fetch = || {
+        env.host.run(&[
+            busybox.to_str().unwrap(),
+            "timeout",
+            "2",
+            "wget",
+            "-qO-",
+            &url,
+        ])
+    };
+    assert!(
+        podrt_tests::wait_until(10, || fetch().status.success()),
+        "the host port answers"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&fetch().stdout),
+        "hello over the CRI\n"
+    );
+    // Its annotations are kubelet's alone (the mapping is kept apart).
+    let st = sandbox_status(&cri, &id).unwrap();
+    assert_eq!(st.annotations, config.annotations);
+
+    // Another sandbox wanting the same host port is refused, naming it.
+    let mut second = sandbox_config("porty-two", 0, &logs);
+    second.port_mappings = vec![config.port_mappings[0].clone()];
+    let e = run_sandbox(&cri, second).expect_err("the host port is taken");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}");
+    assert!(
+        e.message().contains("port_mappings[0].host_port") && e.message().contains("18081"),
+        "{}",
+        e.message()
+    );
+
+    cri.wait(
+        cri.runtime()
+            .remove_pod_sandbox(v1::RemovePodSandboxRequest { pod_sandbox_id: id }),
+    )
+    .expect("RemovePodSandbox");
+    let nat = env.host.nat_rules();
+    assert!(
+        !nat.contains("--dport 18081"),
+        "the mapping goes with it:\n{nat}"
+    );
 }

@@ -7,7 +7,10 @@
 //! `hostPID`, IPC NODE `hostIPC`. A mode a sandbox cannot have (CONTAINER or
 //! TARGET for its network or IPC, TARGET for its PIDs) or an unknown one is
 //! refused, naming the field. kubelet's DNS settings arrive resolved, so they
-//! become `dnsPolicy: None` with that `dnsConfig`.
+//! become `dnsPolicy: None` with that `dnsConfig`. Port mappings with a host
+//! port are kept in an annotation of the pod's
+//! ([`PORT_MAPPINGS_ANNOTATION`]), from which its network gives them to CNI's
+//! portmap plugin, as a `hostPort` of a container's would be.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +19,7 @@ use k8s_openapi::api::core::v1::{
     Pod, PodDNSConfig, PodDNSConfigOption, PodSecurityContext, PodSpec, SeccompProfile, Sysctl,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podrt_sandbox::network::host_ports::{PortMapping, PORT_MAPPINGS_ANNOTATION};
 use podrt_sandbox::state::kubelet_meta::KubeletPod;
 use tonic::Status;
 
@@ -52,6 +56,12 @@ pub(crate) fn translate(
     };
     let labels: BTreeMap<String, String> = config.labels.clone().into_iter().collect();
     let annotations: BTreeMap<String, String> = config.annotations.clone().into_iter().collect();
+    let mut pod_annotations = annotations.clone();
+    let mappings = port_mappings(&config.port_mappings)?;
+    if !mappings.is_empty() {
+        let text = serde_json::to_string(&mappings).map_err(|e| Status::internal(e.to_string()))?;
+        pod_annotations.insert(PORT_MAPPINGS_ANNOTATION.to_string(), text);
+    }
     let mut spec = PodSpec {
         hostname: Some(config.hostname.clone()).filter(|h| !h.is_empty()),
         ..PodSpec::default()
@@ -72,7 +82,7 @@ pub(crate) fn translate(
             name: Some(name),
             namespace: Some(meta.namespace.clone()),
             labels: Some(labels.clone()).filter(|l| !l.is_empty()),
-            annotations: Some(annotations.clone()).filter(|a| !a.is_empty()),
+            annotations: Some(pod_annotations).filter(|a| !a.is_empty()),
             ..ObjectMeta::default()
         },
         spec: Some(spec),
@@ -90,6 +100,38 @@ pub(crate) fn translate(
         containers: BTreeMap::new(),
     };
     Ok((pod, kubelet))
+}
+
+/// The mappings with a host port (kubelet lists every container port, with
+/// host port 0 for those that have none), checked.
+fn port_mappings(mappings: &[v1::PortMapping]) -> Result<Vec<PortMapping>, Status> {
+    let mut out = Vec::new();
+    for (i, m) in mappings.iter().enumerate() {
+        let field = format!("config.port_mappings[{i}]");
+        if m.host_port == 0 {
+            continue;
+        }
+        for (name, port) in [
+            ("host_port", m.host_port),
+            ("container_port", m.container_port),
+        ] {
+            if !(1..=65535).contains(&port) {
+                return Err(Status::invalid_argument(format!(
+                    "{field}.{name}: {port} is not a port (1-65535)"
+                )));
+            }
+        }
+        let protocol = v1::Protocol::try_from(m.protocol).map_err(|_| {
+            Status::invalid_argument(format!("{field}.protocol: unknown protocol {}", m.protocol))
+        })?;
+        out.push(PortMapping {
+            container_port: m.container_port,
+            host_port: m.host_port,
+            protocol: protocol.as_str_name().to_lowercase(),
+            host_ip: m.host_ip.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// resolv.conf's `name:value` option as a pod's `dnsConfig` option.
@@ -245,6 +287,41 @@ mod tests {
         assert_eq!(spec.dns_policy.as_deref(), Some("None"));
         assert_eq!(pod.metadata.name.as_deref(), Some("web.2"));
         assert_eq!((meta.name.as_str(), meta.attempt), ("web", 2));
+    }
+
+    #[test]
+    fn host_ports_are_kept_and_checked() {
+        let mut c = config(0, 1);
+        c.port_mappings = vec![
+            v1::PortMapping {
+                protocol: v1::Protocol::Udp as i32,
+                container_port: 53,
+                host_port: 5353,
+                host_ip: String::new(),
+            },
+            v1::PortMapping {
+                container_port: 80,
+                ..Default::default()
+            },
+        ];
+        let (pod, meta) = translate(&c, "").expect("valid");
+        let kept = &pod.metadata.annotations.expect("annotations")[PORT_MAPPINGS_ANNOTATION];
+        let kept: Vec<PortMapping> = serde_json::from_str(kept).expect("JSON");
+        assert_eq!(kept.len(), 1, "only mappings with a host port");
+        assert_eq!(
+            (kept[0].host_port, kept[0].protocol.as_str()),
+            (5353, "udp")
+        );
+        assert!(
+            meta.annotations.is_empty(),
+            "kubelet's annotations stay its own"
+        );
+        c.port_mappings[0].host_port = 70000;
+        let e = translate(&c, "").expect_err("no such port");
+        assert!(
+            e.message().starts_with("config.port_mappings[0].host_port"),
+            "{e}"
+        );
     }
 
     #[test]

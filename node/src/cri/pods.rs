@@ -126,3 +126,11 @@ pub(crate) fn remove_container(root: &Path, id: &str) -> Result<(), Status> {
     };
     kubelet::remove_container(&mut found.sandbox, &name).map_err(|e| status_of(&e))
 }
+
+/// `ReopenContainerLog`: a running container writes to a new file at its log
+/// path.
+pub(crate) fn reopen_log(root: &Path, id: &str) -> Result<(), Status> {
+    let (found, name) = container(root, id)?;
+    kubelet::reopen_log(&found.sandbox, &name)
+        .map_err(|e| Status::failed_precondition(e.to_string()))
+}

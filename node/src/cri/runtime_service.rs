@@ -8,7 +8,7 @@
 //! `UpdateContainerResources` writes new limits to a container's cgroup
 //! ([`super::resources`]). Pods are made by the [`super::maker`] from
 //! [`super::pod_config`], and changed by [`super::pods`]. Not served yet, and
-//! answering `Unimplemented` with a message that says so: `ReopenContainerLog`,
+//! answering `Unimplemented` with a message that says so:
 //! `Exec`, `Attach` and `PortForward`. `CheckpointContainer` is not supported
 //! at all.
 
@@ -380,9 +380,12 @@ impl RuntimeService for Runtime {
 
     async fn reopen_container_log(
         &self,
-        _request: Request<v1::ReopenContainerLogRequest>,
+        request: Request<v1::ReopenContainerLogRequest>,
     ) -> Result<Response<v1::ReopenContainerLogResponse>, Status> {
-        Err(not_served("ReopenContainerLog"))
+        let id = request.into_inner().container_id;
+        let root = self.opts.root.clone();
+        blocking(move || pods::reopen_log(&root, &id)).await?;
+        Ok(Response::new(v1::ReopenContainerLogResponse {}))
     }
 
     async fn exec_sync(

@@ -36,11 +36,9 @@ pub fn run_pod(opts: &Options, mut manifest: Pod, meta: KubeletPod) -> Result<Sa
             invalid,
         }
     })?;
-    // Checked here too, so the error says which it is (the supervisor's claim,
+    // Checked here too, so the error keeps its kind (the supervisor's claim,
     // which decides under the names lock, reports it as a failed creation).
-    if crate::state::listing::find(&opts.root, &valid.namespace, &valid.name)?.is_some() {
-        return Err(Error::PodExists(valid.name.clone()));
-    }
+    pod::precheck(opts, &valid, &manifest)?;
     let mut sandbox = supervisor::apply(opts, &manifest, &valid, MadeWhen::Kubelet)?;
     let _lock = sandbox.lock()?;
     sandbox.record.kubelet = Some(meta);
@@ -82,6 +80,11 @@ pub fn create_container(sandbox: &mut Sandbox, new: NewContainer) -> Result<(Str
         }
         let name = unique_name(sandbox, &new.meta);
         add(sandbox, &name, new)?;
+        if let Err(e) = link_log(sandbox, &name) {
+            take_out(sandbox, &name);
+            sandbox.save()?;
+            return Err(e);
+        }
         name
     };
     let made = control::request(
@@ -111,13 +114,31 @@ pub fn create_container(sandbox: &mut Sandbox, new: NewContainer) -> Result<(Str
             pod: sandbox.record.name.clone(),
             container: name.clone(),
         })?;
-    link_log(sandbox, &name);
     Ok((name, id))
 }
 
 /// `StartContainer`: start the container `name`, made by [`create_container`].
 pub fn start_container(sandbox: &Sandbox, name: &str) -> Result<()> {
     let request = protocol::Request::Start {
+        name: name.to_string(),
+    };
+    match control::request(&sandbox.paths.dir, &request)? {
+        protocol::Reply::Ok => Ok(()),
+        protocol::Reply::Error { message } => Err(Error::Create {
+            pod: sandbox.record.name.clone(),
+            message,
+        }),
+        other => Err(Error::Create {
+            pod: sandbox.record.name.clone(),
+            message: format!("the pod's supervisor answered {other:?}"),
+        }),
+    }
+}
+
+/// `ReopenContainerLog`: the container `name` writes its output to a new file
+/// at its log path (kubelet renamed the old one to rotate it).
+pub fn reopen_log(sandbox: &Sandbox, name: &str) -> Result<()> {
+    let request = protocol::Request::ReopenLog {
         name: name.to_string(),
     };
     match control::request(&sandbox.paths.dir, &request)? {
@@ -266,7 +287,7 @@ fn add(sandbox: &mut Sandbox, name: &str, mut new: NewContainer) -> Result<()> {
 
 /// Take the container `name` out of the record (the caller holds the pod's
 /// lock and saves): its manifest entry, its own volumes (released) and
-/// kubelet's description, with the log link kubelet reads.
+/// kubelet's description.
 fn take_out(sandbox: &mut Sandbox, name: &str) {
     let Some(spec) = sandbox.record.manifest.spec.as_mut() else {
         return;
@@ -289,9 +310,6 @@ fn take_out(sandbox: &mut Sandbox, name: &str) {
         .partition(|v| own.contains(&v.name));
     sandbox.record.volumes = kept;
     pod::volumes::release(&gone);
-    if let Some(link) = log_link(sandbox, name) {
-        let _ = std::fs::remove_file(link);
-    }
     if let Some(kubelet) = &mut sandbox.record.kubelet {
         kubelet.containers.remove(name);
     }
@@ -308,18 +326,28 @@ fn log_link(sandbox: &Sandbox, name: &str) -> Option<std::path::PathBuf> {
     Some(std::path::Path::new(&kubelet.log_directory).join(&c.log_path))
 }
 
-/// Make kubelet's log path name the CRI-format log the supervisor writes.
-fn link_log(sandbox: &Sandbox, name: &str) {
-    let Some(link) = log_link(sandbox, name) else {
-        return;
+/// Make the container's log in the pod directory a link to the file kubelet
+/// reads (`log_directory`/`log_path`), made empty now: the supervisor writes
+/// through the link, so the output lands where kubelet looks, and after
+/// kubelet renames the file to rotate it, reopening the link makes a new one
+/// there. The file is kubelet's: it stays when the container is removed.
+fn link_log(sandbox: &Sandbox, name: &str) -> Result<()> {
+    let Some(target) = log_link(sandbox, name) else {
+        return Ok(());
     };
-    if let Some(dir) = link.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    let io = |what: &'static str, path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |e| Error::io(what, &path, e)
+    };
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).map_err(io("creating the log directory", dir))?;
     }
+    podrt_runtime::private_fs::open_append(&target).map_err(io("creating the log", &target))?;
+    let dir = sandbox.paths.container(name);
+    podrt_runtime::private_fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+    let link = sandbox.paths.log(name);
     let _ = std::fs::remove_file(&link);
-    if let Err(e) = std::os::unix::fs::symlink(sandbox.paths.log(name), &link) {
-        tracing::warn!("linking {} to the container's log: {e}", link.display());
-    }
+    std::os::unix::fs::symlink(&target, &link).map_err(io("linking the log", &link))
 }
 
 fn stopped(sandbox: &Sandbox) -> Error {

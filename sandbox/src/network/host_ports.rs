@@ -5,8 +5,30 @@
 
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use serde::Deserialize;
 use serde_json::{json, Value};
+
+/// The annotation of a pod kubelet made over the CRI that holds the sandbox's
+/// port mappings (`PodSandboxConfig.port_mappings`): JSON, a list of
+/// `{"containerPort", "hostPort", "protocol", "hostIP"}` as in CNI's
+/// `portMappings`. kubelet gives them for the sandbox, before any container.
+pub const PORT_MAPPINGS_ANNOTATION: &str = "podrt.io/port-mappings";
+
+/// One entry of [`PORT_MAPPINGS_ANNOTATION`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    /// The port in the pod.
+    pub container_port: i32,
+    /// The port on the host.
+    pub host_port: i32,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The host address it is bound to; empty for all.
+    #[serde(default, rename = "hostIP", skip_serializing_if = "String::is_empty")]
+    pub host_ip: String,
+}
 
 /// One host port a pod claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +54,31 @@ impl HostPort {
             && self.protocol == other.protocol
             && (any(&self.host_ip) || any(&other.host_ip) || self.host_ip == other.host_ip)
     }
+}
+
+/// The host ports of a pod: its app containers' ([`of`]) and, for a pod
+/// kubelet made, its sandbox's ([`PORT_MAPPINGS_ANNOTATION`]; unreadable ones
+/// were refused when it was made, and count as none).
+pub(crate) fn of_pod(pod: &Pod) -> Vec<HostPort> {
+    let mut out = of(&pod.spec.clone().unwrap_or_default());
+    let annotated = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PORT_MAPPINGS_ANNOTATION));
+    let mappings: Vec<PortMapping> = annotated
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    for (i, m) in mappings.into_iter().enumerate() {
+        out.push(HostPort {
+            host_port: m.host_port,
+            container_port: m.container_port,
+            protocol: m.protocol.to_lowercase(),
+            host_ip: m.host_ip,
+            field: format!("port_mappings[{i}].host_port"),
+        });
+    }
+    out
 }
 
 /// The host ports of a pod's app containers (init containers get no mappings, as

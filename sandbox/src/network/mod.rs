@@ -8,7 +8,7 @@
 
 pub(crate) mod attachment;
 pub mod builtin;
-pub(crate) mod host_ports;
+pub mod host_ports;
 mod readiness;
 pub mod summary;
 pub use readiness::readiness;

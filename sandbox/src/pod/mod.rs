@@ -206,15 +206,26 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
     Ok(sandbox)
 }
 
+/// What [`claim`] would refuse now: the pod's name taken in its namespace,
+/// or its host ports. Checked by a caller whose pod is claimed in another
+/// process (its supervisor, which reports only a message), so the error keeps
+/// its kind; the claim checks again under the names lock.
+pub(crate) fn precheck(opts: &Options, pod: &ValidPod, manifest: &Pod) -> Result<()> {
+    if find(&opts.root, &pod.namespace, &pod.name)?.is_some() {
+        return Err(Error::PodExists(pod.name.clone()));
+    }
+    check_host_ports(&opts.root, manifest)
+}
+
 /// Refuse a pod whose host ports another pod has (under the names lock, so two
 /// racing `apply`s cannot both get a port).
 fn check_host_ports(root: &Path, manifest: &Pod) -> Result<()> {
-    let wanted = host_ports::of(&manifest.spec.clone().unwrap_or_default());
+    let wanted = host_ports::of_pod(manifest);
     if wanted.is_empty() {
         return Ok(());
     }
     for other in crate::state::listing::list_pod_sandboxes(root)? {
-        let taken = host_ports::of(&other.record.manifest.spec.clone().unwrap_or_default());
+        let taken = host_ports::of_pod(&other.record.manifest);
         if let Some((w, t)) = host_ports::first_clash(&wanted, &taken) {
             return Err(Error::HostPortTaken {
                 field: w.field.clone(),
@@ -236,7 +247,7 @@ fn build_sandbox(sandbox: &mut Sandbox, opts: &Options, pod: &ValidPod) -> Resul
     let planned = if settings.host_network {
         None
     } else {
-        let ports = host_ports::of(&spec);
+        let ports = host_ports::of_pod(&sandbox.record.manifest);
         let list = network::for_pod(&opts.network, &opts.root, &ports)?;
         Some(PodNetwork::plan(list, &opts.network, &ports)?)
     };

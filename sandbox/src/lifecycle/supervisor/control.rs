@@ -11,7 +11,9 @@
 //!   `create` → `ok` once the container (already in the manifest) is made and
 //!   waits to be started, `start` → `ok` once it runs, `forget` → `ok` once
 //!   the supervisor no longer watches it (its caller removes it); `error` with
-//!   the reason otherwise.
+//!   the reason otherwise;
+//! - `reopen_log` → `ok` once a running container's output goes to a new file
+//!   at its log's path (`ReopenContainerLog`, after kubelet renamed the old).
 //!
 //! A request the supervisor cannot read (another podrt release's) gets an `error`
 //! reply that says why.

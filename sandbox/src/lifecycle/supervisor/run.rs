@@ -247,6 +247,7 @@ impl Supervisor {
             }
             Request::Create { name } => self.create(&name),
             Request::Start { name } => self.start_created(&name),
+            Request::ReopenLog { name } => self.reopen_log(&name),
             Request::Forget { name } => {
                 self.forget(&name);
                 Reply::Ok
@@ -318,6 +319,34 @@ impl Supervisor {
         s.started = Some((Instant::now(), now.clone()));
         s.state.state = State::Running { started_at: now };
         self.save(i);
+        Reply::Ok
+    }
+
+    /// `ReopenContainerLog`: the container `name`'s output goes to a new file at
+    /// its log's path (the old one was renamed). Refused if it does not run,
+    /// as containerd and CRI-O refuse it.
+    fn reopen_log(&mut self, name: &str) -> Reply {
+        let log = PodPaths::of_dir(&self.plan.pod_dir).log(name);
+        let Some(s) = self.slots.iter_mut().find(|s| s.name == name) else {
+            return Reply::Error {
+                message: format!("container {name}: not found"),
+            };
+        };
+        if !matches!(s.state.state, State::Running { .. }) || s.pipes.is_empty() {
+            return Reply::Error {
+                message: format!("container {name}: not running"),
+            };
+        }
+        for pipe in &mut s.pipes {
+            match private_fs::open_append(&log) {
+                Ok(f) => pipe.writer.reopen(f),
+                Err(e) => {
+                    return Reply::Error {
+                        message: format!("reopening {}: {e}", log.display()),
+                    }
+                }
+            }
+        }
         Reply::Ok
     }
 

@@ -77,6 +77,12 @@ pub(crate) enum Request {
         /// The container's name in the manifest.
         name: String,
     },
+    /// `ReopenContainerLog`: the container `name`'s log was rotated (renamed);
+    /// write to a new file at its path from now on.
+    ReopenLog {
+        /// The container's name in the manifest.
+        name: String,
+    },
     /// A kubelet pod's `RemoveContainer`: forget the container `name` (its
     /// caller removes it).
     Forget {

@@ -71,6 +71,7 @@ fn every_request_and_reply_round_trips() {
     round_trip(Request::Create { name: "app".into() });
     round_trip(Request::Start { name: "app".into() });
     round_trip(Request::Forget { name: "app".into() });
+    round_trip(Request::ReopenLog { name: "app".into() });
     round_trip(Reply::Status {
         containers: states(),
     });
