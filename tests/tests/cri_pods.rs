@@ -526,3 +526,91 @@ fn a_sandboxs_port_mappings_reach_its_containers_from_the_host() {
         "the mapping goes with it:\n{nat}"
     );
 }
+
+#[test]
+fn kubelets_cgroup_and_security_context_are_honoured() {
+    let env = workload_env();
+    let _agent = Agent::start(&env);
+    let cri = Cri::connect(&env.root.join("cri.sock"));
+    let logs = env.dir.join("logs");
+
+    // The systemd driver's slices are refused, naming the field.
+    let mut sliced = sandbox_config("sliced", 0, &logs);
+    sliced.linux = Some(v1::LinuxPodSandboxConfig {
+        cgroup_parent: "kubepods-besteffort-pod1.slice".into(),
+        ..Default::default()
+    });
+    let e = run_sandbox(&cri, sliced).expect_err("a systemd slice");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("cgroup_parent"), "{}", e.message());
+
+    // kubelet's pod cgroup (cgroupfs driver) holds the containers.
+    let pod_cgroup = format!("{}/kubepods/besteffort/podk1", env.cgroup_parent);
+    let mut config = sandbox_config("secure", 0, &logs);
+    config.linux = Some(v1::LinuxPodSandboxConfig {
+        cgroup_parent: pod_cgroup.clone(),
+        ..Default::default()
+    });
+    let id = run_sandbox(&cri, config.clone()).expect("RunPodSandbox");
+    let mut c = container_config("app", 0, "exec sleep 3600");
+    c.linux = Some(v1::LinuxContainerConfig {
+        security_context: Some(v1::LinuxContainerSecurityContext {
+            run_as_user: Some(v1::Int64Value { value: 1000 }),
+            masked_paths: vec!["/proc/cpuinfo".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            no_new_privs: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let cid = create(&cri, &id, c, &config).expect("CreateContainer");
+    cri.wait(cri.runtime().start_container(v1::StartContainerRequest {
+        container_id: cid.clone(),
+    }))
+    .expect("StartContainer");
+    let exec = |cmd: &str| {
+        let r = cri
+            .wait(cri.runtime().exec_sync(v1::ExecSyncRequest {
+                container_id: cid.clone(),
+                cmd: vec!["sh".into(), "-c".into(), cmd.into()],
+                timeout: 10,
+            }))
+            .expect("ExecSync")
+            .into_inner();
+        (
+            r.exit_code,
+            String::from_utf8_lossy(&r.stdout).trim().to_string(),
+        )
+    };
+    assert_eq!(exec("id -u"), (0, "1000".to_string()), "run_as_user");
+    assert_eq!(
+        exec("wc -c < /proc/cpuinfo"),
+        (0, "0".to_string()),
+        "the request's masked path is masked"
+    );
+    assert_eq!(
+        exec("grep -c 'NoNewPrivs:.1' /proc/self/status"),
+        (0, "1".to_string())
+    );
+    let in_cgroup = |rel: &str| {
+        ["/sys/fs/cgroup/memory", "/sys/fs/cgroup"].iter().any(|m| {
+            std::path::Path::new(m)
+                .join(rel.trim_start_matches('/'))
+                .is_dir()
+        })
+    };
+    assert!(
+        in_cgroup(&format!("{pod_cgroup}/{cid}")),
+        "the container's cgroup is below kubelet's pod cgroup"
+    );
+    cri.wait(
+        cri.runtime()
+            .remove_pod_sandbox(v1::RemovePodSandboxRequest { pod_sandbox_id: id }),
+    )
+    .expect("RemovePodSandbox");
+    assert!(!in_cgroup(&format!("{pod_cgroup}/{cid}")));
+    assert!(
+        in_cgroup(&format!("{}/kubepods/besteffort", env.cgroup_parent)),
+        "kubelet's QoS cgroup is kubelet's: not pruned"
+    );
+}

@@ -65,6 +65,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<i32> {
             prepulled: !matches!(cli.command, Command::Serve(_)),
         }),
         as_supervisor: false,
+        kubelet: None,
     };
     if let Some(ns) = &cli.namespace {
         manifest::names::dns1123_label(ns)

@@ -2,8 +2,9 @@
 //! so it is made by the same code as a `podrt apply` pod's: the image (as the
 //! store names it), command and args, working directory, environment, the
 //! request's mounts as hostPath volumes of its own, resources as requests and
-//! limits, and the security context. kubelet's metadata, labels, annotations
-//! and log path are kept as given ([`KubeletContainer`]).
+//! limits, and the security context. kubelet's metadata, labels, annotations,
+//! log path and masked and read-only paths are kept as given
+//! ([`KubeletContainer`]).
 
 use std::collections::BTreeMap;
 
@@ -73,12 +74,23 @@ pub(crate) fn translate(config: &v1::ContainerConfig, image: &str) -> Result<New
             .map(|i| i.image.clone())
             .unwrap_or_default(),
         created_at: super::nanos::now(),
+        masked_paths: security_context(config)
+            .map(|sc| sc.masked_paths.clone())
+            .unwrap_or_default(),
+        readonly_paths: security_context(config)
+            .map(|sc| sc.readonly_paths.clone())
+            .unwrap_or_default(),
     };
     Ok(NewContainer {
         container,
         volumes,
         meta,
     })
+}
+
+/// The request's Linux security context, if it has one.
+fn security_context(config: &v1::ContainerConfig) -> Option<&v1::LinuxContainerSecurityContext> {
+    config.linux.as_ref()?.security_context.as_ref()
 }
 
 /// Each mount as a hostPath volume of its own and the container's mount of
@@ -178,6 +190,13 @@ fn security(sc: &v1::LinuxContainerSecurityContext) -> Result<SecurityContext, S
             "{base}.run_as_username: {:?}: give run_as_user; user names are not looked up by this podrt release",
             sc.run_as_username
         )));
+    }
+    if sc.selinux_options.is_some() {
+        tracing::warn!("{base}.selinux_options: ignored (SELinux is not used by podrt)");
+    }
+    let apparmor = sc.apparmor.as_ref().map(|p| p.profile_type);
+    if apparmor.is_some_and(|t| t != v1::security_profile::ProfileType::Unconfined as i32) {
+        tracing::warn!("{base}.apparmor: ignored (AppArmor profiles are not applied by podrt)");
     }
     let caps = sc.capabilities.as_ref().map(|c| Capabilities {
         add: Some(c.add_capabilities.clone()).filter(|a| !a.is_empty()),

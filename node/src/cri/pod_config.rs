@@ -74,8 +74,10 @@ pub(crate) fn translate(
             options: Some(dns.options.iter().map(|o| dns_option(o)).collect()),
         });
     }
+    let mut cgroup_parent = String::new();
     if let Some(linux) = &config.linux {
         linux_settings(linux, &mut spec)?;
+        cgroup_parent = cgroup(&linux.cgroup_parent)?;
     }
     let pod = Pod {
         metadata: ObjectMeta {
@@ -97,6 +99,7 @@ pub(crate) fn translate(
         annotations,
         log_directory: config.log_directory.clone(),
         runtime_handler: runtime_handler.to_string(),
+        cgroup_parent,
         containers: BTreeMap::new(),
     };
     Ok((pod, kubelet))
@@ -132,6 +135,27 @@ fn port_mappings(mappings: &[v1::PortMapping]) -> Result<Vec<PortMapping>, Statu
         });
     }
     Ok(out)
+}
+
+/// kubelet's pod cgroup, as its cgroupfs driver names it (a path); the
+/// systemd driver's slice names are refused.
+fn cgroup(parent: &str) -> Result<String, Status> {
+    let field = "config.linux.cgroup_parent";
+    if parent.is_empty() {
+        return Ok(String::new());
+    }
+    if parent.ends_with(".slice") {
+        return Err(Status::invalid_argument(format!(
+            "{field}: {parent:?} is a systemd slice: podrt drives cgroups itself (the cgroupfs driver); \
+             run kubelet with --cgroup-driver=cgroupfs"
+        )));
+    }
+    if !parent.starts_with('/') || parent.split('/').any(|p| p == "..") {
+        return Err(Status::invalid_argument(format!(
+            "{field}: {parent:?} is not an absolute cgroup path"
+        )));
+    }
+    Ok(parent.to_string())
 }
 
 /// resolv.conf's `name:value` option as a pod's `dnsConfig` option.

@@ -39,11 +39,11 @@ pub fn run_pod(opts: &Options, mut manifest: Pod, meta: KubeletPod) -> Result<Sa
     // Checked here too, so the error keeps its kind (the supervisor's claim,
     // which decides under the names lock, reports it as a failed creation).
     pod::precheck(opts, &valid, &manifest)?;
-    let mut sandbox = supervisor::apply(opts, &manifest, &valid, MadeWhen::Kubelet)?;
-    let _lock = sandbox.lock()?;
-    sandbox.record.kubelet = Some(meta);
-    sandbox.save()?;
-    Ok(sandbox)
+    let opts = Options {
+        kubelet: Some(meta),
+        ..opts.clone()
+    };
+    supervisor::apply(&opts, &manifest, &valid, MadeWhen::Kubelet)
 }
 
 /// A container kubelet asks for, in podrt's terms.

@@ -83,6 +83,10 @@ pub struct Options {
     /// This process is the pod's dedicated supervisor (`podrt apply`'s fork): it is
     /// recorded from the first write, so a `delete` racing the creation can stop it.
     pub as_supervisor: bool,
+    /// The pod is kubelet's, made over the CRI: what kubelet said of it,
+    /// recorded from the first write. Its `cgroup_parent`, when given, is the
+    /// pod's cgroup (kubelet's), its containers' parent.
+    pub kubelet: Option<crate::state::kubelet_meta::KubeletPod>,
 }
 
 impl Default for Options {
@@ -91,6 +95,7 @@ impl Default for Options {
             root: PathBuf::from(paths::DEFAULT_ROOT),
             image_root: PathBuf::from(crate::image::DEFAULT_ROOT),
             cgroup_parent: "/podrt".into(),
+            kubelet: None,
             dns: ClusterDns::default(),
             helper_exe: None,
             network: NetworkOptions::default(),
@@ -181,7 +186,14 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
         manifest,
         settings: Some(settings),
         hostname,
-        cgroup_parent: format!("{}/pod{uid}", opts.cgroup_parent.trim_end_matches('/')),
+        cgroup_parent: match opts
+            .kubelet
+            .as_ref()
+            .filter(|k| !k.cgroup_parent.is_empty())
+        {
+            Some(k) => k.cgroup_parent.trim_end_matches('/').to_string(),
+            None => format!("{}/pod{uid}", opts.cgroup_parent.trim_end_matches('/')),
+        },
         stage: PodStage::Creating,
         deletion_timestamp: None,
         pod_init: None,
@@ -196,7 +208,7 @@ fn claim(opts: &Options, pod: &ValidPod, manifest: &Pod, uid: &str) -> Result<Sa
         security: opts.security.clone(),
         userns: None,
         image_root: Some(opts.image_root.clone()),
-        kubelet: None,
+        kubelet: opts.kubelet.clone(),
     };
     let sandbox = Sandbox { paths, record };
     if let Err(e) = sandbox.save() {
@@ -455,6 +467,7 @@ pub fn create_container(
             pod: &spec,
             security: &sandbox.record.security,
         })?;
+        let oci = kubelets_paths(oci, sandbox, &name);
         let log = private_fs::open_append(&paths.log(&name))
             .map_err(|e| Error::io("opening log", paths.log(&name), e))?;
         let null =
@@ -490,6 +503,33 @@ pub fn create_container(
     sandbox.record.containers.push(record.clone());
     sandbox.save()?;
     Ok(record)
+}
+
+/// The masked and read-only paths kubelet gave a container over the CRI, in
+/// place of podrt's defaults.
+fn kubelets_paths(
+    mut spec: oci_spec::runtime::Spec,
+    sandbox: &Sandbox,
+    name: &str,
+) -> oci_spec::runtime::Spec {
+    let Some(meta) = sandbox
+        .record
+        .kubelet
+        .as_ref()
+        .and_then(|k| k.containers.get(name))
+    else {
+        return spec;
+    };
+    // kubelet gives none for a privileged container or `procMount: Unmasked`.
+    if let Some(linux) = spec.linux_mut() {
+        if !meta.masked_paths.is_empty() {
+            linux.set_masked_paths(Some(meta.masked_paths.clone()));
+        }
+        if !meta.readonly_paths.is_empty() {
+            linux.set_readonly_paths(Some(meta.readonly_paths.clone()));
+        }
+    }
+    spec
 }
 
 /// `StartContainer`: release a created container's process.
@@ -615,8 +655,16 @@ pub fn remove_pod_sandbox(sandbox: &mut Sandbox) -> Option<Error> {
             }
         }
     }
-    // The installation's parent (`/podrt`) goes with its last pod.
-    podrt_runtime::cgroups::prune_empty_parents(&sandbox.record.cgroup_parent);
+    // The installation's parent (`/podrt`) goes with its last pod; kubelet's
+    // (its QoS classes' cgroups) are kubelet's.
+    let kubelets = sandbox
+        .record
+        .kubelet
+        .as_ref()
+        .is_some_and(|k| !k.cgroup_parent.is_empty());
+    if !kubelets {
+        podrt_runtime::cgroups::prune_empty_parents(&sandbox.record.cgroup_parent);
+    }
     if let Err(e) = remove_tree(&sandbox.paths.dir) {
         first.get_or_insert(e);
     }

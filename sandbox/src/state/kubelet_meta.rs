@@ -30,6 +30,10 @@ pub struct KubeletPod {
     /// Where kubelet wants the containers' logs (`/var/log/pods/...`).
     #[serde(default)]
     pub log_directory: String,
+    /// The pod's cgroup, kubelet's (`LinuxPodSandboxConfig.cgroup_parent`,
+    /// cgroupfs driver); empty: podrt's own below its `--cgroup-parent`.
+    #[serde(default)]
+    pub cgroup_parent: String,
     /// The runtime handler asked for (empty: the default).
     #[serde(default)]
     pub runtime_handler: String,
@@ -61,6 +65,14 @@ pub struct KubeletContainer {
     /// When it was created (nanoseconds since the epoch).
     #[serde(default)]
     pub created_at: i64,
+    /// The paths masked in its `/proc` and `/sys`, as kubelet gave them
+    /// (empty: podrt's defaults).
+    #[serde(default)]
+    pub masked_paths: Vec<String>,
+    /// The paths made read-only, as kubelet gave them (empty: podrt's
+    /// defaults).
+    #[serde(default)]
+    pub readonly_paths: Vec<String>,
 }
 
 impl KubeletPod {
