@@ -614,3 +614,75 @@ fn kubelets_cgroup_and_security_context_are_honoured() {
         "kubelet's QoS cgroup is kubelet's: not pruned"
     );
 }
+
+/// gRPC clients before cri-tools 1.31 (critest, crictl) send the socket's
+/// path as HTTP/2's `:authority`; h2 alone would reset the request. Spoken
+/// here frame by frame, as those clients send it.
+#[test]
+fn a_client_that_names_the_socket_as_authority_is_served() {
+    use std::io::{Read, Write};
+    let env = workload_env();
+    let _agent = Agent::start(&env);
+    let socket = env.root.join("cri.sock");
+    drop(Cri::connect(&socket)); // waits until it is served
+    let mut s = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
+        let len = payload.len();
+        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    };
+    let path = socket.display().to_string();
+    let block = loona_hpack::Encoder::new().encode([
+        (&b":method"[..], &b"POST"[..]),
+        (b":scheme", b"http"),
+        (b":path", b"/runtime.v1.RuntimeService/Version"),
+        (b":authority", path.as_bytes()),
+        (b"content-type", b"application/grpc"),
+        (b"te", b"trailers"),
+    ]);
+    // VersionRequest { version: "0.1.0" }, in gRPC's length-prefixed frame.
+    let message = [0, 0, 0, 0, 7, 0x0a, 5, b'0', b'.', b'1', b'.', b'0'];
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend(frame(0x4, 0, 0, &[]));
+    out.extend(frame(0x1, 0x4, 1, &block));
+    out.extend(frame(0x0, 0x1, 1, &message));
+    s.write_all(&out).unwrap();
+    let mut decoder = loona_hpack::Decoder::new();
+    let mut headers = Vec::new();
+    let mut data = Vec::new();
+    loop {
+        let mut head = [0u8; 9];
+        s.read_exact(&mut head).expect("a frame from the server");
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; len];
+        s.read_exact(&mut payload).unwrap();
+        match head[3] {
+            0x4 if head[4] & 1 == 0 => s.write_all(&frame(0x4, 1, 0, &[])).unwrap(),
+            0x3 => panic!("the server reset the request (RST_STREAM {payload:?})"),
+            0x1 => {
+                headers.extend(decoder.decode(&payload).expect("HPACK"));
+                if head[4] & 0x1 != 0 {
+                    break;
+                }
+            }
+            0x0 => data.extend_from_slice(&payload),
+            _ => {}
+        }
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name.as_bytes())
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    };
+    assert_eq!(get(":status").as_deref(), Some("200"), "{headers:?}");
+    assert_eq!(get("grpc-status").as_deref(), Some("0"), "{headers:?}");
+    assert!(
+        String::from_utf8_lossy(&data).contains("podrt"),
+        "the Version answer names podrt: {data:?}"
+    );
+}

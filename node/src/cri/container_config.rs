@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use k8s_cri::v1;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, HostPathVolumeSource, ResourceRequirements, SecurityContext,
-    Volume, VolumeMount,
+    Capabilities, Container, EnvVar, HostPathVolumeSource, ResourceRequirements, SeccompProfile,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use podrt_sandbox::lifecycle::kubelet::NewContainer;
@@ -191,6 +191,11 @@ fn security(sc: &v1::LinuxContainerSecurityContext) -> Result<SecurityContext, S
             sc.run_as_username
         )));
     }
+    if sc.run_as_group.is_some() && sc.run_as_user.is_none() && sc.run_as_username.is_empty() {
+        return Err(Status::invalid_argument(format!(
+            "{base}.run_as_group: set without run_as_user or run_as_username"
+        )));
+    }
     if sc.selinux_options.is_some() {
         tracing::warn!("{base}.selinux_options: ignored (SELinux is not used by podrt)");
     }
@@ -202,6 +207,10 @@ fn security(sc: &v1::LinuxContainerSecurityContext) -> Result<SecurityContext, S
         add: Some(c.add_capabilities.clone()).filter(|a| !a.is_empty()),
         drop: Some(c.drop_capabilities.clone()).filter(|d| !d.is_empty()),
     });
+    // The deprecated seccomp_profile_path is what clients before the
+    // `seccomp` field (critest 1.26 among them) send.
+    #[allow(deprecated)]
+    let seccomp_path = sc.seccomp_profile_path.as_str();
     Ok(SecurityContext {
         privileged: Some(sc.privileged).filter(|p| *p),
         capabilities: caps,
@@ -209,10 +218,16 @@ fn security(sc: &v1::LinuxContainerSecurityContext) -> Result<SecurityContext, S
         run_as_group: sc.run_as_group.as_ref().map(|v| v.value),
         read_only_root_filesystem: Some(sc.readonly_rootfs).filter(|r| *r),
         allow_privilege_escalation: Some(!sc.no_new_privs),
-        seccomp_profile: super::pod_config::seccomp(
-            sc.seccomp.as_ref(),
-            &format!("{base}.seccomp"),
-        )?,
+        // A privileged container runs without seccomp, whatever is asked (as
+        // with containerd and CRI-O).
+        seccomp_profile: if sc.privileged {
+            Some(SeccompProfile {
+                type_: "Unconfined".into(),
+                localhost_profile: None,
+            })
+        } else {
+            super::pod_config::container_seccomp(sc.seccomp.as_ref(), seccomp_path, base)?
+        },
         ..SecurityContext::default()
     })
 }

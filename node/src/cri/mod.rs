@@ -15,9 +15,11 @@
 //! container), [`stats`] (cgroups, writable layers, the pod's network),
 //! [`events`] (container events, by looking), [`resources`] (new limits),
 //! [`images`] (the image store),
-//! [`runtime_service`] and [`image_service`] (the two gRPC services), and
-//! [`server`] (the socket and the process).
+//! [`runtime_service`] and [`image_service`] (the two gRPC services),
+//! [`server`] (the socket and the process), and [`authority`] (clients that
+//! name the socket as HTTP/2's `:authority`).
 
+mod authority;
 mod container_config;
 mod containers;
 mod disk_usage;

@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::{
     Pod, PodDNSConfig, PodDNSConfigOption, PodSecurityContext, PodSpec, SeccompProfile, Sysctl,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podrt_sandbox::lifecycle::kubelet::{dns_name, LABEL_MAX, SUBDOMAIN_MAX};
 use podrt_sandbox::network::host_ports::{PortMapping, PORT_MAPPINGS_ANNOTATION};
 use podrt_sandbox::state::kubelet_meta::KubeletPod;
 use tonic::Status;
@@ -48,12 +49,16 @@ pub(crate) fn translate(
             "runtime_handler: {runtime_handler:?}: podrt has one handler, the default (\"\")"
         )));
     }
-    // podrt's name for the pod: kubelet's, unique among its attempts.
+    // podrt's name for the pod: kubelet's (a DNS name, which the CRI does not
+    // require), unique among its attempts.
     let name = if meta.attempt == 0 {
-        meta.name.clone()
+        dns_name(&meta.name, SUBDOMAIN_MAX, true)
     } else {
-        format!("{}.{}", meta.name, meta.attempt)
+        let attempt = format!(".{}", meta.attempt);
+        let base = dns_name(&meta.name, SUBDOMAIN_MAX - attempt.len(), true);
+        format!("{base}{attempt}")
     };
+    let namespace = dns_name(&meta.namespace, LABEL_MAX, false);
     let labels: BTreeMap<String, String> = config.labels.clone().into_iter().collect();
     let annotations: BTreeMap<String, String> = config.annotations.clone().into_iter().collect();
     let mut pod_annotations = annotations.clone();
@@ -82,7 +87,7 @@ pub(crate) fn translate(
     let pod = Pod {
         metadata: ObjectMeta {
             name: Some(name),
-            namespace: Some(meta.namespace.clone()),
+            namespace: Some(namespace),
             labels: Some(labels.clone()).filter(|l| !l.is_empty()),
             annotations: Some(pod_annotations).filter(|a| !a.is_empty()),
             ..ObjectMeta::default()
@@ -262,11 +267,52 @@ pub(crate) fn seccomp(
             type_: "Unconfined".into(),
             localhost_profile: None,
         },
-        ProfileType::Localhost => SeccompProfile {
-            type_: "Localhost".into(),
-            localhost_profile: Some(p.localhost_ref.clone()),
+        ProfileType::Localhost => localhost(&p.localhost_ref, &format!("{field}.localhost_ref"))?,
+    }))
+}
+
+/// A container's seccomp profile: `profile` if given, else the deprecated
+/// `seccomp_profile_path` (`unconfined`, `runtime/default`,
+/// `docker/default`, `localhost/PATH`); neither is unconfined, as with
+/// containerd and CRI-O (kubelet asks for RuntimeDefault when it wants it).
+pub(crate) fn container_seccomp(
+    profile: Option<&v1::SecurityProfile>,
+    path: &str,
+    field: &str,
+) -> Result<Option<SeccompProfile>, Status> {
+    if profile.is_some() {
+        return seccomp(profile, &format!("{field}.seccomp"));
+    }
+    let named = |kind: &str| SeccompProfile {
+        type_: kind.into(),
+        localhost_profile: None,
+    };
+    Ok(Some(match path {
+        "" | "unconfined" => named("Unconfined"),
+        "runtime/default" | "docker/default" => named("RuntimeDefault"),
+        p => match p.strip_prefix("localhost/") {
+            Some(file) => localhost(file, &format!("{field}.seccomp_profile_path"))?,
+            None => {
+                return Err(Status::invalid_argument(format!(
+                    "{field}.seccomp_profile_path: {p:?}: want unconfined, runtime/default or localhost/PATH"
+                )))
+            }
         },
     }))
+}
+
+/// A Localhost profile at the absolute `path` (kubelet resolves it), found
+/// from `/` (a kubelet pod's profile root).
+fn localhost(path: &str, field: &str) -> Result<SeccompProfile, Status> {
+    let Some(rel) = path.strip_prefix('/') else {
+        return Err(Status::invalid_argument(format!(
+            "{field}: {path:?} is not an absolute path"
+        )));
+    };
+    Ok(SeccompProfile {
+        type_: "Localhost".into(),
+        localhost_profile: Some(rel.to_string()),
+    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use k8s_cri::v1::runtime_service_server::RuntimeServiceServer;
 use podrt_sandbox::pod::Options;
 use podrt_sandbox::runtime::private_fs;
 
+use super::authority;
 use super::image_service::Images;
 use super::maker::Maker;
 use super::runtime_service::Runtime;
@@ -130,10 +131,71 @@ fn serve(listener: UnixListener, opts: Options, cri: CriSettings, maker: Maker) 
         tonic::transport::Server::builder()
             .add_service(runtime)
             .add_service(images)
-            .serve_with_incoming(tokio_stream::wrappers::UnixListenerStream::new(listener))
+            .serve_with_incoming(relayed(listener))
             .await
             .map_err(|e| Error::io("serving", &socket, std::io::Error::other(e)))
     })
+}
+
+/// The connections accepted on `listener`, each through an
+/// [`authority::relay`] (so clients that send the socket's path as
+/// `:authority` are served).
+fn relayed(
+    listener: tokio::net::UnixListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<Relayed>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::UnixListenerStream::new(listener).map(|accepted| {
+        let client = accepted?;
+        let (ours, tonics) = tokio::io::duplex(RELAY_BUFFER);
+        tokio::spawn(authority::relay(client, ours));
+        Ok(Relayed(tonics))
+    })
+}
+
+/// The buffer between a connection's relay and the server.
+const RELAY_BUFFER: usize = 256 * 1024;
+
+/// The server's end of a relayed connection.
+struct Relayed(tokio::io::DuplexStream);
+
+impl tonic::transport::server::Connected for Relayed {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl tokio::io::AsyncRead for Relayed {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Relayed {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 /// Run blocking work (the store and the pods' files) off the async workers;

@@ -39,8 +39,13 @@ pub fn run_pod(opts: &Options, mut manifest: Pod, meta: KubeletPod) -> Result<Sa
     // Checked here too, so the error keeps its kind (the supervisor's claim,
     // which decides under the names lock, reports it as a failed creation).
     pod::precheck(opts, &valid, &manifest)?;
+    // kubelet gives Localhost seccomp profiles as absolute paths (it joins
+    // its own profile root): they are found from `/`.
+    let mut security = opts.security.clone();
+    security.seccomp_profile_root = "/".into();
     let opts = Options {
         kubelet: Some(meta),
+        security,
         ..opts.clone()
     };
     supervisor::apply(&opts, &manifest, &valid, MadeWhen::Kubelet)
@@ -235,18 +240,62 @@ pub fn images_of(sandbox: &Sandbox) -> Result<ImageStore> {
 }
 
 /// A name for kubelet's container `meta` no container of the pod has:
-/// kubelet's own, else with its attempt, else with a random tail.
+/// kubelet's own (made a DNS label, [`dns_name`]), else with its attempt,
+/// else with a random tail.
 fn unique_name(sandbox: &Sandbox, meta: &KubeletContainer) -> String {
     let spec = sandbox.record.manifest.spec.clone().unwrap_or_default();
     let taken = |n: &str| spec.containers.iter().any(|c| c.name == n);
-    let with_attempt = format!("{}-{}", meta.name, meta.attempt);
-    if !taken(&meta.name) {
-        meta.name.clone()
+    let base = dns_name(&meta.name, LABEL_MAX, false);
+    let with = |tail: &str| {
+        let room = LABEL_MAX - tail.len() - 1;
+        let head: String = base.chars().take(room).collect();
+        format!("{}-{tail}", head.trim_end_matches('-'))
+    };
+    let with_attempt = with(&meta.attempt.to_string());
+    if !taken(&base) {
+        base
     } else if !taken(&with_attempt) {
         with_attempt
     } else {
         let tail = uuid::Uuid::new_v4().simple().to_string();
-        format!("{}-{}", meta.name, &tail[..8])
+        with(&tail[..8])
+    }
+}
+
+/// The longest DNS label (a container's name, a namespace).
+pub const LABEL_MAX: usize = 63;
+/// The longest DNS subdomain (a pod's name).
+pub const SUBDOMAIN_MAX: usize = 253;
+
+/// kubelet's name for a pod, namespace or container (any string, over the
+/// CRI) as a name podrt accepts: a DNS subdomain (`dots`) or label of at most
+/// `max` characters. A name that had to change gets a tail from a hash of the
+/// original, so two names that differ stay apart.
+pub fn dns_name(name: &str, max: usize, dots: bool) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' => c,
+            '.' if dots => c,
+            _ => '-',
+        })
+        .collect();
+    let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed == name && !name.is_empty() && name.len() <= max {
+        return name.to_string();
+    }
+    // FNV-1a: stable across releases, as the name is kept in records.
+    let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let tail = format!("{hash:08x}");
+    let head: String = trimmed.chars().take(max - tail.len() - 1).collect();
+    let head = head.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    if head.is_empty() {
+        tail
+    } else {
+        format!("{head}-{tail}")
     }
 }
 
@@ -361,5 +410,25 @@ fn not_kubelets(sandbox: &Sandbox) -> Error {
     Error::Create {
         pod: sandbox.record.name.clone(),
         message: "the pod was not made over the CRI: its containers are its manifest's".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_dns_names_that_stay_apart() {
+        assert_eq!(dns_name("web", LABEL_MAX, false), "web");
+        let upper = dns_name("Create-PodSandbox-X", SUBDOMAIN_MAX, true);
+        assert!(upper.starts_with("create-podsandbox-x-"), "{upper}");
+        assert_ne!(upper, dns_name("create-PodSandbox-X", SUBDOMAIN_MAX, true));
+        let long = dns_name(&"a".repeat(100), LABEL_MAX, false);
+        assert_eq!(long.len(), LABEL_MAX);
+        assert_eq!(
+            dns_name("a.b", LABEL_MAX, false).split('-').next(),
+            Some("a")
+        );
+        assert_eq!(dns_name("___", LABEL_MAX, false).len(), 8);
     }
 }
