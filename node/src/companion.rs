@@ -1,16 +1,16 @@
-//! The agent's companion processes (the cluster DNS, the CRI server): each is
-//! forked before the agent starts any thread, so it may run any Rust code
-//! (a fork of a process with threads may only call async-signal-safe
-//! functions), and dies with the agent (PR_SET_PDEATHSIG), however the agent
-//! dies.
+//! The agent's companion processes (the cluster DNS, the CRI server, and the
+//! CRI server's sandbox maker): each is forked before its parent starts any
+//! thread, so it may run any Rust code (a fork of a process with threads may
+//! only call async-signal-safe functions), and dies with its parent
+//! (PR_SET_PDEATHSIG), however the parent dies.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// Fork a companion that runs `body` and exits with its status; returns in
-/// the agent once it is forked. Call only while the agent has one thread.
-/// `what` and `path` name it in an error.
+/// the parent once it is forked. Call only while the calling process has one
+/// thread. `what` and `path` name it in an error.
 pub(crate) fn fork(what: &'static str, path: &Path, body: impl FnOnce() -> i32) -> Result<()> {
     let parent = nix::unistd::getpid();
     // SAFETY: the agent calls this before it starts any thread, so the child

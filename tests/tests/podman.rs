@@ -59,7 +59,16 @@ impl Podman {
         };
         podman.write_runtime();
         podman.write_conf();
-        podman.load_image();
+        {
+            // podman's first command on a new root makes its lock segment in
+            // /dev/shm (`/libpod_lock`), host-wide: two made at once, by tests
+            // running side by side, clash ("file exists"). One at a time.
+            let lock = std::fs::File::create(std::env::temp_dir().join("podrt-podman-first.lock"))
+                .expect("the podman tests' lock file");
+            let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+                .expect("lock the podman tests' lock file");
+            podman.load_image();
+        }
         podman
     }
 

@@ -50,34 +50,23 @@ impl Maker {
     pub(crate) fn fork(opts: &Options, keep_out: std::os::fd::RawFd) -> Result<Maker> {
         let (ours, theirs) =
             UnixStream::pair().map_err(|e| Error::io("making a socket pair for", &opts.root, e))?;
+        let root = opts.root.clone();
         let opts = opts.clone();
-        let parent = nix::unistd::getpid();
-        // SAFETY: called before the server starts any thread, so the child
-        // (which runs Rust code and never returns) inherits no lock held by
-        // another thread.
-        match unsafe { nix::unistd::fork() } {
-            Ok(nix::unistd::ForkResult::Child) => {
-                let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-                if nix::unistd::getppid() != parent {
-                    std::process::exit(0);
-                }
-                let _ = nix::sys::prctl::set_name(c"podrt-cri-make");
-                // SAFETY: closing the listening socket this child inherited and
-                // never uses.
-                unsafe { libc::close(keep_out) };
-                drop(ours);
-                serve(&opts, theirs);
-                std::process::exit(0);
+        let our_end = std::os::fd::AsRawFd::as_raw_fd(&ours);
+        crate::companion::fork("forking the sandbox maker for", &root, move || {
+            let _ = nix::sys::prctl::set_name(c"podrt-cri-make");
+            // SAFETY: closing descriptors this child inherited and never uses:
+            // the server's listening socket and the server's end of the pair.
+            unsafe {
+                libc::close(keep_out);
+                libc::close(our_end);
             }
-            Ok(nix::unistd::ForkResult::Parent { .. }) => Ok(Maker {
-                link: Mutex::new(BufReader::new(ours)),
-            }),
-            Err(e) => Err(Error::io(
-                "forking the sandbox maker for",
-                &opts.root,
-                e.into(),
-            )),
-        }
+            serve(&opts, theirs);
+            0
+        })?;
+        Ok(Maker {
+            link: Mutex::new(BufReader::new(ours)),
+        })
     }
 
     /// Have `pod` made; its sandbox id. Blocks until the maker answers.

@@ -9,12 +9,15 @@
 //! is), and dies with the agent.
 //!
 //! What it answers comes from the same state as the CLI's: pods made with
-//! `podrt apply` are listed as sandboxes and containers, with kubelet's labels.
+//! `podrt apply` are listed as sandboxes and containers, with kubelet's labels,
+//! and pods kubelet makes over the CRI are ordinary pods to the CLI.
 //! Each file maps one part: [`sandboxes`] and [`containers`] (podrt's pods in
 //! the CRI's terms, with the CRI's filters), [`exec_sync`] (commands run in a
 //! container), [`stats`] (cgroups, writable layers, the pod's network),
 //! [`events`] (container events, by looking), [`resources`] (new limits),
-//! [`images`] (the image store),
+//! [`images`] (the image store), [`pod_config`] and [`container_config`]
+//! (kubelet's requests as a pod and its containers), [`maker`] (the process
+//! of one thread that makes sandboxes), [`pods`] (the calls that change pods),
 //! [`runtime_service`] and [`image_service`] (the two gRPC services),
 //! [`server`] (the socket and the process), and [`authority`] (clients that
 //! name the socket as HTTP/2's `:authority`).

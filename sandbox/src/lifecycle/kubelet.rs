@@ -92,24 +92,12 @@ pub fn create_container(sandbox: &mut Sandbox, new: NewContainer) -> Result<(Str
         }
         name
     };
-    let made = control::request(
-        &sandbox.paths.dir,
-        &protocol::Request::Create { name: name.clone() },
-    );
-    let failure = match made {
-        Ok(protocol::Reply::Ok) => None,
-        Ok(protocol::Reply::Error { message }) => Some(message),
-        Ok(other) => Some(format!("the pod's supervisor answered {other:?}")),
-        Err(e) => Some(e.to_string()),
-    };
+    let made = ask(sandbox, &protocol::Request::Create { name: name.clone() });
     let _lock = sandbox.lock()?;
-    if let Some(message) = failure {
+    if let Err(e) = made {
         take_out(sandbox, &name);
         sandbox.save()?;
-        return Err(Error::Create {
-            pod: sandbox.record.name.clone(),
-            message,
-        });
+        return Err(e);
     }
     let id = sandbox
         .record
@@ -124,38 +112,35 @@ pub fn create_container(sandbox: &mut Sandbox, new: NewContainer) -> Result<(Str
 
 /// `StartContainer`: start the container `name`, made by [`create_container`].
 pub fn start_container(sandbox: &Sandbox, name: &str) -> Result<()> {
-    let request = protocol::Request::Start {
-        name: name.to_string(),
-    };
-    match control::request(&sandbox.paths.dir, &request)? {
-        protocol::Reply::Ok => Ok(()),
-        protocol::Reply::Error { message } => Err(Error::Create {
-            pod: sandbox.record.name.clone(),
-            message,
-        }),
-        other => Err(Error::Create {
-            pod: sandbox.record.name.clone(),
-            message: format!("the pod's supervisor answered {other:?}"),
-        }),
-    }
+    ask(
+        sandbox,
+        &protocol::Request::Start {
+            name: name.to_string(),
+        },
+    )
 }
 
 /// `ReopenContainerLog`: the container `name` writes its output to a new file
 /// at its log path (kubelet renamed the old one to rotate it).
 pub fn reopen_log(sandbox: &Sandbox, name: &str) -> Result<()> {
-    let request = protocol::Request::ReopenLog {
-        name: name.to_string(),
+    ask(
+        sandbox,
+        &protocol::Request::ReopenLog {
+            name: name.to_string(),
+        },
+    )
+}
+
+/// Ask the pod's supervisor `request`; its refusal as the error.
+fn ask(sandbox: &Sandbox, request: &protocol::Request) -> Result<()> {
+    let refused = |message: String| Error::Create {
+        pod: sandbox.record.name.clone(),
+        message,
     };
-    match control::request(&sandbox.paths.dir, &request)? {
+    match control::request(&sandbox.paths.dir, request)? {
         protocol::Reply::Ok => Ok(()),
-        protocol::Reply::Error { message } => Err(Error::Create {
-            pod: sandbox.record.name.clone(),
-            message,
-        }),
-        other => Err(Error::Create {
-            pod: sandbox.record.name.clone(),
-            message: format!("the pod's supervisor answered {other:?}"),
-        }),
+        protocol::Reply::Error { message } => Err(refused(message)),
+        other => Err(refused(format!("the pod's supervisor answered {other:?}"))),
     }
 }
 
